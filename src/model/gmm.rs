@@ -1,0 +1,453 @@
+//! Gaussian mixture `q(x) = Σ_k w_k N(x; μ_k, L_k L_kᵀ)` (spec algorithm.md §0).
+//!
+//! Stored per component: `log w_k`, `μ_k`, the lower Cholesky factor `L_k` of the covariance
+//! and, derived from it, the inverse factor `L_k⁻¹` and the log normaliser
+//! `−Σ_d log L_k[d,d] − (D/2) log 2π`, so that
+//! `log N(x; μ_k, Σ_k) = −½‖L_k⁻¹(x − μ_k)‖² + lognorm_k` is a triangular mat-vec, no solve.
+//! Every write of the weights re-normalises them (`log_w ← v − logsumexp(v)`, §0.1).
+
+use nalgebra::{Cholesky, SMatrix, SVector};
+use rand_core::Rng;
+
+use crate::error::Error;
+use crate::real::{LN_2PI, Real, log_sum_exp};
+use crate::rng::{fill_standard_normal, uniform};
+use crate::target::{TARGET_BLOCK, Target};
+
+/// A Gaussian mixture in `R^D` with room for `K` components; `len()` of them are active.
+///
+/// ```
+/// use gmmvi::Gmm;
+/// use nalgebra::{SMatrix, SVector};
+/// let mut q = Gmm::<f64, 2, 4>::new();
+/// q.add_component(1.0, SVector::from([0.0, 0.0]), &SMatrix::identity()).unwrap();
+/// let lq = q.log_density(&SVector::from([0.0, 0.0]));
+/// assert!((lq + core::f64::consts::TAU.ln()).abs() < 1e-12);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Gmm<T: Real, const D: usize, const K: usize> {
+    n: usize,
+    log_w: [T; K],
+    mean: [SVector<T, D>; K],
+    chol: [SMatrix<T, D, D>; K],
+    /// `(L⁻¹)ᵀ`, so column `i` is row `i` of `L⁻¹` (contiguous in memory).
+    inv_t: [SMatrix<T, D, D>; K],
+    log_norm: [T; K],
+}
+
+impl<T: Real, const D: usize, const K: usize> Default for Gmm<T, D, K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Result of factorising one component: `(L, (L⁻¹)ᵀ, lognorm)`.
+pub(crate) type Factor<T, const D: usize> = (SMatrix<T, D, D>, SMatrix<T, D, D>, T);
+
+/// From a lower Cholesky factor, the derived quantities; `None` unless `L` is finite with a
+/// positive diagonal.
+pub(crate) fn factor_from_chol<T: Real, const D: usize>(l: &SMatrix<T, D, D>) -> Option<Factor<T, D>> {
+    let mut l = *l;
+    l.fill_upper_triangle(T::zero(), 1);
+    let mut log_det_half = T::zero();
+    for d in 0..D {
+        let v = l[(d, d)];
+        if !(v > T::zero()) || !v.finite() {
+            return None;
+        }
+        log_det_half += v.ln();
+    }
+    // Forward substitution for L⁻¹, one row at a time (row i of L⁻¹ = column i of inv_t).
+    let mut inv_t = SMatrix::<T, D, D>::zeros();
+    for i in 0..D {
+        for c in 0..=i {
+            // (L⁻¹)[i, c] = (δ_ic − Σ_{j=c}^{i−1} L[i, j] (L⁻¹)[j, c]) / L[i, i]
+            let mut s = if i == c { T::one() } else { T::zero() };
+            for j in c..i {
+                s -= l[(i, j)] * inv_t[(c, j)];
+            }
+            inv_t[(c, i)] = s / l[(i, i)];
+        }
+    }
+    for v in inv_t.iter().chain(l.iter()) {
+        if !v.finite() {
+            return None;
+        }
+    }
+    let log_norm = -log_det_half - T::of(0.5 * D as f64 * LN_2PI);
+    Some((l, inv_t, log_norm))
+}
+
+/// Lower Cholesky factor of a symmetric matrix; `None` unless it is finite and positive definite.
+pub(crate) fn cholesky<T: Real, const D: usize>(m: &SMatrix<T, D, D>) -> Option<SMatrix<T, D, D>> {
+    if m.iter().any(|v| !v.finite()) {
+        return None;
+    }
+    let sym = (m + m.transpose()) * T::of(0.5);
+    let l = Cholesky::new(sym)?.unpack();
+    if l.iter().all(|v| v.finite()) && (0..D).all(|d| l[(d, d)] > T::zero()) {
+        Some(l)
+    } else {
+        None
+    }
+}
+
+/// `z = L⁻¹ v` using the stored `(L⁻¹)ᵀ`; returns `‖z‖²`.
+#[inline(always)]
+pub(crate) fn whiten<T: Real, const D: usize>(
+    inv_t: &SMatrix<T, D, D>,
+    v: &SVector<T, D>,
+    z: &mut SVector<T, D>,
+) -> T {
+    let mut sq = T::zero();
+    for i in 0..D {
+        let row = inv_t.column(i);
+        let mut s = T::zero();
+        for j in 0..=i {
+            s += row[j] * v[j];
+        }
+        z[i] = s;
+        sq += s * s;
+    }
+    sq
+}
+
+/// `d = L⁻ᵀ z` using the stored `(L⁻¹)ᵀ` (so `d = Σ⁻¹ (x − μ)` when `z = L⁻¹(x − μ)`).
+#[inline(always)]
+pub(crate) fn unwhiten_t<T: Real, const D: usize>(
+    inv_t: &SMatrix<T, D, D>,
+    z: &SVector<T, D>,
+    d: &mut SVector<T, D>,
+) {
+    d.fill(T::zero());
+    for i in 0..D {
+        let row = inv_t.column(i);
+        let zi = z[i];
+        for j in 0..=i {
+            d[j] += row[j] * zi;
+        }
+    }
+}
+
+impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
+    /// An empty mixture (no active component).
+    pub fn new() -> Self {
+        const { assert!(D > 0 && K > 0, "Gmm needs D > 0 and K > 0") };
+        Self {
+            n: 0,
+            log_w: [T::zero(); K],
+            mean: [SVector::zeros(); K],
+            chol: [SMatrix::zeros(); K],
+            inv_t: [SMatrix::zeros(); K],
+            log_norm: [T::zero(); K],
+        }
+    }
+
+    /// The component capacity `K`.
+    pub const fn capacity() -> usize {
+        K
+    }
+
+    /// Number of active components.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// `true` if there is no active component.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Appends a component with unnormalised weight `weight` (> 0), then re-normalises all
+    /// weights. Returns its index.
+    ///
+    /// # Errors
+    /// `CapacityFull`; `InvalidArgument` for a non-positive or non-finite weight or mean;
+    /// `CholeskyFailed` if `cov` is not symmetric positive definite.
+    pub fn add_component(&mut self, weight: T, mean: SVector<T, D>, cov: &SMatrix<T, D, D>) -> Result<usize, Error> {
+        if !(weight > T::zero()) || !weight.finite() {
+            return Err(Error::InvalidArgument { what: "weight must be positive and finite" });
+        }
+        let l = cholesky(cov).ok_or(Error::CholeskyFailed { component: self.n })?;
+        self.push_chol(weight.ln(), mean, &l)
+    }
+
+    /// Appends a component given the log of its unnormalised weight and its Cholesky factor.
+    pub(crate) fn push_chol(&mut self, log_w: T, mean: SVector<T, D>, l: &SMatrix<T, D, D>) -> Result<usize, Error> {
+        if self.n >= K {
+            return Err(Error::CapacityFull);
+        }
+        if mean.iter().any(|v| !v.finite()) || !log_w.finite() {
+            return Err(Error::InvalidArgument { what: "non-finite mean or weight" });
+        }
+        let (l, inv_t, log_norm) = factor_from_chol(l).ok_or(Error::CholeskyFailed { component: self.n })?;
+        let k = self.n;
+        self.log_w[k] = log_w;
+        self.mean[k] = mean;
+        self.chol[k] = l;
+        self.inv_t[k] = inv_t;
+        self.log_norm[k] = log_norm;
+        self.n += 1;
+        self.normalize_weights();
+        Ok(k)
+    }
+
+    /// Removes component `k`, keeping the order of the others, and re-normalises.
+    pub fn remove_component(&mut self, k: usize) -> Result<(), Error> {
+        if k >= self.n {
+            return Err(Error::NoSuchComponent { index: k });
+        }
+        for i in k..self.n - 1 {
+            self.log_w[i] = self.log_w[i + 1];
+            self.mean[i] = self.mean[i + 1];
+            self.chol[i] = self.chol[i + 1];
+            self.inv_t[i] = self.inv_t[i + 1];
+            self.log_norm[i] = self.log_norm[i + 1];
+        }
+        self.n -= 1;
+        self.normalize_weights();
+        Ok(())
+    }
+
+    /// Replaces the mean and Cholesky factor of component `k` (weights unchanged).
+    pub(crate) fn set_component(&mut self, k: usize, mean: SVector<T, D>, l: &SMatrix<T, D, D>) -> Result<(), Error> {
+        if k >= self.n {
+            return Err(Error::NoSuchComponent { index: k });
+        }
+        if mean.iter().any(|v| !v.finite()) {
+            return Err(Error::CholeskyFailed { component: k });
+        }
+        let (l, inv_t, log_norm) = factor_from_chol(l).ok_or(Error::CholeskyFailed { component: k })?;
+        self.mean[k] = mean;
+        self.chol[k] = l;
+        self.inv_t[k] = inv_t;
+        self.log_norm[k] = log_norm;
+        Ok(())
+    }
+
+    /// Replaces all log weights by `v − logsumexp(v)` (spec §0.1 "replace_weights").
+    ///
+    /// # Errors
+    /// `InvalidArgument` if `v.len() != len()` or the result would not be finite; the weights
+    /// are then unchanged.
+    pub fn set_log_weights(&mut self, v: &[T]) -> Result<(), Error> {
+        if v.len() != self.n || self.n == 0 {
+            return Err(Error::InvalidArgument { what: "log-weight vector length" });
+        }
+        let lse = log_sum_exp(v);
+        if !lse.finite() || v.iter().any(|x| !(*x - lse).finite()) {
+            return Err(Error::InvalidArgument { what: "non-finite log weights" });
+        }
+        for (dst, &x) in self.log_w.iter_mut().zip(v) {
+            *dst = x - lse;
+        }
+        Ok(())
+    }
+
+    fn normalize_weights(&mut self) {
+        let lse = log_sum_exp(&self.log_w[..self.n]);
+        if lse.finite() {
+            for lw in &mut self.log_w[..self.n] {
+                *lw -= lse;
+            }
+        }
+    }
+
+    /// Log weights of the active components (normalised: `logsumexp = 0`).
+    pub fn log_weights(&self) -> &[T] {
+        &self.log_w[..self.n]
+    }
+
+    /// Mean of component `k`.
+    pub fn mean(&self, k: usize) -> Option<&SVector<T, D>> {
+        self.mean[..self.n].get(k)
+    }
+
+    /// Lower Cholesky factor of the covariance of component `k`.
+    pub fn chol(&self, k: usize) -> Option<&SMatrix<T, D, D>> {
+        self.chol[..self.n].get(k)
+    }
+
+    /// Covariance `L Lᵀ` of component `k`.
+    pub fn covariance(&self, k: usize) -> Option<SMatrix<T, D, D>> {
+        self.chol(k).map(|l| l * l.transpose())
+    }
+
+    pub(crate) fn inv_t(&self, k: usize) -> &SMatrix<T, D, D> {
+        &self.inv_t[k]
+    }
+
+    pub(crate) fn log_norm(&self, k: usize) -> T {
+        self.log_norm[k]
+    }
+
+    /// Entropy of component `k`: `(D/2)(log 2π + 1) + Σ_d log L[d,d]` (spec §0.3).
+    pub fn component_entropy(&self, k: usize) -> Option<T> {
+        (k < self.n).then(|| T::of(0.5 * D as f64) - self.log_norm[k])
+    }
+
+    /// `Σ_k w_k H_k`, the weighted mean of component entropies (spec §0.3).
+    pub fn average_entropy(&self) -> T {
+        let mut h = T::zero();
+        for k in 0..self.n {
+            h += self.log_w[k].exp() * (T::of(0.5 * D as f64) - self.log_norm[k]);
+        }
+        h
+    }
+
+    /// `log N(x; μ_k, Σ_k)`; `-inf` for an inactive `k`.
+    pub fn component_log_density(&self, k: usize, x: &SVector<T, D>) -> T {
+        if k >= self.n {
+            return T::NEG_INF;
+        }
+        let mut z = SVector::<T, D>::zeros();
+        let sq = whiten(&self.inv_t[k], &(x - self.mean[k]), &mut z);
+        self.log_norm[k] - T::of(0.5) * sq
+    }
+
+    /// `log q(x)` (`-inf` for an empty mixture).
+    pub fn log_density(&self, x: &SVector<T, D>) -> T {
+        let mut m = T::NEG_INF;
+        let mut buf = [T::zero(); K];
+        for (k, b) in buf.iter_mut().enumerate().take(self.n) {
+            *b = self.log_w[k] + self.component_log_density(k, x);
+            if *b > m {
+                m = *b;
+            }
+        }
+        if !m.finite() {
+            return m;
+        }
+        let mut s = T::zero();
+        for &b in &buf[..self.n] {
+            s += (b - m).exp();
+        }
+        m + s.ln()
+    }
+
+    /// Writes `log N(x; μ_k, Σ_k)` for every active `k` into `out[k]` and returns `log q(x)`.
+    ///
+    /// # Errors
+    /// `BufferTooSmall` if `out.len() < len()`.
+    pub fn component_log_densities(&self, x: &SVector<T, D>, out: &mut [T]) -> Result<T, Error> {
+        let out = out.get_mut(..self.n).ok_or(Error::BufferTooSmall { needed: self.n })?;
+        let mut m = T::NEG_INF;
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = self.component_log_density(k, x);
+            m = m.max(*o + self.log_w[k]);
+        }
+        if !m.finite() {
+            return Ok(m);
+        }
+        let mut s = T::zero();
+        for (k, o) in out.iter().enumerate() {
+            s += (*o + self.log_w[k] - m).exp();
+        }
+        Ok(m + s.ln())
+    }
+
+    /// `log q(x)` and its gradient `Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2). Components whose
+    /// responsibility is below the scalar's precision relative to the largest are skipped.
+    pub fn log_density_and_grad(&self, x: &SVector<T, D>, grad: &mut SVector<T, D>) -> T {
+        let mut a = [T::zero(); K];
+        let mut m = T::NEG_INF;
+        for (k, ak) in a.iter_mut().enumerate().take(self.n) {
+            *ak = self.log_w[k] + self.component_log_density(k, x);
+            m = m.max(*ak);
+        }
+        grad.fill(T::zero());
+        if !m.finite() {
+            return m;
+        }
+        let mut s = T::zero();
+        for &ak in &a[..self.n] {
+            s += (ak - m).exp();
+        }
+        let lq = m + s.ln();
+        let mut z = SVector::<T, D>::zeros();
+        let mut d = SVector::<T, D>::zeros();
+        for (k, &ak) in a.iter().enumerate().take(self.n) {
+            if ak < m - T::NEGLIGIBLE_LOG {
+                continue;
+            }
+            let r = (ak - lq).exp();
+            whiten(&self.inv_t[k], &(x - self.mean[k]), &mut z);
+            unwhiten_t(&self.inv_t[k], &z, &mut d);
+            *grad -= d * r;
+        }
+        lq
+    }
+
+    /// Draws one sample of component `k`: `μ_k + L_k ε` (spec §0.4).
+    pub fn sample_component<R: Rng + ?Sized>(&self, k: usize, rng: &mut R) -> Option<SVector<T, D>> {
+        if k >= self.n {
+            return None;
+        }
+        let mut eps = SVector::<T, D>::zeros();
+        fill_standard_normal(rng, eps.as_mut_slice());
+        Some(self.mean[k] + self.chol[k] * eps)
+    }
+
+    /// Index of the component for a uniform draw `u ∈ [0, 1)` by inverse CDF on the weights
+    /// (clamped to the last component when rounding leaves `u` above the total, spec §0.4).
+    pub(crate) fn component_for(&self, u: f64) -> usize {
+        let mut c = 0.0;
+        for k in 0..self.n {
+            c += libm::exp(self.log_w[k].to_f64());
+            if u < c {
+                return k;
+            }
+        }
+        self.n.saturating_sub(1)
+    }
+
+    /// Fills `out` with samples from the mixture (component by inverse CDF, then
+    /// `μ_k + L_k ε`); returns the number written (0 for an empty mixture).
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [SVector<T, D>]) -> usize {
+        if self.n == 0 {
+            return 0;
+        }
+        for o in out.iter_mut() {
+            let k = self.component_for(uniform(rng));
+            if let Some(x) = self.sample_component(k, rng) {
+                *o = x;
+            }
+        }
+        out.len()
+    }
+
+    /// Monte-Carlo ELBO `mean_s[log p~(x_s) − log q(x_s)]` over `n` samples of `q`
+    /// (spec algorithm.md §1.3, `T = 1`), evaluated in blocks of [`TARGET_BLOCK`].
+    /// Samples whose target value is not finite are left out of the mean.
+    ///
+    /// # Errors
+    /// `TargetFailed` if the target fails; `NonFiniteTarget` if no sample had a finite value;
+    /// `InvalidArgument` for an empty mixture or `n == 0`.
+    pub fn elbo<P: Target<T, D> + ?Sized, R: Rng + ?Sized>(&self, target: &mut P, rng: &mut R, n: usize) -> Result<T, Error> {
+        if self.n == 0 || n == 0 {
+            return Err(Error::InvalidArgument { what: "elbo needs components and samples" });
+        }
+        let mut xs = [SVector::<T, D>::zeros(); TARGET_BLOCK];
+        let mut lp = [T::zero(); TARGET_BLOCK];
+        let mut sum = 0.0f64;
+        let mut count = 0usize;
+        let mut left = n;
+        while left > 0 {
+            let b = left.min(TARGET_BLOCK);
+            self.sample(rng, &mut xs[..b]);
+            target.log_density(&xs[..b], &mut lp[..b])?;
+            for i in 0..b {
+                let v = lp[i] - self.log_density(&xs[i]);
+                if v.finite() {
+                    sum += v.to_f64();
+                    count += 1;
+                }
+            }
+            left -= b;
+        }
+        if count == 0 {
+            return Err(Error::NonFiniteTarget);
+        }
+        Ok(T::of(sum / count as f64))
+    }
+}

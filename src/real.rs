@@ -1,0 +1,125 @@
+//! The scalar abstraction: every numeric type of the crate is generic over [`Real`]
+//! (`f32` or `f64`). Transcendental functions come from `libm` through nalgebra/simba,
+//! so results do not depend on the platform's `std` math library.
+
+use nalgebra::RealField;
+
+/// A floating-point scalar the optimiser can run in: implemented for `f32` and `f64`.
+pub trait Real: RealField + Copy + Default + core::fmt::Debug + 'static {
+    /// The reference's history sentinel `f32::MIN` (`-3.4028235e38`) in this type.
+    const SENTINEL: Self;
+    /// Negative infinity.
+    const NEG_INF: Self;
+    /// Terms whose log weight lies more than this below the running maximum are below
+    /// this type's relative precision and may be skipped in sums.
+    const NEGLIGIBLE_LOG: Self;
+    /// Converts from `f64` (rounding for `f32`).
+    fn of(x: f64) -> Self;
+    /// Converts to `f64`.
+    fn to_f64(self) -> f64;
+    /// `true` unless NaN or infinite.
+    fn finite(self) -> bool;
+}
+
+impl Real for f32 {
+    const SENTINEL: Self = f32::MIN;
+    const NEG_INF: Self = f32::NEG_INFINITY;
+    const NEGLIGIBLE_LOG: Self = 25.0;
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn finite(self) -> bool {
+        self.is_finite()
+    }
+}
+
+impl Real for f64 {
+    const SENTINEL: Self = f32::MIN as f64;
+    const NEG_INF: Self = f64::NEG_INFINITY;
+    const NEGLIGIBLE_LOG: Self = 45.0;
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn finite(self) -> bool {
+        self.is_finite()
+    }
+}
+
+/// `ln(2π)`.
+pub(crate) const LN_2PI: f64 = 1.837_877_066_409_345_5;
+
+/// Numerically stable `log(exp(a) + exp(b))`.
+#[inline]
+pub(crate) fn log_add_exp<T: Real>(a: T, b: T) -> T {
+    if a == T::NEG_INF {
+        return b;
+    }
+    if b == T::NEG_INF {
+        return a;
+    }
+    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
+    hi + (lo - hi).exp().ln_1p()
+}
+
+/// `log Σ exp(v_i)` over a slice; `-inf` for an empty slice.
+pub(crate) fn log_sum_exp<T: Real>(v: &[T]) -> T {
+    let mut m = T::NEG_INF;
+    for &x in v {
+        if x > m {
+            m = x;
+        }
+    }
+    if !m.finite() {
+        return m;
+    }
+    let mut s = T::zero();
+    for &x in v {
+        s += (x - m).exp();
+    }
+    m + s.ln()
+}
+
+/// Streaming log-sum-exp with a weighted payload, rescaled whenever the maximum grows
+/// (the "online softmax"): after feeding `(a_n, v_n)`, `lse()` is `log Σ exp(a_n)` and the
+/// payload holds `Σ exp(a_n - max) v_n`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OnlineLse<T> {
+    pub max: T,
+    pub sum: T,
+}
+
+impl<T: Real> OnlineLse<T> {
+    pub fn new() -> Self {
+        Self { max: T::NEG_INF, sum: T::zero() }
+    }
+    /// Adds `a`; returns `(scale, weight)`: multiply previously accumulated payload by
+    /// `scale`, then add this term's payload times `weight`.
+    #[inline]
+    pub fn push(&mut self, a: T) -> (T, T) {
+        if a > self.max {
+            let scale = if self.max == T::NEG_INF { T::zero() } else { (self.max - a).exp() };
+            self.sum = self.sum * scale + T::one();
+            self.max = a;
+            (scale, T::one())
+        } else {
+            let w = (a - self.max).exp();
+            self.sum += w;
+            (T::one(), w)
+        }
+    }
+    pub fn lse(&self) -> T {
+        if self.sum > T::zero() { self.max + self.sum.ln() } else { T::NEG_INF }
+    }
+}

@@ -1,0 +1,1 @@
+//! Benchmark targets usable in `no_std` (data passed in as slices).
