@@ -10,6 +10,8 @@ pub trait Real: RealField + Copy + Default + core::fmt::Debug + 'static {
     const SENTINEL: Self;
     /// Negative infinity.
     const NEG_INF: Self;
+    /// Not a number.
+    const NAN: Self;
     /// Terms whose log weight lies more than this below the running maximum are below
     /// this type's relative precision and may be skipped in sums.
     const NEGLIGIBLE_LOG: Self;
@@ -24,6 +26,7 @@ pub trait Real: RealField + Copy + Default + core::fmt::Debug + 'static {
 impl Real for f32 {
     const SENTINEL: Self = f32::MIN;
     const NEG_INF: Self = f32::NEG_INFINITY;
+    const NAN: Self = f32::NAN;
     const NEGLIGIBLE_LOG: Self = 25.0;
     #[inline(always)]
     fn of(x: f64) -> Self {
@@ -42,6 +45,7 @@ impl Real for f32 {
 impl Real for f64 {
     const SENTINEL: Self = f32::MIN as f64;
     const NEG_INF: Self = f64::NEG_INFINITY;
+    const NAN: Self = f64::NAN;
     const NEGLIGIBLE_LOG: Self = 45.0;
     #[inline(always)]
     fn of(x: f64) -> Self {
@@ -60,18 +64,6 @@ impl Real for f64 {
 /// `ln(2π)`.
 pub(crate) const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
-/// Numerically stable `log(exp(a) + exp(b))`.
-#[inline]
-pub(crate) fn log_add_exp<T: Real>(a: T, b: T) -> T {
-    if a == T::NEG_INF {
-        return b;
-    }
-    if b == T::NEG_INF {
-        return a;
-    }
-    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
-    hi + (lo - hi).exp().ln_1p()
-}
 
 /// `log Σ exp(v_i)` over a slice; `-inf` for an empty slice.
 pub(crate) fn log_sum_exp<T: Real>(v: &[T]) -> T {

@@ -273,12 +273,17 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         self.chol(k).map(|l| l * l.transpose())
     }
 
+    /// Mean of component `k < K` (callers pass `k < len()`).
+    pub(crate) fn mean_ref(&self, k: usize) -> &SVector<T, D> {
+        &self.mean[k % K]
+    }
+
     pub(crate) fn inv_t(&self, k: usize) -> &SMatrix<T, D, D> {
-        &self.inv_t[k]
+        &self.inv_t[k % K]
     }
 
     pub(crate) fn log_norm(&self, k: usize) -> T {
-        self.log_norm[k]
+        self.log_norm[k % K]
     }
 
     /// Entropy of component `k`: `(D/2)(log 2π + 1) + Σ_d log L[d,d]` (spec §0.3).

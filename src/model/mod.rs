@@ -2,4 +2,6 @@
 
 mod gmm;
 
+pub(crate) use gmm::{cholesky, whiten};
+
 pub use gmm::Gmm;

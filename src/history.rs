@@ -1,0 +1,46 @@
+//! Per-component histories (spec algorithm.md §0.6): a ring of `H` columns shared by all
+//! components, so a push ("shift left, append") is O(K) and reading column `−j` is O(1).
+
+use crate::real::Real;
+
+#[derive(Clone, Debug)]
+pub(crate) struct History<T, const K: usize, const H: usize> {
+    data: [[T; H]; K],
+    head: usize,
+}
+
+impl<T: Real, const K: usize, const H: usize> History<T, K, H> {
+    pub fn new(fill: T) -> Self {
+        const { assert!(H > 1, "history needs H > 1") };
+        Self { data: [[fill; H]; K], head: 0 }
+    }
+
+    /// Appends one column: `values[k]` for the first `values.len()` rows.
+    pub fn push(&mut self, values: &[T]) {
+        for (row, &v) in self.data.iter_mut().zip(values) {
+            row[self.head] = v;
+        }
+        self.head = (self.head + 1) % H;
+    }
+
+    /// Column `−back` of row `k` (`back = 1` is the newest); `back` must be in `1..=H`.
+    #[inline]
+    pub fn get(&self, k: usize, back: usize) -> T {
+        let back = back.clamp(1, H);
+        self.data[k % K][(self.head + H - back) % H]
+    }
+
+    /// Sets the whole row `k` to `v` (a new component).
+    pub fn reset_row(&mut self, k: usize, v: T) {
+        if let Some(row) = self.data.get_mut(k) {
+            *row = [v; H];
+        }
+    }
+
+    /// Removes row `k` of `n` active rows, shifting the later rows down.
+    pub fn remove_row(&mut self, k: usize, n: usize) {
+        for i in k..n.min(K).saturating_sub(1) {
+            self.data[i] = self.data[i + 1];
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Design choice 1 — natural-gradient estimation (spec algorithm.md §2).
+//!
+//! Every estimator returns, per component o, the negated expected Hessian
+//! `Ĥ_o = −E_{q(x|o)}[∇²ρ]` and the negated expected gradient `ĝ_o = −E_{q(x|o)}[∇ρ]` of the log
+//! ratio `ρ = log p~ − log q`, importance-weighted over the working set.
+//!
+//! Option `S` ([`stein`]): first order, from target gradients by Stein's lemma.
+
+pub mod stein;

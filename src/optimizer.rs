@@ -1,0 +1,428 @@
+//! The optimiser: one value holding the model, the sample store, the per-component
+//! bookkeeping and the RNG; [`Optimizer::step`] runs one bounded iteration of spec
+//! algorithm.md §1.2 with the design choices of SAMTRUX:
+//! `S` Stein estimation · `A` adaptive components · `M` component-based samples ·
+//! `T` trust-region component update · `R` improvement-based KL bounds ·
+//! `U` direct weight update · `X` fixed weight step.
+
+use nalgebra::{SMatrix, SVector};
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::adapt::vips;
+use crate::comp_step::improvement;
+use crate::comp_update::{Outcome, trust_region};
+use crate::config::Config;
+use crate::error::Error;
+use crate::history::History;
+use crate::model::Gmm;
+use crate::ng_estimate::stein;
+use crate::real::{LN_2PI, Real};
+use crate::sample_select::component;
+use crate::store::SampleStore;
+use crate::target::Target;
+use crate::weight_step::fixed;
+use crate::weight_update::{direct, rewards};
+
+/// Statistics of one iteration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepReport<T> {
+    /// Completed iterations, this one included.
+    pub iteration: u64,
+    /// Target evaluations so far (all steps).
+    pub evaluations: u64,
+    /// Target evaluations of this step.
+    pub new_evaluations: usize,
+    /// Of those, samples rejected because the target value or gradient was not finite.
+    pub rejected_samples: usize,
+    /// Rows of the working set (fresh and reused samples).
+    pub working_set: usize,
+    /// Active components after the step.
+    pub components: usize,
+    /// Importance-sampled ELBO of the model after the component update, `Σ_k w_k E_k` (free:
+    /// no extra target evaluations; noisier than [`Optimizer::estimate_elbo`]).
+    pub elbo_estimate: T,
+    /// Component updates rejected (no positive-definite candidate within the bound).
+    pub rejected_updates: usize,
+    /// `true` if the weight update was skipped (non-finite expected log ratios).
+    pub weights_frozen: bool,
+    /// Components added by the adaptive scheme.
+    pub added: usize,
+    /// Components deleted by the adaptive scheme.
+    pub deleted: usize,
+}
+
+/// When [`Optimizer::run`] stops; the first rule met wins.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StopRule<T> {
+    /// Hard bound on iterations of this call.
+    pub max_iterations: u64,
+    /// Stop once the total number of target evaluations reaches this.
+    pub max_evaluations: u64,
+    /// Convergence window in iterations (0 disables): stop when the best
+    /// [`StepReport::elbo_estimate`] has not risen by more than `tolerance` for this many
+    /// iterations.
+    pub window: u64,
+    /// Convergence tolerance on the ELBO (nats).
+    pub tolerance: T,
+}
+
+impl<T: Real> StopRule<T> {
+    /// Only an iteration bound.
+    pub fn iterations(n: u64) -> Self {
+        Self { max_iterations: n, max_evaluations: u64::MAX, window: 0, tolerance: T::zero() }
+    }
+    /// Only an evaluation budget (bounded by `u32::MAX` iterations).
+    pub fn evaluations(n: u64) -> Self {
+        Self { max_iterations: u32::MAX as u64, max_evaluations: n, window: 0, tolerance: T::zero() }
+    }
+}
+
+/// Why [`Optimizer::run`] stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// `max_iterations` reached.
+    MaxIterations,
+    /// `max_evaluations` reached.
+    MaxEvaluations,
+    /// No ELBO improvement beyond the tolerance over the window.
+    Converged,
+}
+
+/// Result of [`Optimizer::run`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunSummary<T> {
+    /// Why it stopped.
+    pub reason: StopReason,
+    /// The last step's report.
+    pub last: Option<StepReport<T>>,
+}
+
+/// The complete optimiser state, allocation-free and sized by its type:
+///
+/// * `D` dimension, `K` component capacity,
+/// * `S` sample-store rows (≥ `n_des · K`; with reuse, `(⌊ratio·n_des⌋ + n_des)·K` keeps the
+///   whole reuse window),
+/// * `G` stored Gaussians (≥ `K`; `K·(⌊ratio·n_des⌋ + 1)` covers any working set),
+/// * `H` reward/weight history columns (≥ `2⌊del_iters/3⌋ + del_iters`).
+///
+/// `size_of::<Optimizer<T, D, K, S, G, H>>()` is the whole memory (see the crate docs for the
+/// formula); place it in a `static`, on a (large enough) stack or in a `Box`.
+#[derive(Clone, Debug)]
+pub struct Optimizer<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize> {
+    cfg: Config<T>,
+    model: Gmm<T, D, K>,
+    store: SampleStore<T, D, S, G>,
+    rh: History<T, K, H>,
+    wh: History<T, K, H>,
+    stepsize: [T; K],
+    last_eta: [T; K],
+    n_updates: [u64; K],
+    hess: [SMatrix<T, D, D>; K],
+    grad: [SVector<T, D>; K],
+    e: [T; K],
+    rng: Xoshiro256PlusPlus,
+    eval_rng: Xoshiro256PlusPlus,
+    iteration: u64,
+    add_calls: usize,
+    prior_entropy: Option<T>,
+}
+
+impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize> Optimizer<T, D, K, S, G, H> {
+    /// A new optimiser for the initial model `init`, deterministic in `seed`.
+    ///
+    /// # Errors
+    /// `InvalidConfig` for an invalid `cfg` or one that does not fit the capacities
+    /// (`S`, `G`, `H`); `InvalidArgument` for an empty `init`.
+    pub fn new(cfg: &Config<T>, init: Gmm<T, D, K>, seed: u64) -> Result<Self, Error> {
+        const { assert!(D > 0 && K > 0 && S > 0 && G >= K && H > 1, "need D, K, S > 0, G >= K, H > 1") };
+        cfg.validate()?;
+        if H < cfg.history_needed() {
+            return Err(Error::InvalidConfig { field: "adapt.del_iters (history capacity H too small)" });
+        }
+        if cfg.samples.desired_samples_per_component.saturating_mul(K) > S.min(cfg.samples.max_database_size) {
+            return Err(Error::InvalidConfig {
+                field: "samples.desired_samples_per_component (n_des * K exceeds the store)",
+            });
+        }
+        if init.is_empty() {
+            return Err(Error::InvalidArgument { what: "initial model has no component" });
+        }
+        let mut rh = History::new(T::SENTINEL);
+        let mut wh = History::new(T::SENTINEL);
+        for k in 0..init.len() {
+            rh.reset_row(k, T::SENTINEL);
+            wh.reset_row(k, T::SENTINEL);
+        }
+        Ok(Self {
+            cfg: cfg.clone(),
+            model: init,
+            store: SampleStore::new(),
+            rh,
+            wh,
+            stepsize: [cfg.component_step.initial; K],
+            last_eta: [-T::one(); K],
+            n_updates: [0; K],
+            hess: [SMatrix::zeros(); K],
+            grad: [SVector::zeros(); K],
+            e: [T::zero(); K],
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            eval_rng: Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15),
+            iteration: 0,
+            add_calls: 0,
+            prior_entropy: None,
+        })
+    }
+
+    /// Declares the prior `N(mean, diag(var))` of the initial model (spec §10.1 step 5): the
+    /// add heuristic then draws the entropy of a new component between the model's average
+    /// entropy and the prior's.
+    ///
+    /// # Errors
+    /// `InvalidArgument` unless every variance is positive and finite.
+    pub fn set_prior_variances(&mut self, var: &SVector<T, D>) -> Result<(), Error> {
+        if var.iter().any(|v| !(*v > T::zero()) || !v.finite()) {
+            return Err(Error::InvalidArgument { what: "prior variances must be positive" });
+        }
+        let mut h = T::of(0.5 * D as f64 * (LN_2PI + 1.0));
+        for v in var.iter() {
+            h += T::of(0.5) * v.ln();
+        }
+        self.prior_entropy = Some(h);
+        Ok(())
+    }
+
+    /// The current model.
+    pub fn model(&self) -> &Gmm<T, D, K> {
+        &self.model
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config<T> {
+        &self.cfg
+    }
+
+    /// Completed iterations.
+    pub fn iterations(&self) -> u64 {
+        self.iteration
+    }
+
+    /// Target evaluations so far.
+    pub fn evaluations(&self) -> u64 {
+        self.store.evaluations()
+    }
+
+    /// Samples currently in the store.
+    pub fn stored_samples(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Current per-component step sizes (KL bounds for the trust-region update).
+    pub fn component_stepsizes(&self) -> &[T] {
+        &self.stepsize[..self.model.len()]
+    }
+
+    /// Monte-Carlo ELBO of the current model with `n` fresh samples (spec §1.3), drawn from a
+    /// separate random stream so that asking for it does not change the optimisation.
+    /// These evaluations are not counted in [`Self::evaluations`].
+    pub fn estimate_elbo<P: Target<T, D> + ?Sized>(&mut self, target: &mut P, n: usize) -> Result<T, Error> {
+        self.model.elbo(target, &mut self.eval_rng, n)
+    }
+
+    /// One iteration (spec §1.2). Work is bounded by the capacities: at most `n_des·K` target
+    /// evaluations and `O((S + K)·K·D²)` arithmetic.
+    ///
+    /// # Errors
+    /// `TargetFailed` (the target returned `Err`) or `NonFiniteTarget` (no usable sample):
+    /// the model is unchanged. Rejected component updates are not errors; they are counted in
+    /// the report and leave the component as it was.
+    pub fn step<P: Target<T, D> + ?Sized>(&mut self, target: &mut P) -> Result<StepReport<T>, Error> {
+        let cfg = &self.cfg;
+        let kn = self.model.len();
+        // ---- sample selection (§9.2) ----
+        let sel = component::select(
+            &self.model,
+            &mut self.store,
+            target,
+            &mut self.rng,
+            cfg.samples.desired_samples_per_component,
+            cfg.reuse_rows(kn),
+            cfg.samples.max_database_size,
+            true,
+        )?;
+        let start = sel.start;
+        // ---- component update ----
+        for k in 0..kn {
+            self.stepsize[k] =
+                improvement::adapt(&cfg.component_step, self.stepsize[k], self.rh.get(k, 2), self.rh.get(k, 1));
+        }
+        stein::log_ratio_gradients(&self.model, &mut self.store, start);
+        stein::estimate(&self.model, &self.store, start, cfg.ng.self_normalized, &mut self.hess, &mut self.grad);
+        let mut rejected_updates = 0;
+        for k in 0..kn {
+            let (Some(mean), Some(chol)) = (self.model.mean(k).copied(), self.model.chol(k).copied()) else {
+                continue;
+            };
+            let r_vec = self.hess[k] * mean - self.grad[k];
+            let pr = trust_region::Problem {
+                mean: &mean,
+                chol: &chol,
+                inv_t: self.model.inv_t(k),
+                r_mat: &self.hess[k],
+                r_vec: &r_vec,
+            };
+            let st = trust_region::update(&pr, self.stepsize[k], self.last_eta[k], cfg.temperature);
+            let applied = match st.outcome {
+                Outcome::Updated { eta } => self.model.set_component(k, st.mean, &st.chol).is_ok().then_some(eta),
+                Outcome::Rejected => None,
+            };
+            match applied {
+                Some(eta) => self.last_eta[k] = eta,
+                None => {
+                    self.last_eta[k] = -T::one();
+                    rejected_updates += 1;
+                }
+            }
+            self.n_updates[k] += 1;
+        }
+        // ---- weight update (§7) with the updated components and the old weights ----
+        let beta_w = fixed::stepsize(&cfg.weight_step);
+        let temp = cfg.temperature;
+        let ok = rewards::expected_log_ratios(
+            &self.model,
+            &self.store,
+            start,
+            temp,
+            cfg.weight_update.self_normalized,
+            &mut self.e,
+        );
+        let mut rewards_now = [T::zero(); K];
+        let mut elbo = T::zero();
+        let lw = self.model.log_weights();
+        for k in 0..kn {
+            let r = temp * lw[k] + self.e[k];
+            rewards_now[k] = if r.finite() { r } else { T::SENTINEL };
+            elbo += lw[k].exp() * self.e[k];
+        }
+        self.rh.push(&rewards_now[..kn]);
+        let weights_frozen = !ok;
+        if ok && kn > 1 {
+            let mut u = [T::zero(); K];
+            direct::update(lw, &self.e[..kn], beta_w, temp, &mut u[..kn]);
+            if self.model.set_log_weights(&u[..kn]).is_ok() {
+                let mut w = [T::zero(); K];
+                for (wk, lk) in w.iter_mut().zip(self.model.log_weights()) {
+                    *wk = lk.exp();
+                }
+                self.wh.push(&w[..kn]);
+            }
+        }
+        self.iteration += 1;
+        // ---- adaptive number of components (§10) ----
+        let deleted = self.delete_components();
+        let added = self.maybe_add_component();
+        Ok(StepReport {
+            iteration: self.iteration,
+            evaluations: self.store.evaluations(),
+            new_evaluations: sel.evaluated,
+            rejected_samples: sel.rejected,
+            working_set: self.store.len() - start.min(self.store.len()),
+            components: self.model.len(),
+            elbo_estimate: if ok { elbo } else { T::NAN },
+            rejected_updates,
+            weights_frozen,
+            added,
+            deleted,
+        })
+    }
+
+    fn delete_components(&mut self) -> usize {
+        let del = self.cfg.adapt.del_iters;
+        if self.iteration <= del as u64 {
+            return 0;
+        }
+        let n = self.model.len();
+        let mut bad = [false; K];
+        vips::deletion_candidates(&self.rh, &self.wh, n, del, self.cfg.adapt.min_weight_for_del, &mut bad);
+        let mut deleted = 0;
+        for k in (0..n).rev() {
+            // Never delete the last component.
+            if bad[k] && self.model.len() > 1 && self.model.remove_component(k).is_ok() {
+                let m = self.model.len() + 1;
+                self.rh.remove_row(k, m);
+                self.wh.remove_row(k, m);
+                for i in k..m - 1 {
+                    self.stepsize[i] = self.stepsize[i + 1];
+                    self.last_eta[i] = self.last_eta[i + 1];
+                    self.n_updates[i] = self.n_updates[i + 1];
+                }
+                deleted += 1;
+            }
+        }
+        deleted
+    }
+
+    fn maybe_add_component(&mut self) -> usize {
+        let a = &self.cfg.adapt;
+        let it = self.iteration;
+        let n = self.model.len();
+        if !(it > 1 && it % a.add_iters as u64 == 0 && n < a.max_components && n < K) {
+            return 0;
+        }
+        self.add_calls += 1;
+        let tau = a.thresholds[self.add_calls % a.thresholds.len()];
+        let Some((mean, var)) =
+            vips::propose(&self.model, &mut self.store, &mut self.rng, a.num_database_samples, tau, self.prior_entropy)
+        else {
+            return 0;
+        };
+        let chol = SMatrix::<T, D, D>::identity() * var.sqrt();
+        let Ok(k) = self.model.push_chol(T::of(libm::log(vips::NEW_COMPONENT_WEIGHT)), mean, &chol) else {
+            return 0;
+        };
+        self.rh.reset_row(k, T::SENTINEL);
+        self.wh.reset_row(k, T::of(vips::NEW_COMPONENT_WEIGHT));
+        self.stepsize[k] = self.cfg.component_step.initial;
+        self.last_eta[k] = -T::one();
+        self.n_updates[k] = 0;
+        1
+    }
+
+    /// Runs [`Self::step`] until a [`StopRule`] fires, calling `on_step` after every iteration.
+    ///
+    /// # Errors
+    /// The first error of [`Self::step`]; the model is then the last valid one.
+    pub fn run<P: Target<T, D> + ?Sized, F: FnMut(&StepReport<T>)>(
+        &mut self,
+        target: &mut P,
+        rule: &StopRule<T>,
+        mut on_step: F,
+    ) -> Result<RunSummary<T>, Error> {
+        let mut best = T::NEG_INF;
+        let mut since_best = 0u64;
+        let mut last = None;
+        for _ in 0..rule.max_iterations {
+            if self.evaluations() >= rule.max_evaluations {
+                return Ok(RunSummary { reason: StopReason::MaxEvaluations, last });
+            }
+            let rep = self.step(target)?;
+            on_step(&rep);
+            last = Some(rep);
+            if rule.window > 0 {
+                if rep.elbo_estimate > best + rule.tolerance || best == T::NEG_INF {
+                    best = if rep.elbo_estimate.finite() { rep.elbo_estimate } else { best };
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                    best = best.max(rep.elbo_estimate);
+                    if since_best >= rule.window {
+                        return Ok(RunSummary { reason: StopReason::Converged, last });
+                    }
+                }
+            }
+        }
+        let reason =
+            if self.evaluations() >= rule.max_evaluations { StopReason::MaxEvaluations } else { StopReason::MaxIterations };
+        Ok(RunSummary { reason, last })
+    }
+}

@@ -1,0 +1,145 @@
+//! Component-based sample selection, letter `M` (spec algorithm.md §9.2).
+//!
+//! With `n_re = ⌊ratio·n_des⌋`, the newest `n_re·K` stored rows `X0` are importance-weighted
+//! for each component against their background `b`: `ŵ_k = softmax_n(log N(x_n; μ_k, Σ_k) −
+//! log b(x_n))`, `ess_k = ⌊1/Σ_n ŵ_k[n]²⌋`. Component k then draws `m_k = max(1, n_des −
+//! ess_k)` fresh samples (`μ_k + L_k ε`), the target is evaluated on them in blocks, and the
+//! working set is the newest `|X0| + Σ m_k` rows with their background recomputed.
+//! Samples with a non-finite target value or gradient are dropped before they are stored.
+
+use nalgebra::SVector;
+use rand_core::Rng;
+
+use crate::error::Error;
+use crate::model::{Gmm, whiten};
+use crate::real::{OnlineLse, Real};
+use crate::store::SampleStore;
+use crate::target::{TARGET_BLOCK, Target};
+
+/// What one selection did.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Selection {
+    /// First row of the working set (`store.len` is its end).
+    pub start: usize,
+    /// New target evaluations.
+    pub evaluated: usize,
+    /// Of those, rejected as non-finite.
+    pub rejected: usize,
+}
+
+/// `ess_k = ⌊exp(2·lse(a) − lse(2a))⌋` with `a_n = log N(x_n; k) − log b(x_n)` over rows
+/// `start..len` (spec §9.2, TV11).
+pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
+    model: &Gmm<T, D, K>,
+    store: &SampleStore<T, D, S, G>,
+    start: usize,
+    ess: &mut [usize; K],
+) {
+    let mut z = SVector::<T, D>::zeros();
+    for (k, e) in ess.iter_mut().enumerate().take(model.len()) {
+        let (mu, inv_t, ln) = (*model.mean_ref(k), model.inv_t(k), model.log_norm(k));
+        let mut s1 = OnlineLse::new();
+        let mut s2 = OnlineLse::new();
+        for r in start..store.len {
+            let a = ln - T::of(0.5) * whiten(inv_t, &(store.x[r] - mu), &mut z) - store.log_b[r];
+            s1.push(a);
+            s2.push(a + a);
+        }
+        let v = (T::of(2.0) * s1.lse() - s2.lse()).exp().floor();
+        *e = if v.finite() && v > T::zero() { v.to_f64() as usize } else { 0 };
+    }
+}
+
+/// Runs the selection; on `Err` the store holds what it held before.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn select<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, P, R>(
+    model: &Gmm<T, D, K>,
+    store: &mut SampleStore<T, D, S, G>,
+    target: &mut P,
+    rng: &mut R,
+    n_des: usize,
+    reuse_rows: usize,
+    max_rows: usize,
+    need_grad: bool,
+) -> Result<Selection, Error>
+where
+    P: Target<T, D> + ?Sized,
+    R: Rng + ?Sized,
+{
+    let kn = model.len();
+    let mut ess = [0usize; K];
+    let mut reused = 0usize;
+    if reuse_rows > 0 && !store.is_empty() {
+        let start = store.newest(reuse_rows);
+        store.compute_background(start);
+        reused = store.len - start;
+        if reused > 0 {
+            effective_sample_sizes(model, store, start, &mut ess);
+        }
+    }
+    let mut m = [0usize; K];
+    let mut total = 0;
+    for k in 0..kn {
+        m[k] = n_des.saturating_sub(ess[k]).max(1);
+        total += m[k];
+    }
+    // The working set is the newest `reused + accepted` rows, whether or not this thinned.
+    let first = store.reserve(total, max_rows);
+    // Draw: rows first.. in component order.
+    let mut r = first;
+    for (k, &mk) in m.iter().enumerate().take(kn) {
+        for _ in 0..mk {
+            if let Some(x) = model.sample_component(k, rng) {
+                store.x[r] = x;
+            }
+            r += 1;
+        }
+    }
+    // Evaluate in blocks; on failure leave `len` untouched so nothing is stored.
+    let mut b0 = first;
+    while b0 < first + total {
+        let b1 = (b0 + TARGET_BLOCK).min(first + total);
+        let res = if need_grad {
+            target.log_density_with_grad(&store.x[b0..b1], &mut store.log_p[b0..b1], &mut store.grad[b0..b1])
+        } else {
+            target.log_density(&store.x[b0..b1], &mut store.log_p[b0..b1])
+        };
+        res?;
+        b0 = b1;
+    }
+    store.count_evaluations(total);
+    // Compact out rejected rows, storing the Gaussian of every component that kept a sample.
+    let mut w = first;
+    let mut r = first;
+    for (k, &mk) in m.iter().enumerate().take(kn) {
+        let mut id = None;
+        for _ in 0..mk {
+            let ok = store.log_p[r].finite() && (!need_grad || store.grad[r].iter().all(|v| v.finite()));
+            if ok {
+                let gid = match id {
+                    Some(g) => g,
+                    None => {
+                        let mu = *model.mean_ref(k);
+                        let g = store.push_gaussian(&mu, model.inv_t(k), model.log_norm(k));
+                        id = Some(g);
+                        g
+                    }
+                };
+                store.x[w] = store.x[r];
+                store.log_p[w] = store.log_p[r];
+                store.grad[w] = store.grad[r];
+                store.gid[w] = gid;
+                w += 1;
+            }
+            r += 1;
+        }
+    }
+    let accepted = w - first;
+    store.commit(accepted);
+    if accepted == 0 && reused == 0 {
+        return Err(Error::NonFiniteTarget);
+    }
+    let start = store.newest(reused + accepted);
+    store.compute_background(start);
+    Ok(Selection { start, evaluated: total, rejected: total - accepted })
+}

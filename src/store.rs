@@ -1,0 +1,184 @@
+//! The sample store ("sample database", spec algorithm.md §9.1): a fixed-capacity replay
+//! buffer of evaluated samples and of the Gaussians that drew them.
+//!
+//! Rows are kept oldest → newest in structure-of-arrays form (`x`, `log p~`, `∇ log p~`, the id
+//! of the drawing Gaussian), so a block of new rows is handed to the target as plain slices.
+//! When an insert would exceed `min(max_database_size, S)` rows the store is thinned once
+//! (rows 0, 2, 4, … kept, §9.1 step 1). Gaussians live in a ring of `G` slots addressed by a
+//! monotone id; rows whose Gaussian has left the ring cannot serve as importance samples, so a
+//! working set is cut at the newest such row (a documented bound: it never triggers when `G`
+//! covers the Gaussians of a full working set, e.g. `G ≥ K·(⌊ratio·n_des⌋ + 1)`).
+//!
+//! The background (proposal) density of a working set is the mixture of the Gaussians that
+//! drew its rows, weighted by their row counts: `log b(x) = log Σ_j (c_j/Σc) N(x; μ_j, Σ_j)`.
+
+use nalgebra::{SMatrix, SVector};
+
+use crate::real::Real;
+
+/// Fixed-capacity store of `S` samples and `G` Gaussians.
+#[derive(Clone, Debug)]
+pub struct SampleStore<T: Real, const D: usize, const S: usize, const G: usize> {
+    pub(crate) len: usize,
+    pub(crate) x: [SVector<T, D>; S],
+    pub(crate) log_p: [T; S],
+    pub(crate) grad: [SVector<T, D>; S],
+    pub(crate) gid: [u64; S],
+    // Per-row scratch of the current iteration (background, log q, log-ratio gradient).
+    pub(crate) log_b: [T; S],
+    pub(crate) log_q: [T; S],
+    pub(crate) gamma: [SVector<T, D>; S],
+    // Gaussian ring.
+    next_gid: u64,
+    g_id: [u64; G],
+    g_mean: [SVector<T, D>; G],
+    g_inv_t: [SMatrix<T, D, D>; G],
+    g_log_norm: [T; G],
+    // Background mixture of the current working set: (ring slot, log weight).
+    pub(crate) bg_len: usize,
+    pub(crate) bg_slot: [usize; G],
+    pub(crate) bg_log_w: [T; G],
+    written: u64,
+}
+
+impl<T: Real, const D: usize, const S: usize, const G: usize> Default for SampleStore<T, D, S, G> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, S, G> {
+    /// An empty store.
+    pub fn new() -> Self {
+        const { assert!(S > 0 && G > 0, "store needs S > 0 and G > 0") };
+        Self {
+            len: 0,
+            x: [SVector::zeros(); S],
+            log_p: [T::zero(); S],
+            grad: [SVector::zeros(); S],
+            gid: [0; S],
+            log_b: [T::zero(); S],
+            log_q: [T::zero(); S],
+            gamma: [SVector::zeros(); S],
+            next_gid: 0,
+            g_id: [u64::MAX; G],
+            g_mean: [SVector::zeros(); G],
+            g_inv_t: [SMatrix::zeros(); G],
+            g_log_norm: [T::zero(); G],
+            bg_len: 0,
+            bg_slot: [0; G],
+            bg_log_w: [T::zero(); G],
+            written: 0,
+        }
+    }
+
+    /// Number of stored samples.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `true` if no sample is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Target evaluations so far (`num_samples_written`, rejected samples included).
+    pub fn evaluations(&self) -> u64 {
+        self.written
+    }
+
+    pub(crate) fn count_evaluations(&mut self, n: usize) {
+        self.written = self.written.saturating_add(n as u64);
+    }
+
+    /// Makes room for `n` new rows below `cap` (thinning once, clearing if that is not enough);
+    /// returns the first free row. `n <= cap` is the caller's invariant.
+    pub(crate) fn reserve(&mut self, n: usize, cap: usize) -> usize {
+        let cap = cap.min(S);
+        if self.len + n > cap {
+            let keep = self.len.div_ceil(2);
+            for i in 0..keep {
+                let j = 2 * i;
+                self.x[i] = self.x[j];
+                self.log_p[i] = self.log_p[j];
+                self.grad[i] = self.grad[j];
+                self.gid[i] = self.gid[j];
+            }
+            self.len = keep;
+            if self.len + n > cap {
+                self.len = 0;
+            }
+        }
+        self.len
+    }
+
+    /// Stores a Gaussian (mean and `(L⁻¹)ᵀ`, lognorm) and returns its id.
+    pub(crate) fn push_gaussian(&mut self, mean: &SVector<T, D>, inv_t: &SMatrix<T, D, D>, log_norm: T) -> u64 {
+        let id = self.next_gid;
+        let slot = (id % G as u64) as usize;
+        self.g_id[slot] = id;
+        self.g_mean[slot] = *mean;
+        self.g_inv_t[slot] = *inv_t;
+        self.g_log_norm[slot] = log_norm;
+        self.next_gid += 1;
+        id
+    }
+
+    fn live(&self, id: u64) -> bool {
+        id < self.next_gid && self.next_gid - id <= G as u64
+    }
+
+    /// Commits rows `[len, len + n)` as stored.
+    pub(crate) fn commit(&mut self, n: usize) {
+        self.len = (self.len + n).min(S);
+    }
+
+    /// First row of the working set made of the newest `n` rows (fewer if older rows' Gaussians
+    /// have left the ring), and computes the background mixture of those rows.
+    pub(crate) fn newest(&mut self, n: usize) -> usize {
+        let mut start = self.len - n.min(self.len);
+        // Gaussian ids never decrease along the rows, so live rows form a suffix.
+        while start < self.len && !self.live(self.gid[start]) {
+            start += 1;
+        }
+        // Run-length count of the Gaussians of rows start..len.
+        self.bg_len = 0;
+        let total = (self.len - start) as f64;
+        let mut r = start;
+        while r < self.len && self.bg_len < G {
+            let id = self.gid[r];
+            let mut e = r;
+            while e < self.len && self.gid[e] == id {
+                e += 1;
+            }
+            self.bg_slot[self.bg_len] = (id % G as u64) as usize;
+            self.bg_log_w[self.bg_len] = T::of(libm::log((e - r) as f64 / total));
+            self.bg_len += 1;
+            r = e;
+        }
+        start
+    }
+
+    /// Writes `log b(x_r)` for rows `start..len` into `log_b` (the background of [`Self::newest`]).
+    pub(crate) fn compute_background(&mut self, start: usize) {
+        let mut z = SVector::<T, D>::zeros();
+        let mut buf = [T::zero(); G];
+        for r in start..self.len {
+            let x = self.x[r];
+            let mut m = T::NEG_INF;
+            for j in 0..self.bg_len {
+                let s = self.bg_slot[j];
+                let sq = crate::model::whiten(&self.g_inv_t[s], &(x - self.g_mean[s]), &mut z);
+                buf[j] = self.bg_log_w[j] + self.g_log_norm[s] - T::of(0.5) * sq;
+                if buf[j] > m {
+                    m = buf[j];
+                }
+            }
+            let mut acc = T::zero();
+            for &b in &buf[..self.bg_len] {
+                acc += (b - m).exp();
+            }
+            self.log_b[r] = m + acc.ln();
+        }
+    }
+}

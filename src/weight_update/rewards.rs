@@ -1,0 +1,56 @@
+//! Expected log ratios of the components (spec algorithm.md §7.1), one streaming pass over the
+//! working set: per row all component log densities and `log q`, then an online softmax per
+//! component (no K × N matrix).
+
+use nalgebra::SVector;
+
+use crate::model::{Gmm, whiten};
+use crate::real::{OnlineLse, Real};
+use crate::store::SampleStore;
+
+/// Writes `E_k` for every active component into `e`; returns `false` if some `E_k` is not
+/// finite (the caller then skips the weight update).
+pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
+    model: &Gmm<T, D, K>,
+    store: &SampleStore<T, D, S, G>,
+    start: usize,
+    temperature: T,
+    self_normalized: bool,
+    e: &mut [T; K],
+) -> bool {
+    let kn = model.len();
+    let lw = model.log_weights();
+    let mut acc = [OnlineLse::<T>::new(); K];
+    let mut pay = [T::zero(); K];
+    let mut c = [T::zero(); K];
+    let mut z = SVector::<T, D>::zeros();
+    for r in start..store.len {
+        let x = store.x[r];
+        let mut m = T::NEG_INF;
+        for k in 0..kn {
+            let mu = *model.mean_ref(k);
+            c[k] = model.log_norm(k) - T::of(0.5) * whiten(model.inv_t(k), &(x - mu), &mut z);
+            m = m.max(c[k] + lw[k]);
+        }
+        let mut s = T::zero();
+        for k in 0..kn {
+            s += (c[k] + lw[k] - m).exp();
+        }
+        let rho = store.log_p[r] - temperature * (m + s.ln());
+        for k in 0..kn {
+            let a = c[k] - store.log_b[r];
+            if a < acc[k].max - T::NEGLIGIBLE_LOG {
+                continue;
+            }
+            let (scale, w) = acc[k].push(a);
+            pay[k] = pay[k] * scale + w * rho;
+        }
+    }
+    let n = T::of(libm::log((store.len - start) as f64));
+    let mut ok = true;
+    for k in 0..kn {
+        e[k] = if self_normalized { pay[k] / acc[k].sum } else { pay[k] * (acc[k].max - n).exp() };
+        ok &= e[k].finite();
+    }
+    ok
+}
