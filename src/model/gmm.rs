@@ -143,6 +143,39 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         }
     }
 
+    /// The initial model of targets.md §0: `k0` components with weights `1/k0`, covariance
+    /// `diag(cov_diag)` and means `prior_mean` (if `k0 == 1`) or `prior_mean + prior_scale ⊙ ε_k`,
+    /// `ε_k ~ N(0, I)`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if `k0` is 0 or exceeds `K`, or a variance is not positive.
+    pub fn from_prior<R: Rng + ?Sized>(
+        k0: usize,
+        prior_mean: &SVector<T, D>,
+        prior_scale: &SVector<T, D>,
+        cov_diag: &SVector<T, D>,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        if k0 == 0 || k0 > K {
+            return Err(Error::InvalidArgument { what: "k0 must be in 1..=K" });
+        }
+        if cov_diag.iter().any(|v| !(*v > T::zero()) || !v.finite()) {
+            return Err(Error::InvalidArgument { what: "initial variances must be positive" });
+        }
+        let chol = SMatrix::<T, D, D>::from_diagonal(&cov_diag.map(|v| v.sqrt()));
+        let mut g = Self::new();
+        for _ in 0..k0 {
+            let mut mean = *prior_mean;
+            if k0 > 1 {
+                let mut eps = SVector::<T, D>::zeros();
+                fill_standard_normal(rng, eps.as_mut_slice());
+                mean += prior_scale.component_mul(&eps);
+            }
+            g.push_chol(T::zero(), mean, &chol)?;
+        }
+        Ok(g)
+    }
+
     /// The component capacity `K`.
     pub const fn capacity() -> usize {
         K
