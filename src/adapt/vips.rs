@@ -152,7 +152,35 @@ pub(crate) fn propose<T: Real, const D: usize, const K: usize, const S: usize, c
         }
         None => h_model,
     };
-    let dd = T::of(D as f64);
-    let c = (T::of(2.0) * (h_des - T::of(0.5 * D as f64 * (LN_2PI + 1.0))) / dd).exp();
+    let c = T::of(isotropic_variance(h_des.to_f64(), D));
     (c.finite() && c > T::zero()).then(|| (store.x[row], c))
+}
+
+/// The variance `c` of `N(μ, c·I)` in `R^d` with entropy `h`:
+/// `c = exp(2(h − (d/2)(log 2π + 1))/d)` (spec §10.1 step 6, TV9).
+pub fn isotropic_variance(h: f64, d: usize) -> f64 {
+    libm::exp(2.0 * (h - 0.5 * d as f64 * (LN_2PI + 1.0)) / d as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tv9_add_heuristic_covariance() {
+        let h_des = 0.7 * 1.2 + 0.3 * 3.0;
+        assert!((h_des - 1.74f64).abs() < 1e-12);
+        let c = isotropic_variance(h_des, 2);
+        assert!((c - 0.33357849753363294).abs() < 1e-12 * c, "{c}");
+    }
+
+    #[test]
+    fn tv10_deletion_kernel() {
+        let mut k = [0.0; 128];
+        let g = deletion_kernel(100, &mut k);
+        assert_eq!(g, 66);
+        assert!((k[0] - 0.0009867367230078).abs() < 1e-8 * 0.0009867367230078);
+        assert!((k[33] - 0.03218330951733127).abs() < 1e-8 * 0.03218330951733127);
+        assert!((k[..g].iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
 }

@@ -124,3 +124,115 @@ pub(crate) fn update<T: Real, const D: usize>(pr: &Problem<'_, T, D>, eps: T, la
     let Some(chol) = cholesky(&(p_inv.transpose() * p_inv)) else { return rejected };
     Step { outcome: Outcome::Updated { eta }, mean, chol, kl, evals }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cholesky;
+
+    struct Case {
+        mean: SVector<f64, 2>,
+        chol: SMatrix<f64, 2, 2>,
+        inv_t: SMatrix<f64, 2, 2>,
+        a: SMatrix<f64, 2, 2>,
+        b: SVector<f64, 2>,
+    }
+
+    // The common component and quadratic reward of algorithm.md §13.
+    fn case(scale: f64) -> Case {
+        let mean = SVector::from([0.5, -0.2]);
+        let cov = SMatrix::<f64, 2, 2>::new(1.0, 0.3, 0.3, 0.5);
+        let chol = cholesky(&cov).unwrap();
+        let inv_t = chol.solve_lower_triangular(&SMatrix::<f64, 2, 2>::identity()).unwrap().transpose();
+        Case { mean, chol, inv_t, a: SMatrix::<f64, 2, 2>::new(2.0, 0.5, 0.5, 1.0) * scale, b: SVector::from([1.0, -1.0]) * scale }
+    }
+
+    fn run(c: &Case, eps: f64, last_eta: f64) -> Step<f64, 2> {
+        // R = Ĥ = A, r = Ĥμ − ĝ = b.
+        let pr = Problem { mean: &c.mean, chol: &c.chol, inv_t: &c.inv_t, r_mat: &c.a, r_vec: &c.b };
+        update(&pr, eps, last_eta, 1.0)
+    }
+
+    fn close(a: f64, b: f64, rel: f64) -> bool {
+        (a - b).abs() <= rel * b.abs().max(1e-12)
+    }
+
+    fn check(st: &Step<f64, 2>, evals: usize, eta: f64, kl: f64, mu: [f64; 2], cov: [f64; 3]) {
+        assert_eq!(st.evals, evals);
+        let Outcome::Updated { eta: e } = st.outcome else { panic!("rejected") };
+        assert!(close(e, eta, 1e-8), "eta {e} vs {eta}");
+        assert!(close(st.kl, kl, 1e-7), "kl {} vs {kl}", st.kl);
+        let s = st.chol * st.chol.transpose();
+        assert!(close(st.mean[0], mu[0], 1e-8) && close(st.mean[1], mu[1], 1e-8), "{:?}", st.mean);
+        assert!(close(s[(0, 0)], cov[0], 1e-8) && close(s[(0, 1)], cov[1], 1e-8) && close(s[(1, 1)], cov[2], 1e-8));
+    }
+
+    #[test]
+    fn tv4_cold_start() {
+        for eps in [0.05, 1.0, 100.0] {
+            let st = run(&case(1.0), eps, -1.0);
+            check(
+                &st,
+                2,
+                148.4131591025766,
+                8.228031629e-05,
+                [0.4985896295, -0.2033126977],
+                [0.9841630323, 0.2930798557, 0.4961484925],
+            );
+        }
+    }
+
+    #[test]
+    fn tv5_warm_start() {
+        for eps in [0.05, 1.0] {
+            let st = run(&case(1.0), eps, 148.4131591025766);
+            if eps == 0.05 {
+                check(
+                    &st,
+                    8,
+                    7.564282514653275,
+                    0.022706974639,
+                    [0.4826827298, -0.2584689313],
+                    [0.76242266757, 0.19736665790, 0.44001160073],
+                );
+            } else {
+                assert!(matches!(st.outcome, Outcome::Updated { .. }));
+            }
+        }
+    }
+
+    #[test]
+    fn tv6_strong_curvature() {
+        let st = run(&case(1000.0), 0.05, -1.0);
+        check(
+            &st,
+            10,
+            4527.697223293125,
+            0.05243927086,
+            [0.4788404512, -0.2921286748],
+            [0.65957621367, 0.15405871587, 0.41193963478],
+        );
+        let st = run(&case(1000.0), 1.0, -1.0);
+        check(
+            &st,
+            9,
+            394.08337555704935,
+            1.03064376963,
+            [0.5867923402, -0.7447586874],
+            [0.16034321094, -0.01730390221, 0.20280947826],
+        );
+    }
+
+    #[test]
+    fn non_pd_curvature_is_rejected_not_nan() {
+        let mut c = case(1.0);
+        c.a = SMatrix::<f64, 2, 2>::new(-1e9, 0.0, 0.0, -1e9);
+        let st = run(&c, 0.05, -1.0);
+        // Either a tiny step (huge η) or a rejection, but never a non-finite result.
+        assert!(st.mean.iter().chain(st.chol.iter()).all(|v| v.is_finite()));
+        c.a = SMatrix::<f64, 2, 2>::new(f64::NAN, 0.0, 0.0, 1.0);
+        let st = run(&c, 0.05, -1.0);
+        assert_eq!(st.outcome, Outcome::Rejected);
+        assert_eq!(st.mean, c.mean);
+    }
+}

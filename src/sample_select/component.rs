@@ -38,15 +38,34 @@ pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, co
     let mut z = SVector::<T, D>::zeros();
     for (k, e) in ess.iter_mut().enumerate().take(model.len()) {
         let (mu, inv_t, ln) = (*model.mean_ref(k), model.inv_t(k), model.log_norm(k));
-        let mut s1 = OnlineLse::new();
-        let mut s2 = OnlineLse::new();
-        for r in start..store.len {
-            let a = ln - T::of(0.5) * whiten(inv_t, &(store.x[r] - mu), &mut z) - store.log_b[r];
-            s1.push(a);
-            s2.push(a + a);
-        }
-        let v = (T::of(2.0) * s1.lse() - s2.lse()).exp().floor();
-        *e = if v.finite() && v > T::zero() { v.to_f64() as usize } else { 0 };
+        *e = ess_floor(
+            (start..store.len).map(|r| ln - T::of(0.5) * whiten(inv_t, &(store.x[r] - mu), &mut z) - store.log_b[r]),
+        );
+    }
+}
+
+/// `⌊1/Σ ŵ²⌋` for self-normalised weights `ŵ ∝ exp(a)`, computed as `(Σ e^{a−m})² / Σ e^{2(a−m)}`.
+pub(crate) fn ess_floor<T: Real>(log_iw: impl Iterator<Item = T>) -> usize {
+    let mut s1 = OnlineLse::new();
+    let mut s2 = OnlineLse::new();
+    for a in log_iw {
+        s1.push(a);
+        s2.push(a + a);
+    }
+    // Both sums are scaled by the same maximum (m and 2m), which cancels: ESS = s1² / s2.
+    let v = (s1.sum * s1.sum / s2.sum).floor();
+    if v.finite() && v > T::zero() { v.to_f64() as usize } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tv11_ess() {
+        let a = [0.0f64, 0.5f64.ln(), 0.25f64.ln(), 0.25f64.ln()];
+        let ess = super::ess_floor(a.iter().copied());
+        assert_eq!(ess, 2);
+        assert_eq!(100usize.saturating_sub(ess).max(1), 98);
+        assert_eq!(super::ess_floor([0.0f32; 7].iter().copied()), 7);
     }
 }
 

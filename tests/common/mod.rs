@@ -1,0 +1,96 @@
+//! Test targets with known normalisers, independent of the library's own targets.
+#![allow(dead_code)]
+
+use gmmvi::{Real, Target, TargetError};
+use nalgebra::{SMatrix, SVector};
+
+/// Normalised Gaussian N(m, C): log Z = 0.
+pub struct Gauss<const D: usize> {
+    pub mean: SVector<f64, D>,
+    pub prec: SMatrix<f64, D, D>,
+    pub log_norm: f64,
+}
+
+impl<const D: usize> Gauss<D> {
+    pub fn new(mean: SVector<f64, D>, cov: SMatrix<f64, D, D>) -> Self {
+        let ch = nalgebra::Cholesky::new(cov).expect("SPD test covariance");
+        let prec = ch.inverse();
+        let logdet: f64 = (0..D).map(|d| 2.0 * ch.l()[(d, d)].ln()).sum();
+        let log_norm = -0.5 * logdet - 0.5 * D as f64 * (2.0 * std::f64::consts::PI).ln();
+        Self { mean, prec, log_norm }
+    }
+    pub fn eval(&self, x: &SVector<f64, D>) -> (f64, SVector<f64, D>) {
+        let d = x - self.mean;
+        let g = -(self.prec * d);
+        (self.log_norm + 0.5 * d.dot(&g), g)
+    }
+}
+
+impl<T: Real, const D: usize> Target<T, D> for Gauss<D> {
+    fn log_density(&mut self, x: &[SVector<T, D>], lp: &mut [T]) -> Result<(), TargetError> {
+        for (xi, l) in x.iter().zip(lp.iter_mut()) {
+            *l = T::of(self.eval(&xi.map(|v| v.to_f64())).0);
+        }
+        Ok(())
+    }
+    fn log_density_with_grad(
+        &mut self,
+        x: &[SVector<T, D>],
+        lp: &mut [T],
+        grad: &mut [SVector<T, D>],
+    ) -> Result<(), TargetError> {
+        for ((xi, l), g) in x.iter().zip(lp.iter_mut()).zip(grad.iter_mut()) {
+            let (v, gr) = self.eval(&xi.map(|v| v.to_f64()));
+            *l = T::of(v);
+            *g = gr.map(T::of);
+        }
+        Ok(())
+    }
+}
+
+/// Equal-weight mixture of normalised Gaussians: log Z = 0.
+pub struct Mixture<const D: usize> {
+    pub comps: Vec<Gauss<D>>,
+}
+
+impl<const D: usize> Mixture<D> {
+    pub fn eval(&self, x: &SVector<f64, D>) -> (f64, SVector<f64, D>) {
+        let lw = -(self.comps.len() as f64).ln();
+        let vals: Vec<(f64, SVector<f64, D>)> = self.comps.iter().map(|c| c.eval(x)).collect();
+        let m = vals.iter().map(|v| v.0).fold(f64::NEG_INFINITY, f64::max);
+        let s: f64 = vals.iter().map(|v| (v.0 - m).exp()).sum();
+        let lp = lw + m + s.ln();
+        let mut g = SVector::zeros();
+        for (v, gi) in &vals {
+            g += gi * ((v - m).exp() / s);
+        }
+        (lp, g)
+    }
+}
+
+impl<T: Real, const D: usize> Target<T, D> for Mixture<D> {
+    fn log_density(&mut self, x: &[SVector<T, D>], lp: &mut [T]) -> Result<(), TargetError> {
+        for (xi, l) in x.iter().zip(lp.iter_mut()) {
+            *l = T::of(self.eval(&xi.map(|v| v.to_f64())).0);
+        }
+        Ok(())
+    }
+    fn log_density_with_grad(
+        &mut self,
+        x: &[SVector<T, D>],
+        lp: &mut [T],
+        grad: &mut [SVector<T, D>],
+    ) -> Result<(), TargetError> {
+        for ((xi, l), g) in x.iter().zip(lp.iter_mut()).zip(grad.iter_mut()) {
+            let (v, gr) = self.eval(&xi.map(|v| v.to_f64()));
+            *l = T::of(v);
+            *g = gr.map(T::of);
+        }
+        Ok(())
+    }
+}
+
+/// Runs `f` on a thread with a large stack (optimiser states are big values).
+pub fn big_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    std::thread::Builder::new().stack_size(256 << 20).spawn(f).expect("spawn").join().expect("join")
+}
