@@ -22,3 +22,18 @@ pub(crate) fn update<T: Real>(log_w: &[T], e: &[T], beta: T, temperature: T, out
         *o -= lse;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tv8_direct_weight_step() {
+        let lw = [0.5f64.ln(), 0.3f64.ln(), 0.2f64.ln()];
+        let e = [1.0, 0.0, -1.0];
+        let mut out = [0.0; 3];
+        super::update(&lw, &e, 0.5, 1.0, &mut out);
+        let want = [0.6617826348, 0.2408348748, 0.0973824903];
+        for (o, w) in out.iter().zip(want) {
+            assert!((o.exp() - w).abs() < 1e-9, "{} vs {w}", o.exp());
+        }
+    }
+}
