@@ -12,6 +12,8 @@ pub trait Real: RealField + Copy + Default + core::fmt::Debug + 'static {
     const NEG_INF: Self;
     /// Not a number.
     const NAN: Self;
+    /// Zero, usable in constants.
+    const ZERO_CONST: Self;
     /// Terms whose log weight lies more than this below the running maximum are below
     /// this type's relative precision and may be skipped in sums.
     const NEGLIGIBLE_LOG: Self;
@@ -27,6 +29,7 @@ impl Real for f32 {
     const SENTINEL: Self = f32::MIN;
     const NEG_INF: Self = f32::NEG_INFINITY;
     const NAN: Self = f32::NAN;
+    const ZERO_CONST: Self = 0.0;
     const NEGLIGIBLE_LOG: Self = 25.0;
     #[inline(always)]
     fn of(x: f64) -> Self {
@@ -46,6 +49,7 @@ impl Real for f64 {
     const SENTINEL: Self = f32::MIN as f64;
     const NEG_INF: Self = f64::NEG_INFINITY;
     const NAN: Self = f64::NAN;
+    const ZERO_CONST: Self = 0.0;
     const NEGLIGIBLE_LOG: Self = 45.0;
     #[inline(always)]
     fn of(x: f64) -> Self {
@@ -84,7 +88,7 @@ pub(crate) fn log_sum_exp<T: Real>(v: &[T]) -> T {
 }
 
 /// Streaming log-sum-exp with a weighted payload, rescaled whenever the maximum grows
-/// (the "online softmax"): after feeding `(a_n, v_n)`, `lse()` is `log Σ exp(a_n)` and the
+/// (the "online softmax"): after feeding `(a_n, v_n)`, `max + ln(sum)` is `log Σ exp(a_n)` and the
 /// payload holds `Σ exp(a_n - max) v_n`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct OnlineLse<T> {
@@ -110,8 +114,5 @@ impl<T: Real> OnlineLse<T> {
             self.sum += w;
             (T::one(), w)
         }
-    }
-    pub fn lse(&self) -> T {
-        if self.sum > T::zero() { self.max + self.sum.ln() } else { T::NEG_INF }
     }
 }

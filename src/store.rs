@@ -12,8 +12,9 @@
 //! The background (proposal) density of a working set is the mixture of the Gaussians that
 //! drew its rows, weighted by their row counts: `log b(x) = log Σ_j (c_j/Σc) N(x; μ_j, Σ_j)`.
 
-use nalgebra::{SMatrix, SVector};
+use nalgebra::SVector;
 
+use crate::model::{Component, log_mix};
 use crate::real::Real;
 
 /// Fixed-capacity store of `S` samples and `G` Gaussians.
@@ -31,13 +32,11 @@ pub struct SampleStore<T: Real, const D: usize, const S: usize, const G: usize> 
     // Gaussian ring.
     next_gid: u64,
     g_id: [u64; G],
-    g_mean: [SVector<T, D>; G],
-    g_inv_t: [SMatrix<T, D, D>; G],
-    g_log_norm: [T; G],
-    // Background mixture of the current working set: (ring slot, log weight).
-    pub(crate) bg_len: usize,
-    pub(crate) bg_slot: [usize; G],
-    pub(crate) bg_log_w: [T; G],
+    g: [Component<T, D>; G],
+    // Background mixture of the current working set (copied out of the ring, contiguous).
+    bg_len: usize,
+    bg: [Component<T, D>; G],
+    bg_log_w: [T; G],
     written: u64,
 }
 
@@ -62,11 +61,9 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
             gamma: [SVector::zeros(); S],
             next_gid: 0,
             g_id: [u64::MAX; G],
-            g_mean: [SVector::zeros(); G],
-            g_inv_t: [SMatrix::zeros(); G],
-            g_log_norm: [T::zero(); G],
+            g: [Component::ZERO; G],
             bg_len: 0,
-            bg_slot: [0; G],
+            bg: [Component::ZERO; G],
             bg_log_w: [T::zero(); G],
             written: 0,
         }
@@ -112,14 +109,12 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
         self.len
     }
 
-    /// Stores a Gaussian (mean and `(L⁻¹)ᵀ`, lognorm) and returns its id.
-    pub(crate) fn push_gaussian(&mut self, mean: &SVector<T, D>, inv_t: &SMatrix<T, D, D>, log_norm: T) -> u64 {
+    /// Stores a Gaussian and returns its id.
+    pub(crate) fn push_gaussian(&mut self, c: &Component<T, D>) -> u64 {
         let id = self.next_gid;
         let slot = (id % G as u64) as usize;
         self.g_id[slot] = id;
-        self.g_mean[slot] = *mean;
-        self.g_inv_t[slot] = *inv_t;
-        self.g_log_norm[slot] = log_norm;
+        self.g[slot] = *c;
         self.next_gid += 1;
         id
     }
@@ -151,7 +146,7 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
             while e < self.len && self.gid[e] == id {
                 e += 1;
             }
-            self.bg_slot[self.bg_len] = (id % G as u64) as usize;
+            self.bg[self.bg_len] = self.g[(id % G as u64) as usize];
             self.bg_log_w[self.bg_len] = T::of(libm::log((e - r) as f64 / total));
             self.bg_len += 1;
             r = e;
@@ -161,24 +156,11 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
 
     /// Writes `log b(x_r)` for rows `start..len` into `log_b` (the background of [`Self::newest`]).
     pub(crate) fn compute_background(&mut self, start: usize) {
-        let mut z = SVector::<T, D>::zeros();
-        let mut buf = [T::zero(); G];
+        let mut vals = [T::zero(); G];
+        let mut ub = [T::zero(); G];
+        let n = self.bg_len;
         for r in start..self.len {
-            let x = self.x[r];
-            let mut m = T::NEG_INF;
-            for j in 0..self.bg_len {
-                let s = self.bg_slot[j];
-                let sq = crate::model::whiten(&self.g_inv_t[s], &(x - self.g_mean[s]), &mut z);
-                buf[j] = self.bg_log_w[j] + self.g_log_norm[s] - T::of(0.5) * sq;
-                if buf[j] > m {
-                    m = buf[j];
-                }
-            }
-            let mut acc = T::zero();
-            for &b in &buf[..self.bg_len] {
-                acc += (b - m).exp();
-            }
-            self.log_b[r] = m + acc.ln();
+            self.log_b[r] = log_mix(&self.bg[..n], &self.bg_log_w[..n], &self.x[r], &mut vals, &mut ub);
         }
     }
 }

@@ -30,9 +30,94 @@ pub struct Gmm<T: Real, const D: usize, const K: usize> {
     log_w: [T; K],
     mean: [SVector<T, D>; K],
     chol: [SMatrix<T, D, D>; K],
-    /// `(L⁻¹)ᵀ`, so column `i` is row `i` of `L⁻¹` (contiguous in memory).
-    inv_t: [SMatrix<T, D, D>; K],
-    log_norm: [T; K],
+    comp: [Component<T, D>; K],
+}
+
+/// What evaluating `log N(x; μ, LLᵀ)` needs: the mean, `(L⁻¹)ᵀ` (column `i` is row `i` of
+/// `L⁻¹`, contiguous), the log normaliser and `1/tr(Σ)` for a cheap upper bound.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Component<T: Real, const D: usize> {
+    pub mean: SVector<T, D>,
+    pub inv_t: SMatrix<T, D, D>,
+    pub log_norm: T,
+    pub inv_trace: T,
+}
+
+impl<T: Real, const D: usize> Component<T, D> {
+    pub const ZERO: Self = Self {
+        mean: SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])),
+        inv_t: SMatrix::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; D])),
+        log_norm: T::ZERO_CONST,
+        inv_trace: T::ZERO_CONST,
+    };
+
+    /// `log N(x; μ, Σ)`; `z` receives `L⁻¹(x − μ)`.
+    #[inline(always)]
+    pub fn log_density(&self, x: &SVector<T, D>, z: &mut SVector<T, D>) -> T {
+        self.log_norm - T::of(0.5) * whiten(&self.inv_t, &(x - self.mean), z)
+    }
+
+    /// An upper bound on `log N(x; μ, Σ)` in O(D): `‖L⁻¹v‖² ≥ ‖v‖²/λ_max(Σ) ≥ ‖v‖²/tr(Σ)`.
+    #[inline(always)]
+    pub fn upper_bound(&self, x: &SVector<T, D>) -> T {
+        let mut sq = T::zero();
+        for d in 0..D {
+            let v = x[d] - self.mean[d];
+            sq += v * v;
+        }
+        self.log_norm - T::of(0.5) * sq * self.inv_trace
+    }
+}
+
+/// `log Σ_j exp(lw_j + log N(x; c_j))` over `comps`, writing the exact `log N(x; c_j)` into
+/// `vals[j]` (or `-inf` where skipped) and the bound plus `lw_j` into `ub[j]`.
+///
+/// The component with the largest O(D) upper bound is evaluated first; any other whose bound is
+/// more than [`Real::NEGLIGIBLE_LOG`] below the running maximum cannot change the sum at the
+/// scalar's precision and is skipped without its O(D²) whitening.
+pub(crate) fn log_mix<T: Real, const D: usize>(
+    comps: &[Component<T, D>],
+    lw: &[T],
+    x: &SVector<T, D>,
+    vals: &mut [T],
+    ub: &mut [T],
+) -> T {
+    let n = comps.len().min(lw.len()).min(vals.len()).min(ub.len());
+    if n == 0 {
+        return T::NEG_INF;
+    }
+    let mut best = 0;
+    for j in 0..n {
+        ub[j] = comps[j].upper_bound(x) + lw[j];
+        if ub[j] > ub[best] {
+            best = j;
+        }
+    }
+    let mut z = SVector::<T, D>::zeros();
+    vals[best] = comps[best].log_density(x, &mut z);
+    let mut m = vals[best] + lw[best];
+    for j in 0..n {
+        if j == best {
+            continue;
+        }
+        if ub[j] < m - T::NEGLIGIBLE_LOG {
+            vals[j] = T::NEG_INF;
+            continue;
+        }
+        vals[j] = comps[j].log_density(x, &mut z);
+        m = m.max(vals[j] + lw[j]);
+    }
+    if !m.finite() {
+        return m;
+    }
+    let mut s = T::zero();
+    for j in 0..n {
+        let t = vals[j] + lw[j];
+        if t >= m - T::NEGLIGIBLE_LOG {
+            s += (t - m).exp();
+        }
+    }
+    m + s.ln()
 }
 
 impl<T: Real, const D: usize, const K: usize> Default for Gmm<T, D, K> {
@@ -41,12 +126,12 @@ impl<T: Real, const D: usize, const K: usize> Default for Gmm<T, D, K> {
     }
 }
 
-/// Result of factorising one component: `(L, (L⁻¹)ᵀ, lognorm)`.
-pub(crate) type Factor<T, const D: usize> = (SMatrix<T, D, D>, SMatrix<T, D, D>, T);
-
-/// From a lower Cholesky factor, the derived quantities; `None` unless `L` is finite with a
-/// positive diagonal.
-pub(crate) fn factor_from_chol<T: Real, const D: usize>(l: &SMatrix<T, D, D>) -> Option<Factor<T, D>> {
+/// From a mean and lower Cholesky factor, the cleaned factor and the derived evaluation data;
+/// `None` unless everything is finite and the diagonal positive.
+pub(crate) fn factor_from_chol<T: Real, const D: usize>(
+    mean: &SVector<T, D>,
+    l: &SMatrix<T, D, D>,
+) -> Option<(SMatrix<T, D, D>, Component<T, D>)> {
     let mut l = *l;
     l.fill_upper_triangle(T::zero(), 1);
     let mut log_det_half = T::zero();
@@ -69,13 +154,14 @@ pub(crate) fn factor_from_chol<T: Real, const D: usize>(l: &SMatrix<T, D, D>) ->
             inv_t[(c, i)] = s / l[(i, i)];
         }
     }
-    for v in inv_t.iter().chain(l.iter()) {
+    for v in inv_t.iter().chain(l.iter()).chain(mean.iter()) {
         if !v.finite() {
             return None;
         }
     }
     let log_norm = -log_det_half - T::of(0.5 * D as f64 * LN_2PI);
-    Some((l, inv_t, log_norm))
+    let inv_trace = T::one() / l.norm_squared();
+    inv_trace.finite().then_some((l, Component { mean: *mean, inv_t, log_norm, inv_trace }))
 }
 
 /// Lower Cholesky factor of a symmetric matrix; `None` unless it is finite and positive definite.
@@ -94,7 +180,7 @@ pub(crate) fn cholesky<T: Real, const D: usize>(m: &SMatrix<T, D, D>) -> Option<
 
 /// `z = L⁻¹ v` using the stored `(L⁻¹)ᵀ`; returns `‖z‖²`.
 #[inline(always)]
-pub(crate) fn whiten<T: Real, const D: usize>(
+fn whiten<T: Real, const D: usize>(
     inv_t: &SMatrix<T, D, D>,
     v: &SVector<T, D>,
     z: &mut SVector<T, D>,
@@ -138,8 +224,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
             log_w: [T::zero(); K],
             mean: [SVector::zeros(); K],
             chol: [SMatrix::zeros(); K],
-            inv_t: [SMatrix::zeros(); K],
-            log_norm: [T::zero(); K],
+            comp: [Component::ZERO; K],
         }
     }
 
@@ -213,13 +298,12 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         if mean.iter().any(|v| !v.finite()) || !log_w.finite() {
             return Err(Error::InvalidArgument { what: "non-finite mean or weight" });
         }
-        let (l, inv_t, log_norm) = factor_from_chol(l).ok_or(Error::CholeskyFailed { component: self.n })?;
+        let (l, comp) = factor_from_chol(&mean, l).ok_or(Error::CholeskyFailed { component: self.n })?;
         let k = self.n;
         self.log_w[k] = log_w;
         self.mean[k] = mean;
         self.chol[k] = l;
-        self.inv_t[k] = inv_t;
-        self.log_norm[k] = log_norm;
+        self.comp[k] = comp;
         self.n += 1;
         self.normalize_weights();
         Ok(k)
@@ -234,8 +318,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
             self.log_w[i] = self.log_w[i + 1];
             self.mean[i] = self.mean[i + 1];
             self.chol[i] = self.chol[i + 1];
-            self.inv_t[i] = self.inv_t[i + 1];
-            self.log_norm[i] = self.log_norm[i + 1];
+            self.comp[i] = self.comp[i + 1];
         }
         self.n -= 1;
         self.normalize_weights();
@@ -247,14 +330,10 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         if k >= self.n {
             return Err(Error::NoSuchComponent { index: k });
         }
-        if mean.iter().any(|v| !v.finite()) {
-            return Err(Error::CholeskyFailed { component: k });
-        }
-        let (l, inv_t, log_norm) = factor_from_chol(l).ok_or(Error::CholeskyFailed { component: k })?;
+        let (l, comp) = factor_from_chol(&mean, l).ok_or(Error::CholeskyFailed { component: k })?;
         self.mean[k] = mean;
         self.chol[k] = l;
-        self.inv_t[k] = inv_t;
-        self.log_norm[k] = log_norm;
+        self.comp[k] = comp;
         Ok(())
     }
 
@@ -306,29 +385,25 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         self.chol(k).map(|l| l * l.transpose())
     }
 
-    /// Mean of component `k < K` (callers pass `k < len()`).
-    pub(crate) fn mean_ref(&self, k: usize) -> &SVector<T, D> {
-        &self.mean[k % K]
-    }
-
     pub(crate) fn inv_t(&self, k: usize) -> &SMatrix<T, D, D> {
-        &self.inv_t[k % K]
+        &self.comp[k % K].inv_t
     }
 
-    pub(crate) fn log_norm(&self, k: usize) -> T {
-        self.log_norm[k % K]
+    /// Evaluation data of the active components.
+    pub(crate) fn components(&self) -> &[Component<T, D>] {
+        &self.comp[..self.n]
     }
 
     /// Entropy of component `k`: `(D/2)(log 2π + 1) + Σ_d log L[d,d]` (spec §0.3).
     pub fn component_entropy(&self, k: usize) -> Option<T> {
-        (k < self.n).then(|| T::of(0.5 * D as f64) - self.log_norm[k])
+        (k < self.n).then(|| T::of(0.5 * D as f64) - self.comp[k].log_norm)
     }
 
     /// `Σ_k w_k H_k`, the weighted mean of component entropies (spec §0.3).
     pub fn average_entropy(&self) -> T {
         let mut h = T::zero();
         for k in 0..self.n {
-            h += self.log_w[k].exp() * (T::of(0.5 * D as f64) - self.log_norm[k]);
+            h += self.log_w[k].exp() * (T::of(0.5 * D as f64) - self.comp[k].log_norm);
         }
         h
     }
@@ -339,28 +414,14 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
             return T::NEG_INF;
         }
         let mut z = SVector::<T, D>::zeros();
-        let sq = whiten(&self.inv_t[k], &(x - self.mean[k]), &mut z);
-        self.log_norm[k] - T::of(0.5) * sq
+        self.comp[k].log_density(x, &mut z)
     }
 
     /// `log q(x)` (`-inf` for an empty mixture).
     pub fn log_density(&self, x: &SVector<T, D>) -> T {
-        let mut m = T::NEG_INF;
-        let mut buf = [T::zero(); K];
-        for (k, b) in buf.iter_mut().enumerate().take(self.n) {
-            *b = self.log_w[k] + self.component_log_density(k, x);
-            if *b > m {
-                m = *b;
-            }
-        }
-        if !m.finite() {
-            return m;
-        }
-        let mut s = T::zero();
-        for &b in &buf[..self.n] {
-            s += (b - m).exp();
-        }
-        m + s.ln()
+        let mut vals = [T::zero(); K];
+        let mut ub = [T::zero(); K];
+        log_mix(self.components(), self.log_weights(), x, &mut vals, &mut ub)
     }
 
     /// Writes `log N(x; μ_k, Σ_k)` for every active `k` into `out[k]` and returns `log q(x)`.
@@ -387,30 +448,23 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     /// `log q(x)` and its gradient `Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2). Components whose
     /// responsibility is below the scalar's precision relative to the largest are skipped.
     pub fn log_density_and_grad(&self, x: &SVector<T, D>, grad: &mut SVector<T, D>) -> T {
-        let mut a = [T::zero(); K];
-        let mut m = T::NEG_INF;
-        for (k, ak) in a.iter_mut().enumerate().take(self.n) {
-            *ak = self.log_w[k] + self.component_log_density(k, x);
-            m = m.max(*ak);
-        }
+        let mut vals = [T::zero(); K];
+        let mut ub = [T::zero(); K];
+        let lq = log_mix(self.components(), self.log_weights(), x, &mut vals, &mut ub);
         grad.fill(T::zero());
-        if !m.finite() {
-            return m;
+        if !lq.finite() {
+            return lq;
         }
-        let mut s = T::zero();
-        for &ak in &a[..self.n] {
-            s += (ak - m).exp();
-        }
-        let lq = m + s.ln();
         let mut z = SVector::<T, D>::zeros();
         let mut d = SVector::<T, D>::zeros();
-        for (k, &ak) in a.iter().enumerate().take(self.n) {
-            if ak < m - T::NEGLIGIBLE_LOG {
+        for k in 0..self.n {
+            let a = self.log_w[k] + vals[k];
+            if a < lq - T::NEGLIGIBLE_LOG {
                 continue;
             }
-            let r = (ak - lq).exp();
-            whiten(&self.inv_t[k], &(x - self.mean[k]), &mut z);
-            unwhiten_t(&self.inv_t[k], &z, &mut d);
+            let r = (a - lq).exp();
+            whiten(&self.comp[k].inv_t, &(x - self.mean[k]), &mut z);
+            unwhiten_t(&self.comp[k].inv_t, &z, &mut d);
             *grad -= d * r;
         }
         lq

@@ -2,6 +2,6 @@
 
 mod gmm;
 
-pub(crate) use gmm::{cholesky, whiten};
+pub(crate) use gmm::{Component, cholesky, log_mix};
 
 pub use gmm::Gmm;

@@ -13,7 +13,7 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use crate::model::{Gmm, whiten};
+use crate::model::Gmm;
 use crate::real::{OnlineLse, Real};
 use crate::store::SampleStore;
 
@@ -43,13 +43,17 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
 ) {
     let n = (store.len - start) as f64;
     let mut z = SVector::<T, D>::zeros();
-    for k in 0..model.len() {
-        let (mu, inv_t, ln) = (*model.mean_ref(k), model.inv_t(k), model.log_norm(k));
+    for (k, c) in model.components().iter().enumerate() {
+        let inv_t = &c.inv_t;
         let mut lse = OnlineLse::new();
         let mut eg = SVector::<T, D>::zeros();
         let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
         for r in start..store.len {
-            let a = ln - T::of(0.5) * whiten(inv_t, &(store.x[r] - mu), &mut z) - store.log_b[r];
+            let x = &store.x[r];
+            if c.upper_bound(x) - store.log_b[r] < lse.max - T::NEGLIGIBLE_LOG {
+                continue;
+            }
+            let a = c.log_density(x, &mut z) - store.log_b[r];
             if a < lse.max - T::NEGLIGIBLE_LOG {
                 continue;
             }

@@ -11,7 +11,7 @@ use nalgebra::SVector;
 use rand_core::Rng;
 
 use crate::error::Error;
-use crate::model::{Gmm, whiten};
+use crate::model::{Component, Gmm};
 use crate::real::{OnlineLse, Real};
 use crate::store::SampleStore;
 use crate::target::{TARGET_BLOCK, Target};
@@ -35,20 +35,25 @@ pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, co
     start: usize,
     ess: &mut [usize; K],
 ) {
-    let mut z = SVector::<T, D>::zeros();
-    for (k, e) in ess.iter_mut().enumerate().take(model.len()) {
-        let (mu, inv_t, ln) = (*model.mean_ref(k), model.inv_t(k), model.log_norm(k));
-        *e = ess_floor(
-            (start..store.len).map(|r| ln - T::of(0.5) * whiten(inv_t, &(store.x[r] - mu), &mut z) - store.log_b[r]),
-        );
+    for (c, e) in model.components().iter().zip(ess.iter_mut()) {
+        *e = ess_floor(&mut (start..store.len).map(|r| (&store.x[r], store.log_b[r])), c);
     }
 }
 
-/// `⌊1/Σ ŵ²⌋` for self-normalised weights `ŵ ∝ exp(a)`, computed as `(Σ e^{a−m})² / Σ e^{2(a−m)}`.
-pub(crate) fn ess_floor<T: Real>(log_iw: impl Iterator<Item = T>) -> usize {
+/// `⌊1/Σ ŵ²⌋` for self-normalised weights `ŵ_n ∝ N(x_n; c)/b(x_n)`, computed as
+/// `(Σ e^{a−m})² / Σ e^{2(a−m)}`; rows whose upper bound is negligible are skipped.
+pub(crate) fn ess_floor<'a, T: Real, const D: usize>(
+    rows: &mut dyn Iterator<Item = (&'a SVector<T, D>, T)>,
+    c: &Component<T, D>,
+) -> usize {
     let mut s1 = OnlineLse::new();
     let mut s2 = OnlineLse::new();
-    for a in log_iw {
+    let mut z = SVector::<T, D>::zeros();
+    for (x, log_b) in rows {
+        if c.upper_bound(x) - log_b < s1.max - T::NEGLIGIBLE_LOG {
+            continue;
+        }
+        let a = c.log_density(x, &mut z) - log_b;
         s1.push(a);
         s2.push(a + a);
     }
@@ -59,13 +64,23 @@ pub(crate) fn ess_floor<T: Real>(log_iw: impl Iterator<Item = T>) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::Gmm;
+    use nalgebra::{SMatrix, SVector};
+
     #[test]
     fn tv11_ess() {
-        let a = [0.0f64, 0.5f64.ln(), 0.25f64.ln(), 0.25f64.ln()];
-        let ess = super::ess_floor(a.iter().copied());
+        // Importance weights [1, 0.5, 0.25, 0.25]: N(x; c) is the same at the four points, so
+        // the background carries the ratios.
+        let mut q = Gmm::<f64, 2, 1>::new();
+        q.add_component(1.0, SVector::zeros(), &SMatrix::identity()).unwrap();
+        let c = q.components()[0];
+        let x = SVector::<f64, 2>::zeros();
+        let lb = [0.0f64, 2f64.ln(), 4f64.ln(), 4f64.ln()];
+        let ess = super::ess_floor(&mut lb.iter().map(|b| (&x, *b)), &c);
         assert_eq!(ess, 2);
         assert_eq!(100usize.saturating_sub(ess).max(1), 98);
-        assert_eq!(super::ess_floor([0.0f32; 7].iter().copied()), 7);
+        let ess7 = super::ess_floor(&mut [0.0; 7].iter().map(|b| (&x, *b)), &c);
+        assert_eq!(ess7, 7);
     }
 }
 
@@ -138,8 +153,7 @@ where
                 let gid = match id {
                     Some(g) => g,
                     None => {
-                        let mu = *model.mean_ref(k);
-                        let g = store.push_gaussian(&mu, model.inv_t(k), model.log_norm(k));
+                        let g = store.push_gaussian(&model.components()[k]);
                         id = Some(g);
                         g
                     }

@@ -4,7 +4,7 @@
 
 use nalgebra::SVector;
 
-use crate::model::{Gmm, whiten};
+use crate::model::{Gmm, log_mix};
 use crate::real::{OnlineLse, Real};
 use crate::store::SampleStore;
 
@@ -19,26 +19,27 @@ pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const
     e: &mut [T; K],
 ) -> bool {
     let kn = model.len();
+    let comps = model.components();
     let lw = model.log_weights();
     let mut acc = [OnlineLse::<T>::new(); K];
     let mut pay = [T::zero(); K];
     let mut c = [T::zero(); K];
+    let mut ub = [T::zero(); K];
     let mut z = SVector::<T, D>::zeros();
     for r in start..store.len {
-        let x = store.x[r];
-        let mut m = T::NEG_INF;
+        let x = &store.x[r];
+        let log_q = log_mix(comps, lw, x, &mut c, &mut ub);
+        let rho = store.log_p[r] - temperature * log_q;
+        let log_b = store.log_b[r];
         for k in 0..kn {
-            let mu = *model.mean_ref(k);
-            c[k] = model.log_norm(k) - T::of(0.5) * whiten(model.inv_t(k), &(x - mu), &mut z);
-            m = m.max(c[k] + lw[k]);
-        }
-        let mut s = T::zero();
-        for k in 0..kn {
-            s += (c[k] + lw[k] - m).exp();
-        }
-        let rho = store.log_p[r] - temperature * (m + s.ln());
-        for k in 0..kn {
-            let a = c[k] - store.log_b[r];
+            // ub[k] − lw[k] bounds log N(x; k) from above.
+            if ub[k] - lw[k] - log_b < acc[k].max - T::NEGLIGIBLE_LOG {
+                continue;
+            }
+            if c[k] == T::NEG_INF {
+                c[k] = comps[k].log_density(x, &mut z);
+            }
+            let a = c[k] - log_b;
             if a < acc[k].max - T::NEGLIGIBLE_LOG {
                 continue;
             }
