@@ -57,6 +57,32 @@ impl<T: Real, const D: usize> Component<T, D> {
         self.log_norm - T::of(0.5) * whiten(&self.inv_t, &(x - self.mean), z)
     }
 
+    /// `Some(log N(x; μ, Σ))` (with `z = L⁻¹(x − μ)`), or `None` once it is proven below
+    /// `floor`: `z` is built row by row (row `i` costs `i + 1` multiply-adds) and the partial
+    /// `‖z‖²` only grows, so most negligible pairs stop after a few cheap rows.
+    #[inline(always)]
+    pub fn log_density_above(&self, x: &SVector<T, D>, floor: T, z: &mut SVector<T, D>) -> Option<T> {
+        let limit = T::of(2.0) * (self.log_norm - floor);
+        if !(limit >= T::zero()) {
+            return None;
+        }
+        let v: [T; D] = core::array::from_fn(|d| x[d] - self.mean[d]);
+        let data = self.inv_t.as_slice();
+        let mut sq = T::zero();
+        for (i, col) in data.chunks_exact(D).enumerate() {
+            let mut s = T::zero();
+            for (a, b) in col.iter().zip(&v).take(i + 1) {
+                s += *a * *b;
+            }
+            z[i] = s;
+            sq += s * s;
+            if sq > limit {
+                return None;
+            }
+        }
+        Some(self.log_norm - T::of(0.5) * sq)
+    }
+
     /// An upper bound on `log N(x; μ, Σ)` in O(D): `‖L⁻¹v‖² ≥ ‖v‖²/λ_max(Σ) ≥ ‖v‖²/tr(Σ)`.
     #[inline(always)]
     pub fn upper_bound(&self, x: &SVector<T, D>) -> T {
@@ -100,11 +126,12 @@ pub(crate) fn log_mix<T: Real, const D: usize>(
         if j == best {
             continue;
         }
-        if ub[j] < m - T::NEGLIGIBLE_LOG {
+        let floor = m - T::NEGLIGIBLE_LOG;
+        if ub[j] < floor {
             vals[j] = T::NEG_INF;
             continue;
         }
-        vals[j] = comps[j].log_density(x, &mut z);
+        vals[j] = comps[j].log_density_above(x, floor - lw[j], &mut z).unwrap_or(T::NEG_INF);
         m = m.max(vals[j] + lw[j]);
     }
     if !m.finite() {

@@ -49,14 +49,13 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
         let mut eg = SVector::<T, D>::zeros();
         let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
         for r in start..store.len {
-            let x = &store.x[r];
-            if c.upper_bound(x) - store.log_b[r] < lse.max - T::NEGLIGIBLE_LOG {
+            let (x, log_b) = (&store.x[r], store.log_b[r]);
+            let floor = lse.max - T::NEGLIGIBLE_LOG + log_b;
+            if c.upper_bound(x) < floor {
                 continue;
             }
-            let a = c.log_density(x, &mut z) - store.log_b[r];
-            if a < lse.max - T::NEGLIGIBLE_LOG {
-                continue;
-            }
+            let Some(lc) = c.log_density_above(x, floor, &mut z) else { continue };
+            let a = lc - log_b;
             let (scale, w) = lse.push(a);
             if scale != T::one() {
                 eg *= scale;

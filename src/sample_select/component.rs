@@ -50,10 +50,12 @@ pub(crate) fn ess_floor<'a, T: Real, const D: usize>(
     let mut s2 = OnlineLse::new();
     let mut z = SVector::<T, D>::zeros();
     for (x, log_b) in rows {
-        if c.upper_bound(x) - log_b < s1.max - T::NEGLIGIBLE_LOG {
+        let floor = s1.max - T::NEGLIGIBLE_LOG + log_b;
+        if c.upper_bound(x) < floor {
             continue;
         }
-        let a = c.log_density(x, &mut z) - log_b;
+        let Some(lc) = c.log_density_above(x, floor, &mut z) else { continue };
+        let a = lc - log_b;
         s1.push(a);
         s2.push(a + a);
     }

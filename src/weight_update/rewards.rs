@@ -33,11 +33,16 @@ pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const
         let log_b = store.log_b[r];
         for k in 0..kn {
             // ub[k] − lw[k] bounds log N(x; k) from above.
-            if ub[k] - lw[k] - log_b < acc[k].max - T::NEGLIGIBLE_LOG {
+            let floor = acc[k].max - T::NEGLIGIBLE_LOG + log_b;
+            if ub[k] - lw[k] < floor {
                 continue;
             }
             if c[k] == T::NEG_INF {
-                c[k] = comps[k].log_density(x, &mut z);
+                // Skipped for log q, but it may still matter to component k's own softmax.
+                match comps[k].log_density_above(x, floor, &mut z) {
+                    Some(v) => c[k] = v,
+                    None => continue,
+                }
             }
             let a = c[k] - log_b;
             if a < acc[k].max - T::NEGLIGIBLE_LOG {
