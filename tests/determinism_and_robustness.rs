@@ -236,3 +236,14 @@ fn bad_model_input_is_rejected() {
     assert_eq!(q.remove_component(5), Err(Error::NoSuchComponent { index: 5 }));
     assert!((q.log_weights()[0].exp() - 0.5).abs() < 1e-15);
 }
+
+#[test]
+fn memory_formula_matches_size_of() {
+    use std::mem::size_of;
+    let check = |actual: usize, formula: usize| {
+        assert!(actual >= formula && actual - formula < 1024, "size_of {actual} vs formula {formula}");
+    };
+    check(size_of::<Optimizer<f64, 10, 1000, 200_000, 2000, 32>>(), gmmvi::state_size_formula(8, 10, 1000, 200_000, 2000, 32));
+    check(size_of::<Optimizer<f32, 7, 8, 320, 24, 16>>(), gmmvi::state_size_formula(4, 7, 8, 320, 24, 16));
+    check(size_of::<Opt>(), gmmvi::state_size_formula(8, 2, 8, 4096, 64, 256));
+}

@@ -34,13 +34,14 @@ pub struct Gmm<T: Real, const D: usize, const K: usize> {
 }
 
 /// What evaluating `log N(x; μ, LLᵀ)` needs: the mean, `(L⁻¹)ᵀ` (column `i` is row `i` of
-/// `L⁻¹`, contiguous), the log normaliser and `1/tr(Σ)` for a cheap upper bound.
+/// `L⁻¹`, contiguous), the log normaliser, and `1/tr(Σ)` and `1/Σ_dd` for cheap upper bounds.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Component<T: Real, const D: usize> {
     pub mean: SVector<T, D>,
     pub inv_t: SMatrix<T, D, D>,
     pub log_norm: T,
     pub inv_trace: T,
+    pub inv_diag: SVector<T, D>,
 }
 
 impl<T: Real, const D: usize> Component<T, D> {
@@ -49,6 +50,7 @@ impl<T: Real, const D: usize> Component<T, D> {
         inv_t: SMatrix::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; D])),
         log_norm: T::ZERO_CONST,
         inv_trace: T::ZERO_CONST,
+        inv_diag: SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])),
     };
 
     /// `log N(x; μ, Σ)`; `z` receives `L⁻¹(x − μ)`.
@@ -83,15 +85,20 @@ impl<T: Real, const D: usize> Component<T, D> {
         Some(self.log_norm - T::of(0.5) * sq)
     }
 
-    /// An upper bound on `log N(x; μ, Σ)` in O(D): `‖L⁻¹v‖² ≥ ‖v‖²/λ_max(Σ) ≥ ‖v‖²/tr(Σ)`.
+    /// An upper bound on `log N(x; μ, Σ)` in O(D), from two lower bounds on `vᵀΛv`
+    /// (`v = x − μ`): `‖v‖²/λ_max(Σ) ≥ ‖v‖²/tr(Σ)` (isotropic) and, by Cauchy–Schwarz in the
+    /// Λ-metric, `(e_dᵀv)²/(e_dᵀΣe_d) = v_d²/Σ_dd` for every axis d (tight for narrow axes).
     #[inline(always)]
     pub fn upper_bound(&self, x: &SVector<T, D>) -> T {
         let mut sq = T::zero();
+        let mut axis = T::zero();
         for d in 0..D {
             let v = x[d] - self.mean[d];
-            sq += v * v;
+            let v2 = v * v;
+            sq += v2;
+            axis = axis.max(v2 * self.inv_diag[d]);
         }
-        self.log_norm - T::of(0.5) * sq * self.inv_trace
+        self.log_norm - T::of(0.5) * (sq * self.inv_trace).max(axis)
     }
 }
 
@@ -188,7 +195,10 @@ pub(crate) fn factor_from_chol<T: Real, const D: usize>(
     }
     let log_norm = -log_det_half - T::of(0.5 * D as f64 * LN_2PI);
     let inv_trace = T::one() / l.norm_squared();
-    inv_trace.finite().then_some((l, Component { mean: *mean, inv_t, log_norm, inv_trace }))
+    // Σ_dd = ‖row d of L‖².
+    let inv_diag = SVector::<T, D>::from_fn(|d, _| T::one() / l.row(d).norm_squared());
+    let ok = inv_trace.finite() && inv_diag.iter().all(|v| v.finite());
+    ok.then_some((l, Component { mean: *mean, inv_t, log_norm, inv_trace, inv_diag }))
 }
 
 /// Lower Cholesky factor of a symmetric matrix; `None` unless it is finite and positive definite.
