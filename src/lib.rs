@@ -51,7 +51,7 @@
 //!
 //! ```text
 //! size ≈ S·((3D + 3)·t + 8)                 sample store: x, ∇log p~, log p~, id + per-row scratch
-//!      + G·((2D² + 4D + 5)·t + 8)           stored Gaussians (ring + working-set copy)
+//!      + G·((2D² + 6D + 6)·t + 24)          stored Gaussians (ring + working-set copy + row blocks)
 //!      + K·((3D² + 4D + 2H + 6)·t + 8)      model, NG estimates, histories, step sizes
 //! ```
 //!
@@ -101,5 +101,5 @@ pub struct ReadmeDoctests;
 
 /// `size_of` of an optimiser state by the formula of the crate docs (without the O(1) part).
 pub const fn state_size_formula(t: usize, d: usize, k: usize, s: usize, g: usize, h: usize) -> usize {
-    s * ((3 * d + 3) * t + 8) + g * ((2 * d * d + 4 * d + 5) * t + 8) + k * ((3 * d * d + 4 * d + 2 * h + 6) * t + 8)
+    s * ((3 * d + 3) * t + 8) + g * ((2 * d * d + 6 * d + 6) * t + 24) + k * ((3 * d * d + 4 * d + 2 * h + 6) * t + 8)
 }

@@ -14,8 +14,30 @@
 
 use nalgebra::SVector;
 
-use crate::model::{Component, log_mix};
+use crate::model::{Component, block_candidates, log_mix};
 use crate::real::Real;
+
+/// A run of working-set rows drawn by one Gaussian, with its bounding box: the unit of the
+/// block-level pruning (one O(D) bound per block and component instead of per row).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowBlock<T: Real, const D: usize> {
+    pub start: usize,
+    pub end: usize,
+    pub lo: SVector<T, D>,
+    pub hi: SVector<T, D>,
+    /// Smallest background log density of its rows (set by `compute_background`).
+    pub min_log_b: T,
+}
+
+impl<T: Real, const D: usize> RowBlock<T, D> {
+    const EMPTY: Self = Self {
+        start: 0,
+        end: 0,
+        lo: SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])),
+        hi: SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])),
+        min_log_b: T::ZERO_CONST,
+    };
+}
 
 /// Fixed-capacity store of `S` samples and `G` Gaussians.
 #[derive(Clone, Debug)]
@@ -37,6 +59,8 @@ pub struct SampleStore<T: Real, const D: usize, const S: usize, const G: usize> 
     bg_len: usize,
     bg: [Component<T, D>; G],
     bg_log_w: [T; G],
+    // Blocks of the working set: block i holds the rows of background Gaussian i.
+    pub(crate) blocks: [RowBlock<T, D>; G],
     written: u64,
 }
 
@@ -65,6 +89,7 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
             bg_len: 0,
             bg: [Component::ZERO; G],
             bg_log_w: [T::zero(); G],
+            blocks: [RowBlock::EMPTY; G],
             written: 0,
         }
     }
@@ -148,19 +173,40 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
             }
             self.bg[self.bg_len] = self.g[(id % G as u64) as usize];
             self.bg_log_w[self.bg_len] = T::of(libm::log((e - r) as f64 / total));
+            let mut b = RowBlock { start: r, end: e, lo: self.x[r], hi: self.x[r], min_log_b: T::zero() };
+            for x in &self.x[r..e] {
+                b.lo = b.lo.inf(x);
+                b.hi = b.hi.sup(x);
+            }
+            self.blocks[self.bg_len] = b;
             self.bg_len += 1;
             r = e;
         }
         start
     }
 
-    /// Writes `log b(x_r)` for rows `start..len` into `log_b` (the background of [`Self::newest`]).
-    pub(crate) fn compute_background(&mut self, start: usize) {
+    /// The blocks of the current working set.
+    pub(crate) fn working_blocks(&self) -> &[RowBlock<T, D>] {
+        &self.blocks[..self.bg_len]
+    }
+
+    /// Writes `log b(x_r)` for the rows of the working set of [`Self::newest`] into `log_b`.
+    pub(crate) fn compute_background(&mut self) {
         let mut vals = [T::zero(); G];
         let mut ub = [T::zero(); G];
+        let mut idx = [0usize; G];
         let n = self.bg_len;
-        for r in start..self.len {
-            self.log_b[r] = log_mix(&self.bg[..n], &self.bg_log_w[..n], &self.x[r], &mut vals, &mut ub);
+        for b in 0..n {
+            let blk = self.blocks[b];
+            let (bg, lw) = (&self.bg[..n], &self.bg_log_w[..n]);
+            let c = block_candidates(bg, lw, &self.x[blk.start..blk.end], &blk.lo, &blk.hi, &mut ub, &mut idx);
+            let mut min_b = T::zero();
+            for r in blk.start..blk.end {
+                let lb = log_mix(bg, lw, Some(&idx[..c]), &self.x[r], &mut vals, &mut ub);
+                self.log_b[r] = lb;
+                min_b = if r == blk.start { lb } else { min_b.min(lb) };
+            }
+            self.blocks[b].min_log_b = min_b;
         }
     }
 }

@@ -59,6 +59,37 @@ impl<T: Real, const D: usize> Component<T, D> {
         self.log_norm - T::of(0.5) * whiten(&self.inv_t, &(x - self.mean), z)
     }
 
+    /// An upper bound on `log N(x; μ, Σ)` for every `x` in the box `[lo, hi]`, by interval
+    /// arithmetic on `z = L⁻¹(x − μ)`: each `z_i` ranges over an interval `[a_i, b_i]`, and
+    /// `‖z‖² ≥ Σ_i min_{[a_i, b_i]} z_i²` (0 if the interval holds 0). O(D²) per box, so it
+    /// pays off over a block of rows.
+    #[inline]
+    pub fn upper_bound_box(&self, lo: &SVector<T, D>, hi: &SVector<T, D>) -> T {
+        let vl: [T; D] = core::array::from_fn(|d| lo[d] - self.mean[d]);
+        let vh: [T; D] = core::array::from_fn(|d| hi[d] - self.mean[d]);
+        let data = self.inv_t.as_slice();
+        let mut sq = T::zero();
+        for (i, col) in data.chunks_exact(D).enumerate() {
+            let (mut a, mut b) = (T::zero(), T::zero());
+            for ((&c, &l), &h) in col.iter().zip(&vl).zip(&vh).take(i + 1) {
+                let (p, q) = (c * l, c * h);
+                if p < q {
+                    a += p;
+                    b += q;
+                } else {
+                    a += q;
+                    b += p;
+                }
+            }
+            if a > T::zero() {
+                sq += a * a;
+            } else if b < T::zero() {
+                sq += b * b;
+            }
+        }
+        self.log_norm - T::of(0.5) * sq
+    }
+
     /// `Some(log N(x; μ, Σ))` (with `z = L⁻¹(x − μ)`), or `None` once it is proven below
     /// `floor`: `z` is built row by row (row `i` costs `i + 1` multiply-adds) and the partial
     /// `‖z‖²` only grows, so most negligible pairs stop after a few cheap rows.
@@ -102,8 +133,9 @@ impl<T: Real, const D: usize> Component<T, D> {
     }
 }
 
-/// `log Σ_j exp(lw_j + log N(x; c_j))` over `comps`, writing the exact `log N(x; c_j)` into
-/// `vals[j]` (or `-inf` where skipped) and the bound plus `lw_j` into `ub[j]`.
+/// `log Σ_j exp(lw_j + log N(x; c_j))` over `comps` (or only over the indices `sel`), writing
+/// the exact `log N(x; c_j)` into `vals[i]` (or `-inf` where skipped) and the bound plus `lw_j`
+/// into `ub[i]`, `i` running over the selection.
 ///
 /// The component with the largest O(D) upper bound is evaluated first; any other whose bound is
 /// more than [`Real::NEGLIGIBLE_LOG`] below the running maximum cannot change the sum at the
@@ -111,47 +143,101 @@ impl<T: Real, const D: usize> Component<T, D> {
 pub(crate) fn log_mix<T: Real, const D: usize>(
     comps: &[Component<T, D>],
     lw: &[T],
+    sel: Option<&[usize]>,
     x: &SVector<T, D>,
     vals: &mut [T],
     ub: &mut [T],
 ) -> T {
-    let n = comps.len().min(lw.len()).min(vals.len()).min(ub.len());
-    if n == 0 {
+    let all = comps.len().min(lw.len());
+    let n = sel.map_or(all, |s| s.len()).min(vals.len()).min(ub.len());
+    let at = |i: usize| sel.map_or(i, |s| s[i]).min(all.saturating_sub(1));
+    if n == 0 || all == 0 {
         return T::NEG_INF;
     }
     let mut best = 0;
-    for j in 0..n {
-        ub[j] = comps[j].upper_bound(x) + lw[j];
-        if ub[j] > ub[best] {
-            best = j;
+    for i in 0..n {
+        let j = at(i);
+        ub[i] = comps[j].upper_bound(x) + lw[j];
+        if ub[i] > ub[best] {
+            best = i;
         }
     }
     let mut z = SVector::<T, D>::zeros();
-    vals[best] = comps[best].log_density(x, &mut z);
-    let mut m = vals[best] + lw[best];
-    for j in 0..n {
-        if j == best {
+    let jb = at(best);
+    vals[best] = comps[jb].log_density(x, &mut z);
+    let mut m = vals[best] + lw[jb];
+    for i in 0..n {
+        if i == best {
             continue;
         }
         let floor = m - T::NEGLIGIBLE_LOG;
-        if ub[j] < floor {
-            vals[j] = T::NEG_INF;
+        if ub[i] < floor {
+            vals[i] = T::NEG_INF;
             continue;
         }
-        vals[j] = comps[j].log_density_above(x, floor - lw[j], &mut z).unwrap_or(T::NEG_INF);
-        m = m.max(vals[j] + lw[j]);
+        let j = at(i);
+        vals[i] = comps[j].log_density_above(x, floor - lw[j], &mut z).unwrap_or(T::NEG_INF);
+        m = m.max(vals[i] + lw[j]);
     }
     if !m.finite() {
         return m;
     }
     let mut s = T::zero();
-    for j in 0..n {
-        let t = vals[j] + lw[j];
+    for i in 0..n {
+        let t = vals[i] + lw[at(i)];
         if t >= m - T::NEGLIGIBLE_LOG {
             s += (t - m).exp();
         }
     }
     m + s.ln()
+}
+
+/// The components that can matter to `log Σ_j exp(lw_j + log N(x; c_j))` for some row `x` of a
+/// block inside the box `[lo, hi]`: every row's maximum is at least its term under the component
+/// with the largest box bound, so a component whose box bound is more than
+/// [`Real::NEGLIGIBLE_LOG`] below the smallest such term is skipped for the whole block.
+/// Writes the indices (ascending) into `idx` and returns their number.
+pub(crate) fn block_candidates<T: Real, const D: usize>(
+    comps: &[Component<T, D>],
+    lw: &[T],
+    xs: &[SVector<T, D>],
+    lo: &SVector<T, D>,
+    hi: &SVector<T, D>,
+    ubb: &mut [T],
+    idx: &mut [usize],
+) -> usize {
+    let n = comps.len().min(lw.len()).min(ubb.len()).min(idx.len());
+    if n == 0 || xs.is_empty() {
+        return 0;
+    }
+    let mut best = 0;
+    for j in 0..n {
+        ubb[j] = comps[j].upper_bound_box(lo, hi) + lw[j];
+        if ubb[j] > ubb[best] {
+            best = j;
+        }
+    }
+    let mut z = SVector::<T, D>::zeros();
+    let mut m_blk = T::zero();
+    for (i, x) in xs.iter().enumerate() {
+        let v = comps[best].log_density(x, &mut z) + lw[best];
+        m_blk = if i == 0 { v } else { m_blk.min(v) };
+    }
+    if !m_blk.finite() {
+        // No usable lower bound: keep everything.
+        for (j, o) in idx.iter_mut().enumerate().take(n) {
+            *o = j;
+        }
+        return n;
+    }
+    let mut c = 0;
+    for j in 0..n {
+        if ubb[j] >= m_blk - T::NEGLIGIBLE_LOG {
+            idx[c] = j;
+            c += 1;
+        }
+    }
+    c
 }
 
 impl<T: Real, const D: usize, const K: usize> Default for Gmm<T, D, K> {
@@ -458,7 +544,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     pub fn log_density(&self, x: &SVector<T, D>) -> T {
         let mut vals = [T::zero(); K];
         let mut ub = [T::zero(); K];
-        log_mix(self.components(), self.log_weights(), x, &mut vals, &mut ub)
+        log_mix(self.components(), self.log_weights(), None, x, &mut vals, &mut ub)
     }
 
     /// Writes `log N(x; μ_k, Σ_k)` for every active `k` into `out[k]` and returns `log q(x)`.
@@ -485,17 +571,24 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     /// `log q(x)` and its gradient `Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2). Components whose
     /// responsibility is below the scalar's precision relative to the largest are skipped.
     pub fn log_density_and_grad(&self, x: &SVector<T, D>, grad: &mut SVector<T, D>) -> T {
+        self.log_density_and_grad_sel(None, x, grad)
+    }
+
+    /// [`Self::log_density_and_grad`] over the components `sel` only (see [`block_candidates`]).
+    pub(crate) fn log_density_and_grad_sel(&self, sel: Option<&[usize]>, x: &SVector<T, D>, grad: &mut SVector<T, D>) -> T {
         let mut vals = [T::zero(); K];
         let mut ub = [T::zero(); K];
-        let lq = log_mix(self.components(), self.log_weights(), x, &mut vals, &mut ub);
+        let lq = log_mix(self.components(), self.log_weights(), sel, x, &mut vals, &mut ub);
         grad.fill(T::zero());
         if !lq.finite() {
             return lq;
         }
         let mut z = SVector::<T, D>::zeros();
         let mut d = SVector::<T, D>::zeros();
-        for k in 0..self.n {
-            let a = self.log_w[k] + vals[k];
+        let n = sel.map_or(self.n, |s| s.len());
+        for (i, &v) in vals.iter().enumerate().take(n) {
+            let k = sel.map_or(i, |s| s[i]) % K;
+            let a = self.log_w[k] + v;
             if a < lq - T::NEGLIGIBLE_LOG {
                 continue;
             }

@@ -2,6 +2,6 @@
 
 mod gmm;
 
-pub(crate) use gmm::{Component, cholesky, log_mix};
+pub(crate) use gmm::{Component, block_candidates, cholesky, log_mix};
 
 pub use gmm::Gmm;

@@ -13,7 +13,7 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use crate::model::Gmm;
+use crate::model::{Gmm, block_candidates};
 use crate::real::{OnlineLse, Real};
 use crate::store::SampleStore;
 
@@ -23,11 +23,19 @@ pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const
     store: &mut SampleStore<T, D, S, G>,
     start: usize,
 ) {
+    let _ = start;
     let mut g = SVector::<T, D>::zeros();
-    for r in start..store.len {
-        let lq = model.log_density_and_grad(&store.x[r], &mut g);
-        store.log_q[r] = lq;
-        store.gamma[r] = store.grad[r] - g;
+    let mut ub = [T::zero(); K];
+    let mut idx = [0usize; K];
+    for b in 0..store.working_blocks().len() {
+        let blk = store.blocks[b];
+        let xs = &store.x[blk.start..blk.end];
+        let c = block_candidates(model.components(), model.log_weights(), xs, &blk.lo, &blk.hi, &mut ub, &mut idx);
+        for r in blk.start..blk.end {
+            let lq = model.log_density_and_grad_sel(Some(&idx[..c]), &store.x[r], &mut g);
+            store.log_q[r] = lq;
+            store.gamma[r] = store.grad[r] - g;
+        }
     }
 }
 
@@ -48,22 +56,28 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
         let mut lse = OnlineLse::new();
         let mut eg = SVector::<T, D>::zeros();
         let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
-        for r in start..store.len {
-            let (x, log_b) = (&store.x[r], store.log_b[r]);
-            let floor = lse.max - T::NEGLIGIBLE_LOG + log_b;
-            if c.upper_bound(x) < floor {
+        for blk in store.working_blocks() {
+            // A block whose every row is negligible for this component is skipped in O(D).
+            if c.upper_bound_box(&blk.lo, &blk.hi) < lse.max - T::NEGLIGIBLE_LOG + blk.min_log_b {
                 continue;
             }
-            let Some(lc) = c.log_density_above(x, floor, &mut z) else { continue };
-            let a = lc - log_b;
-            let (scale, w) = lse.push(a);
-            if scale != T::one() {
-                eg *= scale;
-                gz *= scale;
+            for r in blk.start..blk.end {
+                let (x, log_b) = (&store.x[r], store.log_b[r]);
+                let floor = lse.max - T::NEGLIGIBLE_LOG + log_b;
+                if c.upper_bound(x) < floor {
+                    continue;
+                }
+                let Some(lc) = c.log_density_above(x, floor, &mut z) else { continue };
+                let a = lc - log_b;
+                let (scale, w) = lse.push(a);
+                if scale != T::one() {
+                    eg *= scale;
+                    gz *= scale;
+                }
+                let gam = store.gamma[r];
+                eg.axpy(w, &gam, T::one());
+                gz.ger(w, &gam, &z, T::one());
             }
-            let gam = store.gamma[r];
-            eg.axpy(w, &gam, T::one());
-            gz.ger(w, &gam, &z, T::one());
         }
         let norm = if self_normalized {
             T::one() / lse.sum

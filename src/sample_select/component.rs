@@ -35,29 +35,37 @@ pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, co
     start: usize,
     ess: &mut [usize; K],
 ) {
+    let _ = start;
     for (c, e) in model.components().iter().zip(ess.iter_mut()) {
-        *e = ess_floor(&mut (start..store.len).map(|r| (&store.x[r], store.log_b[r])), c);
+        *e = ess_floor(store, c);
     }
 }
 
-/// `⌊1/Σ ŵ²⌋` for self-normalised weights `ŵ_n ∝ N(x_n; c)/b(x_n)`, computed as
-/// `(Σ e^{a−m})² / Σ e^{2(a−m)}`; rows whose upper bound is negligible are skipped.
-pub(crate) fn ess_floor<'a, T: Real, const D: usize>(
-    rows: &mut dyn Iterator<Item = (&'a SVector<T, D>, T)>,
+/// `⌊1/Σ ŵ²⌋` over the working set for self-normalised weights `ŵ_n ∝ N(x_n; c)/b(x_n)`,
+/// computed as `(Σ e^{a−m})² / Σ e^{2(a−m)}`; blocks and rows whose bound is negligible are
+/// skipped.
+pub(crate) fn ess_floor<T: Real, const D: usize, const S: usize, const G: usize>(
+    store: &SampleStore<T, D, S, G>,
     c: &Component<T, D>,
 ) -> usize {
     let mut s1 = OnlineLse::new();
     let mut s2 = OnlineLse::new();
     let mut z = SVector::<T, D>::zeros();
-    for (x, log_b) in rows {
-        let floor = s1.max - T::NEGLIGIBLE_LOG + log_b;
-        if c.upper_bound(x) < floor {
+    for blk in store.working_blocks() {
+        if c.upper_bound_box(&blk.lo, &blk.hi) < s1.max - T::NEGLIGIBLE_LOG + blk.min_log_b {
             continue;
         }
-        let Some(lc) = c.log_density_above(x, floor, &mut z) else { continue };
-        let a = lc - log_b;
-        s1.push(a);
-        s2.push(a + a);
+        for r in blk.start..blk.end {
+            let (x, log_b) = (&store.x[r], store.log_b[r]);
+            let floor = s1.max - T::NEGLIGIBLE_LOG + log_b;
+            if c.upper_bound(x) < floor {
+                continue;
+            }
+            let Some(lc) = c.log_density_above(x, floor, &mut z) else { continue };
+            let a = lc - log_b;
+            s1.push(a);
+            s2.push(a + a);
+        }
     }
     // Both sums are scaled by the same maximum (m and 2m), which cancels: ESS = s1² / s2.
     let v = (s1.sum * s1.sum / s2.sum).floor();
@@ -67,22 +75,34 @@ pub(crate) fn ess_floor<'a, T: Real, const D: usize>(
 #[cfg(test)]
 mod tests {
     use crate::model::Gmm;
+    use crate::store::SampleStore;
     use nalgebra::{SMatrix, SVector};
 
-    #[test]
-    fn tv11_ess() {
-        // Importance weights [1, 0.5, 0.25, 0.25]: N(x; c) is the same at the four points, so
-        // the background carries the ratios.
+    fn ess_with_backgrounds(lb: &[f64]) -> usize {
+        // Equal N(x; c) at every row, so the background carries the importance ratios.
         let mut q = Gmm::<f64, 2, 1>::new();
         q.add_component(1.0, SVector::zeros(), &SMatrix::identity()).unwrap();
         let c = q.components()[0];
-        let x = SVector::<f64, 2>::zeros();
-        let lb = [0.0f64, 2f64.ln(), 4f64.ln(), 4f64.ln()];
-        let ess = super::ess_floor(&mut lb.iter().map(|b| (&x, *b)), &c);
+        let mut st = SampleStore::<f64, 2, 16, 4>::new();
+        let id = st.push_gaussian(&c);
+        let first = st.reserve(lb.len(), 16);
+        for (r, b) in lb.iter().enumerate() {
+            st.x[first + r] = SVector::zeros();
+            st.gid[first + r] = id;
+            st.log_b[first + r] = *b;
+        }
+        st.commit(lb.len());
+        st.newest(lb.len());
+        super::ess_floor(&st, &c)
+    }
+
+    #[test]
+    fn tv11_ess() {
+        // Importance weights [1, 0.5, 0.25, 0.25] (TV11).
+        let ess = ess_with_backgrounds(&[0.0f64, 2f64.ln(), 4f64.ln(), 4f64.ln()]);
         assert_eq!(ess, 2);
         assert_eq!(100usize.saturating_sub(ess).max(1), 98);
-        let ess7 = super::ess_floor(&mut [0.0; 7].iter().map(|b| (&x, *b)), &c);
-        assert_eq!(ess7, 7);
+        assert_eq!(ess_with_backgrounds(&[0.0; 7]), 7);
     }
 }
 
@@ -107,7 +127,7 @@ where
     let mut reused = 0usize;
     if reuse_rows > 0 && !store.is_empty() {
         let start = store.newest(reuse_rows);
-        store.compute_background(start);
+        store.compute_background();
         reused = store.len - start;
         if reused > 0 {
             effective_sample_sizes(model, store, start, &mut ess);
@@ -175,6 +195,6 @@ where
         return Err(Error::NonFiniteTarget);
     }
     let start = store.newest(reused + accepted);
-    store.compute_background(start);
+    store.compute_background();
     Ok(Selection { start, evaluated: total, rejected: total - accepted })
 }

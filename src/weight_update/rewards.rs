@@ -4,7 +4,7 @@
 
 use nalgebra::SVector;
 
-use crate::model::{Gmm, log_mix};
+use crate::model::{Gmm, block_candidates, log_mix};
 use crate::real::{OnlineLse, Real};
 use crate::store::SampleStore;
 
@@ -25,31 +25,58 @@ pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const
     let mut pay = [T::zero(); K];
     let mut c = [T::zero(); K];
     let mut ub = [T::zero(); K];
+    let mut idx = [0usize; K];
+    let mut mask = [false; K];
     let mut z = SVector::<T, D>::zeros();
-    for r in start..store.len {
-        let x = &store.x[r];
-        let log_q = log_mix(comps, lw, x, &mut c, &mut ub);
-        let rho = store.log_p[r] - temperature * log_q;
-        let log_b = store.log_b[r];
+    for blk in store.working_blocks() {
+        let xs = &store.x[blk.start..blk.end];
+        // Components that matter to log q somewhere in the block ...
+        let mut n = block_candidates(comps, lw, xs, &blk.lo, &blk.hi, &mut ub, &mut idx);
+        mask[..kn].fill(false);
+        for &k in &idx[..n] {
+            mask[k] = true;
+        }
+        // ... plus those whose own softmax over rows may still see this block.
         for k in 0..kn {
-            // ub[k] − lw[k] bounds log N(x; k) from above.
-            let floor = acc[k].max - T::NEGLIGIBLE_LOG + log_b;
-            if ub[k] - lw[k] < floor {
-                continue;
+            if !mask[k] && comps[k].upper_bound_box(&blk.lo, &blk.hi) >= acc[k].max - T::NEGLIGIBLE_LOG + blk.min_log_b
+            {
+                mask[k] = true;
+                n += 1;
             }
-            if c[k] == T::NEG_INF {
-                // Skipped for log q, but it may still matter to component k's own softmax.
-                match comps[k].log_density_above(x, floor, &mut z) {
-                    Some(v) => c[k] = v,
-                    None => continue,
+        }
+        let mut i = 0;
+        for (k, &m) in mask.iter().enumerate().take(kn) {
+            if m {
+                idx[i] = k;
+                i += 1;
+            }
+        }
+        let sel = &idx[..n.min(i)];
+        for r in blk.start..blk.end {
+            let x = &store.x[r];
+            let log_q = log_mix(comps, lw, Some(sel), x, &mut c, &mut ub);
+            let rho = store.log_p[r] - temperature * log_q;
+            let log_b = store.log_b[r];
+            for (i, &k) in sel.iter().enumerate() {
+                // ub[i] − lw[k] bounds log N(x; k) from above.
+                let floor = acc[k].max - T::NEGLIGIBLE_LOG + log_b;
+                if ub[i] - lw[k] < floor {
+                    continue;
                 }
+                if c[i] == T::NEG_INF {
+                    // Skipped for log q, but it may still matter to component k's own softmax.
+                    match comps[k].log_density_above(x, floor, &mut z) {
+                        Some(v) => c[i] = v,
+                        None => continue,
+                    }
+                }
+                let a = c[i] - log_b;
+                if a < acc[k].max - T::NEGLIGIBLE_LOG {
+                    continue;
+                }
+                let (scale, w) = acc[k].push(a);
+                pay[k] = pay[k] * scale + w * rho;
             }
-            let a = c[k] - log_b;
-            if a < acc[k].max - T::NEGLIGIBLE_LOG {
-                continue;
-            }
-            let (scale, w) = acc[k].push(a);
-            pay[k] = pay[k] * scale + w * rho;
         }
     }
     let n = T::of(libm::log((store.len - start) as f64));
