@@ -256,7 +256,7 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
             self.stepsize[k] =
                 improvement::adapt(&cfg.component_step, self.stepsize[k], self.rh.get(k, 2), self.rh.get(k, 1));
         }
-        stein::log_ratio_gradients(&self.model, &mut self.store, start);
+        stein::log_ratio_gradients(&self.model, &mut self.store);
         stein::estimate(&self.model, &self.store, start, cfg.ng.self_normalized, &mut self.hess, &mut self.grad);
         let mut rejected_updates = 0;
         for k in 0..kn {

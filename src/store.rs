@@ -14,7 +14,7 @@
 
 use nalgebra::SVector;
 
-use crate::model::{Component, block_candidates, log_mix};
+use crate::model::{CHUNK, Chunk, Component, RowLse, block_candidates};
 use crate::real::Real;
 
 /// A run of working-set rows drawn by one Gaussian, with its bounding box: the unit of the
@@ -192,19 +192,30 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
 
     /// Writes `log b(x_r)` for the rows of the working set of [`Self::newest`] into `log_b`.
     pub(crate) fn compute_background(&mut self) {
-        let mut vals = [T::zero(); G];
         let mut ub = [T::zero(); G];
         let mut idx = [0usize; G];
+        let mut val = [T::zero(); CHUNK];
         let n = self.bg_len;
         for b in 0..n {
             let blk = self.blocks[b];
             let (bg, lw) = (&self.bg[..n], &self.bg_log_w[..n]);
             let c = block_candidates(bg, lw, &self.x[blk.start..blk.end], &blk.lo, &blk.hi, &mut ub, &mut idx);
-            let mut min_b = T::zero();
-            for r in blk.start..blk.end {
-                let lb = log_mix(bg, lw, Some(&idx[..c]), &self.x[r], &mut vals, &mut ub);
-                self.log_b[r] = lb;
-                min_b = if r == blk.start { lb } else { min_b.min(lb) };
+            let mut min_b = T::NEG_INF;
+            for (ci, c0) in (blk.start..blk.end).step_by(CHUNK).enumerate() {
+                let ch = Chunk::load(&self.x[c0..blk.end]);
+                let mut lse = RowLse::new();
+                for &j in &idx[..c] {
+                    bg[j].chunk_log_density(&ch, &mut val);
+                    for v in &mut val {
+                        *v += lw[j];
+                    }
+                    lse.push(&val);
+                }
+                for r in 0..ch.n {
+                    let lb = lse.lse(r);
+                    self.log_b[c0 + r] = lb;
+                    min_b = if ci == 0 && r == 0 { lb } else { min_b.min(lb) };
+                }
             }
             self.blocks[b].min_log_b = min_b;
         }

@@ -140,7 +140,7 @@ impl<T: Real, const D: usize> Component<T, D> {
 /// The component with the largest O(D) upper bound is evaluated first; any other whose bound is
 /// more than [`Real::NEGLIGIBLE_LOG`] below the running maximum cannot change the sum at the
 /// scalar's precision and is skipped without its O(D²) whitening.
-pub(crate) fn log_mix<T: Real, const D: usize>(
+fn log_mix<T: Real, const D: usize>(
     comps: &[Component<T, D>],
     lw: &[T],
     sel: Option<&[usize]>,

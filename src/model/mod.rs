@@ -1,7 +1,9 @@
 //! The variational model: a Gaussian mixture with a const-generic component capacity.
 
+mod chunk;
 mod gmm;
 
-pub(crate) use gmm::{Component, block_candidates, cholesky, log_mix};
+pub(crate) use chunk::{CHUNK, Chunk, RowLse};
+pub(crate) use gmm::{Component, block_candidates, cholesky, unwhiten_t};
 
 pub use gmm::Gmm;

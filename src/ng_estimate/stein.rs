@@ -13,28 +13,52 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use crate::model::{Gmm, block_candidates};
+use crate::model::{CHUNK, Chunk, Gmm, RowLse, block_candidates, unwhiten_t};
 use crate::real::{OnlineLse, Real};
 use crate::store::SampleStore;
 
-/// Fills `log_q[r]` and `gamma[r] = ∇log p~ − ∇log q` for the working-set rows `start..len`.
+/// Fills `log_q[r]` and `gamma[r] = ∇log p~ − ∇log q` for the working-set rows, with
+/// `∇log q(x) = Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2) over the non-negligible `r_k`.
 pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
     model: &Gmm<T, D, K>,
     store: &mut SampleStore<T, D, S, G>,
-    start: usize,
 ) {
-    let _ = start;
-    let mut g = SVector::<T, D>::zeros();
+    let (comps, lw) = (model.components(), model.log_weights());
     let mut ub = [T::zero(); K];
     let mut idx = [0usize; K];
+    let mut vals = [[T::zero(); CHUNK]; K];
+    let mut z = SVector::<T, D>::zeros();
+    let mut d = SVector::<T, D>::zeros();
     for b in 0..store.working_blocks().len() {
         let blk = store.blocks[b];
-        let xs = &store.x[blk.start..blk.end];
-        let c = block_candidates(model.components(), model.log_weights(), xs, &blk.lo, &blk.hi, &mut ub, &mut idx);
-        for r in blk.start..blk.end {
-            let lq = model.log_density_and_grad_sel(Some(&idx[..c]), &store.x[r], &mut g);
-            store.log_q[r] = lq;
-            store.gamma[r] = store.grad[r] - g;
+        let c = block_candidates(comps, lw, &store.x[blk.start..blk.end], &blk.lo, &blk.hi, &mut ub, &mut idx);
+        for c0 in (blk.start..blk.end).step_by(CHUNK) {
+            let ch = Chunk::load(&store.x[c0..blk.end]);
+            let mut lse = RowLse::new();
+            for (i, &k) in idx[..c].iter().enumerate() {
+                comps[k].chunk_log_density(&ch, &mut vals[i]);
+                for v in &mut vals[i] {
+                    *v += lw[k];
+                }
+                lse.push(&vals[i]);
+            }
+            for r in 0..ch.n {
+                let row = c0 + r;
+                let lq = lse.lse(r);
+                let mut g = SVector::<T, D>::zeros();
+                for (i, &k) in idx[..c].iter().enumerate() {
+                    let a = vals[i][r];
+                    if !(a >= lq - T::NEGLIGIBLE_LOG) {
+                        continue;
+                    }
+                    let x = store.x[row];
+                    comps[k].log_density(&x, &mut z);
+                    unwhiten_t(&comps[k].inv_t, &z, &mut d);
+                    g -= d * (a - lq).exp();
+                }
+                store.log_q[row] = lq;
+                store.gamma[row] = store.grad[row] - g;
+            }
         }
     }
 }
@@ -51,32 +75,36 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
 ) {
     let n = (store.len - start) as f64;
     let mut z = SVector::<T, D>::zeros();
+    let mut val = [T::zero(); CHUNK];
     for (k, c) in model.components().iter().enumerate() {
         let inv_t = &c.inv_t;
         let mut lse = OnlineLse::new();
         let mut eg = SVector::<T, D>::zeros();
         let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
         for blk in store.working_blocks() {
-            // A block whose every row is negligible for this component is skipped in O(D).
+            // A block whose every row is negligible for this component is skipped in O(D²).
             if c.upper_bound_box(&blk.lo, &blk.hi) < lse.max - T::NEGLIGIBLE_LOG + blk.min_log_b {
                 continue;
             }
-            for r in blk.start..blk.end {
-                let (x, log_b) = (&store.x[r], store.log_b[r]);
-                let floor = lse.max - T::NEGLIGIBLE_LOG + log_b;
-                if c.upper_bound(x) < floor {
-                    continue;
+            for c0 in (blk.start..blk.end).step_by(CHUNK) {
+                let ch = Chunk::load(&store.x[c0..blk.end]);
+                c.chunk_log_density(&ch, &mut val);
+                for (r, &lc) in val.iter().enumerate().take(ch.n) {
+                    let row = c0 + r;
+                    let a = lc - store.log_b[row];
+                    if !(a >= lse.max - T::NEGLIGIBLE_LOG) {
+                        continue;
+                    }
+                    c.log_density(&store.x[row], &mut z);
+                    let (scale, w) = lse.push(a);
+                    if scale != T::one() {
+                        eg *= scale;
+                        gz *= scale;
+                    }
+                    let gam = store.gamma[row];
+                    eg.axpy(w, &gam, T::one());
+                    gz.ger(w, &gam, &z, T::one());
                 }
-                let Some(lc) = c.log_density_above(x, floor, &mut z) else { continue };
-                let a = lc - log_b;
-                let (scale, w) = lse.push(a);
-                if scale != T::one() {
-                    eg *= scale;
-                    gz *= scale;
-                }
-                let gam = store.gamma[r];
-                eg.axpy(w, &gam, T::one());
-                gz.ger(w, &gam, &z, T::one());
             }
         }
         let norm = if self_normalized {

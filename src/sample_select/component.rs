@@ -7,11 +7,10 @@
 //! working set is the newest `|X0| + Σ m_k` rows with their background recomputed.
 //! Samples with a non-finite target value or gradient are dropped before they are stored.
 
-use nalgebra::SVector;
 use rand_core::Rng;
 
 use crate::error::Error;
-use crate::model::{Component, Gmm};
+use crate::model::{CHUNK, Chunk, Component, Gmm};
 use crate::real::{OnlineLse, Real};
 use crate::store::SampleStore;
 use crate::target::{TARGET_BLOCK, Target};
@@ -50,21 +49,23 @@ pub(crate) fn ess_floor<T: Real, const D: usize, const S: usize, const G: usize>
 ) -> usize {
     let mut s1 = OnlineLse::new();
     let mut s2 = OnlineLse::new();
-    let mut z = SVector::<T, D>::zeros();
+    let mut val = [T::zero(); CHUNK];
     for blk in store.working_blocks() {
         if c.upper_bound_box(&blk.lo, &blk.hi) < s1.max - T::NEGLIGIBLE_LOG + blk.min_log_b {
             continue;
         }
-        for r in blk.start..blk.end {
-            let (x, log_b) = (&store.x[r], store.log_b[r]);
-            let floor = s1.max - T::NEGLIGIBLE_LOG + log_b;
-            if c.upper_bound(x) < floor {
-                continue;
+        for c0 in (blk.start..blk.end).step_by(CHUNK) {
+            let ch = Chunk::load(&store.x[c0..blk.end]);
+            c.chunk_log_density(&ch, &mut val);
+            for (r, &lc) in val.iter().enumerate().take(ch.n) {
+                let a = lc - store.log_b[c0 + r];
+                // Negligible for Σŵ, hence (2a < 2·max − 2·NEG) for Σŵ² too.
+                if !(a >= s1.max - T::NEGLIGIBLE_LOG) {
+                    continue;
+                }
+                s1.push(a);
+                s2.push(a + a);
             }
-            let Some(lc) = c.log_density_above(x, floor, &mut z) else { continue };
-            let a = lc - log_b;
-            s1.push(a);
-            s2.push(a + a);
         }
     }
     // Both sums are scaled by the same maximum (m and 2m), which cancels: ESS = s1² / s2.

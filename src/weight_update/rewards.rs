@@ -2,9 +2,8 @@
 //! working set: per row all component log densities and `log q`, then an online softmax per
 //! component (no K × N matrix).
 
-use nalgebra::SVector;
 
-use crate::model::{Gmm, block_candidates, log_mix};
+use crate::model::{CHUNK, Chunk, Gmm, RowLse, block_candidates};
 use crate::real::{OnlineLse, Real};
 use crate::store::SampleStore;
 
@@ -23,11 +22,11 @@ pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const
     let lw = model.log_weights();
     let mut acc = [OnlineLse::<T>::new(); K];
     let mut pay = [T::zero(); K];
-    let mut c = [T::zero(); K];
+    let mut vals = [[T::zero(); CHUNK]; K];
+    let mut tmp = [T::zero(); CHUNK];
     let mut ub = [T::zero(); K];
     let mut idx = [0usize; K];
     let mut mask = [false; K];
-    let mut z = SVector::<T, D>::zeros();
     for blk in store.working_blocks() {
         let xs = &store.x[blk.start..blk.end];
         // Components that matter to log q somewhere in the block ...
@@ -52,30 +51,28 @@ pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const
             }
         }
         let sel = &idx[..n.min(i)];
-        for r in blk.start..blk.end {
-            let x = &store.x[r];
-            let log_q = log_mix(comps, lw, Some(sel), x, &mut c, &mut ub);
-            let rho = store.log_p[r] - temperature * log_q;
-            let log_b = store.log_b[r];
+        for c0 in (blk.start..blk.end).step_by(CHUNK) {
+            let ch = Chunk::load(&store.x[c0..blk.end]);
+            let mut lse = RowLse::new();
             for (i, &k) in sel.iter().enumerate() {
-                // ub[i] − lw[k] bounds log N(x; k) from above.
-                let floor = acc[k].max - T::NEGLIGIBLE_LOG + log_b;
-                if ub[i] - lw[k] < floor {
-                    continue;
+                comps[k].chunk_log_density(&ch, &mut vals[i]);
+                for (t, v) in tmp.iter_mut().zip(&vals[i]) {
+                    *t = *v + lw[k];
                 }
-                if c[i] == T::NEG_INF {
-                    // Skipped for log q, but it may still matter to component k's own softmax.
-                    match comps[k].log_density_above(x, floor, &mut z) {
-                        Some(v) => c[i] = v,
-                        None => continue,
+                lse.push(&tmp);
+            }
+            for r in 0..ch.n {
+                let row = c0 + r;
+                let rho = store.log_p[row] - temperature * lse.lse(r);
+                let log_b = store.log_b[row];
+                for (i, &k) in sel.iter().enumerate() {
+                    let a = vals[i][r] - log_b;
+                    if !(a >= acc[k].max - T::NEGLIGIBLE_LOG) {
+                        continue;
                     }
+                    let (scale, w) = acc[k].push(a);
+                    pay[k] = pay[k] * scale + w * rho;
                 }
-                let a = c[i] - log_b;
-                if a < acc[k].max - T::NEGLIGIBLE_LOG {
-                    continue;
-                }
-                let (scale, w) = acc[k].push(a);
-                pay[k] = pay[k] * scale + w * rho;
             }
         }
     }

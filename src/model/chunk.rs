@@ -1,0 +1,98 @@
+//! The dense kernel of every hot loop: `log N(x_r; μ, Σ)` for a chunk of [`CHUNK`] rows at
+//! once. Rows are transposed to structure-of-arrays (`xt[d][r]`), so the triangular mat-vec
+//! `z = L⁻¹(x − μ)` runs with the rows in the innermost, branch-free loop of constant length:
+//! the compiler unrolls over `D` and vectorises over rows. Callers prune (row-block, component)
+//! pairs with bounds first and use scalar code only for the few non-negligible pairs.
+
+use nalgebra::SVector;
+
+use super::gmm::Component;
+use crate::real::Real;
+
+/// Rows per chunk.
+pub(crate) const CHUNK: usize = 16;
+
+/// Up to [`CHUNK`] rows in structure-of-arrays form; unused lanes repeat the last row.
+pub(crate) struct Chunk<T, const D: usize> {
+    pub xt: [[T; CHUNK]; D],
+    pub n: usize,
+}
+
+impl<T: Real, const D: usize> Chunk<T, D> {
+    /// The first `min(xs.len(), CHUNK)` rows of `xs` (`n = 0` for an empty slice).
+    pub fn load(xs: &[SVector<T, D>]) -> Self {
+        let n = xs.len().min(CHUNK);
+        let mut xt = [[T::zero(); CHUNK]; D];
+        if let Some(last) = xs[..n].last() {
+            for r in 0..CHUNK {
+                let x = xs.get(r).filter(|_| r < n).unwrap_or(last);
+                for d in 0..D {
+                    xt[d][r] = x[d];
+                }
+            }
+        }
+        Self { xt, n }
+    }
+}
+
+/// Per-row streaming log-sum-exp over the terms pushed for a chunk.
+pub(crate) struct RowLse<T> {
+    pub m: [T; CHUNK],
+    pub s: [T; CHUNK],
+}
+
+impl<T: Real> RowLse<T> {
+    pub fn new() -> Self {
+        Self { m: [T::NEG_INF; CHUNK], s: [T::zero(); CHUNK] }
+    }
+
+    /// Adds `t[r]` to row r's sum; terms below the row's running maximum by more than the
+    /// scalar's precision are skipped (no `exp`).
+    #[inline]
+    pub fn push(&mut self, t: &[T; CHUNK]) {
+        for r in 0..CHUNK {
+            let (m, v) = (self.m[r], t[r]);
+            if v > m {
+                self.s[r] = if m == T::NEG_INF { T::one() } else { self.s[r] * (m - v).exp() + T::one() };
+                self.m[r] = v;
+            } else if v >= m - T::NEGLIGIBLE_LOG {
+                self.s[r] += (v - m).exp();
+            }
+        }
+    }
+
+    /// `log Σ exp(t)` of row r.
+    pub fn lse(&self, r: usize) -> T {
+        let r = r % CHUNK;
+        if self.s[r] > T::zero() { self.m[r] + self.s[r].ln() } else { T::NEG_INF }
+    }
+}
+
+impl<T: Real, const D: usize> Component<T, D> {
+    /// `out[r] = log N(x_r; μ, Σ)` for every lane of the chunk.
+    #[inline]
+    pub fn chunk_log_density(&self, ch: &Chunk<T, D>, out: &mut [T; CHUNK]) {
+        let mut v = [[T::zero(); CHUNK]; D];
+        for (vd, (xd, &m)) in v.iter_mut().zip(ch.xt.iter().zip(self.mean.iter())) {
+            for r in 0..CHUNK {
+                vd[r] = xd[r] - m;
+            }
+        }
+        let mut sq = [T::zero(); CHUNK];
+        for (i, col) in self.inv_t.as_slice().chunks_exact(D).enumerate() {
+            let mut z = [T::zero(); CHUNK];
+            for (&a, vj) in col.iter().zip(v.iter()).take(i + 1) {
+                for r in 0..CHUNK {
+                    z[r] += a * vj[r];
+                }
+            }
+            for r in 0..CHUNK {
+                sq[r] += z[r] * z[r];
+            }
+        }
+        let h = T::of(0.5);
+        for r in 0..CHUNK {
+            out[r] = self.log_norm - h * sq[r];
+        }
+    }
+}
