@@ -128,7 +128,9 @@ pub struct Optimizer<T: Real, const D: usize, const K: usize, const S: usize, co
     prior_entropy: Option<T>,
 }
 
-impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize> Optimizer<T, D, K, S, G, H> {
+impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize>
+    Optimizer<T, D, K, S, G, H>
+{
     /// A new optimiser for the initial model `init`, deterministic in `seed`.
     ///
     /// # Errors
@@ -421,8 +423,11 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
                 }
             }
         }
-        let reason =
-            if self.evaluations() >= rule.max_evaluations { StopReason::MaxEvaluations } else { StopReason::MaxIterations };
+        let reason = if self.evaluations() >= rule.max_evaluations {
+            StopReason::MaxEvaluations
+        } else {
+            StopReason::MaxIterations
+        };
         Ok(RunSummary { reason, last })
     }
 }

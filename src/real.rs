@@ -68,7 +68,6 @@ impl Real for f64 {
 /// `ln(2π)`.
 pub(crate) const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
-
 /// `log Σ exp(v_i)` over a slice; `-inf` for an empty slice.
 pub(crate) fn log_sum_exp<T: Real>(v: &[T]) -> T {
     let mut m = T::NEG_INF;

@@ -26,6 +26,8 @@ use crate::store::SampleStore;
 pub const NEW_COMPONENT_WEIGHT: f64 = 1e-29;
 /// Most kernel taps: `del_iters` up to 3·`MAX_TAPS`/2.
 const MAX_TAPS: usize = 1024;
+/// Candidates scored per call of the mixture density.
+const CHUNK_ROWS: usize = 64;
 
 /// The `G = 2⌊del/3⌋` normalised kernel taps `κ_j = φ(j; 0, del/8)`, `j = −f..f−1` (TV10).
 pub fn deletion_kernel(del_iters: usize, out: &mut [f64]) -> usize {
@@ -120,16 +122,28 @@ pub(crate) fn propose<T: Real, const D: usize, const K: usize, const S: usize, c
     }
     let mut need = num_candidates.min(len);
     let mut max_lq = T::NEG_INF;
+    // Selected rows are gathered into chunks for the fast mixture density.
+    let mut rows = [0usize; CHUNK_ROWS];
+    let mut xs = [SVector::<T, D>::zeros(); CHUNK_ROWS];
+    let mut lq = [T::zero(); CHUNK_ROWS];
+    let mut n = 0;
     for r in 0..len {
         // Knuth's algorithm S: take row r with probability need/(len − r).
         let take = need > 0 && uniform(rng) * ((len - r) as f64) < need as f64;
+        store.log_q[r] = T::NAN;
         if take {
             need -= 1;
-            let lq = model.log_density(&store.x[r]);
-            store.log_q[r] = lq;
-            max_lq = max_lq.max(lq);
-        } else {
-            store.log_q[r] = T::NAN;
+            rows[n] = r;
+            xs[n] = store.x[r];
+            n += 1;
+        }
+        if n == CHUNK_ROWS || (r + 1 == len && n > 0) {
+            model.log_density_many(&xs[..n], &mut lq[..n]);
+            for i in 0..n {
+                store.log_q[rows[i]] = lq[i];
+                max_lq = max_lq.max(lq[i]);
+            }
+            n = 0;
         }
     }
     let mut best: Option<(usize, T)> = None;

@@ -4,7 +4,11 @@
 //! component's mean and Cholesky factor or rejects the update and keeps the component.
 //!
 //! Option `T` ([`trust_region`]): KL-bounded step, the bound being the step size.
+//! Option `I` ([`direct`]): direct natural-gradient step in the natural parameters.
+//! Option `Y` ([`iblr`]): improved Bayesian learning rule (iBLR).
 
+pub mod direct;
+pub mod iblr;
 pub mod trust_region;
 
 /// Outcome of one component update.

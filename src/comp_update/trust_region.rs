@@ -147,7 +147,13 @@ mod tests {
         let cov = SMatrix::<f64, 2, 2>::new(1.0, 0.3, 0.3, 0.5);
         let chol = cholesky(&cov).unwrap();
         let inv_t = chol.solve_lower_triangular(&SMatrix::<f64, 2, 2>::identity()).unwrap().transpose();
-        Case { mean, chol, inv_t, a: SMatrix::<f64, 2, 2>::new(2.0, 0.5, 0.5, 1.0) * scale, b: SVector::from([1.0, -1.0]) * scale }
+        Case {
+            mean,
+            chol,
+            inv_t,
+            a: SMatrix::<f64, 2, 2>::new(2.0, 0.5, 0.5, 1.0) * scale,
+            b: SVector::from([1.0, -1.0]) * scale,
+        }
     }
 
     fn run(c: &Case, eps: f64, last_eta: f64) -> Step<f64, 2> {

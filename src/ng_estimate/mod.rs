@@ -5,5 +5,7 @@
 //! ratio `ρ = log p~ − log q`, importance-weighted over the working set.
 //!
 //! Option `S` ([`stein`]): first order, from target gradients by Stein's lemma.
+//! Option `Z` ([`more`]): zero order, quadratic surrogate by weighted ridge regression.
 
+pub mod more;
 pub mod stein;

@@ -54,17 +54,13 @@ impl<T: Real, const D: usize, const M: usize> GaussianMixtureTarget<T, D, M> {
         covs: &[SMatrix<f64, D, D>; M],
     ) -> Result<Self, Error> {
         if M == 0 {
-            return Err(Error::InvalidArgument {
-                what: "a mixture needs at least one component",
-            });
+            return Err(Error::InvalidArgument { what: "a mixture needs at least one component" });
         }
         let mut log_w = [0.0; M];
         let mut max = f64::NEG_INFINITY;
         for (lw, &w) in log_w.iter_mut().zip(weights) {
             if !(w > 0.0 && w.is_finite()) {
-                return Err(Error::InvalidArgument {
-                    what: "weights must be positive and finite",
-                });
+                return Err(Error::InvalidArgument { what: "weights must be positive and finite" });
             }
             *lw = libm::log(w);
             max = max.max(*lw);
@@ -79,19 +75,12 @@ impl<T: Real, const D: usize, const M: usize> GaussianMixtureTarget<T, D, M> {
         }
 
         if means.iter().any(|m| m.iter().any(|v| !v.is_finite())) {
-            return Err(Error::InvalidArgument {
-                what: "means must be finite",
-            });
+            return Err(Error::InvalidArgument { what: "means must be finite" });
         }
 
         let mut chol = [SMatrix::<f64, D, D>::zeros(); M];
         let mut log_norm = [0.0; M];
-        for (k, ((c, ln), cov)) in chol
-            .iter_mut()
-            .zip(log_norm.iter_mut())
-            .zip(covs)
-            .enumerate()
-        {
+        for (k, ((c, ln), cov)) in chol.iter_mut().zip(log_norm.iter_mut()).zip(covs).enumerate() {
             let fail = Error::CholeskyFailed { component: k };
             if cov.iter().any(|v| !v.is_finite()) {
                 return Err(fail);
@@ -112,13 +101,7 @@ impl<T: Real, const D: usize, const M: usize> GaussianMixtureTarget<T, D, M> {
             *ln = -half_log_det - 0.5 * D as f64 * LN_2PI;
         }
 
-        Ok(Self {
-            log_w,
-            mean: *means,
-            chol,
-            log_norm,
-            _scalar: PhantomData,
-        })
+        Ok(Self { log_w, mean: *means, chol, log_norm, _scalar: PhantomData })
     }
 
     /// Normalised log weights `log π_i`.
@@ -144,11 +127,7 @@ impl<T: Real, const D: usize, const M: usize> GaussianMixtureTarget<T, D, M> {
         let mut max = f64::NEG_INFINITY;
         let mut sum = 0.0;
         let mut acc = SVector::<f64, D>::zeros();
-        let comps = self
-            .log_w
-            .iter()
-            .zip(&self.mean)
-            .zip(self.chol.iter().zip(&self.log_norm));
+        let comps = self.log_w.iter().zip(&self.mean).zip(self.chol.iter().zip(&self.log_norm));
         for ((&lw, mu), (l, &ln)) in comps {
             let mut z = x - mu;
             // z ← L⁻¹(x − μ); cannot fail, the diagonal is positive.
@@ -158,11 +137,7 @@ impl<T: Real, const D: usize, const M: usize> GaussianMixtureTarget<T, D, M> {
                 continue;
             }
             let w = if a > max {
-                let scale = if max == f64::NEG_INFINITY {
-                    0.0
-                } else {
-                    libm::exp(max - a)
-                };
+                let scale = if max == f64::NEG_INFINITY { 0.0 } else { libm::exp(max - a) };
                 sum = sum * scale + 1.0;
                 if want_grad {
                     acc *= scale;
@@ -271,10 +246,7 @@ mod tests {
         (
             [0.3, 0.9],
             [Vector2::new(0.0, 0.0), Vector2::new(2.0, -1.0)],
-            [
-                Matrix2::new(1.0, 0.5, 0.5, 2.0),
-                Matrix2::new(0.5, -0.2, -0.2, 0.3),
-            ],
+            [Matrix2::new(1.0, 0.5, 0.5, 2.0), Matrix2::new(0.5, -0.2, -0.2, 0.3)],
         )
     }
 
@@ -293,8 +265,7 @@ mod tests {
             let det = a * d - b * cc;
             let v = x - m[k];
             let qf = (d * v[0] * v[0] - (b + cc) * v[0] * v[1] + a * v[1] * v[1]) / det;
-            p += w[k] / wsum * libm::exp(-0.5 * qf)
-                / (2.0 * core::f64::consts::PI * libm::sqrt(det));
+            p += w[k] / wsum * libm::exp(-0.5 * qf) / (2.0 * core::f64::consts::PI * libm::sqrt(det));
         }
         libm::log(p)
     }
@@ -304,10 +275,7 @@ mod tests {
     }
 
     /// Norm-wise relative error of central finite differences against the analytic gradient.
-    fn fd_error<const D: usize, const M: usize>(
-        t: &GaussianMixtureTarget<f64, D, M>,
-        x: &SVector<f64, D>,
-    ) -> f64 {
+    fn fd_error<const D: usize, const M: usize>(t: &GaussianMixtureTarget<f64, D, M>, x: &SVector<f64, D>) -> f64 {
         let mut g = SVector::<f64, D>::zeros();
         t.log_density_f64(x, Some(&mut g));
         let h = 1e-5;
@@ -332,14 +300,7 @@ mod tests {
     #[test]
     fn log_density_matches_naive_formula() {
         let t = mix2();
-        let pts = [
-            [0.0, 0.0],
-            [2.0, -1.0],
-            [1.0, 0.5],
-            [-1.5, 2.0],
-            [3.0, -2.5],
-            [0.7, -0.4],
-        ];
+        let pts = [[0.0, 0.0], [2.0, -1.0], [1.0, 0.5], [-1.5, 2.0], [3.0, -2.5], [0.7, -0.4]];
         for p in pts {
             let x = Vector2::new(p[0], p[1]);
             let r = rel(t.log_density_f64(&x, None), naive_mix2(&x));
@@ -425,10 +386,7 @@ mod tests {
     #[test]
     fn non_finite_input() {
         let t = mix2();
-        assert!(
-            t.log_density_f64(&Vector2::new(f64::NAN, 0.0), None)
-                .is_nan()
-        );
+        assert!(t.log_density_f64(&Vector2::new(f64::NAN, 0.0), None).is_nan());
         let v = t.log_density_f64(&Vector2::new(f64::INFINITY, 0.0), None);
         assert!(!v.is_finite());
     }
@@ -438,40 +396,17 @@ mod tests {
         let (w, m, c) = mix2_parts();
         let mut bad_c = c;
         bad_c[1] = Matrix2::new(1.0, 2.0, 2.0, 1.0);
-        assert_eq!(
-            Mix2::new(&w, &m, &bad_c).err(),
-            Some(Error::CholeskyFailed { component: 1 })
-        );
+        assert_eq!(Mix2::new(&w, &m, &bad_c).err(), Some(Error::CholeskyFailed { component: 1 }));
         bad_c[1] = Matrix2::new(1.0, 0.0, 0.0, f64::NAN);
-        assert_eq!(
-            Mix2::new(&w, &m, &bad_c).err(),
-            Some(Error::CholeskyFailed { component: 1 })
-        );
+        assert_eq!(Mix2::new(&w, &m, &bad_c).err(), Some(Error::CholeskyFailed { component: 1 }));
         bad_c[0] = Matrix2::zeros();
-        assert_eq!(
-            Mix2::new(&w, &m, &bad_c).err(),
-            Some(Error::CholeskyFailed { component: 0 })
-        );
-        for bad_w in [
-            [0.0, 1.0],
-            [1.0, -1.0],
-            [f64::NAN, 1.0],
-            [1.0, f64::INFINITY],
-        ] {
-            assert!(matches!(
-                Mix2::new(&bad_w, &m, &c),
-                Err(Error::InvalidArgument { .. })
-            ));
+        assert_eq!(Mix2::new(&w, &m, &bad_c).err(), Some(Error::CholeskyFailed { component: 0 }));
+        for bad_w in [[0.0, 1.0], [1.0, -1.0], [f64::NAN, 1.0], [1.0, f64::INFINITY]] {
+            assert!(matches!(Mix2::new(&bad_w, &m, &c), Err(Error::InvalidArgument { .. })));
         }
         let bad_m = [Vector2::new(0.0, f64::NAN), m[1]];
-        assert!(matches!(
-            Mix2::new(&w, &bad_m, &c),
-            Err(Error::InvalidArgument { .. })
-        ));
-        assert!(matches!(
-            GaussianMixtureTarget::<f64, 2, 0>::new(&[], &[], &[]),
-            Err(Error::InvalidArgument { .. })
-        ));
+        assert!(matches!(Mix2::new(&w, &bad_m, &c), Err(Error::InvalidArgument { .. })));
+        assert!(matches!(GaussianMixtureTarget::<f64, 2, 0>::new(&[], &[], &[]), Err(Error::InvalidArgument { .. })));
     }
 
     #[test]
@@ -528,15 +463,9 @@ mod tests {
         let mut lp = [0.0; 2];
         let mut g = [Vector2::<f64>::zeros(); 3];
         assert_eq!(t.log_density(&x, &mut lp), Err(TargetError { code: -1 }));
-        assert_eq!(
-            t.log_density_with_grad(&x, &mut lp, &mut g),
-            Err(TargetError { code: -1 })
-        );
+        assert_eq!(t.log_density_with_grad(&x, &mut lp, &mut g), Err(TargetError { code: -1 }));
         let mut lp3 = [0.0; 3];
-        assert_eq!(
-            t.log_density_with_grad(&x, &mut lp3, &mut g[..1]),
-            Err(TargetError { code: -1 })
-        );
+        assert_eq!(t.log_density_with_grad(&x, &mut lp3, &mut g[..1]), Err(TargetError { code: -1 }));
         assert!(t.log_density_with_grad(&x, &mut lp3, &mut g).is_ok());
     }
 }

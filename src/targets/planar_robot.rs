@@ -24,9 +24,7 @@ const LN_10: f64 = core::f64::consts::LN_10;
 /// `ln σ_i` for [`PlanarRobot::PRIOR_STD`] (`ln 0.2 = −ln 5`).
 const LN_PRIOR_STD: [f64; N] = {
     const LN_02: f64 = -1.609_437_912_434_100_3;
-    [
-        0.0, LN_02, LN_02, LN_02, LN_02, LN_02, LN_02, LN_02, LN_02, LN_02,
-    ]
+    [0.0, LN_02, LN_02, LN_02, LN_02, LN_02, LN_02, LN_02, LN_02, LN_02]
 };
 
 /// The planar 10-link robot target of targets.md §4 (`PlanarRobot1` / `PlanarRobot4`).
@@ -49,18 +47,12 @@ impl PlanarRobot {
 
     /// `PlanarRobot1`: a single goal at `(7, 0)` (§4.1).
     pub const fn one_goal() -> Self {
-        Self {
-            goals: [[7.0, 0.0], [0.0; 2], [0.0; 2], [0.0; 2]],
-            n_goals: 1,
-        }
+        Self { goals: [[7.0, 0.0], [0.0; 2], [0.0; 2], [0.0; 2]], n_goals: 1 }
     }
 
     /// `PlanarRobot4`: goals `(7, 0), (−7, 0), (0, 7), (0, −7)` (§4.1).
     pub const fn four_goals() -> Self {
-        Self {
-            goals: [[7.0, 0.0], [-7.0, 0.0], [0.0, 7.0], [0.0, -7.0]],
-            n_goals: 4,
-        }
+        Self { goals: [[7.0, 0.0], [-7.0, 0.0], [0.0, 7.0], [0.0, -7.0]], n_goals: 4 }
     }
 
     /// The goal positions of this variant (1 or 4 of them).
@@ -145,13 +137,7 @@ impl PlanarRobot {
             let rx = (ex - goal[0]) / LIK_VAR;
             let ry = (ey - goal[1]) / LIK_VAR;
             let (mut s_k, mut c_k) = (0.0, 0.0);
-            let it = gr
-                .iter_mut()
-                .zip(theta)
-                .zip(&Self::PRIOR_STD)
-                .zip(&sin)
-                .zip(&cos)
-                .rev();
+            let it = gr.iter_mut().zip(theta).zip(&Self::PRIOR_STD).zip(&sin).zip(&cos).rev();
             for ((((gk, &t), &sd), &sn), &cs) in it {
                 s_k += sn;
                 c_k += cs;
@@ -241,23 +227,14 @@ mod tests {
     #[test]
     fn spec_vector_zero_both_variants() {
         for t in [PlanarRobot::one_goal(), PlanarRobot::four_goals()] {
-            assert_rel(
-                t.log_density_f64(&[0.0; 10], None),
-                -44987.331980814575,
-                1e-9,
-            );
+            assert_rel(t.log_density_f64(&[0.0; 10], None), -44987.331980814575, 1e-9);
         }
         assert_eq!(PlanarRobot::end_effector(&[0.0; 10]), [10.0, 0.0]);
     }
 
     #[test]
     fn spec_vector_theta2_both_variants() {
-        let want_g = [
-            -279183.8749793865,
-            -246815.283370563,
-            -209077.34422542818,
-            -173850.72374031146,
-        ];
+        let want_g = [-279183.8749793865, -246815.283370563, -209077.34422542818, -173850.72374031146];
         for t in [PlanarRobot::one_goal(), PlanarRobot::four_goals()] {
             let mut g = [0.0; 10];
             let v = t.log_density_f64(&THETA2, Some(&mut g));
@@ -294,10 +271,7 @@ mod tests {
     fn value_without_grad_matches_value_with_grad() {
         let t = PlanarRobot::four_goals();
         let mut g = [0.0; 10];
-        assert_eq!(
-            t.log_density_f64(&THETA3, None),
-            t.log_density_f64(&THETA3, Some(&mut g))
-        );
+        assert_eq!(t.log_density_f64(&THETA3, None), t.log_density_f64(&THETA3, Some(&mut g)));
     }
 
     fn random_point(rng: &mut Xoshiro256PlusPlus) -> [f64; 10] {
@@ -324,8 +298,7 @@ mod tests {
                     let (mut p, mut m) = (th, th);
                     p[k] += h;
                     m[k] -= h;
-                    let fd =
-                        (t.log_density_f64(&p, None) - t.log_density_f64(&m, None)) / (2.0 * h);
+                    let fd = (t.log_density_f64(&p, None) - t.log_density_f64(&m, None)) / (2.0 * h);
                     err2 += (fd - g[k]) * (fd - g[k]);
                     norm2 += g[k] * g[k];
                 }
@@ -350,10 +323,7 @@ mod tests {
     #[test]
     fn goals_accessor() {
         assert_eq!(PlanarRobot::one_goal().goals(), &[[7.0, 0.0]]);
-        assert_eq!(
-            PlanarRobot::four_goals().goals(),
-            &[[7.0, 0.0], [-7.0, 0.0], [0.0, 7.0], [0.0, -7.0]]
-        );
+        assert_eq!(PlanarRobot::four_goals().goals(), &[[7.0, 0.0], [-7.0, 0.0], [0.0, 7.0], [0.0, -7.0]]);
     }
 
     #[test]
@@ -389,15 +359,9 @@ mod tests {
         let mut lp = [0.0; 2];
         let mut g = [SVector::<f64, 10>::zeros(); 3];
         assert_eq!(t.log_density(&x, &mut lp), Err(TargetError { code: -1 }));
-        assert_eq!(
-            t.log_density_with_grad(&x, &mut lp, &mut g),
-            Err(TargetError { code: -1 })
-        );
+        assert_eq!(t.log_density_with_grad(&x, &mut lp, &mut g), Err(TargetError { code: -1 }));
         let mut lp3 = [0.0; 3];
-        assert_eq!(
-            t.log_density_with_grad(&x, &mut lp3, &mut g[..2]),
-            Err(TargetError { code: -1 })
-        );
+        assert_eq!(t.log_density_with_grad(&x, &mut lp3, &mut g[..2]), Err(TargetError { code: -1 }));
         assert!(t.log_density_with_grad(&x, &mut lp3, &mut g).is_ok());
     }
 
@@ -405,10 +369,6 @@ mod tests {
     fn non_finite_input_gives_non_finite_output() {
         let mut th = THETA2;
         th[3] = f64::NAN;
-        assert!(
-            PlanarRobot::four_goals()
-                .log_density_f64(&th, None)
-                .is_nan()
-        );
+        assert!(PlanarRobot::four_goals().log_density_f64(&th, None).is_nan());
     }
 }

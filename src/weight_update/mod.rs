@@ -6,6 +6,8 @@
 //! ([`rewards`]); the component reward is `R_k = T·log w_k + E_k`.
 //!
 //! Option `U` ([`direct`]): natural-gradient step on the log weights.
+//! Option `O` ([`trust_region`]): KL-bounded step on the log weights.
 
 pub mod direct;
 pub mod rewards;
+pub mod trust_region;

@@ -2,7 +2,6 @@
 //! working set: per row all component log densities and `log q`, then an online softmax per
 //! component (no K × N matrix).
 
-
 use crate::model::{CHUNK, Chunk, Gmm, RowLse, block_candidates};
 use crate::real::{OnlineLse, Real};
 use crate::store::SampleStore;

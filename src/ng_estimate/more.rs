@@ -1,0 +1,326 @@
+//! MORE natural-gradient estimator, letter `Z` (spec algorithm.md §2.2): a compatible quadratic
+//! surrogate of the log ratio by weighted ridge regression (zero order, no target gradients).
+//!
+//! For a component `(μ, L)` and samples `x_n` with rewards `ρ_n = log p~(x_n) − log q(x_n)` and
+//! importance weights `ŵ_n`:
+//! 1. whiten, `z_n = A(x_n − μ)` with `A = L⁻¹`;
+//! 2. features `φ(z) = (z_i z_j for i ≤ j in row-major upper-triangle order, z_1..z_D, 1)`, of
+//!    length `P = D(D+1)/2 + D + 1`;
+//! 3. solve `(ΦᵀWΦ + λI′)θ = ΦᵀWρ`, `W = diag(ŵ)`, `I′` the identity with the bias entry zeroed
+//!    (the constant is not regularised);
+//! 4. unpack `Q = −(Q_up + Q_upᵀ)` (`Q_up[i][j] = θ_ij`, i ≤ j), linear `b`, constant `c`, so that
+//!    `ρ ≈ −½zᵀQz + bᵀz + c`;
+//! 5. un-whiten: `R = AᵀQA`, `t₁ = Aᵀb`, `t₂ = Rμ`, `r = t₁ + t₂`, `c ← c − μᵀ(½t₂ + t₁)`, so
+//!    `ρ ≈ −½xᵀRx + rᵀx + c`;
+//! 6. natural-gradient pair (`natural_gradient`): `Ĥ = R`, `ĝ = Rμ − r` (= `−∇ρ̃(μ)`).
+//!
+//! Without a heap the normal equations live in a fixed stack array
+//! `[[f64; MAX_MORE_FEATURES]; MAX_MORE_FEATURES]` (≈ 35 KB), so the estimator supports
+//! `P ≤ MAX_MORE_FEATURES = 66`, i.e. `D ≤ 10`; `fit` returns `None` for larger `D`. The regression arithmetic is done in `f64`
+//! whatever `T` is, and the `P × P` system is solved by Gaussian elimination with partial
+//! pivoting (the reference uses a general LU solve).
+
+#![cfg_attr(not(test), allow(dead_code))]
+
+use nalgebra::{SMatrix, SVector};
+
+use crate::real::Real;
+
+/// Capacity of the regression buffers: the number of features `P = D(D+1)/2 + D + 1` must not
+/// exceed it (66 = `P` for `D = 10`).
+pub(crate) const MAX_MORE_FEATURES: usize = 66;
+
+/// Number of regression features `D(D+1)/2 + D + 1` for dimension `d`.
+pub(crate) const fn num_features(d: usize) -> usize {
+    d * (d + 1) / 2 + d + 1
+}
+
+type Normal = [[f64; MAX_MORE_FEATURES]; MAX_MORE_FEATURES];
+
+/// Fits the quadratic surrogate `ρ(x) ≈ −½xᵀRx + rᵀx + c` for the component `(mean, chol)` (lower
+/// Cholesky factor of the covariance) from samples `xs`, rewards `rho`, importance weights
+/// `weights` (used as given: self-normalised or plain) and ridge coefficient `l2`; returns
+/// `(R, r, c)`. `None` if the slice lengths differ, `P > MAX_MORE_FEATURES` (`D > 10`), `L` is
+/// singular, the system is singular, or the result is non-finite. Samples of weight exactly 0
+/// are skipped (they contribute nothing, even if their reward is not finite).
+pub(crate) fn fit<T: Real, const D: usize>(
+    mean: &SVector<T, D>,
+    chol: &SMatrix<T, D, D>,
+    xs: &[SVector<T, D>],
+    rho: &[T],
+    weights: &[T],
+    l2: T,
+) -> Option<(SMatrix<T, D, D>, SVector<T, D>, T)> {
+    let p = num_features(D);
+    if p > MAX_MORE_FEATURES || xs.len() != rho.len() || xs.len() != weights.len() {
+        return None;
+    }
+    let mu = mean.map(|v| v.to_f64());
+    let a = chol.map(|v| v.to_f64()).solve_lower_triangular(&SMatrix::<f64, D, D>::identity())?;
+    if a.iter().chain(mu.iter()).any(|v| !v.is_finite()) {
+        return None;
+    }
+
+    // Normal equations, upper triangle only while accumulating.
+    let mut m: Normal = [[0.0; MAX_MORE_FEATURES]; MAX_MORE_FEATURES];
+    let mut rhs = [0.0f64; MAX_MORE_FEATURES];
+    let mut f = [0.0f64; MAX_MORE_FEATURES];
+    for ((x, &rh), &w) in xs.iter().zip(rho).zip(weights) {
+        let w = w.to_f64();
+        if w == 0.0 {
+            continue;
+        }
+        let z = a * (x.map(|v| v.to_f64()) - mu);
+        features(&z, &mut f[..p]);
+        let rh = rh.to_f64();
+        for (i, (row, r)) in m[..p].iter_mut().zip(&mut rhs[..p]).enumerate() {
+            let wf = w * f[i];
+            *r += wf * rh;
+            for (mij, &fj) in row[i..p].iter_mut().zip(&f[i..p]) {
+                *mij += wf * fj;
+            }
+        }
+    }
+    let lam = l2.to_f64();
+    for i in 1..p {
+        // Mirror the upper triangle: rows `..i` are above row `i`.
+        let (top, bottom) = m.split_at_mut(i);
+        for (mij, upper) in bottom[0][..i].iter_mut().zip(top.iter()) {
+            *mij = upper[i];
+        }
+    }
+    // Ridge on every entry but the bias (last).
+    for (i, row) in m[..p - 1].iter_mut().enumerate() {
+        row[i] += lam;
+    }
+    if !solve_in_place(&mut m, &mut rhs, p) {
+        return None;
+    }
+    let theta = &rhs[..p];
+
+    // Unpack (whitened space).
+    let mut q = SMatrix::<f64, D, D>::zeros();
+    let mut k = 0;
+    for i in 0..D {
+        for j in i..D {
+            q[(i, j)] -= theta[k];
+            q[(j, i)] -= theta[k];
+            k += 1;
+        }
+    }
+    let b = SVector::<f64, D>::from_fn(|i, _| theta[k + i]);
+    let c = theta[p - 1];
+
+    // Un-whiten.
+    let r_mat = a.transpose() * q * a;
+    let t1 = a.transpose() * b;
+    let t2 = r_mat * mu;
+    let r_vec = t1 + t2;
+    let c = c - mu.dot(&(t2 * 0.5 + t1));
+    if !c.is_finite() || r_mat.iter().chain(r_vec.iter()).any(|v| !v.is_finite()) {
+        return None;
+    }
+    Some((r_mat.map(T::of), r_vec.map(T::of), T::of(c)))
+}
+
+/// The natural-gradient pair `(Ĥ, ĝ) = (R, Rμ − r)` of the surrogate `−½xᵀRx + rᵀx + c` at the
+/// component mean `μ` (§2.2 step 6).
+pub(crate) fn natural_gradient<T: Real, const D: usize>(
+    mean: &SVector<T, D>,
+    r_mat: &SMatrix<T, D, D>,
+    r_vec: &SVector<T, D>,
+) -> (SMatrix<T, D, D>, SVector<T, D>) {
+    (*r_mat, r_mat * mean - r_vec)
+}
+
+/// Quadratic features of `z` into `f` (length `num_features(D)`): `z_i z_j` (i ≤ j, row-major
+/// upper triangle), then `z_i`, then `1`.
+fn features<const D: usize>(z: &SVector<f64, D>, f: &mut [f64]) {
+    let mut k = 0;
+    for i in 0..D {
+        for j in i..D {
+            f[k] = z[i] * z[j];
+            k += 1;
+        }
+    }
+    for i in 0..D {
+        f[k + i] = z[i];
+    }
+    f[k + D] = 1.0;
+}
+
+/// Solves the leading `p × p` system `m θ = rhs` in place (θ overwrites `rhs`) by Gaussian
+/// elimination with partial pivoting; `false` on a zero or non-finite pivot or a non-finite
+/// solution. `p ≤ MAX_MORE_FEATURES`; every loop is bounded by `p`.
+fn solve_in_place(m: &mut Normal, rhs: &mut [f64; MAX_MORE_FEATURES], p: usize) -> bool {
+    let p = p.min(MAX_MORE_FEATURES);
+    for col in 0..p {
+        let mut piv = col;
+        let mut best = m[col][col].abs();
+        for (row, mr) in m.iter().enumerate().take(p).skip(col + 1) {
+            let v = mr[col].abs();
+            if v > best {
+                best = v;
+                piv = row;
+            }
+        }
+        if !(best > 0.0 && best.is_finite()) {
+            return false;
+        }
+        if piv != col {
+            m.swap(col, piv);
+            rhs.swap(col, piv);
+        }
+        let (top, bottom) = m.split_at_mut(col + 1);
+        let pivot_row = &top[col];
+        let pivot = pivot_row[col];
+        let pivot_rhs = rhs[col];
+        for (row, r) in bottom[..p - col - 1].iter_mut().zip(&mut rhs[col + 1..p]) {
+            let factor = row[col] / pivot;
+            if factor != 0.0 {
+                for (x, &y) in row[col..p].iter_mut().zip(&pivot_row[col..p]) {
+                    *x -= factor * y;
+                }
+                *r -= factor * pivot_rhs;
+            }
+        }
+    }
+    for i in (0..p).rev() {
+        let mut s = rhs[i];
+        for (mik, &tk) in m[i][i + 1..p].iter().zip(&rhs[i + 1..p]) {
+            s -= mik * tk;
+        }
+        rhs[i] = s / m[i][i];
+    }
+    rhs[..p].iter().all(|v| v.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cholesky;
+    use crate::rng::fill_standard_normal;
+    use rand_core::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// Samples `x = μ + Lε` of the component.
+    fn draw<const D: usize>(mean: &SVector<f64, D>, chol: &SMatrix<f64, D, D>, seed: u64, xs: &mut [SVector<f64, D>]) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        for x in xs.iter_mut() {
+            let mut eps = [0.0f64; D];
+            fill_standard_normal(&mut rng, &mut eps);
+            *x = mean + chol * SVector::from(eps);
+        }
+    }
+
+    fn tv1_case() -> (SVector<f64, 2>, SMatrix<f64, 2, 2>, SMatrix<f64, 2, 2>, SVector<f64, 2>) {
+        let mean = SVector::from([0.5, -0.2]);
+        let chol = cholesky(&SMatrix::<f64, 2, 2>::new(1.0, 0.3, 0.3, 0.5)).unwrap();
+        let a = SMatrix::<f64, 2, 2>::new(2.0, 0.5, 0.5, 1.0);
+        let b = SVector::from([1.0, -1.0]);
+        (mean, chol, a, b)
+    }
+
+    fn quad<const D: usize>(x: &SVector<f64, D>, a: &SMatrix<f64, D, D>, b: &SVector<f64, D>, c: f64) -> f64 {
+        -0.5 * x.dot(&(a * x)) + b.dot(x) + c
+    }
+
+    #[test]
+    fn feature_count_bound() {
+        assert_eq!(num_features(2), 6);
+        assert_eq!(num_features(10), MAX_MORE_FEATURES);
+        assert!(num_features(11) > MAX_MORE_FEATURES);
+    }
+
+    #[test]
+    fn tv1_more_regression() {
+        let (mean, chol, a, b) = tv1_case();
+        let mut xs = [SVector::<f64, 2>::zeros(); 50];
+        draw(&mean, &chol, 7, &mut xs);
+        let rho = xs.map(|x| quad(&x, &a, &b, 3.0));
+        let w = [1.0 / 50.0; 50];
+        let (r_mat, r_vec, c) = fit(&mean, &chol, &xs, &rho, &w, 1e-12).unwrap();
+        assert!((r_mat - a).abs().max() < 1e-9, "R = {r_mat:?}");
+        assert!((r_vec - b).abs().max() < 1e-9, "r = {r_vec:?}");
+        assert!((c - 3.0).abs() < 1e-9, "c = {c}");
+        let (h, g) = natural_gradient(&mean, &r_mat, &r_vec);
+        assert_eq!(h, r_mat);
+        assert!((g - SVector::from([-0.1, 1.05])).abs().max() < 1e-9, "g = {g:?}");
+    }
+
+    #[test]
+    fn exact_fit_with_unequal_weights_and_f32() {
+        let (mean, chol, a, b) = tv1_case();
+        let mut xs = [SVector::<f64, 2>::zeros(); 30];
+        draw(&mean, &chol, 11, &mut xs);
+        let rho = xs.map(|x| quad(&x, &a, &b, -1.5));
+        let mut w = [0.0; 30];
+        for (i, wi) in w.iter_mut().enumerate() {
+            *wi = 1.0 + (i % 7) as f64;
+        }
+        // A zero-weight sample with a non-finite reward is ignored.
+        let mut rho2 = rho;
+        rho2[0] = f64::NEG_INFINITY;
+        w[0] = 0.0;
+        let (r_mat, r_vec, c) = fit(&mean, &chol, &xs, &rho2, &w, 1e-12).unwrap();
+        assert!((r_mat - a).abs().max() < 1e-9 && (r_vec - b).abs().max() < 1e-9 && (c + 1.5).abs() < 1e-9);
+
+        let xs32 = xs.map(|x| x.map(|v| v as f32));
+        let rho32 = rho.map(|v| v as f32);
+        let w32 = [1.0f32 / 30.0; 30];
+        let (r_mat, r_vec, c) =
+            fit(&mean.map(|v| v as f32), &chol.map(|v| v as f32), &xs32, &rho32, &w32, 1e-12).unwrap();
+        assert!((r_mat.map(f64::from) - a).abs().max() < 1e-3, "{r_mat:?}");
+        assert!((r_vec.map(f64::from) - b).abs().max() < 1e-3 && (c + 1.5).abs() < 1e-3);
+    }
+
+    #[test]
+    fn exact_fit_at_capacity_d10() {
+        const D: usize = 10;
+        let mean = SVector::<f64, D>::from_fn(|i, _| 0.1 * i as f64 - 0.3);
+        let cov = SMatrix::<f64, D, D>::from_fn(|i, j| if i == j { 1.0 + 0.1 * i as f64 } else { 0.05 });
+        let chol = cholesky(&cov).unwrap();
+        let a = SMatrix::<f64, D, D>::from_fn(|i, j| if i == j { 2.0 + i as f64 } else { 0.1 * ((i + j) % 3) as f64 });
+        let b = SVector::<f64, D>::from_fn(|i, _| 1.0 - 0.2 * i as f64);
+        let mut xs = [SVector::<f64, D>::zeros(); 200];
+        draw(&mean, &chol, 3, &mut xs);
+        let rho = xs.map(|x| quad(&x, &a, &b, 0.7));
+        let w = [1.0 / 200.0; 200];
+        let (r_mat, r_vec, c) = fit(&mean, &chol, &xs, &rho, &w, 1e-12).unwrap();
+        assert!((r_mat - a).abs().max() < 1e-7, "{r_mat:?}");
+        assert!((r_vec - b).abs().max() < 1e-7 && (c - 0.7).abs() < 1e-7);
+    }
+
+    #[test]
+    fn rejections() {
+        let (mean, chol, a, b) = tv1_case();
+        let mut xs = [SVector::<f64, 2>::zeros(); 20];
+        draw(&mean, &chol, 5, &mut xs);
+        let rho = xs.map(|x| quad(&x, &a, &b, 0.0));
+        let w = [0.05; 20];
+        // Length mismatch.
+        assert!(fit(&mean, &chol, &xs, &rho[..19], &w, 1e-12).is_none());
+        // Singular Cholesky factor.
+        assert!(fit(&mean, &SMatrix::zeros(), &xs, &rho, &w, 1e-12).is_none());
+        // Non-finite reward with positive weight.
+        let mut bad = rho;
+        bad[3] = f64::NAN;
+        assert!(fit(&mean, &chol, &xs, &bad, &w, 1e-12).is_none());
+        // No samples (all-zero system; the bias is unregularised).
+        assert!(fit(&mean, &chol, &[], &[], &[], 1e-12).is_none());
+        // Too many features: D = 11 → P = 78 > 66.
+        let m11 = SVector::<f64, 11>::zeros();
+        let l11 = SMatrix::<f64, 11, 11>::identity();
+        assert!(fit(&m11, &l11, &[SVector::zeros(); 3], &[0.0; 3], &[1.0; 3], 1e-12).is_none());
+    }
+
+    #[test]
+    fn too_few_samples_do_not_panic() {
+        // Fewer samples than features: the ridge keeps the system solvable.
+        let (mean, chol, a, b) = tv1_case();
+        let mut xs = [SVector::<f64, 2>::zeros(); 3];
+        draw(&mean, &chol, 9, &mut xs);
+        let rho = xs.map(|x| quad(&x, &a, &b, 0.0));
+        let _ = fit(&mean, &chol, &xs, &rho, &[1.0 / 3.0; 3], 1e-6);
+    }
+}
