@@ -176,7 +176,12 @@ impl<T: Real> Target<T, 2> for AllNan {
         lp.fill(T::NAN);
         Ok(())
     }
-    fn log_density_with_grad(&mut self, _: &[SVector<T, 2>], lp: &mut [T], _: &mut [SVector<T, 2>]) -> Result<(), TargetError> {
+    fn log_density_with_grad(
+        &mut self,
+        _: &[SVector<T, 2>],
+        lp: &mut [T],
+        _: &mut [SVector<T, 2>],
+    ) -> Result<(), TargetError> {
         lp.fill(T::NAN);
         Ok(())
     }
@@ -243,7 +248,10 @@ fn memory_formula_matches_size_of() {
     let check = |actual: usize, formula: usize| {
         assert!(actual >= formula && actual - formula < 1024, "size_of {actual} vs formula {formula}");
     };
-    check(size_of::<Optimizer<f64, 10, 1000, 200_000, 2000, 32>>(), gmmvi::state_size_formula(8, 10, 1000, 200_000, 2000, 32));
+    check(
+        size_of::<Optimizer<f64, 10, 1000, 200_000, 2000, 32>>(),
+        gmmvi::state_size_formula(8, 10, 1000, 200_000, 2000, 32),
+    );
     check(size_of::<Optimizer<f32, 7, 8, 320, 24, 16>>(), gmmvi::state_size_formula(4, 7, 8, 320, 24, 16));
     check(size_of::<Opt>(), gmmvi::state_size_formula(8, 2, 8, 4096, 64, 256));
 }
