@@ -68,6 +68,8 @@
 #![no_std]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
+// `!(x > 0)` is how this crate rejects NaN together with out-of-range values.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod adapt;
 pub mod comp_step;

@@ -368,7 +368,7 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         let a = &self.cfg.adapt;
         let it = self.iteration;
         let n = self.model.len();
-        if !(it > 1 && it % a.add_iters as u64 == 0 && n < a.max_components && n < K) {
+        if !(it > 1 && it.is_multiple_of(a.add_iters as u64) && n < a.max_components && n < K) {
             return 0;
         }
         self.add_calls += 1;

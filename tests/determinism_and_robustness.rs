@@ -78,7 +78,7 @@ impl Target<f64, 2> for Flaky {
         self.0.log_density(x, lp)?;
         for l in lp.iter_mut() {
             self.1 = self.1.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            if (self.1 >> 33) % 10 == 0 {
+            if (self.1 >> 33).is_multiple_of(10) {
                 *l = f64::NAN;
             }
         }

@@ -59,8 +59,8 @@ fn planar_robot_4_reaches_every_goal() {
         eprintln!("model mass per goal {model_mass:?}\ntarget mass per goal (IS) {target_mass:?}");
         // The reference SAMTRUX reached -ELBO 12.35 after 1.24e6 evaluations.
         assert!(-elbo < 12.6, "-ELBO {}", -elbo);
-        for g in 0..4 {
-            assert!(model_mass[g] > 0.0, "goal {g} never reached");
+        for (g, m) in model_mass.iter().enumerate() {
+            assert!(*m > 0.0, "goal {g} never reached");
         }
     });
 }

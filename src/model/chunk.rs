@@ -4,6 +4,9 @@
 //! the compiler unrolls over `D` and vectorises over rows. Callers prune (row-block, component)
 //! pairs with bounds first and use scalar code only for the few non-negligible pairs.
 
+// Lane-indexed loops of constant length are what the vectoriser wants here.
+#![allow(clippy::needless_range_loop)]
+
 use nalgebra::SVector;
 
 use super::gmm::Component;

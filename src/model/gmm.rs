@@ -192,6 +192,7 @@ fn log_mix<T: Real, const D: usize>(
 /// with the largest box bound, so a component whose box bound is more than
 /// [`Real::NEGLIGIBLE_LOG`] below the smallest such term is skipped for the whole block.
 /// Writes the indices (ascending) into `idx` and returns their number.
+#[allow(clippy::needless_range_loop)] // parallel slices indexed together
 pub(crate) fn block_candidates<T: Real, const D: usize>(
     comps: &[Component<T, D>],
     lw: &[T],

@@ -19,6 +19,7 @@ use crate::store::SampleStore;
 
 /// Fills `log_q[r]` and `gamma[r] = ∇log p~ − ∇log q` for the working-set rows, with
 /// `∇log q(x) = Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2) over the non-negligible `r_k`.
+#[allow(clippy::needless_range_loop)] // rows index the columns of `vals`
 pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
     model: &Gmm<T, D, K>,
     store: &mut SampleStore<T, D, S, G>,

@@ -73,40 +73,6 @@ pub(crate) fn ess_floor<T: Real, const D: usize, const S: usize, const G: usize>
     if v.finite() && v > T::zero() { v.to_f64() as usize } else { 0 }
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::model::Gmm;
-    use crate::store::SampleStore;
-    use nalgebra::{SMatrix, SVector};
-
-    fn ess_with_backgrounds(lb: &[f64]) -> usize {
-        // Equal N(x; c) at every row, so the background carries the importance ratios.
-        let mut q = Gmm::<f64, 2, 1>::new();
-        q.add_component(1.0, SVector::zeros(), &SMatrix::identity()).unwrap();
-        let c = q.components()[0];
-        let mut st = SampleStore::<f64, 2, 16, 4>::new();
-        let id = st.push_gaussian(&c);
-        let first = st.reserve(lb.len(), 16);
-        for (r, b) in lb.iter().enumerate() {
-            st.x[first + r] = SVector::zeros();
-            st.gid[first + r] = id;
-            st.log_b[first + r] = *b;
-        }
-        st.commit(lb.len());
-        st.newest(lb.len());
-        super::ess_floor(&st, &c)
-    }
-
-    #[test]
-    fn tv11_ess() {
-        // Importance weights [1, 0.5, 0.25, 0.25] (TV11).
-        let ess = ess_with_backgrounds(&[0.0f64, 2f64.ln(), 4f64.ln(), 4f64.ln()]);
-        assert_eq!(ess, 2);
-        assert_eq!(100usize.saturating_sub(ess).max(1), 98);
-        assert_eq!(ess_with_backgrounds(&[0.0; 7]), 7);
-    }
-}
-
 /// Runs the selection; on `Err` the store holds what it held before.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn select<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, P, R>(
@@ -198,4 +164,38 @@ where
     let start = store.newest(reused + accepted);
     store.compute_background();
     Ok(Selection { start, evaluated: total, rejected: total - accepted })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Gmm;
+    use crate::store::SampleStore;
+    use nalgebra::{SMatrix, SVector};
+
+    fn ess_with_backgrounds(lb: &[f64]) -> usize {
+        // Equal N(x; c) at every row, so the background carries the importance ratios.
+        let mut q = Gmm::<f64, 2, 1>::new();
+        q.add_component(1.0, SVector::zeros(), &SMatrix::identity()).unwrap();
+        let c = q.components()[0];
+        let mut st = SampleStore::<f64, 2, 16, 4>::new();
+        let id = st.push_gaussian(&c);
+        let first = st.reserve(lb.len(), 16);
+        for (r, b) in lb.iter().enumerate() {
+            st.x[first + r] = SVector::zeros();
+            st.gid[first + r] = id;
+            st.log_b[first + r] = *b;
+        }
+        st.commit(lb.len());
+        st.newest(lb.len());
+        super::ess_floor(&st, &c)
+    }
+
+    #[test]
+    fn tv11_ess() {
+        // Importance weights [1, 0.5, 0.25, 0.25] (TV11).
+        let ess = ess_with_backgrounds(&[0.0f64, 2f64.ln(), 4f64.ln(), 4f64.ln()]);
+        assert_eq!(ess, 2);
+        assert_eq!(100usize.saturating_sub(ess).max(1), 98);
+        assert_eq!(ess_with_backgrounds(&[0.0; 7]), 7);
+    }
 }

@@ -8,6 +8,7 @@ use crate::store::SampleStore;
 
 /// Writes `E_k` for every active component into `e`; returns `false` if some `E_k` is not
 /// finite (the caller then skips the weight update).
+#[allow(clippy::needless_range_loop)] // rows index the columns of `vals`
 pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
