@@ -1,0 +1,141 @@
+//! Wall time of one SAMTRUX iteration ([`Optimizer::step`]) at a fixed number of components:
+//!
+//! * `step/planar_robot_4_k30`: the 10-link planar robot with four goals, Planar4
+//!   hyperparameters, 30 components (adding switched off);
+//! * `step/gmm20_k10`: a random 20-D mixture of 10 broad Gaussians (targets.md §2.1 recipe,
+//!   own RNG stream), library-default SAMTRUX, 10 components.
+//!
+//! Each optimiser is warmed up with a few steps; every measured call then starts from a clone
+//! of that warmed-up state (same RNG state too), so all measured steps do the same work.
+//!
+//! ```text
+//! cargo bench --bench step
+//! ```
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode, criterion_group};
+use gmmvi::rng::{fill_standard_normal, uniform};
+use gmmvi::targets::{GaussianMixtureTarget, PlanarRobot};
+use gmmvi::{Config, Gmm, Optimizer, Real, Target};
+use nalgebra::{SMatrix, SVector};
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// Steps run before measuring.
+const WARMUP_STEPS: usize = 5;
+
+/// Planar robot: `D = 10`, room for 64 components, 16 384 stored samples.
+type PlanarOpt = Optimizer<f64, 10, 64, 16_384, 128, 32>;
+/// GMM20: `D = 20`, room for 16 components, 8192 stored samples, history for `del_iters = 100`.
+type Gmm20Opt = Optimizer<f64, 20, 16, 8192, 128, 256>;
+
+/// Dimension and component count of the GMM20 target.
+const GMM_D: usize = 20;
+const GMM_M: usize = 10;
+
+fn planar_robot_4_k30() -> (Box<PlanarOpt>, PlanarRobot) {
+    const K0: usize = 30;
+    let mut cfg = Config::<f64>::samtrux_planar_robot_4();
+    // A fixed number of components: never add (deletion still runs, but only removes
+    // components whose weight stayed below 1e-6).
+    cfg.adapt.add_iters = 1_000_000;
+    let var =
+        SVector::<f64, 10>::from([0.0625, 0.0025, 0.0025, 0.0025, 0.0025, 0.0025, 0.0025, 0.0025, 0.0025, 0.0025]);
+    let scale = SVector::from(PlanarRobot::PRIOR_STD);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+    let init = Gmm::from_prior(K0, &SVector::zeros(), &scale, &var, &mut rng).expect("initial model");
+    let mut opt = Box::new(PlanarOpt::new(&cfg, init, 0).expect("optimiser"));
+    opt.set_prior_variances(&var).expect("prior");
+    (opt, PlanarRobot::four_goals())
+}
+
+/// Ten components, means uniform on `[−50, 50)^20`, covariances `AᵀA + I` with `A_ij ~ N(0, 2²)`.
+fn gmm20_target(seed: u64) -> GaussianMixtureTarget<f64, GMM_D, GMM_M> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let weights = [1.0 / GMM_M as f64; GMM_M];
+    let mut means = [SVector::<f64, GMM_D>::zeros(); GMM_M];
+    let mut covs = [SMatrix::<f64, GMM_D, GMM_D>::zeros(); GMM_M];
+    for (mean, cov) in means.iter_mut().zip(covs.iter_mut()) {
+        for v in mean.iter_mut() {
+            *v = 100.0 * (uniform(&mut rng) - 0.5);
+        }
+        let mut a = SMatrix::<f64, GMM_D, GMM_D>::zeros();
+        fill_standard_normal(&mut rng, a.as_mut_slice());
+        a *= 2.0;
+        *cov = a.transpose() * a + SMatrix::identity();
+    }
+    GaussianMixtureTarget::new(&weights, &means, &covs).expect("GMM20 target")
+}
+
+fn gmm20_k10() -> (Box<Gmm20Opt>, GaussianMixtureTarget<f64, GMM_D, GMM_M>) {
+    let mut cfg = Config::<f64>::samtrux();
+    cfg.samples.desired_samples_per_component = 100;
+    let var = SVector::<f64, GMM_D>::repeat(1000.0);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let init = Gmm::from_prior(10, &SVector::zeros(), &SVector::repeat(31.63), &var, &mut rng).expect("initial model");
+    let mut opt = Box::new(Gmm20Opt::new(&cfg, init, 1).expect("optimiser"));
+    opt.set_prior_variances(&var).expect("prior");
+    (opt, gmm20_target(10_000))
+}
+
+/// Warms `opt` up, then measures single steps, each from a fresh clone of the warmed-up state.
+fn bench_step<T, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, P>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    mut opt: Box<Optimizer<T, D, K, S, G, H>>,
+    mut target: P,
+) where
+    T: Real,
+    P: Target<T, D>,
+{
+    for _ in 0..WARMUP_STEPS {
+        opt.step(&mut target).expect("warm-up step");
+    }
+    let rep = opt.step(&mut target).expect("step");
+    eprintln!(
+        "step/{name}: after warm-up K = {}, {} new evaluations and {} working-set rows per step, elbo_est {:?}",
+        rep.components, rep.new_evaluations, rep.working_set, rep.elbo_estimate
+    );
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            || opt.clone(),
+            |mut o| {
+                black_box(o.step(&mut target).expect("step"));
+                o
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
+fn step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("step");
+    // Steps take milliseconds: flat sampling (the same iteration count per sample) fits 20
+    // samples into the measurement time.
+    group.sample_size(20).measurement_time(Duration::from_secs(12)).sampling_mode(SamplingMode::Flat);
+    let (opt, target) = planar_robot_4_k30();
+    bench_step(&mut group, "planar_robot_4_k30", opt, target);
+    let (opt, target) = gmm20_k10();
+    bench_step(&mut group, "gmm20_k10", opt, target);
+    group.finish();
+}
+
+criterion_group!(benches, step);
+
+/// Like `criterion_main!`, but on a thread with a large stack: the optimisers are a few MB and
+/// are built (and cloned) by value before they are boxed.
+fn main() {
+    std::thread::Builder::new()
+        .name("bench".into())
+        .stack_size(1 << 28)
+        .spawn(|| {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        })
+        .expect("bench thread")
+        .join()
+        .expect("bench panicked");
+}
