@@ -20,7 +20,7 @@ fn goal_of(robot: &PlanarRobot, x: &SVector<f64, 10>, radius: f64) -> Option<usi
 }
 
 #[test]
-#[ignore = "long: about 2 minutes in release mode; run by .ci/run"]
+#[ignore = "long: about a minute with optimisations; run by .ci/run"]
 fn planar_robot_4_reaches_every_goal() {
     big_stack(|| {
         let mut robot = PlanarRobot::four_goals();
@@ -57,10 +57,14 @@ fn planar_robot_4_reaches_every_goal() {
         }
         eprintln!("-ELBO {:.3}, K {}, evals {}", -elbo, q.len(), opt.evaluations());
         eprintln!("model mass per goal {model_mass:?}\ntarget mass per goal (IS) {target_mass:?}");
-        // The reference SAMTRUX reached -ELBO 12.35 after 1.24e6 evaluations.
-        assert!(-elbo < 12.6, "-ELBO {}", -elbo);
+        // The reference SAMTRUX reached -ELBO 12.35 after 1.24e6 evaluations (4000 samples give
+        // a standard error of about 0.02 here).
+        assert!(-elbo < 12.45, "-ELBO {}", -elbo);
+        // Every goal carries mass. (Goal (-7, 0) holds about 2 % of the samples, below the
+        // example's 5 % criterion; the importance-weighted estimate of the target's mass there
+        // is printed above.)
         for (g, m) in model_mass.iter().enumerate() {
-            assert!(*m > 0.0, "goal {g} never reached");
+            assert!(*m >= 0.01, "goal {g} holds only {m} of the samples");
         }
     });
 }
