@@ -14,7 +14,7 @@
 
 use nalgebra::SVector;
 
-use crate::model::{CHUNK, Chunk, Component, RowLse, block_candidates};
+use crate::model::{CHUNK, Chunk, Component, block_candidates, chunk_mixture};
 use crate::real::Real;
 
 /// A run of working-set rows drawn by one Gaussian, with its bounding box: the unit of the
@@ -194,7 +194,6 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
     pub(crate) fn compute_background(&mut self) {
         let mut ub = [T::zero(); G];
         let mut idx = [0usize; G];
-        let mut val = [T::zero(); CHUNK];
         let n = self.bg_len;
         for b in 0..n {
             let blk = self.blocks[b];
@@ -203,14 +202,7 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
             let mut min_b = T::NEG_INF;
             for (ci, c0) in (blk.start..blk.end).step_by(CHUNK).enumerate() {
                 let ch = Chunk::load(&self.x[c0..blk.end]);
-                let mut lse = RowLse::new();
-                for &j in &idx[..c] {
-                    bg[j].chunk_log_density(&ch, &mut val);
-                    for v in &mut val {
-                        *v += lw[j];
-                    }
-                    lse.push(&val);
-                }
+                let lse = chunk_mixture(bg, lw, &idx[..c], &ch, None);
                 for r in 0..ch.n {
                     let lb = lse.lse(r);
                     self.log_b[c0 + r] = lb;

@@ -99,3 +99,29 @@ impl<T: Real, const D: usize> Component<T, D> {
         }
     }
 }
+
+/// Row-wise `log Σ_{k ∈ sel} exp(lw_k + log N(x_r; c_k))` for a chunk; if `vals` is given,
+/// `vals[i][r]` receives `lw_k + log N(x_r; c_k)` for `k = sel[i]`.
+pub(crate) fn chunk_mixture<T: Real, const D: usize>(
+    comps: &[Component<T, D>],
+    lw: &[T],
+    sel: &[usize],
+    ch: &Chunk<T, D>,
+    mut vals: Option<&mut [[T; CHUNK]]>,
+) -> RowLse<T> {
+    let mut lse = RowLse::new();
+    let mut tmp = [T::zero(); CHUNK];
+    for (i, &k) in sel.iter().enumerate() {
+        let (Some(c), Some(&w)) = (comps.get(k), lw.get(k)) else { continue };
+        let out = match vals.as_deref_mut().and_then(|v| v.get_mut(i)) {
+            Some(v) => v,
+            None => &mut tmp,
+        };
+        c.chunk_log_density(ch, out);
+        for v in out.iter_mut() {
+            *v += w;
+        }
+        lse.push(out);
+    }
+    lse
+}

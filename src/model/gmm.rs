@@ -14,7 +14,7 @@ use crate::real::{LN_2PI, Real, log_sum_exp};
 use crate::rng::{fill_standard_normal, uniform};
 use crate::target::{TARGET_BLOCK, Target};
 
-use super::chunk::{CHUNK, Chunk, RowLse};
+use super::chunk::{CHUNK, Chunk, chunk_mixture};
 
 /// A Gaussian mixture in `R^D` with room for `K` components; `len()` of them are active.
 ///
@@ -537,7 +537,6 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     pub fn log_density_many(&self, xs: &[SVector<T, D>], out: &mut [T]) {
         let mut ub = [T::zero(); K];
         let mut idx = [0usize; K];
-        let mut val = [T::zero(); CHUNK];
         let (comps, lw) = (self.components(), self.log_weights());
         // Candidates once per TARGET_BLOCK points, dense evaluation per CHUNK.
         for (xb, ob) in xs.chunks(TARGET_BLOCK).zip(out.chunks_mut(TARGET_BLOCK)) {
@@ -548,15 +547,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
             }
             let c = block_candidates(comps, lw, xb, &lo, &hi, &mut ub, &mut idx);
             for (xc, oc) in xb.chunks(CHUNK).zip(ob.chunks_mut(CHUNK)) {
-                let ch = Chunk::load(xc);
-                let mut lse = RowLse::new();
-                for &k in &idx[..c] {
-                    comps[k].chunk_log_density(&ch, &mut val);
-                    for v in &mut val {
-                        *v += lw[k];
-                    }
-                    lse.push(&val);
-                }
+                let lse = chunk_mixture(comps, lw, &idx[..c], &Chunk::load(xc), None);
                 for (r, o) in oc.iter_mut().enumerate() {
                     *o = lse.lse(r);
                 }

@@ -3,7 +3,7 @@
 mod chunk;
 mod gmm;
 
-pub(crate) use chunk::{CHUNK, Chunk, RowLse};
+pub(crate) use chunk::{CHUNK, Chunk, chunk_mixture};
 pub(crate) use gmm::{Component, block_candidates, cholesky, unwhiten_t};
 
 pub use gmm::Gmm;

@@ -13,7 +13,7 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use crate::model::{CHUNK, Chunk, Gmm, RowLse, block_candidates, unwhiten_t};
+use crate::model::{CHUNK, Chunk, Gmm, block_candidates, chunk_mixture, unwhiten_t};
 use crate::real::{OnlineLse, Real};
 use crate::store::SampleStore;
 
@@ -35,14 +35,7 @@ pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const
         let c = block_candidates(comps, lw, &store.x[blk.start..blk.end], &blk.lo, &blk.hi, &mut ub, &mut idx);
         for c0 in (blk.start..blk.end).step_by(CHUNK) {
             let ch = Chunk::load(&store.x[c0..blk.end]);
-            let mut lse = RowLse::new();
-            for (i, &k) in idx[..c].iter().enumerate() {
-                comps[k].chunk_log_density(&ch, &mut vals[i]);
-                for v in &mut vals[i] {
-                    *v += lw[k];
-                }
-                lse.push(&vals[i]);
-            }
+            let lse = chunk_mixture(comps, lw, &idx[..c], &ch, Some(&mut vals[..]));
             for r in 0..ch.n {
                 let row = c0 + r;
                 let lq = lse.lse(r);

@@ -2,7 +2,7 @@
 //! working set: per row all component log densities and `log q`, then an online softmax per
 //! component (no K × N matrix).
 
-use crate::model::{CHUNK, Chunk, Gmm, RowLse, block_candidates};
+use crate::model::{CHUNK, Chunk, Gmm, block_candidates, chunk_mixture};
 use crate::real::{OnlineLse, Real};
 use crate::store::SampleStore;
 
@@ -23,7 +23,6 @@ pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const
     let mut acc = [OnlineLse::<T>::new(); K];
     let mut pay = [T::zero(); K];
     let mut vals = [[T::zero(); CHUNK]; K];
-    let mut tmp = [T::zero(); CHUNK];
     let mut ub = [T::zero(); K];
     let mut idx = [0usize; K];
     let mut mask = [false; K];
@@ -53,20 +52,14 @@ pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const
         let sel = &idx[..n.min(i)];
         for c0 in (blk.start..blk.end).step_by(CHUNK) {
             let ch = Chunk::load(&store.x[c0..blk.end]);
-            let mut lse = RowLse::new();
-            for (i, &k) in sel.iter().enumerate() {
-                comps[k].chunk_log_density(&ch, &mut vals[i]);
-                for (t, v) in tmp.iter_mut().zip(&vals[i]) {
-                    *t = *v + lw[k];
-                }
-                lse.push(&tmp);
-            }
+            // vals[i][r] = log w_k + log N(x_r; k).
+            let lse = chunk_mixture(comps, lw, sel, &ch, Some(&mut vals[..]));
             for r in 0..ch.n {
                 let row = c0 + r;
                 let rho = store.log_p[row] - temperature * lse.lse(r);
                 let log_b = store.log_b[row];
                 for (i, &k) in sel.iter().enumerate() {
-                    let a = vals[i][r] - log_b;
+                    let a = vals[i][r] - lw[k] - log_b;
                     if !(a >= acc[k].max - T::NEGLIGIBLE_LOG) {
                         continue;
                     }
