@@ -26,7 +26,8 @@ pub struct SampleSelectionConfig<T> {
 /// Natural-gradient estimation, letter `S` (Stein, spec §2.1).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NgEstimationConfig {
-    /// Use only the samples a component drew itself in this iteration. Default false.
+    /// Use only the samples a component drew itself in this iteration. Default false; `true`
+    /// is rejected by [`Config::validate`] in this version.
     pub only_use_own_samples: bool,
     /// Self-normalised importance weights (default true) or plain ones.
     pub self_normalized: bool,
@@ -78,7 +79,8 @@ pub struct AdaptConfig<T> {
     pub min_weight_for_del: T,
     /// Candidate count drawn from the store by the add heuristic. Default 100 000.
     pub num_database_samples: usize,
-    /// Extra candidates drawn from the prior (and evaluated) per add. Default 0.
+    /// Extra candidates drawn from the prior (and evaluated) per add. Default 0; other values
+    /// are rejected by [`Config::validate`] in this version.
     pub num_prior_samples: usize,
 }
 
@@ -221,6 +223,9 @@ impl<T: Real> Config<T> {
         }
         if !(a.min_weight_for_del >= T::zero()) || !a.min_weight_for_del.finite() {
             return bad("adapt.min_weight_for_del");
+        }
+        if a.num_prior_samples > 0 {
+            return bad("adapt.num_prior_samples (prior candidates are not supported yet; use 0)");
         }
         Ok(())
     }

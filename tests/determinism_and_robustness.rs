@@ -218,6 +218,13 @@ fn invalid_configurations_are_named() {
         assert_eq!(field(|c| c.weight_step.initial = f64::INFINITY), "weight_step.initial");
         assert_eq!(field(|c| c.adapt.add_iters = 0), "adapt.add_iters");
         assert_eq!(field(|c| c.adapt.thresholds.clear()), "adapt.thresholds");
+        assert!(field(|c| c.adapt.num_prior_samples = 10).starts_with("adapt.num_prior_samples"));
+        assert!(field(|c| c.ng.only_use_own_samples = true).starts_with("ng.only_use_own_samples"));
+        assert_eq!(field(|c| c.adapt.del_iters = 0), "adapt.del_iters");
+        assert_eq!(field(|c| c.adapt.max_components = 0), "adapt.max_components");
+        assert_eq!(field(|c| c.adapt.min_weight_for_del = -1.0), "adapt.min_weight_for_del");
+        assert_eq!(field(|c| c.samples.max_database_size = 0), "samples.max_database_size");
+        assert_eq!(field(|c| c.component_step.inc_factor = 0.0), "component_step.inc_factor/dec_factor");
         assert!(field(|c| c.adapt.del_iters = 1000).contains("history capacity"));
         assert!(field(|c| c.samples.desired_samples_per_component = 1000).contains("exceeds the store"));
         assert!(matches!(Opt::new(&Config::samtrux(), Gmm::new(), 0), Err(Error::InvalidArgument { .. })));
