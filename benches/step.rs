@@ -3,7 +3,11 @@
 //! * `step/planar_robot_4_k30`: the 10-link planar robot with four goals, Planar4
 //!   hyperparameters, 30 components (adding switched off);
 //! * `step/gmm20_k10`: a random 20-D mixture of 10 broad Gaussians (targets.md §2.1 recipe,
-//!   own RNG stream), library-default SAMTRUX, 10 components.
+//!   own RNG stream), library-default SAMTRUX, 10 components;
+//! * `step/planar_robot_4_k300_f64` and `_f32`: the reference's timing configuration
+//!   (`reference_results.md`, last section: SAMTRUX on planar_robot_4 with ~300 components and
+//!   100 samples per component, 3.9 s per iteration on two cores): 300 components, Planar4
+//!   hyperparameters including the add heuristic over 10⁵ stored samples every iteration.
 //!
 //! Each optimiser is warmed up with a few steps; every measured call then starts from a clone
 //! of that warmed-up state (same RNG state too), so all measured steps do the same work.
@@ -32,6 +36,9 @@ type PlanarOpt = Optimizer<f64, 10, 64, 16_384, 128, 32>;
 /// GMM20: `D = 20`, room for 16 components, 8192 stored samples, history for `del_iters = 100`.
 type Gmm20Opt = Optimizer<f64, 20, 16, 8192, 128, 256>;
 
+/// Planar robot at the reference's scale: room for 400 components and 200 000 stored samples.
+type PlanarOpt300<T> = Optimizer<T, 10, 400, 200_000, 800, 32>;
+
 /// Dimension and component count of the GMM20 target.
 const GMM_D: usize = 20;
 const GMM_M: usize = 10;
@@ -48,6 +55,19 @@ fn planar_robot_4_k30() -> (Box<PlanarOpt>, PlanarRobot) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
     let init = Gmm::from_prior(K0, &SVector::zeros(), &scale, &var, &mut rng).expect("initial model");
     let mut opt = Box::new(PlanarOpt::new(&cfg, init, 0).expect("optimiser"));
+    opt.set_prior_variances(&var).expect("prior");
+    (opt, PlanarRobot::four_goals())
+}
+
+/// 300 components from the Planar4 prior, then enough steps to fill the store with 10⁵ samples.
+fn planar_robot_4_k300<T: Real>() -> (Box<PlanarOpt300<T>>, PlanarRobot) {
+    const K0: usize = 300;
+    let cfg = Config::<T>::samtrux_planar_robot_4();
+    let var = SVector::<T, 10>::from_fn(|d, _| T::of(if d == 0 { 0.0625 } else { 0.0025 }));
+    let scale = SVector::<T, 10>::from_fn(|d, _| T::of(PlanarRobot::PRIOR_STD[d]));
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+    let init = Gmm::from_prior(K0, &SVector::zeros(), &scale, &var, &mut rng).expect("initial model");
+    let mut opt = Box::new(PlanarOpt300::new(&cfg, init, 0).expect("optimiser"));
     opt.set_prior_variances(&var).expect("prior");
     (opt, PlanarRobot::four_goals())
 }
@@ -121,16 +141,25 @@ fn step(c: &mut Criterion) {
     let (opt, target) = gmm20_k10();
     bench_step(&mut group, "gmm20_k10", opt, target);
     group.finish();
+
+    // Steps of about a second: the fewest samples criterion accepts.
+    let mut group = c.benchmark_group("step");
+    group.sample_size(10).measurement_time(Duration::from_secs(10)).sampling_mode(SamplingMode::Flat);
+    let (opt, target) = planar_robot_4_k300::<f64>();
+    bench_step(&mut group, "planar_robot_4_k300_f64", opt, target);
+    let (opt, target) = planar_robot_4_k300::<f32>();
+    bench_step(&mut group, "planar_robot_4_k300_f32", opt, target);
+    group.finish();
 }
 
 criterion_group!(benches, step);
 
-/// Like `criterion_main!`, but on a thread with a large stack: the optimisers are a few MB and
+/// Like `criterion_main!`, but on a thread with a large stack: the optimisers are up to 62 MB and
 /// are built (and cloned) by value before they are boxed.
 fn main() {
     std::thread::Builder::new()
         .name("bench".into())
-        .stack_size(1 << 28)
+        .stack_size(1 << 30)
         .spawn(|| {
             benches();
             Criterion::default().configure_from_args().final_summary();

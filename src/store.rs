@@ -191,6 +191,7 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
     }
 
     /// Writes `log b(x_r)` for the rows of the working set of [`Self::newest`] into `log_b`.
+    #[inline(never)] // once per iteration; keeps profiles readable
     pub(crate) fn compute_background(&mut self) {
         let mut ub = [T::zero(); G];
         let mut idx = [0usize; G];

@@ -108,6 +108,7 @@ pub(crate) fn deletion_candidates<T: Real, const K: usize, const H: usize>(
 /// Candidates are a uniform random subset of `min(num_candidates, len)` stored rows
 /// (selection sampling); `log_q` of the store is used as scratch.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)] // once per iteration; keeps profiles readable
 pub(crate) fn propose<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, R: Rng + ?Sized>(
     model: &Gmm<T, D, K>,
     store: &mut SampleStore<T, D, S, G>,

@@ -61,6 +61,29 @@ impl<T: Real, const D: usize> Component<T, D> {
         self.log_norm - T::of(0.5) * whiten(&self.inv_t, &(x - self.mean), z)
     }
 
+    /// `true` if `log N(x; μ, Σ) < floor` for every `x` in the box `[lo, hi]`: the O(D) bound of
+    /// [`Self::upper_bound`] on the box's nearest corner first, the O(D²) interval bound of
+    /// [`Self::upper_bound_box`] only when that is not enough.
+    #[inline]
+    pub fn box_below(&self, lo: &SVector<T, D>, hi: &SVector<T, D>, floor: T) -> bool {
+        self.cheap_bound_box(lo, hi) < floor || self.upper_bound_box(lo, hi) < floor
+    }
+
+    /// [`Self::upper_bound`] for every `x` in the box `[lo, hi]`: `|v_d|` replaced by the
+    /// distance of `μ_d` to `[lo_d, hi_d]`. O(D).
+    #[inline]
+    pub fn cheap_bound_box(&self, lo: &SVector<T, D>, hi: &SVector<T, D>) -> T {
+        let mut sq = T::zero();
+        let mut axis = T::zero();
+        for d in 0..D {
+            let v = (lo[d] - self.mean[d]).max(self.mean[d] - hi[d]).max(T::zero());
+            let v2 = v * v;
+            sq += v2;
+            axis = axis.max(v2 * self.inv_diag[d]);
+        }
+        self.log_norm - T::of(0.5) * (sq * self.inv_trace).max(axis)
+    }
+
     /// An upper bound on `log N(x; μ, Σ)` for every `x` in the box `[lo, hi]`, by interval
     /// arithmetic on `z = L⁻¹(x − μ)`: each `z_i` ranges over an interval `[a_i, b_i]`, and
     /// `‖z‖² ≥ Σ_i min_{[a_i, b_i]} z_i²` (0 if the interval holds 0). O(D²) per box, so it
@@ -208,7 +231,7 @@ pub(crate) fn block_candidates<T: Real, const D: usize>(
     }
     let mut best = 0;
     for j in 0..n {
-        ubb[j] = comps[j].upper_bound_box(lo, hi) + lw[j];
+        ubb[j] = comps[j].cheap_bound_box(lo, hi) + lw[j];
         if ubb[j] > ubb[best] {
             best = j;
         }
@@ -226,9 +249,11 @@ pub(crate) fn block_candidates<T: Real, const D: usize>(
         }
         return n;
     }
+    let floor = m_blk - T::NEGLIGIBLE_LOG;
     let mut c = 0;
     for j in 0..n {
-        if ubb[j] >= m_blk - T::NEGLIGIBLE_LOG {
+        // Cheap bound first; the O(D²) interval bound only for the survivors.
+        if ubb[j] >= floor && comps[j].upper_bound_box(lo, hi) + lw[j] >= floor {
             idx[c] = j;
             c += 1;
         }

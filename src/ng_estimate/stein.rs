@@ -20,6 +20,7 @@ use crate::store::SampleStore;
 /// Fills `log_q[r]` and `gamma[r] = ∇log p~ − ∇log q` for the working-set rows, with
 /// `∇log q(x) = Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2) over the non-negligible `r_k`.
 #[allow(clippy::needless_range_loop)] // rows index the columns of `vals`
+#[inline(never)] // once per iteration; keeps profiles readable
 pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
     model: &Gmm<T, D, K>,
     store: &mut SampleStore<T, D, S, G>,
@@ -59,6 +60,7 @@ pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const
 
 /// Writes `(Ĥ_k, ĝ_k)` for every active component; rows `start..len` must carry `log_b` and
 /// `gamma` (see [`log_ratio_gradients`]).
+#[inline(never)] // once per iteration; keeps profiles readable
 pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
@@ -77,7 +79,7 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
         let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
         for blk in store.working_blocks() {
             // A block whose every row is negligible for this component is skipped in O(D²).
-            if c.upper_bound_box(&blk.lo, &blk.hi) < lse.max - T::NEGLIGIBLE_LOG + blk.min_log_b {
+            if c.box_below(&blk.lo, &blk.hi, lse.max - T::NEGLIGIBLE_LOG + blk.min_log_b) {
                 continue;
             }
             for c0 in (blk.start..blk.end).step_by(CHUNK) {

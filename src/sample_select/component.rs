@@ -28,6 +28,7 @@ pub(crate) struct Selection {
 
 /// `ess_k = ⌊exp(2·lse(a) − lse(2a))⌋` with `a_n = log N(x_n; k) − log b(x_n)` over rows
 /// `start..len` (spec §9.2, TV11).
+#[inline(never)] // once per iteration; keeps profiles readable
 pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
@@ -51,7 +52,7 @@ pub(crate) fn ess_floor<T: Real, const D: usize, const S: usize, const G: usize>
     let mut s2 = OnlineLse::new();
     let mut val = [T::zero(); CHUNK];
     for blk in store.working_blocks() {
-        if c.upper_bound_box(&blk.lo, &blk.hi) < s1.max - T::NEGLIGIBLE_LOG + blk.min_log_b {
+        if c.box_below(&blk.lo, &blk.hi, s1.max - T::NEGLIGIBLE_LOG + blk.min_log_b) {
             continue;
         }
         for c0 in (blk.start..blk.end).step_by(CHUNK) {

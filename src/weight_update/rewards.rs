@@ -9,6 +9,7 @@ use crate::store::SampleStore;
 /// Writes `E_k` for every active component into `e`; returns `false` if some `E_k` is not
 /// finite (the caller then skips the weight update).
 #[allow(clippy::needless_range_loop)] // rows index the columns of `vals`
+#[inline(never)] // once per iteration; keeps profiles readable
 pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
@@ -36,8 +37,7 @@ pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const
         }
         // ... plus those whose own softmax over rows may still see this block.
         for k in 0..kn {
-            if !mask[k] && comps[k].upper_bound_box(&blk.lo, &blk.hi) >= acc[k].max - T::NEGLIGIBLE_LOG + blk.min_log_b
-            {
+            if !mask[k] && !comps[k].box_below(&blk.lo, &blk.hi, acc[k].max - T::NEGLIGIBLE_LOG + blk.min_log_b) {
                 mask[k] = true;
                 n += 1;
             }
