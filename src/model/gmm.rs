@@ -408,8 +408,25 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         self.n == 0
     }
 
-    /// Appends a component with unnormalised weight `weight` (> 0), then re-normalises all
-    /// weights. Returns its index.
+    /// Appends a component with unnormalised weight `weight` (> 0) next to the existing
+    /// weights, which sum to 1, then re-normalises all weights. Returns its index.
+    ///
+    /// So adding weight 1 to a one-component mixture gives 1/2 each, and a third component
+    /// with weight 1 gets 1/3 of the total only if given weight 1/2. For arbitrary weights, add
+    /// the components and then call [`Self::set_log_weights`]:
+    ///
+    /// ```
+    /// # use gmmvi::Gmm;
+    /// # use nalgebra::{SMatrix, SVector};
+    /// let mut q = Gmm::<f64, 1, 3>::new();
+    /// for m in [-1.0, 0.0, 1.0] {
+    ///     q.add_component(1.0, SVector::from([m]), &SMatrix::identity())?;
+    /// }
+    /// assert!((q.log_weights()[2].exp() - 0.5).abs() < 1e-12); // not 1/3
+    /// q.set_log_weights(&[0.0, 0.0, 0.0])?; // now 1/3 each
+    /// assert!((q.log_weights()[2].exp() - 1.0 / 3.0).abs() < 1e-12);
+    /// # Ok::<(), gmmvi::Error>(())
+    /// ```
     ///
     /// # Errors
     /// `CapacityFull`; `InvalidArgument` for a non-positive or non-finite weight or mean;
