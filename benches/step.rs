@@ -7,7 +7,8 @@
 //! * `step/planar_robot_4_k300_f64` and `_f32`: the reference's timing configuration
 //!   (`reference_results.md`, last section: SAMTRUX on planar_robot_4 with ~300 components and
 //!   100 samples per component, 3.9 s per iteration on two cores): 300 components, Planar4
-//!   hyperparameters including the add heuristic over 10⁵ stored samples every iteration.
+//!   hyperparameters including the add heuristic over 10⁵ stored samples every iteration;
+//!   serial and on every core (`_threads`, [`Threads::available`]).
 //!
 //! Each optimiser is warmed up with a few steps; every measured call then starts from a clone
 //! of that warmed-up state (same RNG state too), so all measured steps do the same work.
@@ -23,7 +24,7 @@ use criterion::measurement::WallTime;
 use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode, criterion_group};
 use gmmvi::rng::{fill_standard_normal, uniform};
 use gmmvi::targets::{GaussianMixtureTarget, PlanarRobot};
-use gmmvi::{Config, Gmm, Optimizer, Real, Target};
+use gmmvi::{Config, Gmm, Optimizer, Parallel, Real, Serial, Target, Threads};
 use nalgebra::{SMatrix, SVector};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -102,19 +103,21 @@ fn gmm20_k10() -> (Box<Gmm20Opt>, GaussianMixtureTarget<f64, GMM_D, GMM_M>) {
 }
 
 /// Warms `opt` up, then measures single steps, each from a fresh clone of the warmed-up state.
-fn bench_step<T, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, P>(
+fn bench_step<T, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, P, X>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     name: &str,
     mut opt: Box<Optimizer<T, D, K, S, G, H>>,
     mut target: P,
+    par: &X,
 ) where
     T: Real,
     P: Target<T, D>,
+    X: Parallel,
 {
     for _ in 0..WARMUP_STEPS {
-        opt.step(&mut target).expect("warm-up step");
+        opt.step_with(&mut target, par).expect("warm-up step");
     }
-    let rep = opt.step(&mut target).expect("step");
+    let rep = opt.step_with(&mut target, par).expect("step");
     eprintln!(
         "step/{name}: after warm-up K = {}, {} new evaluations and {} working-set rows per step, elbo_est {:?}",
         rep.components, rep.new_evaluations, rep.working_set, rep.elbo_estimate
@@ -123,7 +126,7 @@ fn bench_step<T, const D: usize, const K: usize, const S: usize, const G: usize,
         b.iter_batched(
             || opt.clone(),
             |mut o| {
-                black_box(o.step(&mut target).expect("step"));
+                black_box(o.step_with(&mut target, par).expect("step"));
                 o
             },
             BatchSize::PerIteration,
@@ -137,18 +140,23 @@ fn step(c: &mut Criterion) {
     // samples into the measurement time.
     group.sample_size(20).measurement_time(Duration::from_secs(12)).sampling_mode(SamplingMode::Flat);
     let (opt, target) = planar_robot_4_k30();
-    bench_step(&mut group, "planar_robot_4_k30", opt, target);
+    bench_step(&mut group, "planar_robot_4_k30", opt, target, &Serial);
     let (opt, target) = gmm20_k10();
-    bench_step(&mut group, "gmm20_k10", opt, target);
+    bench_step(&mut group, "gmm20_k10", opt, target, &Serial);
     group.finish();
 
     // Steps of about a second: the fewest samples criterion accepts.
     let mut group = c.benchmark_group("step");
     group.sample_size(10).measurement_time(Duration::from_secs(10)).sampling_mode(SamplingMode::Flat);
+    let threads = Threads::available();
     let (opt, target) = planar_robot_4_k300::<f64>();
-    bench_step(&mut group, "planar_robot_4_k300_f64", opt, target);
+    bench_step(&mut group, "planar_robot_4_k300_f64", opt, target, &Serial);
+    let (opt, target) = planar_robot_4_k300::<f64>();
+    bench_step(&mut group, "planar_robot_4_k300_f64_threads", opt, target, &threads);
     let (opt, target) = planar_robot_4_k300::<f32>();
-    bench_step(&mut group, "planar_robot_4_k300_f32", opt, target);
+    bench_step(&mut group, "planar_robot_4_k300_f32", opt, target, &Serial);
+    let (opt, target) = planar_robot_4_k300::<f32>();
+    bench_step(&mut group, "planar_robot_4_k300_f32_threads", opt, target, &threads);
     group.finish();
 }
 

@@ -17,7 +17,8 @@ use crate::error::Error;
 use crate::history::History;
 use crate::model::Gmm;
 use crate::ng_estimate::stein;
-use crate::real::{LN_2PI, Real};
+use crate::parallel::{Parallel, Serial};
+use crate::real::{LN_2PI, OnlineLse, Real};
 use crate::sample_select::component;
 use crate::store::SampleStore;
 use crate::target::Target;
@@ -118,9 +119,10 @@ pub struct Optimizer<T: Real, const D: usize, const K: usize, const S: usize, co
     stepsize: [T; K],
     last_eta: [T; K],
     n_updates: [u64; K],
-    hess: [SMatrix<T, D, D>; K],
-    grad: [SVector<T, D>; K],
+    /// Natural-gradient estimates `(Ĥ_k, ĝ_k)` of the current iteration.
+    ng: [(SMatrix<T, D, D>, SVector<T, D>); K],
     e: [T; K],
+    partial: [[rewards::Partial<T>; K]; rewards::REWARD_TASKS],
     rng: Xoshiro256PlusPlus,
     eval_rng: Xoshiro256PlusPlus,
     iteration: u64,
@@ -165,9 +167,9 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
             stepsize: [cfg.component_step.initial; K],
             last_eta: [-T::one(); K],
             n_updates: [0; K],
-            hess: [SMatrix::zeros(); K],
-            grad: [SVector::zeros(); K],
+            ng: [(SMatrix::zeros(), SVector::zeros()); K],
             e: [T::zero(); K],
+            partial: [[(OnlineLse::new(), T::zero()); K]; rewards::REWARD_TASKS],
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
             eval_rng: Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15),
             iteration: 0,
@@ -239,6 +241,16 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
     /// the model is unchanged. Rejected component updates are not errors; they are counted in
     /// the report and leave the component as it was.
     pub fn step<P: Target<T, D> + ?Sized>(&mut self, target: &mut P) -> Result<StepReport<T>, Error> {
+        self.step_with(target, &Serial)
+    }
+
+    /// [`Self::step`] with the hot loops run by `par` (e.g. [`crate::Threads`] with the `std`
+    /// feature). The result is bit-identical to [`Self::step`] for any executor.
+    pub fn step_with<P: Target<T, D> + ?Sized, X: Parallel>(
+        &mut self,
+        target: &mut P,
+        par: &X,
+    ) -> Result<StepReport<T>, Error> {
         let cfg = &self.cfg;
         let kn = self.model.len();
         // ---- sample selection (§9.2) ----
@@ -251,6 +263,7 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
             cfg.reuse_rows(kn),
             cfg.samples.max_database_size,
             true,
+            par,
         )?;
         let start = sel.start;
         // ---- component update ----
@@ -258,19 +271,20 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
             self.stepsize[k] =
                 improvement::adapt(&cfg.component_step, self.stepsize[k], self.rh.get(k, 2), self.rh.get(k, 1));
         }
-        stein::log_ratio_gradients(&self.model, &mut self.store);
-        stein::estimate(&self.model, &self.store, start, cfg.ng.self_normalized, &mut self.hess, &mut self.grad);
+        stein::log_ratio_gradients(&self.model, &mut self.store, par);
+        stein::estimate(&self.model, &self.store, cfg.ng.self_normalized, &mut self.ng[..kn], par);
         let mut rejected_updates = 0;
         for k in 0..kn {
             let (Some(mean), Some(chol)) = (self.model.mean(k).copied(), self.model.chol(k).copied()) else {
                 continue;
             };
-            let r_vec = self.hess[k] * mean - self.grad[k];
+            let (hess, grad) = &self.ng[k];
+            let r_vec = hess * mean - grad;
             let pr = trust_region::Problem {
                 mean: &mean,
                 chol: &chol,
                 inv_t: self.model.inv_t(k),
-                r_mat: &self.hess[k],
+                r_mat: hess,
                 r_vec: &r_vec,
             };
             let st = trust_region::update(&pr, self.stepsize[k], self.last_eta[k], cfg.temperature);
@@ -293,10 +307,11 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         let ok = rewards::expected_log_ratios(
             &self.model,
             &self.store,
-            start,
             temp,
             cfg.weight_update.self_normalized,
             &mut self.e,
+            &mut self.partial,
+            par,
         );
         let mut rewards_now = [T::zero(); K];
         let mut elbo = T::zero();
@@ -322,7 +337,7 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         self.iteration += 1;
         // ---- adaptive number of components (§10) ----
         let deleted = self.delete_components();
-        let added = self.maybe_add_component();
+        let added = self.maybe_add_component(par);
         Ok(StepReport {
             iteration: self.iteration,
             evaluations: self.store.evaluations(),
@@ -364,7 +379,7 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         deleted
     }
 
-    fn maybe_add_component(&mut self) -> usize {
+    fn maybe_add_component<X: Parallel>(&mut self, par: &X) -> usize {
         let a = &self.cfg.adapt;
         let it = self.iteration;
         let n = self.model.len();
@@ -373,9 +388,15 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         }
         self.add_calls += 1;
         let tau = a.thresholds[self.add_calls % a.thresholds.len()];
-        let Some((mean, var)) =
-            vips::propose(&self.model, &mut self.store, &mut self.rng, a.num_database_samples, tau, self.prior_entropy)
-        else {
+        let Some((mean, var)) = vips::propose(
+            &self.model,
+            &mut self.store,
+            &mut self.rng,
+            a.num_database_samples,
+            tau,
+            self.prior_entropy,
+            par,
+        ) else {
             return 0;
         };
         let chol = SMatrix::<T, D, D>::identity() * var.sqrt();
@@ -398,6 +419,17 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         &mut self,
         target: &mut P,
         rule: &StopRule<T>,
+        on_step: F,
+    ) -> Result<RunSummary<T>, Error> {
+        self.run_with(target, rule, &Serial, on_step)
+    }
+
+    /// [`Self::run`] with the hot loops run by `par` (see [`Self::step_with`]).
+    pub fn run_with<P: Target<T, D> + ?Sized, X: Parallel, F: FnMut(&StepReport<T>)>(
+        &mut self,
+        target: &mut P,
+        rule: &StopRule<T>,
+        par: &X,
         mut on_step: F,
     ) -> Result<RunSummary<T>, Error> {
         let mut best = T::NEG_INF;
@@ -407,7 +439,7 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
             if self.evaluations() >= rule.max_evaluations {
                 return Ok(RunSummary { reason: StopReason::MaxEvaluations, last });
             }
-            let rep = self.step(target)?;
+            let rep = self.step_with(target, par)?;
             on_step(&rep);
             last = Some(rep);
             if rule.window > 0 {

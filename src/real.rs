@@ -5,13 +5,15 @@
 use nalgebra::RealField;
 
 /// A floating-point scalar the optimiser can run in: implemented for `f32` and `f64`.
-pub trait Real: RealField + Copy + Default + core::fmt::Debug + 'static {
+pub trait Real: RealField + Copy + Default + Send + Sync + core::fmt::Debug + 'static {
     /// The reference's history sentinel `f32::MIN` (`-3.4028235e38`) in this type.
     const SENTINEL: Self;
     /// Negative infinity.
     const NEG_INF: Self;
     /// Not a number.
     const NAN: Self;
+    /// Positive infinity.
+    const INFINITY: Self;
     /// Zero, usable in constants.
     const ZERO_CONST: Self;
     /// Terms whose log weight lies more than this below the running maximum are below
@@ -23,12 +25,18 @@ pub trait Real: RealField + Copy + Default + core::fmt::Debug + 'static {
     fn to_f64(self) -> f64;
     /// `true` unless NaN or infinite.
     fn finite(self) -> bool;
+    /// `true` for NaN.
+    #[inline(always)]
+    fn is_nan_like(self) -> bool {
+        self.partial_cmp(&self).is_none()
+    }
 }
 
 impl Real for f32 {
     const SENTINEL: Self = f32::MIN;
     const NEG_INF: Self = f32::NEG_INFINITY;
     const NAN: Self = f32::NAN;
+    const INFINITY: Self = f32::INFINITY;
     const ZERO_CONST: Self = 0.0;
     const NEGLIGIBLE_LOG: Self = 25.0;
     #[inline(always)]
@@ -49,6 +57,7 @@ impl Real for f64 {
     const SENTINEL: Self = f32::MIN as f64;
     const NEG_INF: Self = f64::NEG_INFINITY;
     const NAN: Self = f64::NAN;
+    const INFINITY: Self = f64::INFINITY;
     const ZERO_CONST: Self = 0.0;
     const NEGLIGIBLE_LOG: Self = 45.0;
     #[inline(always)]

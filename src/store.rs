@@ -15,6 +15,7 @@
 use nalgebra::SVector;
 
 use crate::model::{CHUNK, Chunk, Component, block_candidates, chunk_mixture};
+use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::Real;
 
 /// A run of working-set rows drawn by one Gaussian, with its bounding box: the unit of the
@@ -56,7 +57,7 @@ pub struct SampleStore<T: Real, const D: usize, const S: usize, const G: usize> 
     g_id: [u64; G],
     g: [Component<T, D>; G],
     // Background mixture of the current working set (copied out of the ring, contiguous).
-    bg_len: usize,
+    pub(crate) bg_len: usize,
     bg: [Component<T, D>; G],
     bg_log_w: [T; G],
     // Blocks of the working set: block i holds the rows of background Gaussian i.
@@ -190,27 +191,74 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
         &self.blocks[..self.bg_len]
     }
 
-    /// Writes `log b(x_r)` for the rows of the working set of [`Self::newest`] into `log_b`.
-    #[inline(never)] // once per iteration; keeps profiles readable
-    pub(crate) fn compute_background(&mut self) {
-        let mut ub = [T::zero(); G];
-        let mut idx = [0usize; G];
+    /// First row of the working set of [`Self::newest`].
+    pub(crate) fn working_start(&self) -> usize {
+        self.blocks[..self.bg_len].first().map_or(self.len, |b| b.start)
+    }
+
+    /// Writes `log b(x_r)` for the rows of the working set of [`Self::newest`] into `log_b`,
+    /// in tasks of [`ROW_TASK`] rows.
+    pub(crate) fn compute_background<X: Parallel>(&mut self, par: &X) {
         let n = self.bg_len;
-        for b in 0..n {
-            let blk = self.blocks[b];
-            let (bg, lw) = (&self.bg[..n], &self.bg_log_w[..n]);
-            let c = block_candidates(bg, lw, &self.x[blk.start..blk.end], &blk.lo, &blk.hi, &mut ub, &mut idx);
-            let mut min_b = T::NEG_INF;
-            for (ci, c0) in (blk.start..blk.end).step_by(CHUNK).enumerate() {
-                let ch = Chunk::load(&self.x[c0..blk.end]);
-                let lse = chunk_mixture(bg, lw, &idx[..c], &ch, None);
-                for r in 0..ch.n {
-                    let lb = lse.lse(r);
-                    self.log_b[c0 + r] = lb;
-                    min_b = if ci == 0 && r == 0 { lb } else { min_b.min(lb) };
-                }
+        let start = self.working_start();
+        let (x, bg, lw, blocks) = (&self.x, &self.bg[..n], &self.bg_log_w[..n], &self.blocks[..n]);
+        par.for_each_chunk(&mut self.log_b[start..self.len], ROW_TASK, &|first, out| {
+            mixture_rows::<T, D, G>(bg, lw, x, blocks, start + first, out);
+        });
+        for b in &mut self.blocks[..n] {
+            b.min_log_b = self.log_b[b.start..b.end].iter().fold(T::INFINITY, |m, &v| m.min(v));
+        }
+    }
+}
+
+/// The working-set blocks in the order a per-component pass should visit them: first the block
+/// with the largest bound on `log N(x; c) − log b(x)` (usually the component's own samples), so
+/// that the pass's running maximum starts near its final value and prunes the rest.
+pub(crate) fn seeded_order<'a, T: Real, const D: usize>(
+    c: &Component<T, D>,
+    blocks: &'a [RowBlock<T, D>],
+) -> impl Iterator<Item = &'a RowBlock<T, D>> {
+    let mut seed = 0;
+    let mut best = T::NEG_INF;
+    for (i, b) in blocks.iter().enumerate() {
+        let v = c.cheap_bound_box(&b.lo, &b.hi) - b.min_log_b;
+        if v > best {
+            best = v;
+            seed = i;
+        }
+    }
+    blocks.get(seed).into_iter().chain(blocks.iter().enumerate().filter(move |(i, _)| *i != seed).map(|(_, b)| b))
+}
+
+/// The blocks overlapping rows `[r0, r1)`, each with its rows clipped to that range.
+pub(crate) fn clipped<T: Real, const D: usize>(
+    blocks: &[RowBlock<T, D>],
+    r0: usize,
+    r1: usize,
+) -> impl Iterator<Item = (&RowBlock<T, D>, usize, usize)> {
+    blocks.iter().filter(move |b| b.end > r0 && b.start < r1).map(move |b| (b, b.start.max(r0), b.end.min(r1)))
+}
+
+/// `out[i] = log Σ_j exp(lw_j + log N(x_{r0+i}; c_j))` for rows of the working set, with the
+/// per-block pruning of [`block_candidates`] (`CAP` ≥ `comps.len()` sizes the scratch).
+pub(crate) fn mixture_rows<T: Real, const D: usize, const CAP: usize>(
+    comps: &[Component<T, D>],
+    lw: &[T],
+    x: &[SVector<T, D>],
+    blocks: &[RowBlock<T, D>],
+    r0: usize,
+    out: &mut [T],
+) {
+    let mut ub = [T::zero(); CAP];
+    let mut idx = [0usize; CAP];
+    for (blk, a, b) in clipped(blocks, r0, r0 + out.len()) {
+        let c = block_candidates(comps, lw, &x[a..b], &blk.lo, &blk.hi, &mut ub, &mut idx);
+        for c0 in (a..b).step_by(CHUNK) {
+            let ch = Chunk::load(&x[c0..b]);
+            let lse = chunk_mixture(comps, lw, &idx[..c], &ch, None);
+            for r in 0..ch.n {
+                out[c0 + r - r0] = lse.lse(r);
             }
-            self.blocks[b].min_log_b = min_b;
         }
     }
 }

@@ -262,3 +262,36 @@ fn memory_formula_matches_size_of() {
     check(size_of::<Optimizer<f32, 7, 8, 320, 24, 16>>(), gmmvi::state_size_formula(4, 7, 8, 320, 24, 16));
     check(size_of::<Opt>(), gmmvi::state_size_formula(8, 2, 8, 4096, 64, 256));
 }
+
+#[test]
+fn any_executor_gives_the_same_bits() {
+    use gmmvi::{Serial, Threads};
+    big_stack(|| {
+        let mut cfg = Config::samtrux();
+        // Working sets of more than one row task (ROW_TASK rows), so row passes really split.
+        cfg.samples.desired_samples_per_component = 200;
+        let mut t = common::Mixture {
+            comps: vec![
+                Gauss::new(SVector::from([-4.0, 0.0]), SMatrix::<f64, 2, 2>::identity()),
+                Gauss::new(SVector::from([4.0, 1.0]), SMatrix::<f64, 2, 2>::new(1.0, 0.5, 0.5, 2.0)),
+            ],
+        };
+        let mut serial = Box::new(Opt::new(&cfg, init(3), 4).unwrap());
+        let mut two = Box::new(Opt::new(&cfg, init(3), 4).unwrap());
+        let mut three = Box::new(Opt::new(&cfg, init(3), 4).unwrap());
+        // Enough iterations for reuse, adds and deletions; rows span several ROW_TASK tasks.
+        let mut max_rows = 0;
+        for _ in 0..120 {
+            let a = serial.step_with(&mut t, &Serial).unwrap();
+            max_rows = max_rows.max(a.working_set);
+            let b = two.step_with(&mut t, &Threads::new(2)).unwrap();
+            let c = three.step_with(&mut t, &Threads::new(3)).unwrap();
+            assert_eq!(a, b);
+            assert_eq!(a, c);
+        }
+        assert_eq!(bits(serial.model()), bits(two.model()));
+        assert_eq!(bits(serial.model()), bits(three.model()));
+        assert!(max_rows > gmmvi::parallel::ROW_TASK, "{max_rows}");
+        assert!(serial.model().len() > 1);
+    });
+}

@@ -18,6 +18,7 @@ use rand_core::Rng;
 
 use crate::history::History;
 use crate::model::Gmm;
+use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{LN_2PI, Real};
 use crate::rng::uniform;
 use crate::store::SampleStore;
@@ -109,48 +110,59 @@ pub(crate) fn deletion_candidates<T: Real, const K: usize, const H: usize>(
 /// (selection sampling); `log_q` of the store is used as scratch.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)] // once per iteration; keeps profiles readable
-pub(crate) fn propose<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, R: Rng + ?Sized>(
+pub(crate) fn propose<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, R, X>(
     model: &Gmm<T, D, K>,
     store: &mut SampleStore<T, D, S, G>,
     rng: &mut R,
     num_candidates: usize,
     tau: T,
     prior_entropy: Option<T>,
-) -> Option<(SVector<T, D>, T)> {
+    par: &X,
+) -> Option<(SVector<T, D>, T)>
+where
+    R: Rng + ?Sized,
+    X: Parallel,
+{
     let len = store.len;
     if len == 0 || model.is_empty() {
         return None;
     }
+    // Knuth's algorithm S: take row r with probability need/(len − r). Taken rows are marked
+    // +inf in the `log_q` scratch, the others NaN.
     let mut need = num_candidates.min(len);
-    let mut max_lq = T::NEG_INF;
-    // Selected rows are gathered into chunks for the fast mixture density.
-    let mut rows = [0usize; CHUNK_ROWS];
-    let mut xs = [SVector::<T, D>::zeros(); CHUNK_ROWS];
-    let mut lq = [T::zero(); CHUNK_ROWS];
-    let mut n = 0;
-    for r in 0..len {
-        // Knuth's algorithm S: take row r with probability need/(len − r).
+    for (r, lq) in store.log_q[..len].iter_mut().enumerate() {
         let take = need > 0 && uniform(rng) * ((len - r) as f64) < need as f64;
-        store.log_q[r] = T::NAN;
-        if take {
-            need -= 1;
-            rows[n] = r;
-            xs[n] = store.x[r];
-            n += 1;
-        }
-        if n == CHUNK_ROWS || (r + 1 == len && n > 0) {
-            model.log_density_many(&xs[..n], &mut lq[..n]);
-            for i in 0..n {
-                store.log_q[rows[i]] = lq[i];
-                max_lq = max_lq.max(lq[i]);
-            }
-            n = 0;
-        }
+        need -= take as usize;
+        *lq = if take { T::INFINITY } else { T::NAN };
     }
+    // log q of the taken rows, gathered CHUNK_ROWS at a time within fixed row ranges.
+    let x = &store.x;
+    par.for_each_chunk(&mut store.log_q[..len], ROW_TASK, &|first, out| {
+        let mut rows = [0usize; CHUNK_ROWS];
+        let mut xs = [SVector::<T, D>::zeros(); CHUNK_ROWS];
+        let mut lq = [T::zero(); CHUNK_ROWS];
+        let mut n = 0;
+        let last = out.len().saturating_sub(1);
+        for i in 0..out.len() {
+            if out[i] == T::INFINITY {
+                rows[n] = i;
+                xs[n] = x[first + i];
+                n += 1;
+            }
+            if n == CHUNK_ROWS || (i == last && n > 0) {
+                model.log_density_many(&xs[..n], &mut lq[..n]);
+                for j in 0..n {
+                    out[rows[j]] = lq[j];
+                }
+                n = 0;
+            }
+        }
+    });
+    let max_lq = store.log_q[..len].iter().filter(|v| !v.is_nan_like()).fold(T::NEG_INF, |m, &v| m.max(v));
     let mut best: Option<(usize, T)> = None;
     for r in 0..len {
         let lq = store.log_q[r];
-        if lq.partial_cmp(&lq).is_none() {
+        if lq.is_nan_like() {
             continue;
         }
         let s = store.log_p[r] - (max_lq - tau).max(lq);

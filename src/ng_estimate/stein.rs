@@ -13,17 +13,35 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use crate::model::{CHUNK, Chunk, Gmm, block_candidates, chunk_mixture, unwhiten_t};
+use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture, unwhiten_t};
+use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{OnlineLse, Real};
-use crate::store::SampleStore;
+use crate::store::{RowBlock, SampleStore, clipped, seeded_order};
 
-/// Fills `log_q[r]` and `gamma[r] = ∇log p~ − ∇log q` for the working-set rows, with
+/// Fills `gamma[r] = ∇log p~ − ∇log q` for the working-set rows, with
 /// `∇log q(x) = Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2) over the non-negligible `r_k`.
-#[allow(clippy::needless_range_loop)] // rows index the columns of `vals`
-#[inline(never)] // once per iteration; keeps profiles readable
-pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
+pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
     model: &Gmm<T, D, K>,
     store: &mut SampleStore<T, D, S, G>,
+    par: &X,
+) where
+    X: Parallel,
+{
+    let start = store.working_start();
+    let (x, grad, blocks) = (&store.x, &store.grad, &store.blocks[..store.bg_len]);
+    par.for_each_chunk(&mut store.gamma[start..store.len], ROW_TASK, &|first, out| {
+        gradient_rows(model, x, grad, blocks, start + first, out);
+    });
+}
+
+#[allow(clippy::needless_range_loop)] // rows index the columns of `vals`
+fn gradient_rows<T: Real, const D: usize, const K: usize>(
+    model: &Gmm<T, D, K>,
+    x: &[SVector<T, D>],
+    grad: &[SVector<T, D>],
+    blocks: &[RowBlock<T, D>],
+    r0: usize,
+    out: &mut [SVector<T, D>],
 ) {
     let (comps, lw) = (model.components(), model.log_weights());
     let mut ub = [T::zero(); K];
@@ -31,11 +49,10 @@ pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const
     let mut vals = [[T::zero(); CHUNK]; K];
     let mut z = SVector::<T, D>::zeros();
     let mut d = SVector::<T, D>::zeros();
-    for b in 0..store.working_blocks().len() {
-        let blk = store.blocks[b];
-        let c = block_candidates(comps, lw, &store.x[blk.start..blk.end], &blk.lo, &blk.hi, &mut ub, &mut idx);
-        for c0 in (blk.start..blk.end).step_by(CHUNK) {
-            let ch = Chunk::load(&store.x[c0..blk.end]);
+    for (blk, a, b) in clipped(blocks, r0, r0 + out.len()) {
+        let c = block_candidates(comps, lw, &x[a..b], &blk.lo, &blk.hi, &mut ub, &mut idx);
+        for c0 in (a..b).step_by(CHUNK) {
+            let ch = Chunk::load(&x[c0..b]);
             let lse = chunk_mixture(comps, lw, &idx[..c], &ch, Some(&mut vals[..]));
             for r in 0..ch.n {
                 let row = c0 + r;
@@ -46,73 +63,84 @@ pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const
                     if !(a >= lq - T::NEGLIGIBLE_LOG) {
                         continue;
                     }
-                    let x = store.x[row];
-                    comps[k].log_density(&x, &mut z);
+                    comps[k].log_density(&x[row], &mut z);
                     unwhiten_t(&comps[k].inv_t, &z, &mut d);
                     g -= d * (a - lq).exp();
                 }
-                store.log_q[row] = lq;
-                store.gamma[row] = store.grad[row] - g;
+                out[row - r0] = grad[row] - g;
             }
         }
     }
 }
 
-/// Writes `(Ĥ_k, ĝ_k)` for every active component; rows `start..len` must carry `log_b` and
-/// `gamma` (see [`log_ratio_gradients`]).
-#[inline(never)] // once per iteration; keeps profiles readable
-pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
+/// Writes `(Ĥ_k, ĝ_k)` into `ng[k]` for every active component, one task per component; the
+/// working-set rows must carry `log_b` and `gamma` (see [`log_ratio_gradients`]).
+pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
-    start: usize,
     self_normalized: bool,
-    hess: &mut [SMatrix<T, D, D>; K],
-    grad: &mut [SVector<T, D>; K],
-) {
-    let n = (store.len - start) as f64;
-    let mut z = SVector::<T, D>::zeros();
-    let mut val = [T::zero(); CHUNK];
-    for (k, c) in model.components().iter().enumerate() {
-        let inv_t = &c.inv_t;
-        let mut lse = OnlineLse::new();
-        let mut eg = SVector::<T, D>::zeros();
-        let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
-        for blk in store.working_blocks() {
-            // A block whose every row is negligible for this component is skipped in O(D²).
-            if c.box_below(&blk.lo, &blk.hi, lse.max - T::NEGLIGIBLE_LOG + blk.min_log_b) {
-                continue;
-            }
-            for c0 in (blk.start..blk.end).step_by(CHUNK) {
-                let ch = Chunk::load(&store.x[c0..blk.end]);
-                c.chunk_log_density(&ch, &mut val);
-                for (r, &lc) in val.iter().enumerate().take(ch.n) {
-                    let row = c0 + r;
-                    let a = lc - store.log_b[row];
-                    if !(a >= lse.max - T::NEGLIGIBLE_LOG) {
-                        continue;
-                    }
-                    c.log_density(&store.x[row], &mut z);
-                    let (scale, w) = lse.push(a);
-                    if scale != T::one() {
-                        eg *= scale;
-                        gz *= scale;
-                    }
-                    let gam = store.gamma[row];
-                    eg.axpy(w, &gam, T::one());
-                    gz.ger(w, &gam, &z, T::one());
-                }
+    ng: &mut [(SMatrix<T, D, D>, SVector<T, D>)],
+    par: &X,
+) where
+    X: Parallel,
+{
+    let kn = model.len().min(ng.len());
+    par.for_each_chunk(&mut ng[..kn], 1, &|first, out| {
+        for (j, slot) in out.iter_mut().enumerate() {
+            if let Some(c) = model.components().get(first + j) {
+                *slot = estimate_one(c, store, self_normalized);
             }
         }
-        let norm = if self_normalized {
-            T::one() / lse.sum
-        } else {
-            // (1/N) Σ exp(a_n) v_n = exp(max)/N · Σ exp(a_n − max) v_n
-            (lse.max - T::of(libm::log(n))).exp()
-        };
-        // M = (Σ ŵ γ zᵀ) L⁻¹, with L⁻¹ = inv_tᵀ.
-        let m = gz * inv_t.transpose() * norm;
-        // The plain-weight branch of the reference does not symmetrise (spec §2.1).
-        hess[k] = if self_normalized { (m + m.transpose()) * T::of(-0.5) } else { -m };
-        grad[k] = eg * (-norm);
+    });
+}
+
+fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
+    c: &Component<T, D>,
+    store: &SampleStore<T, D, S, G>,
+    self_normalized: bool,
+) -> (SMatrix<T, D, D>, SVector<T, D>) {
+    let n = (store.len - store.working_start()) as f64;
+    let mut z = SVector::<T, D>::zeros();
+    let mut val = [T::zero(); CHUNK];
+    let inv_t = &c.inv_t;
+    let mut lse = OnlineLse::new();
+    let mut eg = SVector::<T, D>::zeros();
+    let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
+    for blk in seeded_order(c, store.working_blocks()) {
+        // A block whose every row is negligible for this component is skipped.
+        if c.box_below(&blk.lo, &blk.hi, lse.max - T::NEGLIGIBLE_LOG + blk.min_log_b) {
+            continue;
+        }
+        for c0 in (blk.start..blk.end).step_by(CHUNK) {
+            let ch = Chunk::load(&store.x[c0..blk.end]);
+            c.chunk_log_density(&ch, &mut val);
+            for (r, &lc) in val.iter().enumerate().take(ch.n) {
+                let row = c0 + r;
+                let a = lc - store.log_b[row];
+                if !(a >= lse.max - T::NEGLIGIBLE_LOG) {
+                    continue;
+                }
+                c.log_density(&store.x[row], &mut z);
+                let (scale, w) = lse.push(a);
+                if scale != T::one() {
+                    eg *= scale;
+                    gz *= scale;
+                }
+                let gam = store.gamma[row];
+                eg.axpy(w, &gam, T::one());
+                gz.ger(w, &gam, &z, T::one());
+            }
+        }
     }
+    let norm = if self_normalized {
+        T::one() / lse.sum
+    } else {
+        // (1/N) Σ exp(a_n) v_n = exp(max)/N · Σ exp(a_n − max) v_n
+        (lse.max - T::of(libm::log(n))).exp()
+    };
+    // M = (Σ ŵ γ zᵀ) L⁻¹, with L⁻¹ = inv_tᵀ.
+    let m = gz * inv_t.transpose() * norm;
+    // The plain-weight branch of the reference does not symmetrise (spec §2.1).
+    let hess = if self_normalized { (m + m.transpose()) * T::of(-0.5) } else { -m };
+    (hess, eg * (-norm))
 }

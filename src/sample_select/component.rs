@@ -11,8 +11,9 @@ use rand_core::Rng;
 
 use crate::error::Error;
 use crate::model::{CHUNK, Chunk, Component, Gmm};
+use crate::parallel::Parallel;
 use crate::real::{OnlineLse, Real};
-use crate::store::SampleStore;
+use crate::store::{SampleStore, seeded_order};
 use crate::target::{TARGET_BLOCK, Target};
 
 /// What one selection did.
@@ -29,16 +30,22 @@ pub(crate) struct Selection {
 /// `ess_k = ⌊exp(2·lse(a) − lse(2a))⌋` with `a_n = log N(x_n; k) − log b(x_n)` over rows
 /// `start..len` (spec §9.2, TV11).
 #[inline(never)] // once per iteration; keeps profiles readable
-pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
+pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
-    start: usize,
     ess: &mut [usize; K],
-) {
-    let _ = start;
-    for (c, e) in model.components().iter().zip(ess.iter_mut()) {
-        *e = ess_floor(store, c);
-    }
+    par: &X,
+) where
+    X: Parallel,
+{
+    let comps = model.components();
+    par.for_each_chunk(&mut ess[..comps.len()], 1, &|first, out| {
+        for (j, e) in out.iter_mut().enumerate() {
+            if let Some(c) = comps.get(first + j) {
+                *e = ess_floor(store, c);
+            }
+        }
+    });
 }
 
 /// `⌊1/Σ ŵ²⌋` over the working set for self-normalised weights `ŵ_n ∝ N(x_n; c)/b(x_n)`,
@@ -51,7 +58,7 @@ pub(crate) fn ess_floor<T: Real, const D: usize, const S: usize, const G: usize>
     let mut s1 = OnlineLse::new();
     let mut s2 = OnlineLse::new();
     let mut val = [T::zero(); CHUNK];
-    for blk in store.working_blocks() {
+    for blk in seeded_order(c, store.working_blocks()) {
         if c.box_below(&blk.lo, &blk.hi, s1.max - T::NEGLIGIBLE_LOG + blk.min_log_b) {
             continue;
         }
@@ -76,7 +83,7 @@ pub(crate) fn ess_floor<T: Real, const D: usize, const S: usize, const G: usize>
 
 /// Runs the selection; on `Err` the store holds what it held before.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn select<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, P, R>(
+pub(crate) fn select<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, P, R, X>(
     model: &Gmm<T, D, K>,
     store: &mut SampleStore<T, D, S, G>,
     target: &mut P,
@@ -85,20 +92,22 @@ pub(crate) fn select<T: Real, const D: usize, const K: usize, const S: usize, co
     reuse_rows: usize,
     max_rows: usize,
     need_grad: bool,
+    par: &X,
 ) -> Result<Selection, Error>
 where
     P: Target<T, D> + ?Sized,
     R: Rng + ?Sized,
+    X: Parallel,
 {
     let kn = model.len();
     let mut ess = [0usize; K];
     let mut reused = 0usize;
     if reuse_rows > 0 && !store.is_empty() {
         let start = store.newest(reuse_rows);
-        store.compute_background();
+        store.compute_background(par);
         reused = store.len - start;
         if reused > 0 {
-            effective_sample_sizes(model, store, start, &mut ess);
+            effective_sample_sizes(model, store, &mut ess, par);
         }
     }
     let mut m = [0usize; K];
@@ -163,7 +172,7 @@ where
         return Err(Error::NonFiniteTarget);
     }
     let start = store.newest(reused + accepted);
-    store.compute_background();
+    store.compute_background(par);
     Ok(Selection { start, evaluated: total, rejected: total - accepted })
 }
 

@@ -1,0 +1,85 @@
+//! Optional multi-core execution of the hot loops.
+//!
+//! The core never spawns threads. Every expensive pass of an iteration is split into tasks with
+//! **fixed** boundaries (row ranges of [`ROW_TASK`] rows, or single components), each writing
+//! only its own part of the output; a [`Parallel`] implementation decides where the tasks run.
+//! Because the boundaries do not depend on the executor, results are bit-identical for
+//! [`Serial`] and any number of threads.
+//!
+//! With the `std` feature, [`Threads`] runs the tasks on scoped threads; a robot controller can
+//! implement [`Parallel`] on its own worker pool or RTOS tasks.
+
+/// Rows per task of the row-wise passes.
+pub const ROW_TASK: usize = 1024;
+
+/// Runs independent tasks, possibly concurrently.
+pub trait Parallel: Sync {
+    /// Calls `f(first, part)` once for every consecutive part of `items` of `chunk` elements (the
+    /// last part may be shorter; `first` is the index of `part[0]` in `items`), possibly
+    /// concurrently, and returns when every call has returned. `chunk = 0` is treated as 1.
+    fn for_each_chunk<U: Send>(&self, items: &mut [U], chunk: usize, f: &(dyn Fn(usize, &mut [U]) + Sync));
+}
+
+/// Runs every task on the calling thread, in order.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Serial;
+
+impl Parallel for Serial {
+    fn for_each_chunk<U: Send>(&self, items: &mut [U], chunk: usize, f: &(dyn Fn(usize, &mut [U]) + Sync)) {
+        let chunk = chunk.max(1);
+        for (i, part) in items.chunks_mut(chunk).enumerate() {
+            f(i * chunk, part);
+        }
+    }
+}
+
+/// Runs the tasks on `n` scoped threads (the calling thread is one of them); tasks are dealt
+/// out round-robin so that uneven tasks spread evenly.
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, Debug)]
+pub struct Threads {
+    n: usize,
+}
+
+#[cfg(feature = "std")]
+impl Threads {
+    /// `n` threads (at least 1).
+    pub fn new(n: usize) -> Self {
+        Self { n: n.max(1) }
+    }
+
+    /// As many threads as the machine reports (`std::thread::available_parallelism`).
+    pub fn available() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+}
+
+#[cfg(feature = "std")]
+impl Parallel for Threads {
+    fn for_each_chunk<U: Send>(&self, items: &mut [U], chunk: usize, f: &(dyn Fn(usize, &mut [U]) + Sync)) {
+        let chunk = chunk.max(1);
+        if self.n == 1 || items.len() <= chunk {
+            return Serial.for_each_chunk(items, chunk, f);
+        }
+        // Deal the parts out round-robin: thread t gets parts t, t + n, t + 2n, ...
+        let mut lanes: std::vec::Vec<std::vec::Vec<(usize, &mut [U])>> =
+            (0..self.n).map(|_| std::vec::Vec::new()).collect();
+        for (i, part) in items.chunks_mut(chunk).enumerate() {
+            lanes[i % self.n].push((i * chunk, part));
+        }
+        std::thread::scope(|s| {
+            let mut lanes = lanes.into_iter();
+            let own = lanes.next();
+            for lane in lanes {
+                s.spawn(move || {
+                    for (first, part) in lane {
+                        f(first, part);
+                    }
+                });
+            }
+            for (first, part) in own.into_iter().flatten() {
+                f(first, part);
+            }
+        });
+    }
+}
