@@ -244,7 +244,7 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         self.step_with(target, &Serial)
     }
 
-    /// [`Self::step`] with the hot loops run by `par` (e.g. [`crate::Threads`] with the `std`
+    /// [`Self::step`] with the hot loops run by `par` (e.g. `Threads` with the `std`
     /// feature). The result is bit-identical to [`Self::step`] for any executor.
     pub fn step_with<P: Target<T, D> + ?Sized, X: Parallel>(
         &mut self,

@@ -6,7 +6,7 @@
 //! Because the boundaries do not depend on the executor, results are bit-identical for
 //! [`Serial`] and any number of threads.
 //!
-//! With the `std` feature, [`Threads`] runs the tasks on scoped threads; a robot controller can
+//! With the `std` feature, `Threads` runs the tasks on scoped threads; a robot controller can
 //! implement [`Parallel`] on its own worker pool or RTOS tasks.
 
 /// Rows per task of the row-wise passes.
