@@ -16,6 +16,8 @@ use crate::real::{LN_2PI, Real};
 use crate::rng::{fill_standard_normal, uniform};
 use crate::target::Target;
 
+use super::eval_pointwise_f64;
+
 /// Components whose log term lies more than this below the running maximum change the
 /// gradient by less than `e⁻⁵⁰ ≈ 2·10⁻²²` relative and are left out of it.
 const SKIP_LOG: f64 = 50.0;
@@ -200,13 +202,7 @@ impl<T: Real, const D: usize, const M: usize> Target<T, D> for GaussianMixtureTa
     /// # Errors
     /// `TargetError { code: -1 }` if `x.len() != log_p.len()`.
     fn log_density(&mut self, x: &[SVector<T, D>], log_p: &mut [T]) -> Result<(), TargetError> {
-        if x.len() != log_p.len() {
-            return Err(TargetError { code: -1 });
-        }
-        for (xi, lp) in x.iter().zip(log_p.iter_mut()) {
-            *lp = T::of(self.log_density_f64(&xi.map(|v| v.to_f64()), None));
-        }
-        Ok(())
+        eval_pointwise_f64(x, log_p, None, |xi, _| self.log_density_f64(xi, None))
     }
 
     /// `log p(x_i)` and `∇ log p(x_i)` of targets.md §2.2, computed in `f64`.
@@ -219,15 +215,7 @@ impl<T: Real, const D: usize, const M: usize> Target<T, D> for GaussianMixtureTa
         log_p: &mut [T],
         grad: &mut [SVector<T, D>],
     ) -> Result<(), TargetError> {
-        if x.len() != log_p.len() || x.len() != grad.len() {
-            return Err(TargetError { code: -1 });
-        }
-        for ((xi, lp), gi) in x.iter().zip(log_p.iter_mut()).zip(grad.iter_mut()) {
-            let mut g = SVector::<f64, D>::zeros();
-            *lp = T::of(self.log_density_f64(&xi.map(|v| v.to_f64()), Some(&mut g)));
-            *gi = g.map(T::of);
-        }
-        Ok(())
+        eval_pointwise_f64(x, log_p, Some(grad), |xi, g| self.log_density_f64(xi, g))
     }
 }
 

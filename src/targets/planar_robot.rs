@@ -12,6 +12,8 @@ use crate::error::TargetError;
 use crate::real::{LN_2PI, Real};
 use crate::target::Target;
 
+use super::eval_pointwise_f64;
+
 /// Number of links (and the dimension `D`).
 const N: usize = 10;
 
@@ -148,29 +150,13 @@ impl PlanarRobot {
     }
 }
 
-/// Copies a point into an `f64` array.
-#[inline]
-fn to_f64_array<T: Real>(x: &SVector<T, N>) -> [f64; N] {
-    let mut th = [0.0; N];
-    for (d, s) in th.iter_mut().zip(x.iter()) {
-        *d = s.to_f64();
-    }
-    th
-}
-
 impl<T: Real> Target<T, 10> for PlanarRobot {
     /// `log p~(θ_i)` of targets.md §4.1, computed in `f64`.
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if `x.len() != log_p.len()`.
     fn log_density(&mut self, x: &[SVector<T, 10>], log_p: &mut [T]) -> Result<(), TargetError> {
-        if x.len() != log_p.len() {
-            return Err(TargetError { code: -1 });
-        }
-        for (xi, lp) in x.iter().zip(log_p.iter_mut()) {
-            *lp = T::of(self.log_density_f64(&to_f64_array(xi), None));
-        }
-        Ok(())
+        eval_pointwise_f64(x, log_p, None, |th, _| self.log_density_f64(&(*th).into(), None))
     }
 
     /// `log p~(θ_i)` and its gradient (targets.md §4.1–4.2), computed in `f64`.
@@ -183,17 +169,14 @@ impl<T: Real> Target<T, 10> for PlanarRobot {
         log_p: &mut [T],
         grad: &mut [SVector<T, 10>],
     ) -> Result<(), TargetError> {
-        if x.len() != log_p.len() || x.len() != grad.len() {
-            return Err(TargetError { code: -1 });
-        }
-        for ((xi, lp), gi) in x.iter().zip(log_p.iter_mut()).zip(grad.iter_mut()) {
-            let mut g = [0.0; N];
-            *lp = T::of(self.log_density_f64(&to_f64_array(xi), Some(&mut g)));
-            for (d, s) in gi.iter_mut().zip(&g) {
-                *d = T::of(*s);
+        eval_pointwise_f64(x, log_p, Some(grad), |th, g| {
+            let mut ga = [0.0; N];
+            let lp = self.log_density_f64(&(*th).into(), Some(&mut ga));
+            if let Some(g) = g {
+                *g = SVector::from(ga);
             }
-        }
-        Ok(())
+            lp
+        })
     }
 }
 
