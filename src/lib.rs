@@ -55,9 +55,9 @@
 //!      + K·((3D² + 4D + 2H + 30)·t + 8)      model, NG estimates, histories, step sizes
 //! ```
 //!
-//! e.g. planar_robot_4 (`f64`, D = 10, K = 1000, S = 200 000, G = 2000, H = 32): 61.2 MB;
+//! e.g. planar_robot_4 (`f64`, D = 10, K = 1000, S = 200 000, G = 2000, H = 32): 62.2 MB;
 //! a 7-joint arm for a microcontroller (`f32`, D = 7, K = 8, S = 320, G = 24, H = 16):
-//! 51 KB (the sample store dominates). The value can live in a `static`, on a large enough stack or in a `Box`
+//! 55.9 kB (the sample store dominates). The value can live in a `static`, on a large enough stack or in a `Box`
 //! (build it on a thread with a big stack when it is megabytes: `Box::new` may build the value
 //! on the stack first).
 //!
