@@ -151,9 +151,8 @@ impl<T: Real, const D: usize> Component<T, D> {
     }
 }
 
-/// `log Σ_j exp(lw_j + log N(x; c_j))` over `comps` (or only over the indices `sel`), writing
-/// the exact `log N(x; c_j)` into `vals[i]` (or `-inf` where skipped) and the bound plus `lw_j`
-/// into `ub[i]`, `i` running over the selection.
+/// `log Σ_j exp(lw_j + log N(x; c_j))` over `comps`, writing the exact `log N(x; c_j)` into
+/// `vals[j]` (or `-inf` where skipped) and the bound plus `lw_j` into `ub[j]`.
 ///
 /// The component with the largest O(D) upper bound is evaluated first; any other whose bound is
 /// more than [`Real::NEGLIGIBLE_LOG`] below the running maximum cannot change the sum at the
@@ -161,48 +160,42 @@ impl<T: Real, const D: usize> Component<T, D> {
 fn log_mix<T: Real, const D: usize>(
     comps: &[Component<T, D>],
     lw: &[T],
-    sel: Option<&[usize]>,
     x: &SVector<T, D>,
     vals: &mut [T],
     ub: &mut [T],
 ) -> T {
-    let all = comps.len().min(lw.len());
-    let n = sel.map_or(all, |s| s.len()).min(vals.len()).min(ub.len());
-    let at = |i: usize| sel.map_or(i, |s| s[i]).min(all.saturating_sub(1));
-    if n == 0 || all == 0 {
+    let n = comps.len().min(lw.len()).min(vals.len()).min(ub.len());
+    if n == 0 {
         return T::NEG_INF;
     }
     let mut best = 0;
-    for i in 0..n {
-        let j = at(i);
-        ub[i] = comps[j].upper_bound(x) + lw[j];
-        if ub[i] > ub[best] {
-            best = i;
+    for j in 0..n {
+        ub[j] = comps[j].upper_bound(x) + lw[j];
+        if ub[j] > ub[best] {
+            best = j;
         }
     }
     let mut z = SVector::<T, D>::zeros();
-    let jb = at(best);
-    vals[best] = comps[jb].log_density(x, &mut z);
-    let mut m = vals[best] + lw[jb];
-    for i in 0..n {
-        if i == best {
+    vals[best] = comps[best].log_density(x, &mut z);
+    let mut m = vals[best] + lw[best];
+    for j in 0..n {
+        if j == best {
             continue;
         }
         let floor = m - T::NEGLIGIBLE_LOG;
-        if ub[i] < floor {
-            vals[i] = T::NEG_INF;
+        if ub[j] < floor {
+            vals[j] = T::NEG_INF;
             continue;
         }
-        let j = at(i);
-        vals[i] = comps[j].log_density_above(x, floor - lw[j], &mut z).unwrap_or(T::NEG_INF);
-        m = m.max(vals[i] + lw[j]);
+        vals[j] = comps[j].log_density_above(x, floor - lw[j], &mut z).unwrap_or(T::NEG_INF);
+        m = m.max(vals[j] + lw[j]);
     }
     if !m.finite() {
         return m;
     }
     let mut s = T::zero();
-    for i in 0..n {
-        let t = vals[i] + lw[at(i)];
+    for j in 0..n {
+        let t = vals[j] + lw[j];
         if t >= m - T::NEGLIGIBLE_LOG {
             s += (t - m).exp();
         }
@@ -570,7 +563,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     pub fn log_density(&self, x: &SVector<T, D>) -> T {
         let mut vals = [T::zero(); K];
         let mut ub = [T::zero(); K];
-        log_mix(self.components(), self.log_weights(), None, x, &mut vals, &mut ub)
+        log_mix(self.components(), self.log_weights(), x, &mut vals, &mut ub)
     }
 
     /// `out[i] = log q(xs[i])` for every point (`min(xs.len(), out.len())` of them), with the
@@ -621,28 +614,16 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     /// `log q(x)` and its gradient `Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2). Components whose
     /// responsibility is below the scalar's precision relative to the largest are skipped.
     pub fn log_density_and_grad(&self, x: &SVector<T, D>, grad: &mut SVector<T, D>) -> T {
-        self.log_density_and_grad_sel(None, x, grad)
-    }
-
-    /// [`Self::log_density_and_grad`] over the components `sel` only (see [`block_candidates`]).
-    pub(crate) fn log_density_and_grad_sel(
-        &self,
-        sel: Option<&[usize]>,
-        x: &SVector<T, D>,
-        grad: &mut SVector<T, D>,
-    ) -> T {
         let mut vals = [T::zero(); K];
         let mut ub = [T::zero(); K];
-        let lq = log_mix(self.components(), self.log_weights(), sel, x, &mut vals, &mut ub);
+        let lq = log_mix(self.components(), self.log_weights(), x, &mut vals, &mut ub);
         grad.fill(T::zero());
         if !lq.finite() {
             return lq;
         }
         let mut z = SVector::<T, D>::zeros();
         let mut d = SVector::<T, D>::zeros();
-        let n = sel.map_or(self.n, |s| s.len());
-        for (i, &v) in vals.iter().enumerate().take(n) {
-            let k = sel.map_or(i, |s| s[i]) % K;
+        for (k, &v) in vals.iter().enumerate().take(self.n) {
             let a = self.log_w[k] + v;
             if a < lq - T::NEGLIGIBLE_LOG {
                 continue;
