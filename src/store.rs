@@ -16,7 +16,7 @@ use nalgebra::SVector;
 
 use crate::model::{CHUNK, Chunk, Component, block_candidates, chunk_mixture};
 use crate::parallel::{Parallel, ROW_TASK};
-use crate::real::Real;
+use crate::real::{OnlineLse, Real};
 
 /// A run of working-set rows drawn by one Gaussian, with its bounding box: the unit of the
 /// block-level pruning (one O(D) bound per block and component instead of per row).
@@ -228,6 +228,37 @@ pub(crate) fn seeded_order<'a, T: Real, const D: usize>(
         }
     }
     blocks.get(seed).into_iter().chain(blocks.iter().enumerate().filter(move |(i, _)| *i != seed).map(|(_, b)| b))
+}
+
+/// Component `c`'s online softmax over the working set, `ŵ_n ∝ exp(a_n)` with
+/// `a_n = log N(x_n; c) − log b(x_n)`: every row that is not provably negligible (blocks by
+/// their bound, in [`seeded_order`], then rows by value) is pushed into `lse`, and
+/// `f(row, a, scale, w)` receives the rescale factor and weight of that push.
+pub(crate) fn component_softmax<T: Real, const D: usize, const S: usize, const G: usize>(
+    store: &SampleStore<T, D, S, G>,
+    c: &Component<T, D>,
+    lse: &mut OnlineLse<T>,
+    mut f: impl FnMut(usize, T, T, T),
+) {
+    let mut val = [T::zero(); CHUNK];
+    for blk in seeded_order(c, store.working_blocks()) {
+        if c.box_below(&blk.lo, &blk.hi, lse.max - T::NEGLIGIBLE_LOG + blk.min_log_b) {
+            continue;
+        }
+        for c0 in (blk.start..blk.end).step_by(CHUNK) {
+            let ch = Chunk::load(&store.x[c0..blk.end]);
+            c.chunk_log_density(&ch, &mut val);
+            for (r, &lc) in val.iter().enumerate().take(ch.n) {
+                let row = c0 + r;
+                let a = lc - store.log_b[row];
+                if !(a >= lse.max - T::NEGLIGIBLE_LOG) {
+                    continue;
+                }
+                let (scale, w) = lse.push(a);
+                f(row, a, scale, w);
+            }
+        }
+    }
 }
 
 /// The blocks overlapping rows `[r0, r1)`, each with its rows clipped to that range.

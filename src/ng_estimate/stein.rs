@@ -16,7 +16,7 @@ use nalgebra::{SMatrix, SVector};
 use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture, unwhiten_t};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{OnlineLse, Real};
-use crate::store::{RowBlock, SampleStore, clipped, seeded_order};
+use crate::store::{RowBlock, SampleStore, clipped, component_softmax};
 
 /// Fills `gamma[r] = ∇log p~ − ∇log q` for the working-set rows, with
 /// `∇log q(x) = Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2) over the non-negligible `r_k`.
@@ -101,37 +101,20 @@ fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
 ) -> (SMatrix<T, D, D>, SVector<T, D>) {
     let n = (store.len - store.working_start()) as f64;
     let mut z = SVector::<T, D>::zeros();
-    let mut val = [T::zero(); CHUNK];
     let inv_t = &c.inv_t;
     let mut lse = OnlineLse::new();
     let mut eg = SVector::<T, D>::zeros();
     let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
-    for blk in seeded_order(c, store.working_blocks()) {
-        // A block whose every row is negligible for this component is skipped.
-        if c.box_below(&blk.lo, &blk.hi, lse.max - T::NEGLIGIBLE_LOG + blk.min_log_b) {
-            continue;
+    component_softmax(store, c, &mut lse, |row, _, scale, w| {
+        c.log_density(&store.x[row], &mut z);
+        if scale != T::one() {
+            eg *= scale;
+            gz *= scale;
         }
-        for c0 in (blk.start..blk.end).step_by(CHUNK) {
-            let ch = Chunk::load(&store.x[c0..blk.end]);
-            c.chunk_log_density(&ch, &mut val);
-            for (r, &lc) in val.iter().enumerate().take(ch.n) {
-                let row = c0 + r;
-                let a = lc - store.log_b[row];
-                if !(a >= lse.max - T::NEGLIGIBLE_LOG) {
-                    continue;
-                }
-                c.log_density(&store.x[row], &mut z);
-                let (scale, w) = lse.push(a);
-                if scale != T::one() {
-                    eg *= scale;
-                    gz *= scale;
-                }
-                let gam = store.gamma[row];
-                eg.axpy(w, &gam, T::one());
-                gz.ger(w, &gam, &z, T::one());
-            }
-        }
-    }
+        let gam = store.gamma[row];
+        eg.axpy(w, &gam, T::one());
+        gz.ger(w, &gam, &z, T::one());
+    });
     let norm = if self_normalized {
         T::one() / lse.sum
     } else {

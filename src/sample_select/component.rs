@@ -10,10 +10,10 @@
 use rand_core::Rng;
 
 use crate::error::Error;
-use crate::model::{CHUNK, Chunk, Component, Gmm};
+use crate::model::{Component, Gmm};
 use crate::parallel::Parallel;
 use crate::real::{OnlineLse, Real};
-use crate::store::{SampleStore, seeded_order};
+use crate::store::{SampleStore, component_softmax};
 use crate::target::{TARGET_BLOCK, Target};
 
 /// What one selection did.
@@ -49,33 +49,17 @@ pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, co
 }
 
 /// `⌊1/Σ ŵ²⌋` over the working set for self-normalised weights `ŵ_n ∝ N(x_n; c)/b(x_n)`,
-/// computed as `(Σ e^{a−m})² / Σ e^{2(a−m)}`; blocks and rows whose bound is negligible are
-/// skipped.
+/// computed as `(Σ e^{a−m})² / Σ e^{2(a−m)}` over the rows of [`component_softmax`].
 pub(crate) fn ess_floor<T: Real, const D: usize, const S: usize, const G: usize>(
     store: &SampleStore<T, D, S, G>,
     c: &Component<T, D>,
 ) -> usize {
     let mut s1 = OnlineLse::new();
     let mut s2 = OnlineLse::new();
-    let mut val = [T::zero(); CHUNK];
-    for blk in seeded_order(c, store.working_blocks()) {
-        if c.box_below(&blk.lo, &blk.hi, s1.max - T::NEGLIGIBLE_LOG + blk.min_log_b) {
-            continue;
-        }
-        for c0 in (blk.start..blk.end).step_by(CHUNK) {
-            let ch = Chunk::load(&store.x[c0..blk.end]);
-            c.chunk_log_density(&ch, &mut val);
-            for (r, &lc) in val.iter().enumerate().take(ch.n) {
-                let a = lc - store.log_b[c0 + r];
-                // Negligible for Σŵ, hence (2a < 2·max − 2·NEG) for Σŵ² too.
-                if !(a >= s1.max - T::NEGLIGIBLE_LOG) {
-                    continue;
-                }
-                s1.push(a);
-                s2.push(a + a);
-            }
-        }
-    }
+    // Rows negligible for Σŵ are negligible for Σŵ² too (2a < 2·max − 2·NEG).
+    component_softmax(store, c, &mut s1, |_, a, _, _| {
+        s2.push(a + a);
+    });
     // Both sums are scaled by the same maximum (m and 2m), which cancels: ESS = s1² / s2.
     let v = (s1.sum * s1.sum / s2.sum).floor();
     if v.finite() && v > T::zero() { v.to_f64() as usize } else { 0 }
