@@ -1,29 +1,32 @@
 //! The optimiser: one value holding the model, the sample store, the per-component
 //! bookkeeping and the RNG; [`Optimizer::step`] runs one bounded iteration of spec
-//! algorithm.md §1.2 with the design choices of SAMTRUX:
-//! `S` Stein estimation · `A` adaptive components · `M` component-based samples ·
-//! `T` trust-region component update · `R` improvement-based KL bounds ·
-//! `U` direct weight update · `X` fixed weight step.
+//! algorithm.md §1.2 with the seven design choices of its [`Config`]:
+//! sample selection (`M`/`P`) → component step sizes (`F`/`D`/`R`) → natural-gradient
+//! estimation (`Z`/`S`) → component update (`I`/`Y`/`T`) → weight step size (`X`/`G`/`N`) →
+//! weight update (`U`/`O`) → adaptation of the number of components (`A`/`E`).
+//! Each choice is an enum matched once per iteration (or once per component), never per
+//! sample, so the hot loops are the same monomorphic code for every codeword.
 
 use nalgebra::{SMatrix, SVector};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::adapt::vips;
-use crate::comp_step::improvement;
-use crate::comp_update::{Outcome, trust_region};
-use crate::config::Config;
+use crate::comp_step;
+use crate::comp_update::{self, Outcome, iblr};
+use crate::config::{ComponentAdaptation, ComponentUpdater, Config, NgEstimator, SampleSelector, WeightUpdater};
 use crate::error::Error;
 use crate::history::History;
 use crate::model::Gmm;
-use crate::ng_estimate::stein;
+use crate::ng_estimate::more::{MAX_MORE_FEATURES, num_features};
+use crate::ng_estimate::{more, stein};
 use crate::parallel::{Parallel, Serial};
 use crate::real::{LN_2PI, OnlineLse, Real};
-use crate::sample_select::component;
-use crate::store::SampleStore;
+use crate::sample_select::{component, mixture};
+use crate::store::{SampleStore, log_q_rows};
 use crate::target::Target;
-use crate::weight_step::fixed;
-use crate::weight_update::{direct, rewards};
+use crate::weight_step::WeightStepState;
+use crate::weight_update::{self, rewards};
 
 /// Statistics of one iteration.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -119,8 +122,11 @@ pub struct Optimizer<T: Real, const D: usize, const K: usize, const S: usize, co
     stepsize: [T; K],
     last_eta: [T; K],
     n_updates: [u64; K],
-    /// Natural-gradient estimates `(Ĥ_k, ĝ_k)` of the current iteration.
-    ng: [(SMatrix<T, D, D>, SVector<T, D>); K],
+    /// MORE ridge coefficients (§5.4).
+    l2: [T; K],
+    /// Natural-gradient estimates `(Ĥ_k, ĝ_k)` of the current iteration (`None`: failed).
+    ng: [Option<(SMatrix<T, D, D>, SVector<T, D>)>; K],
+    wstep: WeightStepState<T>,
     e: [T; K],
     partial: [[rewards::Partial<T>; K]; rewards::REWARD_TASKS],
     rng: Xoshiro256PlusPlus,
@@ -144,10 +150,17 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         if H < cfg.history_needed() {
             return Err(Error::InvalidConfig { field: "adapt.del_iters (history capacity H too small)" });
         }
-        if cfg.samples.desired_samples_per_component.saturating_mul(K) > S.min(cfg.samples.max_database_size) {
+        let per_iteration = match cfg.samples.selector {
+            SampleSelector::ComponentBased => cfg.samples.desired_samples_per_component.saturating_mul(K),
+            SampleSelector::MixtureBased => cfg.samples.desired_samples_per_component,
+        };
+        if per_iteration > S.min(cfg.samples.max_database_size) {
             return Err(Error::InvalidConfig {
-                field: "samples.desired_samples_per_component (n_des * K exceeds the store)",
+                field: "samples.desired_samples_per_component (new samples per iteration exceed the store)",
             });
+        }
+        if cfg.ng.estimator == NgEstimator::More && num_features(D) > MAX_MORE_FEATURES {
+            return Err(Error::InvalidConfig { field: "ng.estimator (MORE supports D <= 10 in this version)" });
         }
         if init.is_empty() {
             return Err(Error::InvalidArgument { what: "initial model has no component" });
@@ -167,7 +180,9 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
             stepsize: [cfg.component_step.initial; K],
             last_eta: [-T::one(); K],
             n_updates: [0; K],
-            ng: [(SMatrix::zeros(), SVector::zeros()); K],
+            l2: [cfg.ng.initial_l2_regularizer; K],
+            ng: [None; K],
+            wstep: WeightStepState::new(&cfg.weight_step),
             e: [T::zero(); K],
             partial: [[(OnlineLse::new(), T::zero()); K]; rewards::REWARD_TASKS],
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
@@ -253,56 +268,86 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
     ) -> Result<StepReport<T>, Error> {
         let cfg = &self.cfg;
         let kn = self.model.len();
-        // ---- sample selection (§9.2) ----
-        let sel = component::select(
-            &self.model,
-            &mut self.store,
-            target,
-            &mut self.rng,
-            cfg.samples.desired_samples_per_component,
-            cfg.reuse_rows(kn),
-            cfg.samples.max_database_size,
-            true,
-            par,
-        )?;
+        // ---- sample selection (§9) ----
+        let need_grad = cfg.ng.estimator == NgEstimator::Stein;
+        let (n_des, reuse, max_rows) =
+            (cfg.samples.desired_samples_per_component, cfg.reuse_rows(kn), cfg.samples.max_database_size);
+        let (model, store, rng) = (&self.model, &mut self.store, &mut self.rng);
+        let sel = match cfg.samples.selector {
+            SampleSelector::ComponentBased => {
+                component::select(model, store, target, rng, n_des, reuse, max_rows, need_grad, par)?
+            }
+            SampleSelector::MixtureBased => {
+                mixture::select(model, store, target, rng, n_des, reuse, max_rows, need_grad, par)?
+            }
+        };
         let start = sel.start;
-        // ---- component update ----
+        // ---- component update (§6, §2, §5) ----
         for k in 0..kn {
-            self.stepsize[k] =
-                improvement::adapt(&cfg.component_step, self.stepsize[k], self.rh.get(k, 2), self.rh.get(k, 1));
+            let (prev, last) = (self.rh.get(k, 2), self.rh.get(k, 1));
+            self.stepsize[k] = comp_step::adapt(&cfg.component_step, self.stepsize[k], self.n_updates[k], prev, last);
         }
-        stein::log_ratio_gradients(&self.model, &mut self.store, par);
-        stein::estimate(&self.model, &self.store, cfg.ng.self_normalized, &mut self.ng[..kn], par);
+        match cfg.ng.estimator {
+            NgEstimator::Stein => {
+                stein::log_ratio_gradients(&self.model, &mut self.store, par);
+                stein::estimate(&self.model, &self.store, cfg.ng.self_normalized, &mut self.ng[..kn], par);
+            }
+            NgEstimator::More => {
+                log_q_rows(&self.model, &mut self.store, par);
+                let l2 = &self.l2[..kn];
+                more::estimate(&self.model, &self.store, cfg.ng.self_normalized, l2, &mut self.ng[..kn], par);
+            }
+        }
         let mut rejected_updates = 0;
         for k in 0..kn {
             let (Some(mean), Some(chol)) = (self.model.mean(k).copied(), self.model.chol(k).copied()) else {
                 continue;
             };
-            let (hess, grad) = &self.ng[k];
-            let r_vec = hess * mean - grad;
-            let pr = trust_region::Problem {
-                mean: &mean,
-                chol: &chol,
-                inv_t: self.model.inv_t(k),
-                r_mat: hess,
-                r_vec: &r_vec,
-            };
-            let st = trust_region::update(&pr, self.stepsize[k], self.last_eta[k], cfg.temperature);
-            let applied = match st.outcome {
-                Outcome::Updated { eta } => self.model.set_component(k, st.mean, &st.chol).is_ok().then_some(eta),
-                Outcome::Rejected => None,
-            };
+            let beta = self.stepsize[k];
+            // (new mean, new factor, trust-region η) or `None` if rejected.
+            let cand = self.ng[k].and_then(|(hess, grad)| match cfg.component_update.updater {
+                ComponentUpdater::TrustRegion => {
+                    let r_vec = hess * mean - grad;
+                    let pr = comp_update::trust_region::Problem {
+                        mean: &mean,
+                        chol: &chol,
+                        inv_t: self.model.inv_t(k),
+                        r_mat: &hess,
+                        r_vec: &r_vec,
+                    };
+                    let st = comp_update::trust_region::update(&pr, beta, self.last_eta[k], cfg.temperature);
+                    match st.outcome {
+                        Outcome::Updated { eta } => Some((st.mean, st.chol, eta)),
+                        Outcome::Rejected => None,
+                    }
+                }
+                ComponentUpdater::Direct => {
+                    comp_update::direct::update(&mean, &chol, &hess, &grad, beta).map(|(m, l)| (m, l, -T::one()))
+                }
+                ComponentUpdater::Iblr => iblr::update(&mean, &chol, &hess, &grad, beta, self.n_updates[k] == 0)
+                    .map(|(m, l)| (m, l, -T::one())),
+            });
+            let applied = cand.and_then(|(m, l, eta)| self.model.set_component(k, m, &l).is_ok().then_some(eta));
+            let l2_init = cfg.ng.initial_l2_regularizer;
             match applied {
-                Some(eta) => self.last_eta[k] = eta,
+                Some(eta) => {
+                    self.last_eta[k] = eta;
+                    self.l2[k] = (self.l2[k] * T::of(0.5)).max(l2_init);
+                }
                 None => {
                     self.last_eta[k] = -T::one();
+                    self.l2[k] = T::of(1e-6).min(self.l2[k] * T::of(10.0));
                     rejected_updates += 1;
                 }
             }
             self.n_updates[k] += 1;
         }
-        // ---- weight update (§7) with the updated components and the old weights ----
-        let beta_w = fixed::stepsize(&cfg.weight_step);
+        // ---- weight update (§8, §7) with the updated components and the old weights ----
+        let mut last_rewards = [T::zero(); K];
+        for (k, r) in last_rewards.iter_mut().enumerate().take(kn) {
+            *r = self.rh.get(k, 1);
+        }
+        let beta_w = self.wstep.next(&cfg.weight_step, self.model.log_weights(), &last_rewards[..kn]);
         let temp = cfg.temperature;
         let ok = rewards::expected_log_ratios(
             &self.model,
@@ -325,7 +370,12 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         let weights_frozen = !ok;
         if ok && kn > 1 {
             let mut u = [T::zero(); K];
-            direct::update(lw, &self.e[..kn], beta_w, temp, &mut u[..kn]);
+            match cfg.weight_update.updater {
+                WeightUpdater::Direct => weight_update::direct::update(lw, &self.e[..kn], beta_w, temp, &mut u[..kn]),
+                WeightUpdater::TrustRegion => {
+                    weight_update::trust_region::update(lw, &self.e[..kn], beta_w, temp, &mut u[..kn]);
+                }
+            }
             if self.model.set_log_weights(&u[..kn]).is_ok() {
                 let mut w = [T::zero(); K];
                 for (wk, lk) in w.iter_mut().zip(self.model.log_weights()) {
@@ -336,8 +386,10 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         }
         self.iteration += 1;
         // ---- adaptive number of components (§10) ----
-        let deleted = self.delete_components();
-        let added = self.maybe_add_component(par);
+        let (deleted, added) = match self.cfg.adapt.mode {
+            ComponentAdaptation::Adaptive => (self.delete_components(), self.maybe_add_component(par)),
+            ComponentAdaptation::Fixed => (0, 0),
+        };
         Ok(StepReport {
             iteration: self.iteration,
             evaluations: self.store.evaluations(),
@@ -372,6 +424,7 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
                     self.stepsize[i] = self.stepsize[i + 1];
                     self.last_eta[i] = self.last_eta[i + 1];
                     self.n_updates[i] = self.n_updates[i + 1];
+                    self.l2[i] = self.l2[i + 1];
                 }
                 deleted += 1;
             }
@@ -408,6 +461,7 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         self.stepsize[k] = self.cfg.component_step.initial;
         self.last_eta[k] = -T::one();
         self.n_updates[k] = 0;
+        self.l2[k] = self.cfg.ng.initial_l2_regularizer;
         1
     }
 

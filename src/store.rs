@@ -14,7 +14,7 @@
 
 use nalgebra::SVector;
 
-use crate::model::{CHUNK, Chunk, Component, block_candidates, chunk_mixture};
+use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{OnlineLse, Real};
 
@@ -292,4 +292,19 @@ pub(crate) fn mixture_rows<T: Real, const D: usize, const CAP: usize>(
             }
         }
     }
+}
+
+/// `store.log_q[r] = log q(x_r)` for the working-set rows (the rewards `ρ = log p~ − log q`
+/// regressed by MORE, the mixture ESS of `P`), in tasks of [`ROW_TASK`] rows.
+pub(crate) fn log_q_rows<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X: Parallel>(
+    model: &Gmm<T, D, K>,
+    store: &mut SampleStore<T, D, S, G>,
+    par: &X,
+) {
+    let start = store.working_start();
+    let (x, blocks) = (&store.x, &store.blocks[..store.bg_len]);
+    let (comps, lw) = (model.components(), model.log_weights());
+    par.for_each_chunk(&mut store.log_q[start..store.len], ROW_TASK, &|first, out| {
+        mixture_rows::<T, D, K>(comps, lw, x, blocks, start + first, out);
+    });
 }

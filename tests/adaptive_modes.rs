@@ -1,19 +1,11 @@
 //! The adaptive scheme (letter A) finds all modes of a multimodal target from one component.
 mod common;
 
-use common::{Gauss, Mixture, big_stack};
+use common::{big_stack, four_modes};
 use gmmvi::{Config, Gmm, Optimizer, StopRule};
-use nalgebra::{SMatrix, SVector};
+use nalgebra::SVector;
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
-
-pub fn four_modes() -> Mixture<2> {
-    let comps = [(-10.0, -10.0), (-10.0, 10.0), (10.0, -10.0), (10.0, 10.0)]
-        .iter()
-        .map(|&(a, b)| Gauss::new(SVector::from([a, b]), SMatrix::<f64, 2, 2>::new(1.0, 0.3, 0.3, 0.5)))
-        .collect();
-    Mixture { comps }
-}
 
 type Opt = Optimizer<f64, 2, 16, 8192, 64, 256>;
 

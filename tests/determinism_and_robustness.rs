@@ -226,7 +226,7 @@ fn invalid_configurations_are_named() {
         assert_eq!(field(|c| c.samples.max_database_size = 0), "samples.max_database_size");
         assert_eq!(field(|c| c.component_step.inc_factor = 0.0), "component_step.inc_factor/dec_factor");
         assert!(field(|c| c.adapt.del_iters = 1000).contains("history capacity"));
-        assert!(field(|c| c.samples.desired_samples_per_component = 1000).contains("exceeds the store"));
+        assert!(field(|c| c.samples.desired_samples_per_component = 1000).contains("exceed the store"));
         assert!(matches!(Opt::new(&Config::samtrux(), Gmm::new(), 0), Err(Error::InvalidArgument { .. })));
     });
 }

@@ -2,7 +2,7 @@
 //! must match the target's moments (issue: core engine, test list item 2 and f32/f64).
 mod common;
 
-use common::{Gauss, big_stack};
+use common::{Gauss, big_stack, random_10d};
 use gmmvi::{Config, Gmm, Optimizer, Real, StopRule};
 use nalgebra::{SMatrix, SVector};
 use rand_core::SeedableRng;
@@ -55,16 +55,6 @@ fn correlated_2d_f32() {
         let got = fit::<f32, 2>(&mut t, 200);
         check(&t, got, 1e-2);
     });
-}
-
-fn random_10d() -> Gauss<10> {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(42);
-    let mut a = SMatrix::<f64, 10, 10>::zeros();
-    gmmvi::rng::fill_standard_normal(&mut rng, a.as_mut_slice());
-    let cov = a.transpose() * a * 0.2 + SMatrix::identity() * 0.5;
-    let mut m = SVector::<f64, 10>::zeros();
-    gmmvi::rng::fill_standard_normal(&mut rng, m.as_mut_slice());
-    Gauss::new(m * 3.0, cov)
 }
 
 #[test]

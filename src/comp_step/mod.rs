@@ -1,7 +1,26 @@
-//! Design choice 5 — component step size (spec algorithm.md §6). For the trust-region update
-//! the step size is the KL bound ε.
+//! Design choice 5 — component step size (spec algorithm.md §6), called at the start of every
+//! iteration's component update. For the trust-region update the step size is the KL bound ε,
+//! for the direct and iBLR updates the natural-gradient step size β.
 //!
-//! Option `R` ([`improvement`]): grow after an improvement of the component's reward, shrink
-//! otherwise.
+//! * Option `F` ([`fixed`]): `β_k = initial`.
+//! * Option `D` ([`decaying`]): `β_k = initial / (1 + n_k^a)` with `n_k` the component's
+//!   received updates.
+//! * Option `R` ([`improvement`]): grow after an improvement of the component's reward, shrink
+//!   otherwise.
 
+pub mod decaying;
+pub mod fixed;
 pub mod improvement;
+
+use crate::config::{ComponentStepConfig, StepSchedule};
+use crate::real::Real;
+
+/// The new step size of one component: current `beta`, received updates `n`, and its last
+/// two rewards `prev`, `last` (reward history entries −2 and −1).
+pub(crate) fn adapt<T: Real>(cfg: &ComponentStepConfig<T>, beta: T, n: u64, prev: T, last: T) -> T {
+    match cfg.schedule {
+        StepSchedule::Fixed => fixed::stepsize(cfg),
+        StepSchedule::Decaying => decaying::stepsize(cfg, n),
+        StepSchedule::ImprovementBased => improvement::adapt(cfg, beta, prev, last),
+    }
+}

@@ -13,8 +13,6 @@
 //! inverse: if `Λ'` is not positive definite neither is `Σ'`, whose Cholesky factorisation then
 //! fails in the reference as well, so the outcome is the same.
 
-#![cfg_attr(not(test), allow(dead_code))]
-
 use nalgebra::{SMatrix, SVector};
 
 use crate::model::cholesky;

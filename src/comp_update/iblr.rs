@@ -8,8 +8,6 @@
 //! `L' = chol(Σ')` (§14.4: the reference differs from Lin et al. in both points). The update is
 //! rejected (component kept) when a factorisation fails or anything is non-finite.
 
-#![cfg_attr(not(test), allow(dead_code))]
-
 use nalgebra::{SMatrix, SVector};
 
 use super::direct::{inverse_and_factor, precision};

@@ -20,11 +20,12 @@
 //! whatever `T` is, and the `P × P` system is solved by Gaussian elimination with partial
 //! pivoting (the reference uses a general LU solve).
 
-#![cfg_attr(not(test), allow(dead_code))]
-
 use nalgebra::{SMatrix, SVector};
 
-use crate::real::Real;
+use crate::model::{Component, Gmm};
+use crate::parallel::Parallel;
+use crate::real::{OnlineLse, Real};
+use crate::store::{SampleStore, component_softmax};
 
 /// Capacity of the regression buffers: the number of features `P = D(D+1)/2 + D + 1` must not
 /// exceed it (66 = `P` for `D = 10`).
@@ -42,7 +43,9 @@ type Normal = [[f64; MAX_MORE_FEATURES]; MAX_MORE_FEATURES];
 /// `weights` (used as given: self-normalised or plain) and ridge coefficient `l2`; returns
 /// `(R, r, c)`. `None` if the slice lengths differ, `P > MAX_MORE_FEATURES` (`D > 10`), `L` is
 /// singular, the system is singular, or the result is non-finite. Samples of weight exactly 0
-/// are skipped (they contribute nothing, even if their reward is not finite).
+/// are skipped (they contribute nothing, even if their reward is not finite). The optimiser
+/// streams rows through [`Regression`] instead; this slice form states the math for the tests.
+#[cfg(test)]
 pub(crate) fn fit<T: Real, const D: usize>(
     mean: &SVector<T, D>,
     chol: &SMatrix<T, D, D>,
@@ -51,76 +54,168 @@ pub(crate) fn fit<T: Real, const D: usize>(
     weights: &[T],
     l2: T,
 ) -> Option<(SMatrix<T, D, D>, SVector<T, D>, T)> {
-    let p = num_features(D);
-    if p > MAX_MORE_FEATURES || xs.len() != rho.len() || xs.len() != weights.len() {
+    if xs.len() != rho.len() || xs.len() != weights.len() {
         return None;
     }
-    let mu = mean.map(|v| v.to_f64());
     let a = chol.map(|v| v.to_f64()).solve_lower_triangular(&SMatrix::<f64, D, D>::identity())?;
-    if a.iter().chain(mu.iter()).any(|v| !v.is_finite()) {
-        return None;
-    }
-
-    // Normal equations, upper triangle only while accumulating.
-    let mut m: Normal = [[0.0; MAX_MORE_FEATURES]; MAX_MORE_FEATURES];
-    let mut rhs = [0.0f64; MAX_MORE_FEATURES];
-    let mut f = [0.0f64; MAX_MORE_FEATURES];
+    let mu = mean.map(|v| v.to_f64());
+    let mut acc = Regression::<D>::new()?;
     for ((x, &rh), &w) in xs.iter().zip(rho).zip(weights) {
         let w = w.to_f64();
-        if w == 0.0 {
-            continue;
+        if w != 0.0 {
+            acc.add(&(a * (x.map(|v| v.to_f64()) - mu)), rh.to_f64(), w);
         }
-        let z = a * (x.map(|v| v.to_f64()) - mu);
-        features(&z, &mut f[..p]);
-        let rh = rh.to_f64();
-        for (i, (row, r)) in m[..p].iter_mut().zip(&mut rhs[..p]).enumerate() {
+    }
+    acc.solve(mean, &a, l2.to_f64())
+}
+
+/// The weighted normal equations `ΦᵀWΦ`, `ΦᵀWρ` of the regression, accumulated row by row in
+/// `f64` (upper triangle only), so that a caller can stream rows with an online rescaling.
+pub(crate) struct Regression<const D: usize> {
+    m: Normal,
+    rhs: [f64; MAX_MORE_FEATURES],
+}
+
+impl<const D: usize> Regression<D> {
+    /// Empty sums; `None` if `D` exceeds the feature capacity (`D > 10`).
+    pub fn new() -> Option<Self> {
+        if num_features(D) > MAX_MORE_FEATURES {
+            return None;
+        }
+        Some(Self { m: [[0.0; MAX_MORE_FEATURES]; MAX_MORE_FEATURES], rhs: [0.0; MAX_MORE_FEATURES] })
+    }
+
+    /// Adds the whitened sample `z` with reward `rho` and weight `w`.
+    pub fn add(&mut self, z: &SVector<f64, D>, rho: f64, w: f64) {
+        let p = num_features(D).min(MAX_MORE_FEATURES);
+        let mut f = [0.0f64; MAX_MORE_FEATURES];
+        features(z, &mut f[..p]);
+        for (i, (row, r)) in self.m[..p].iter_mut().zip(&mut self.rhs[..p]).enumerate() {
             let wf = w * f[i];
-            *r += wf * rh;
+            *r += wf * rho;
             for (mij, &fj) in row[i..p].iter_mut().zip(&f[i..p]) {
                 *mij += wf * fj;
             }
         }
     }
-    let lam = l2.to_f64();
-    for i in 1..p {
-        // Mirror the upper triangle: rows `..i` are above row `i`.
-        let (top, bottom) = m.split_at_mut(i);
-        for (mij, upper) in bottom[0][..i].iter_mut().zip(top.iter()) {
-            *mij = upper[i];
+
+    /// Multiplies everything accumulated so far by `s`.
+    pub fn scale(&mut self, s: f64) {
+        let p = num_features(D).min(MAX_MORE_FEATURES);
+        for (row, r) in self.m[..p].iter_mut().zip(&mut self.rhs[..p]) {
+            *r *= s;
+            for v in &mut row[..p] {
+                *v *= s;
+            }
         }
     }
-    // Ridge on every entry but the bias (last).
-    for (i, row) in m[..p - 1].iter_mut().enumerate() {
-        row[i] += lam;
-    }
-    if !solve_in_place(&mut m, &mut rhs, p) {
-        return None;
-    }
-    let theta = &rhs[..p];
 
-    // Unpack (whitened space).
-    let mut q = SMatrix::<f64, D, D>::zeros();
-    let mut k = 0;
-    for i in 0..D {
-        for j in i..D {
-            q[(i, j)] -= theta[k];
-            q[(j, i)] -= theta[k];
-            k += 1;
+    /// Adds the ridge `l2` (not on the bias), solves, and un-whitens with `a = L⁻¹` around
+    /// `mean`: `(R, r, c)`, or `None` for a singular system or a non-finite result.
+    #[allow(clippy::wrong_self_convention)]
+    pub fn solve<T: Real>(
+        mut self,
+        mean: &SVector<T, D>,
+        a: &SMatrix<f64, D, D>,
+        l2: f64,
+    ) -> Option<(SMatrix<T, D, D>, SVector<T, D>, T)> {
+        let p = num_features(D).min(MAX_MORE_FEATURES);
+        let mu = mean.map(|v| v.to_f64());
+        if a.iter().chain(mu.iter()).any(|v| !v.is_finite()) {
+            return None;
         }
-    }
-    let b = SVector::<f64, D>::from_fn(|i, _| theta[k + i]);
-    let c = theta[p - 1];
+        let m = &mut self.m;
+        for i in 1..p {
+            // Mirror the upper triangle: rows `..i` are above row `i`.
+            let (top, bottom) = m.split_at_mut(i);
+            for (mij, upper) in bottom[0][..i].iter_mut().zip(top.iter()) {
+                *mij = upper[i];
+            }
+        }
+        // Ridge on every entry but the bias (last).
+        for (i, row) in m[..p - 1].iter_mut().enumerate() {
+            row[i] += l2;
+        }
+        if !solve_in_place(m, &mut self.rhs, p) {
+            return None;
+        }
+        let theta = &self.rhs[..p];
 
-    // Un-whiten.
-    let r_mat = a.transpose() * q * a;
-    let t1 = a.transpose() * b;
-    let t2 = r_mat * mu;
-    let r_vec = t1 + t2;
-    let c = c - mu.dot(&(t2 * 0.5 + t1));
-    if !c.is_finite() || r_mat.iter().chain(r_vec.iter()).any(|v| !v.is_finite()) {
+        // Unpack (whitened space).
+        let mut q = SMatrix::<f64, D, D>::zeros();
+        let mut k = 0;
+        for i in 0..D {
+            for j in i..D {
+                q[(i, j)] -= theta[k];
+                q[(j, i)] -= theta[k];
+                k += 1;
+            }
+        }
+        let b = SVector::<f64, D>::from_fn(|i, _| theta[k + i]);
+        let c = theta[p - 1];
+
+        // Un-whiten.
+        let r_mat = a.transpose() * q * a;
+        let t1 = a.transpose() * b;
+        let t2 = r_mat * mu;
+        let r_vec = t1 + t2;
+        let c = c - mu.dot(&(t2 * 0.5 + t1));
+        if !c.is_finite() || r_mat.iter().chain(r_vec.iter()).any(|v| !v.is_finite()) {
+            return None;
+        }
+        Some((r_mat.map(T::of), r_vec.map(T::of), T::of(c)))
+    }
+}
+
+/// Writes `(Ĥ_k, ĝ_k)` of the MORE surrogate into `ng[k]` (`None` where the regression failed),
+/// one task per component; the working-set rows must carry `log_b` and `log_q` (see
+/// [`crate::store::log_q_rows`]). `l2[k]` is component k's ridge coefficient.
+pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
+    model: &Gmm<T, D, K>,
+    store: &SampleStore<T, D, S, G>,
+    self_normalized: bool,
+    l2: &[T],
+    ng: &mut [Option<(SMatrix<T, D, D>, SVector<T, D>)>],
+    par: &X,
+) where
+    X: Parallel,
+{
+    let kn = model.len().min(ng.len()).min(l2.len());
+    par.for_each_chunk(&mut ng[..kn], 1, &|first, out| {
+        for (j, slot) in out.iter_mut().enumerate() {
+            let k = first + j;
+            if let (Some(c), Some(l)) = (model.components().get(k), l2.get(k)) {
+                *slot = estimate_one(c, store, self_normalized, l.to_f64());
+            }
+        }
+    });
+}
+
+fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
+    c: &Component<T, D>,
+    store: &SampleStore<T, D, S, G>,
+    self_normalized: bool,
+    l2: f64,
+) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
+    let mut acc = Regression::<D>::new()?;
+    let mut z = SVector::<T, D>::zeros();
+    let mut lse = OnlineLse::new();
+    component_softmax(store, c, &mut lse, |row, _, scale, w| {
+        // `log_density` leaves the whitened `z = L⁻¹(x − μ)` in `z`.
+        c.log_density(&store.x[row], &mut z);
+        if scale != T::one() {
+            acc.scale(scale.to_f64());
+        }
+        acc.add(&z.map(|v| v.to_f64()), (store.log_p[row] - store.log_q[row]).to_f64(), w.to_f64());
+    });
+    if !(lse.sum > T::zero()) {
         return None;
     }
-    Some((r_mat.map(T::of), r_vec.map(T::of), T::of(c)))
+    // Self-normalised: ŵ = w/Σw; plain: ŵ = exp(a) = exp(max)·w (spec §2: no 1/N for MORE).
+    acc.scale(if self_normalized { 1.0 / lse.sum.to_f64() } else { libm::exp(lse.max.to_f64()) });
+    let a = c.inv_t.transpose().map(|v| v.to_f64());
+    let (r_mat, r_vec, _) = acc.solve(&c.mean, &a, l2)?;
+    Some(natural_gradient(&c.mean, &r_mat, &r_vec))
 }
 
 /// The natural-gradient pair `(Ĥ, ĝ) = (R, Rμ − r)` of the surrogate `−½xᵀRx + rᵀx + c` at the

@@ -79,7 +79,7 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
     self_normalized: bool,
-    ng: &mut [(SMatrix<T, D, D>, SVector<T, D>)],
+    ng: &mut [Option<(SMatrix<T, D, D>, SVector<T, D>)>],
     par: &X,
 ) where
     X: Parallel,
@@ -88,7 +88,7 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
     par.for_each_chunk(&mut ng[..kn], 1, &|first, out| {
         for (j, slot) in out.iter_mut().enumerate() {
             if let Some(c) = model.components().get(first + j) {
-                *slot = estimate_one(c, store, self_normalized);
+                *slot = Some(estimate_one(c, store, self_normalized));
             }
         }
     });

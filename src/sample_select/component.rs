@@ -9,23 +9,13 @@
 
 use rand_core::Rng;
 
+use super::{Selection, draw_and_store};
 use crate::error::Error;
 use crate::model::{Component, Gmm};
 use crate::parallel::Parallel;
 use crate::real::{OnlineLse, Real};
 use crate::store::{SampleStore, component_softmax};
-use crate::target::{TARGET_BLOCK, Target};
-
-/// What one selection did.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Selection {
-    /// First row of the working set (`store.len` is its end).
-    pub start: usize,
-    /// New target evaluations.
-    pub evaluated: usize,
-    /// Of those, rejected as non-finite.
-    pub rejected: usize,
-}
+use crate::target::Target;
 
 /// `ess_k = ⌊exp(2·lse(a) − lse(2a))⌋` with `a_n = log N(x_n; k) − log b(x_n)` over rows
 /// `start..len` (spec §9.2, TV11).
@@ -95,69 +85,10 @@ where
         }
     }
     let mut m = [0usize; K];
-    let mut total = 0;
     for k in 0..kn {
         m[k] = n_des.saturating_sub(ess[k]).max(1);
-        total += m[k];
     }
-    // The working set is the newest `reused + accepted` rows, whether or not this thinned.
-    let first = store.reserve(total, max_rows);
-    // Draw: rows first.. in component order.
-    let mut r = first;
-    for (k, &mk) in m.iter().enumerate().take(kn) {
-        for _ in 0..mk {
-            if let Some(x) = model.sample_component(k, rng) {
-                store.x[r] = x;
-            }
-            r += 1;
-        }
-    }
-    // Evaluate in blocks; on failure leave `len` untouched so nothing is stored.
-    let mut b0 = first;
-    while b0 < first + total {
-        let b1 = (b0 + TARGET_BLOCK).min(first + total);
-        let res = if need_grad {
-            target.log_density_with_grad(&store.x[b0..b1], &mut store.log_p[b0..b1], &mut store.grad[b0..b1])
-        } else {
-            target.log_density(&store.x[b0..b1], &mut store.log_p[b0..b1])
-        };
-        res?;
-        b0 = b1;
-    }
-    store.count_evaluations(total);
-    // Compact out rejected rows, storing the Gaussian of every component that kept a sample.
-    let mut w = first;
-    let mut r = first;
-    for (k, &mk) in m.iter().enumerate().take(kn) {
-        let mut id = None;
-        for _ in 0..mk {
-            let ok = store.log_p[r].finite() && (!need_grad || store.grad[r].iter().all(|v| v.finite()));
-            if ok {
-                let gid = match id {
-                    Some(g) => g,
-                    None => {
-                        let g = store.push_gaussian(&model.components()[k]);
-                        id = Some(g);
-                        g
-                    }
-                };
-                store.x[w] = store.x[r];
-                store.log_p[w] = store.log_p[r];
-                store.grad[w] = store.grad[r];
-                store.gid[w] = gid;
-                w += 1;
-            }
-            r += 1;
-        }
-    }
-    let accepted = w - first;
-    store.commit(accepted);
-    if accepted == 0 && reused == 0 {
-        return Err(Error::NonFiniteTarget);
-    }
-    let start = store.newest(reused + accepted);
-    store.compute_background(par);
-    Ok(Selection { start, evaluated: total, rejected: total - accepted })
+    draw_and_store(model, store, target, rng, &m, reused, max_rows, need_grad, par)
 }
 
 #[cfg(test)]

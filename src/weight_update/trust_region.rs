@@ -10,8 +10,6 @@
 //! 10 % of `ε_w` (then the last candidate is taken); otherwise take the candidate at `e^hi` if
 //! some η met the bound, else keep the weights.
 
-#![cfg_attr(not(test), allow(dead_code))]
-
 use super::direct::LOG_WEIGHT_FLOOR;
 use crate::real::{Real, log_sum_exp};
 

@@ -3,6 +3,8 @@
 
 use gmmvi::{Real, Target, TargetError};
 use nalgebra::{SMatrix, SVector};
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// Normalised Gaussian N(m, C): log Z = 0.
 pub struct Gauss<const D: usize> {
@@ -93,4 +95,24 @@ impl<T: Real, const D: usize> Target<T, D> for Mixture<D> {
 /// Runs `f` on a thread with a large stack (optimiser states are big values).
 pub fn big_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     std::thread::Builder::new().stack_size(256 << 20).spawn(f).expect("spawn").join().expect("join")
+}
+
+/// A random correlated 10-D Gaussian with log Z = 0.
+pub fn random_10d() -> Gauss<10> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(42);
+    let mut a = SMatrix::<f64, 10, 10>::zeros();
+    gmmvi::rng::fill_standard_normal(&mut rng, a.as_mut_slice());
+    let cov = a.transpose() * a * 0.2 + SMatrix::identity() * 0.5;
+    let mut m = SVector::<f64, 10>::zeros();
+    gmmvi::rng::fill_standard_normal(&mut rng, m.as_mut_slice());
+    Gauss::new(m * 3.0, cov)
+}
+
+/// Four well-separated correlated 2-D Gaussians of equal weight, log Z = 0.
+pub fn four_modes() -> Mixture<2> {
+    let comps = [(-10.0, -10.0), (-10.0, 10.0), (10.0, -10.0), (10.0, 10.0)]
+        .iter()
+        .map(|&(a, b)| Gauss::new(SVector::from([a, b]), SMatrix::<f64, 2, 2>::new(1.0, 0.3, 0.3, 0.5)))
+        .collect();
+    Mixture { comps }
 }

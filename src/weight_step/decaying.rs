@@ -1,0 +1,13 @@
+//! Decaying weight step size, letter `G` (spec algorithm.md §8): `β_w = initial / (1 + m^a)` with
+//! `m` the number of previous calls (0 at the first). The spec ships no default exponent `a`,
+//! so [`crate::Config::validate`] requires `annealing_exponent` to be set.
+
+use crate::config::WeightStepConfig;
+use crate::real::Real;
+
+/// The step size of call number `m` (from 0); an unset exponent counts as 0 (validated away).
+pub(crate) fn stepsize<T: Real>(cfg: &WeightStepConfig<T>, m: u64) -> T {
+    let a = cfg.annealing_exponent.map_or(0.0, |a| a.to_f64());
+    let decay = if m == 0 { 0.0 } else { libm::pow(m as f64, a) };
+    cfg.initial / T::of(1.0 + decay)
+}
