@@ -10,6 +10,10 @@
 //!   hyperparameters including the add heuristic over 10⁵ stored samples every iteration;
 //!   serial and on every core (`_threads`, [`Threads::available`]).
 //!
+//! * `step/diag_d50_full` and `step/diag_d50_diagonal`: a 50-D diagonal Gaussian target, 8
+//!   components, library-default SAMTRUX, with the full and the diagonal covariance model
+//!   (`Optimizer<…, DIAG>`).
+//!
 //! Each optimiser is warmed up with a few steps; every measured call then starts from a clone
 //! of that warmed-up state (same RNG state too), so all measured steps do the same work.
 //!
@@ -102,11 +106,51 @@ fn gmm20_k10() -> (Box<Gmm20Opt>, GaussianMixtureTarget<f64, GMM_D, GMM_M>) {
     (opt, gmm20_target(10_000))
 }
 
+/// A diagonal Gaussian in `R^50` with variances from 0.1 to 10 (log density and gradient O(D)).
+struct DiagGauss50;
+
+impl Target<f64, 50> for DiagGauss50 {
+    fn log_density(&mut self, x: &[SVector<f64, 50>], lp: &mut [f64]) -> Result<(), gmmvi::TargetError> {
+        let mut g = [SVector::zeros(); gmmvi::TARGET_BLOCK];
+        self.log_density_with_grad(x, lp, &mut g[..x.len()])
+    }
+    fn log_density_with_grad(
+        &mut self,
+        x: &[SVector<f64, 50>],
+        lp: &mut [f64],
+        grad: &mut [SVector<f64, 50>],
+    ) -> Result<(), gmmvi::TargetError> {
+        for ((xi, l), g) in x.iter().zip(lp).zip(grad) {
+            let mut s = 0.0;
+            for d in 0..50 {
+                let prec = 10f64.powf(1.0 - 2.0 * d as f64 / 49.0);
+                s += prec * xi[d] * xi[d];
+                g[d] = -prec * xi[d];
+            }
+            *l = -0.5 * s;
+        }
+        Ok(())
+    }
+}
+
+type Diag50Opt<const DG: bool> = Optimizer<f64, 50, 8, 4096, 64, 256, DG>;
+
+/// 8 components from the prior, adding switched off.
+fn diag_d50<const DG: bool>() -> Box<Diag50Opt<DG>> {
+    let mut cfg = Config::<f64>::samtrux();
+    cfg.adapt.add_iters = 1_000_000;
+    let var = SVector::<f64, 50>::repeat(4.0);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+    let init = Gmm::from_prior(8, &SVector::zeros(), &SVector::repeat(2.0), &var, &mut rng).expect("initial model");
+    Box::new(Diag50Opt::<DG>::new(&cfg, init, 3).expect("optimiser"))
+}
+
 /// Warms `opt` up, then measures single steps, each from a fresh clone of the warmed-up state.
-fn bench_step<T, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, P, X>(
+#[allow(clippy::type_complexity)]
+fn bench_step<T, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, const DG: bool, P, X>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     name: &str,
-    mut opt: Box<Optimizer<T, D, K, S, G, H>>,
+    mut opt: Box<Optimizer<T, D, K, S, G, H, DG>>,
     mut target: P,
     par: &X,
 ) where
@@ -143,6 +187,8 @@ fn step(c: &mut Criterion) {
     bench_step(&mut group, "planar_robot_4_k30", opt, target, &Serial);
     let (opt, target) = gmm20_k10();
     bench_step(&mut group, "gmm20_k10", opt, target, &Serial);
+    bench_step(&mut group, "diag_d50_full", diag_d50::<false>(), DiagGauss50, &Serial);
+    bench_step(&mut group, "diag_d50_diagonal", diag_d50::<true>(), DiagGauss50, &Serial);
     group.finish();
 
     // Steps of about a second: the fewest samples criterion accepts.

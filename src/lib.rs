@@ -51,8 +51,8 @@
 //!
 //! ```text
 //! size ≈ S·((3D + 3)·t + 8)                 sample store: x, ∇log p~, log p~, id + per-row scratch
-//!      + G·((2D² + 6D + 6)·t + 24)          stored Gaussians (ring + working-set copy + row blocks)
-//!      + K·((3D² + 4D + 2H + 32)·t + 8)      model, NG estimates, histories, step sizes
+//!      + G·((2D² + 6D + 8)·t + 24)          stored Gaussians (ring + working-set copy + row blocks)
+//!      + K·((3D² + 4D + 2H + 33)·t + 8)      model, NG estimates, histories, step sizes
 //! ```
 //!
 //! e.g. planar_robot_4 (`f64`, D = 10, K = 1000, S = 200 000, G = 2000, H = 32): 62.2 MB;
@@ -110,5 +110,5 @@ pub struct ReadmeDoctests;
 
 /// `size_of` of an optimiser state by the formula of the crate docs (without the O(1) part).
 pub const fn state_size_formula(t: usize, d: usize, k: usize, s: usize, g: usize, h: usize) -> usize {
-    s * ((3 * d + 3) * t + 8) + g * ((2 * d * d + 6 * d + 6) * t + 24) + k * ((3 * d * d + 4 * d + 2 * h + 32) * t + 8)
+    s * ((3 * d + 3) * t + 8) + g * ((2 * d * d + 6 * d + 8) * t + 24) + k * ((3 * d * d + 4 * d + 2 * h + 33) * t + 8)
 }

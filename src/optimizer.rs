@@ -108,12 +108,25 @@ pub struct RunSummary<T> {
 /// * `S` sample-store rows (≥ `n_des · K`; with reuse, `(⌊ratio·n_des⌋ + n_des)·K` keeps the
 ///   whole reuse window),
 /// * `G` stored Gaussians (≥ `K`; `K·(⌊ratio·n_des⌋ + 1)` covers any working set),
-/// * `H` reward/weight history columns (≥ `2⌊del_iters/3⌋ + del_iters`).
+/// * `H` reward/weight history columns (≥ `2⌊del_iters/3⌋ + del_iters`),
+/// * `DIAG` (default `false`): the diagonal-covariance model (the reference's
+///   `use_diagonal_covs`). Every component keeps a diagonal covariance, the Stein estimate keeps
+///   only the diagonal of `Ĥ`, and densities, gradients, estimates and the `T`/`Y` updates cost
+///   O(D) per sample instead of O(D²). The initial components must be diagonal; `Z` (MORE) and
+///   `I` (direct) need full covariances and are rejected. The memory is that of the full model.
 ///
 /// `size_of::<Optimizer<T, D, K, S, G, H>>()` is the whole memory (see the crate docs for the
 /// formula); place it in a `static`, on a (large enough) stack or in a `Box`.
 #[derive(Clone, Debug)]
-pub struct Optimizer<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize> {
+pub struct Optimizer<
+    T: Real,
+    const D: usize,
+    const K: usize,
+    const S: usize,
+    const G: usize,
+    const H: usize,
+    const DIAG: bool = false,
+> {
     cfg: Config<T>,
     model: Gmm<T, D, K>,
     store: SampleStore<T, D, S, G>,
@@ -136,8 +149,8 @@ pub struct Optimizer<T: Real, const D: usize, const K: usize, const S: usize, co
     prior_entropy: Option<T>,
 }
 
-impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize>
-    Optimizer<T, D, K, S, G, H>
+impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, const DIAG: bool>
+    Optimizer<T, D, K, S, G, H, DIAG>
 {
     /// A new optimiser for the initial model `init`, deterministic in `seed`.
     ///
@@ -161,6 +174,17 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         }
         if cfg.ng.estimator == NgEstimator::More && num_features(D) > MAX_MORE_FEATURES {
             return Err(Error::InvalidConfig { field: "ng.estimator (MORE supports D <= 10 in this version)" });
+        }
+        if DIAG && cfg.ng.estimator == NgEstimator::More {
+            return Err(Error::InvalidConfig { field: "ng.estimator (MORE needs full covariances, spec §2.2)" });
+        }
+        if DIAG && cfg.component_update.updater == ComponentUpdater::Direct {
+            return Err(Error::InvalidConfig {
+                field: "component_update.updater (the direct update needs full covariances, spec §5.1)",
+            });
+        }
+        if DIAG && init.components().iter().any(|c| !c.diag) {
+            return Err(Error::InvalidArgument { what: "the diagonal model needs diagonal initial covariances" });
         }
         if init.is_empty() {
             return Err(Error::InvalidArgument { what: "initial model has no component" });
@@ -290,7 +314,8 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
         match cfg.ng.estimator {
             NgEstimator::Stein => {
                 stein::log_ratio_gradients(&self.model, &mut self.store, par);
-                stein::estimate(&self.model, &self.store, cfg.ng.self_normalized, &mut self.ng[..kn], par);
+                let sn = cfg.ng.self_normalized;
+                stein::estimate(&self.model, &self.store, sn, DIAG, &mut self.ng[..kn], par);
             }
             NgEstimator::More => {
                 log_q_rows(&self.model, &mut self.store, par);
@@ -314,6 +339,7 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
                         inv_t: self.model.inv_t(k),
                         r_mat: &hess,
                         r_vec: &r_vec,
+                        diag: DIAG,
                     };
                     let st = comp_update::trust_region::update(&pr, beta, self.last_eta[k], cfg.temperature);
                     match st.outcome {
@@ -324,8 +350,11 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
                 ComponentUpdater::Direct => {
                     comp_update::direct::update(&mean, &chol, &hess, &grad, beta).map(|(m, l)| (m, l, -T::one()))
                 }
-                ComponentUpdater::Iblr => iblr::update(&mean, &chol, &hess, &grad, beta, self.n_updates[k] == 0)
-                    .map(|(m, l)| (m, l, -T::one())),
+                ComponentUpdater::Iblr => {
+                    let first = self.n_updates[k] == 0;
+                    let step = if DIAG { iblr::update_diag } else { iblr::update };
+                    step(&mean, &chol, &hess, &grad, beta, first).map(|(m, l)| (m, l, -T::one()))
+                }
             });
             let applied = cand.and_then(|(m, l, eta)| self.model.set_component(k, m, &l).is_ok().then_some(eta));
             let l2_init = cfg.ng.initial_l2_regularizer;

@@ -37,6 +37,35 @@ pub(crate) fn update<T: Real, const D: usize>(
     Some((new_mean, new_l))
 }
 
+/// [`update`] for the diagonal model, elementwise in O(D) (spec §5.2): with `s = L_d²`,
+/// `Λ'_d = 1/s + β(Ĥ_d + (β/2)Ĥ_d² s)`, `μ'_d = μ_d − β s ĝ_d` (kept on the first update),
+/// `L'_d = (Λ'_d)^{-1/2}`. Only the diagonals of `chol` and `hess` are read.
+pub(crate) fn update_diag<T: Real, const D: usize>(
+    mean: &SVector<T, D>,
+    chol: &SMatrix<T, D, D>,
+    hess: &SMatrix<T, D, D>,
+    grad: &SVector<T, D>,
+    beta: T,
+    first_update: bool,
+) -> Option<(SVector<T, D>, SMatrix<T, D, D>)> {
+    let mut new_mean = *mean;
+    let mut new_l = SMatrix::<T, D, D>::zeros();
+    for d in 0..D {
+        let s = chol[(d, d)] * chol[(d, d)];
+        let h = hess[(d, d)];
+        let lam = T::one() / s + beta * (h + beta * T::of(0.5) * h * h * s);
+        if !first_update {
+            new_mean[d] = mean[d] - beta * s * grad[d];
+        }
+        let l = (T::one() / lam).sqrt();
+        if !(lam > T::zero()) || !l.finite() || !(l > T::zero()) || !new_mean[d].finite() {
+            return None;
+        }
+        new_l[(d, d)] = l;
+    }
+    Some((new_mean, new_l))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

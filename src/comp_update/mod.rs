@@ -73,7 +73,14 @@ mod properties {
 
             let inv_t = l.try_inverse().unwrap().transpose();
             let r_vec = hess * mean - grad;
-            let pr = trust_region::Problem { mean: &mean, chol: &l, inv_t: &inv_t, r_mat: &hess, r_vec: &r_vec };
+            let pr = trust_region::Problem {
+                mean: &mean,
+                chol: &l,
+                inv_t: &inv_t,
+                r_mat: &hess,
+                r_vec: &r_vec,
+                diag: false,
+            };
             let st = trust_region::update(&pr, beta, -1.0, 1.0);
             match st.outcome {
                 Outcome::Updated { .. } => {

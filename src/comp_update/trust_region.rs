@@ -8,6 +8,9 @@
 //! narrower than 0.1 in linear space or the KL is within 10 % of ε. The accepted η is clipped
 //! below at the temperature. KL of Gaussians, with `P = chol(Λ_η)`:
 //! `KL = ½(2Σlog L_dd − D + 2Σlog P_dd + ‖P⁻¹L⁻ᵀ‖²_F + ‖L⁻¹(μ − μ_η)‖²)`.
+//!
+//! Diagonal model (only the diagonals of `L` and `R` are read), O(D) per evaluation:
+//! `KL = ½(max(0, Σ_d [log(Λ_η,d/Λ_d) + Λ_d/Λ_η,d] − D) + Σ_d ((μ_d − μ_η,d)/L_d)²)`.
 
 use nalgebra::{Cholesky, SMatrix, SVector};
 
@@ -31,6 +34,8 @@ pub(crate) struct Problem<'a, T: Real, const D: usize> {
     pub r_mat: &'a SMatrix<T, D, D>,
     /// Surrogate linear term `r = Ĥμ − ĝ`.
     pub r_vec: &'a SVector<T, D>,
+    /// Diagonal model: `L` and `R` are diagonal (off-diagonals are not read).
+    pub diag: bool,
 }
 
 impl<T: Real, const D: usize> Problem<'_, T, D> {
@@ -40,6 +45,9 @@ impl<T: Real, const D: usize> Problem<'_, T, D> {
 
     /// `(KL, μ_η, P)`.
     pub(crate) fn kl(&self, eta: T) -> Option<(T, SVector<T, D>, SMatrix<T, D, D>)> {
+        if self.diag {
+            return self.kl_diag(eta);
+        }
         let lam = self.precision();
         let lam_eta = lam + self.r_mat / eta;
         let h_eta = lam * self.mean + self.r_vec / eta;
@@ -63,6 +71,29 @@ impl<T: Real, const D: usize> Problem<'_, T, D> {
         let diff = self.mean - mean_eta;
         let maha = (self.inv_t.transpose() * diff).norm_squared();
         let kl = T::of(0.5) * (T::of(2.0) * logdet_l - T::of(D as f64) + T::of(2.0) * logdet_p + trace + maha);
+        if kl.finite() && mean_eta.iter().all(|v| v.finite()) { Some((kl, mean_eta, p)) } else { None }
+    }
+}
+
+impl<T: Real, const D: usize> Problem<'_, T, D> {
+    fn kl_diag(&self, eta: T) -> Option<(T, SVector<T, D>, SMatrix<T, D, D>)> {
+        let mut p = SMatrix::<T, D, D>::zeros();
+        let mut mean_eta = SVector::<T, D>::zeros();
+        let (mut logs, mut maha) = (T::zero(), T::zero());
+        for d in 0..D {
+            let a = self.inv_t[(d, d)]; // 1/L_d
+            let lam = a * a;
+            let lam_eta = lam + self.r_mat[(d, d)] / eta;
+            if !(lam_eta > T::zero()) || !lam_eta.finite() {
+                return None;
+            }
+            mean_eta[d] = (lam * self.mean[d] + self.r_vec[d] / eta) / lam_eta;
+            p[(d, d)] = lam_eta.sqrt();
+            logs += (lam_eta / lam).ln() + lam / lam_eta;
+            let m = (self.mean[d] - mean_eta[d]) * a;
+            maha += m * m;
+        }
+        let kl = T::of(0.5) * ((logs - T::of(D as f64)).max(T::zero()) + maha);
         if kl.finite() && mean_eta.iter().all(|v| v.finite()) { Some((kl, mean_eta, p)) } else { None }
     }
 }
@@ -122,6 +153,10 @@ pub(crate) fn update<T: Real, const D: usize>(pr: &Problem<'_, T, D>, eps: T, la
     }
     let eta = T::of(libm::exp(lo)).max(temp);
     let Some((kl, mean, p)) = pr.kl(eta) else { return rejected };
+    if pr.diag {
+        let chol = SMatrix::<T, D, D>::from_diagonal(&SVector::from_fn(|d, _| T::one() / p[(d, d)]));
+        return Step { outcome: Outcome::Updated { eta }, mean, chol, kl, evals };
+    }
     // Σ' = P⁻ᵀ P⁻¹, then L' = chol(Σ').
     let Some(p_inv) = p.solve_lower_triangular(&SMatrix::<T, D, D>::identity()) else { return rejected };
     let Some(chol) = cholesky(&(p_inv.transpose() * p_inv)) else { return rejected };
@@ -158,7 +193,7 @@ mod tests {
 
     fn run(c: &Case, eps: f64, last_eta: f64) -> Step<f64, 2> {
         // R = Ĥ = A, r = Ĥμ − ĝ = b.
-        let pr = Problem { mean: &c.mean, chol: &c.chol, inv_t: &c.inv_t, r_mat: &c.a, r_vec: &c.b };
+        let pr = Problem { mean: &c.mean, chol: &c.chol, inv_t: &c.inv_t, r_mat: &c.a, r_vec: &c.b, diag: false };
         update(&pr, eps, last_eta, 1.0)
     }
 

@@ -83,6 +83,20 @@ impl<T: Real, const D: usize> Component<T, D> {
             }
         }
         let mut sq = [T::zero(); CHUNK];
+        if self.diag {
+            for (i, vi) in v.iter().enumerate() {
+                let a = self.inv_t[(i, i)];
+                for r in 0..CHUNK {
+                    let z = a * vi[r];
+                    sq[r] += z * z;
+                }
+            }
+            let h = T::of(0.5);
+            for r in 0..CHUNK {
+                out[r] = self.log_norm - h * sq[r];
+            }
+            return;
+        }
         for (i, col) in self.inv_t.as_slice().chunks_exact(D).enumerate() {
             let mut z = [T::zero(); CHUNK];
             for (&a, vj) in col.iter().zip(v.iter()).take(i + 1) {

@@ -4,6 +4,6 @@ mod chunk;
 mod gmm;
 
 pub(crate) use chunk::{CHUNK, Chunk, chunk_mixture};
-pub(crate) use gmm::{Component, block_candidates, cholesky, unwhiten_t};
+pub(crate) use gmm::{Component, block_candidates, cholesky};
 
 pub use gmm::Gmm;

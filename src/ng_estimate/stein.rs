@@ -13,7 +13,7 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture, unwhiten_t};
+use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{OnlineLse, Real};
 use crate::store::{RowBlock, SampleStore, clipped, component_softmax};
@@ -64,7 +64,7 @@ fn gradient_rows<T: Real, const D: usize, const K: usize>(
                         continue;
                     }
                     comps[k].log_density(&x[row], &mut z);
-                    unwhiten_t(&comps[k].inv_t, &z, &mut d);
+                    comps[k].unwhiten_t(&z, &mut d);
                     g -= d * (a - lq).exp();
                 }
                 out[row - r0] = grad[row] - g;
@@ -79,6 +79,7 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
     self_normalized: bool,
+    diag: bool,
     ng: &mut [Option<(SMatrix<T, D, D>, SVector<T, D>)>],
     par: &X,
 ) where
@@ -88,10 +89,51 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
     par.for_each_chunk(&mut ng[..kn], 1, &|first, out| {
         for (j, slot) in out.iter_mut().enumerate() {
             if let Some(c) = model.components().get(first + j) {
-                *slot = Some(estimate_one(c, store, self_normalized));
+                *slot = Some(if diag {
+                    estimate_one_diag(c, store, self_normalized)
+                } else {
+                    estimate_one(c, store, self_normalized)
+                });
             }
         }
     });
+}
+
+/// Normalisation of the streamed sums: `1/Σw` (self-normalised) or `e^max/N` (plain).
+fn normalizer<T: Real, const D: usize, const S: usize, const G: usize>(
+    store: &SampleStore<T, D, S, G>,
+    lse: &OnlineLse<T>,
+    self_normalized: bool,
+) -> T {
+    let n = (store.len - store.working_start()) as f64;
+    if self_normalized { T::one() / lse.sum } else { (lse.max - T::of(libm::log(n))).exp() }
+}
+
+/// The diagonal model's estimate (spec §2.1): `d_n = (x_n − μ)/L²` and the "Hessian" is the
+/// vector `Σ ŵ d ⊙ γ`, returned as a diagonal matrix; O(D) per sample.
+fn estimate_one_diag<T: Real, const D: usize, const S: usize, const G: usize>(
+    c: &Component<T, D>,
+    store: &SampleStore<T, D, S, G>,
+    self_normalized: bool,
+) -> (SMatrix<T, D, D>, SVector<T, D>) {
+    let mut z = SVector::<T, D>::zeros();
+    let mut d = SVector::<T, D>::zeros();
+    let mut lse = OnlineLse::new();
+    let mut eg = SVector::<T, D>::zeros();
+    let mut hd = SVector::<T, D>::zeros(); // Σ ŵ d ⊙ γ
+    component_softmax(store, c, &mut lse, |row, _, scale, w| {
+        c.log_density(&store.x[row], &mut z);
+        c.unwhiten_t(&z, &mut d);
+        if scale != T::one() {
+            eg *= scale;
+            hd *= scale;
+        }
+        let gam = &store.gamma[row];
+        eg.axpy(w, gam, T::one());
+        hd += d.component_mul(gam) * w;
+    });
+    let norm = normalizer(store, &lse, self_normalized);
+    (SMatrix::from_diagonal(&(hd * (-norm))), eg * (-norm))
 }
 
 fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
@@ -99,7 +141,6 @@ fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
     store: &SampleStore<T, D, S, G>,
     self_normalized: bool,
 ) -> (SMatrix<T, D, D>, SVector<T, D>) {
-    let n = (store.len - store.working_start()) as f64;
     let mut z = SVector::<T, D>::zeros();
     let inv_t = &c.inv_t;
     let mut lse = OnlineLse::new();
@@ -115,12 +156,8 @@ fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
         eg.axpy(w, &gam, T::one());
         gz.ger(w, &gam, &z, T::one());
     });
-    let norm = if self_normalized {
-        T::one() / lse.sum
-    } else {
-        // (1/N) Σ exp(a_n) v_n = exp(max)/N · Σ exp(a_n − max) v_n
-        (lse.max - T::of(libm::log(n))).exp()
-    };
+    // Plain: (1/N) Σ exp(a_n) v_n = exp(max)/N · Σ exp(a_n − max) v_n.
+    let norm = normalizer(store, &lse, self_normalized);
     // M = (Σ ŵ γ zᵀ) L⁻¹, with L⁻¹ = inv_tᵀ.
     let m = gz * inv_t.transpose() * norm;
     // The plain-weight branch of the reference does not symmetrise (spec §2.1).
