@@ -5,10 +5,15 @@
 //! `log N(x; μ, Σ) = −½ (x−μ)ᵀ Σ⁻¹ (x−μ) − ½ log det Σ − (D/2) log 2π`, so `log Z = 0`.
 //! Every component keeps the lower Cholesky factor `L_i` of `Σ_i` (computed once, in `f64`);
 //! `Σ_i⁻¹(x − μ_i)` is two triangular solves. All arithmetic is done in `f64`.
+//!
+//! The GMM20/GMM100 benchmark instances (§2.1) are drawn from NumPy's legacy stream
+//! ([`NumpyRandomState`]) by [`GaussianMixtureTarget::numpy_benchmark`]: for each of the
+//! `M = 10` components in order, the mean `μ_i = 100·(u − 0.5)` from `random(D)`, then
+//! `A = 0.1·normal(0, D, D·D)` reshaped row-major to `D × D` and `Σ_i = AᵀA + I`; weights `1/M`.
 
 use core::marker::PhantomData;
 
-use nalgebra::{Cholesky, SMatrix, SVector};
+use nalgebra::{ArrayStorage, Cholesky, SMatrix, SVector};
 use rand_core::Rng;
 
 use crate::error::{Error, TargetError};
@@ -16,7 +21,46 @@ use crate::real::{LN_2PI, Real};
 use crate::rng::{fill_standard_normal, uniform};
 use crate::target::Target;
 
-use super::eval_pointwise_f64;
+use super::linalg::{add_lower_outer, cholesky_in_place, log_diag_sum};
+use super::{NumpyRandomState, eval_pointwise_f64};
+
+/// The GMM20 benchmark target (targets.md §2): `D = 20`, 10 components.
+pub type Gmm20<T> = GaussianMixtureTarget<T, 20, 10>;
+
+/// The GMM100 benchmark target (targets.md §2): `D = 100`, 10 components (about 0.8 MB).
+pub type Gmm100<T> = GaussianMixtureTarget<T, 100, 10>;
+
+/// Draws one GMM benchmark component from the NumPy stream (targets.md §2.1, gmmvi order):
+/// first the mean `μ = 100·(u − 0.5)`, `u` = `random(D)`; then `D·D` values
+/// `normal(0, D)`, each times `0.1`, as the rows of `A` (row-major), and `Σ = AᵀA + I_D`.
+///
+/// `Σ` is accumulated one row of `A` at a time (`AᵀA = Σ_r a_r a_rᵀ`), so no `D × D`
+/// temporary is needed; it is exactly symmetric.
+pub fn draw_gmm_component<const D: usize>(
+    rng: &mut NumpyRandomState,
+    mean: &mut SVector<f64, D>,
+    cov: &mut SMatrix<f64, D, D>,
+) {
+    rng.fill_random(mean.as_mut_slice());
+    for m in mean.iter_mut() {
+        *m = 100.0 * (*m - 0.5);
+    }
+    cov.fill(0.0);
+    let scale = D as f64;
+    for _ in 0..D {
+        let mut row = SVector::<f64, D>::zeros();
+        for v in row.iter_mut() {
+            *v = rng.normal(0.0, scale) * 0.1;
+        }
+        add_lower_outer(cov, &row);
+    }
+    for j in 0..D {
+        cov[(j, j)] += 1.0;
+        for i in j + 1..D {
+            cov[(j, i)] = cov[(i, j)];
+        }
+    }
+}
 
 /// Components whose log term lies more than this below the running maximum change the
 /// gradient by less than `e⁻⁵⁰ ≈ 2·10⁻²²` relative and are left out of it.
@@ -104,6 +148,57 @@ impl<T: Real, const D: usize, const M: usize> GaussianMixtureTarget<T, D, M> {
         }
 
         Ok(Self { log_w, mean: *means, chol, log_norm, _scalar: PhantomData })
+    }
+
+    /// The GMM20/GMM100 benchmark instance of targets.md §2.1 drawn from `rng` (seed it with
+    /// the run seed: `NumpyRandomState::new(seed)`): weights `1/M`, components from
+    /// [`draw_gmm_component`] in order. Continue with the same stream for the initial means
+    /// ([`NumpyRandomState::initial_means`]). For `D = 100` the value is about 0.8 MB; see
+    /// [`numpy_benchmark_in_place`](Self::numpy_benchmark_in_place) to build it where it lives.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if `M == 0`; `CholeskyFailed` if a covariance is not finite (the
+    /// stream cannot produce that in practice).
+    pub fn numpy_benchmark(rng: &mut NumpyRandomState) -> Result<Self, Error> {
+        let mut t = Self::zeroed();
+        t.numpy_benchmark_in_place(rng)?;
+        Ok(t)
+    }
+
+    /// An all-zero placeholder (not a usable target) for storage that must exist before the
+    /// target is built, e.g. a `static`; build it there with
+    /// [`numpy_benchmark_in_place`](Self::numpy_benchmark_in_place).
+    pub const fn zeroed() -> Self {
+        Self {
+            log_w: [0.0; M],
+            mean: [SVector::from_array_storage(ArrayStorage([[0.0; D]; 1])); M],
+            chol: [SMatrix::from_array_storage(ArrayStorage([[0.0; D]; D])); M],
+            log_norm: [0.0; M],
+            _scalar: PhantomData,
+        }
+    }
+
+    /// Overwrites `self` with the benchmark instance of
+    /// [`numpy_benchmark`](Self::numpy_benchmark), using only `O(D)` stack.
+    ///
+    /// # Errors
+    /// As [`numpy_benchmark`](Self::numpy_benchmark); after an error `self` is partly
+    /// overwritten and must be rebuilt before use.
+    pub fn numpy_benchmark_in_place(&mut self, rng: &mut NumpyRandomState) -> Result<(), Error> {
+        if M == 0 {
+            return Err(Error::InvalidArgument { what: "a mixture needs at least one component" });
+        }
+        let log_w = -libm::log(M as f64);
+        let comps = self.log_w.iter_mut().zip(self.mean.iter_mut()).zip(self.chol.iter_mut().zip(&mut self.log_norm));
+        for (k, ((lw, mu), (l, ln))) in comps.enumerate() {
+            draw_gmm_component(rng, mu, l);
+            if !cholesky_in_place(l) {
+                return Err(Error::CholeskyFailed { component: k });
+            }
+            *lw = log_w;
+            *ln = -log_diag_sum(l) - 0.5 * D as f64 * LN_2PI;
+        }
+        Ok(())
     }
 
     /// Normalised log weights `log π_i`.
