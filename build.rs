@@ -1,6 +1,206 @@
-//! Build script. The C ABI's build-time sizing (`GMMVI_DIM`, `GMMVI_MAX_COMPONENTS`, ...) and
-//! the cbindgen-generated `include/gmmvi.h` are added with the C ABI (issue "C ABI, static
-//! library and firmware"); until then the Rust crate needs nothing generated.
+//! Build script. Without the `ffi` feature it does nothing. With it, it fixes the one optimiser
+//! type the C ABI exposes (C cannot instantiate const generics) from environment variables, the
+//! way embedded C libraries take a config header, writes those sizes as Rust constants for
+//! `src/ffi/`, and generates the C header `gmmvi.h` with cbindgen.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `GMMVI_DIM` | 7 | dimension `D` (a 7-joint arm) |
+//! | `GMMVI_MAX_COMPONENTS` | 8 | component capacity `K` |
+//! | `GMMVI_SAMPLES_PER_COMPONENT` | 20 | new samples per component and iteration (`n_des` of the C default config) |
+//! | `GMMVI_STORE_CAPACITY` | 320 | sample-store rows `S` (≥ `n_des·K`) |
+//! | `GMMVI_STORED_GAUSSIANS` | `3·K` | stored Gaussians `G` (≥ `K`) |
+//! | `GMMVI_HISTORY` | 16 | reward-history columns `H` (≥ 2; the default config's `del_iters` is the largest with `2⌊d/3⌋ + d ≤ H`) |
+//! | `GMMVI_SCALAR` | `f32` | `f32` or `f64` (`gmmvi_real` in C) |
+//!
+//! The header goes to `$OUT_DIR/gmmvi.h`, and also to `$GMMVI_HEADER_OUT` when that is set (an
+//! absolute path; `include/gmmvi.h` is the checked-in copy for the default sizes).
+
+use std::env;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// The variables read (defaults in the table above).
+const VARS: [&str; 7] = [
+    "GMMVI_DIM",
+    "GMMVI_MAX_COMPONENTS",
+    "GMMVI_SAMPLES_PER_COMPONENT",
+    "GMMVI_STORE_CAPACITY",
+    "GMMVI_STORED_GAUSSIANS",
+    "GMMVI_HISTORY",
+    "GMMVI_SCALAR",
+];
+
+/// Alignment the C side must give the state: enough for every field on every target.
+const STATE_ALIGN: usize = 8;
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    if env::var_os("CARGO_FEATURE_FFI").is_none() {
+        return;
+    }
+    for name in VARS {
+        println!("cargo:rerun-if-env-changed={name}");
+    }
+    println!("cargo:rerun-if-env-changed=GMMVI_HEADER_OUT");
+    println!("cargo:rerun-if-changed=src/ffi");
+    let sizes = match Sizes::from_env() {
+        Ok(s) => s,
+        Err(msg) => {
+            // A clear message and a failed build instead of a const-evaluation error later.
+            eprintln!("error: {msg}");
+            println!("cargo:warning={msg}");
+            std::process::exit(1);
+        }
+    };
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let consts = out.join("ffi_sizes.rs");
+    std::fs::write(&consts, sizes.rust_consts()).expect("write ffi_sizes.rs");
+    header::generate(&consts, &out.join("gmmvi.h"));
+}
+
+/// The validated build-time sizes.
+struct Sizes {
+    d: usize,
+    k: usize,
+    n_des: usize,
+    s: usize,
+    g: usize,
+    h: usize,
+    f64: bool,
+}
+
+impl Sizes {
+    fn from_env() -> Result<Self, String> {
+        let int = |name: &str, default: usize| -> Result<usize, String> {
+            match env::var(name) {
+                Err(_) => Ok(default),
+                Ok(v) => v.trim().parse::<usize>().map_err(|_| format!("{name}={v:?} is not a non-negative integer")),
+            }
+        };
+        let d = int("GMMVI_DIM", 7)?;
+        let k = int("GMMVI_MAX_COMPONENTS", 8)?;
+        let n_des = int("GMMVI_SAMPLES_PER_COMPONENT", 20)?;
+        let s = int("GMMVI_STORE_CAPACITY", 320)?;
+        let g = int("GMMVI_STORED_GAUSSIANS", 3 * k)?;
+        let h = int("GMMVI_HISTORY", 16)?;
+        let f64 = match env::var("GMMVI_SCALAR").as_deref().map(str::trim) {
+            Err(_) | Ok("f32") => false,
+            Ok("f64") => true,
+            Ok(v) => return Err(format!("GMMVI_SCALAR={v:?} must be f32 or f64")),
+        };
+        // Bounds that keep every size product far from overflow and the state addressable.
+        let check = |ok: bool, msg: &str| if ok { Ok(()) } else { Err(msg.to_string()) };
+        check((1..=64).contains(&d), "GMMVI_DIM must be in 1..=64")?;
+        check((1..=1 << 16).contains(&k), "GMMVI_MAX_COMPONENTS must be in 1..=65536")?;
+        check(n_des >= 1, "GMMVI_SAMPLES_PER_COMPONENT must be at least 1")?;
+        check(s <= 1 << 24, "GMMVI_STORE_CAPACITY must be at most 16777216")?;
+        check(
+            n_des.checked_mul(k).is_some_and(|n| n <= s),
+            "GMMVI_STORE_CAPACITY must be at least GMMVI_SAMPLES_PER_COMPONENT * GMMVI_MAX_COMPONENTS",
+        )?;
+        check((k..=1 << 20).contains(&g), "GMMVI_STORED_GAUSSIANS must be in GMMVI_MAX_COMPONENTS..=1048576")?;
+        check((2..=1 << 12).contains(&h), "GMMVI_HISTORY must be in 2..=4096")?;
+        Ok(Self { d, k, n_des, s, g, h, f64 })
+    }
+
+    /// Upper bound of the ABI state's `size_of` on any target: the crate's memory formula
+    /// (`gmmvi::state_size_formula`, checked against `size_of` by a test) plus 2 KiB for the
+    /// optimiser's O(1) part (< 1 KiB, tested) and the ABI's own fields, rounded up to 64.
+    /// `src/ffi/` asserts at compile time that the state fits, and a test that the bound is tight.
+    fn state_size(&self) -> usize {
+        let (t, d, k, s, g, h) = (if self.f64 { 8 } else { 4 }, self.d, self.k, self.s, self.g, self.h);
+        let formula = s * ((3 * d + 3) * t + 8)
+            + g * ((2 * d * d + 6 * d + 8) * t + 24)
+            + k * ((3 * d * d + 4 * d + 2 * h + 33) * t + 8);
+        (formula + 2048).div_ceil(64) * 64
+    }
+
+    fn rust_consts(&self) -> String {
+        let size = self.state_size();
+        let (scalar, bits) = if self.f64 { ("f64", 64) } else { ("f32", 32) };
+        let mut o = String::from("// Generated by build.rs from the GMMVI_* environment variables.\n");
+        let mut c = |doc: &str, name: &str, v: usize| {
+            let _ = writeln!(o, "/// {doc}\npub const {name}: usize = {v};");
+        };
+        c("Dimension `D` of the target's domain (`GMMVI_DIM`).", "GMMVI_DIM", self.d);
+        c("Most mixture components `K` (`GMMVI_MAX_COMPONENTS`).", "GMMVI_MAX_COMPONENTS", self.k);
+        c(
+            "New samples per component and iteration of the default config (`GMMVI_SAMPLES_PER_COMPONENT`).",
+            "GMMVI_SAMPLES_PER_COMPONENT",
+            self.n_des,
+        );
+        c("Rows `S` of the sample store (`GMMVI_STORE_CAPACITY`).", "GMMVI_STORE_CAPACITY", self.s);
+        c("Stored Gaussians `G` of the sample store (`GMMVI_STORED_GAUSSIANS`).", "GMMVI_STORED_GAUSSIANS", self.g);
+        c("Reward-history columns `H` (`GMMVI_HISTORY`).", "GMMVI_HISTORY", self.h);
+        c("Bits of `gmmvi_real` (`GMMVI_SCALAR`: 32 for `f32`, 64 for `f64`).", "GMMVI_REAL_BITS", bits);
+        c(
+            "Bytes of a `gmmvi_state`, static storage for one optimiser (a bound that holds on every target).",
+            "GMMVI_STATE_SIZE",
+            size,
+        );
+        c("Alignment that suffices for a `gmmvi_state` on every target.", "GMMVI_STATE_ALIGN", STATE_ALIGN);
+        c("`GMMVI_STATE_SIZE / 8`: the 64-bit words of `gmmvi_state`.", "GMMVI_STATE_WORDS", size / 8);
+        let _ = writeln!(
+            o,
+            "/// The scalar of every point, density and parameter (`GMMVI_SCALAR`).\npub type gmmvi_real = {scalar};"
+        );
+        o
+    }
+}
+
+#[cfg(feature = "ffi")]
+mod header {
+    use std::path::Path;
+
+    const PREAMBLE: &str = "\
+/*
+ * gmmvi: Gaussian-mixture variational inference, C API.
+ * Generated by cbindgen from the crate's src/ffi/ (build.rs): do not edit.
+ *
+ * The library is built for one size, fixed at build time (GMMVI_DIM, GMMVI_MAX_COMPONENTS, ...
+ * below; see build.rs). It never allocates: the whole optimiser lives in a gmmvi_state that
+ * the caller provides, e.g. `static gmmvi_state state;`.
+ *
+ *   gmmvi_config cfg = gmmvi_config_default();      // SAMTRUX fitted to the build's sizes
+ *   gmmvi_init(&state, sizeof state, &cfg, seed);
+ *   gmmvi_run(&state, my_log_density, my_ctx, 200, 0, NULL);
+ *   gmmvi_sample(&state, xs, n);                     // n x GMMVI_DIM, row-major
+ *
+ * Every function returns a gmmvi_status (GMMVI_OK = 0) and checks its pointers, sizes and
+ * alignment first. A state is not thread-safe: use one from one thread at a time.
+ */";
+
+    pub fn generate(consts: &Path, out: &Path) {
+        let mut cfg = cbindgen::Config {
+            language: cbindgen::Language::C,
+            header: Some(PREAMBLE.into()),
+            include_guard: Some("GMMVI_H".into()),
+            cpp_compat: true,
+            no_includes: true,
+            sys_includes: vec!["stddef.h".into(), "stdint.h".into()],
+            style: cbindgen::Style::Both,
+            usize_is_size_t: true,
+            documentation: true,
+            documentation_style: cbindgen::DocumentationStyle::Doxy,
+            ..Default::default()
+        };
+        // Constants first (the sizes), then types and functions in source order.
+        cfg.sort_by = cbindgen::SortKey::None;
+        let bindings = cbindgen::Builder::new()
+            .with_config(cfg)
+            .with_src(consts)
+            .with_src("src/ffi/mod.rs")
+            .generate()
+            .unwrap_or_else(|e| panic!("cbindgen: {e}"));
+        bindings.write_to_file(out);
+        if let Some(extra) = std::env::var_os("GMMVI_HEADER_OUT") {
+            bindings.write_to_file(extra);
+        }
+    }
+}
+
+#[cfg(not(feature = "ffi"))]
+mod header {
+    pub fn generate(_: &std::path::Path, _: &std::path::Path) {}
 }

@@ -79,6 +79,8 @@ pub mod comp_step;
 pub mod comp_update;
 pub mod config;
 pub mod error;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 mod history;
 pub mod model;
 pub mod ng_estimate;

@@ -1,0 +1,256 @@
+//! `gmmvi_config` ↔ [`Config`]: the defaults fitted to the build's sizes, the text form, and
+//! the initial model. Safe code: the entry points read the C memory and pass plain values here.
+
+use core::ffi::c_char;
+
+use nalgebra::SVector;
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::gmmvi_status::{self, *};
+use super::{
+    GMMVI_DIM, GMMVI_HISTORY, GMMVI_MAX_COMPONENTS, GMMVI_SAMPLES_PER_COMPONENT, GMMVI_STORE_CAPACITY, gmmvi_config,
+    gmmvi_real,
+};
+use crate::config::{Config, ParseError, SampleSelector};
+use crate::model::Gmm;
+use crate::real::Real;
+
+/// Longest `overrides` / `gmmvi_config_parse` text read, in bytes (without the NUL).
+pub(super) const MAX_TEXT: usize = 4096;
+
+/// Seed offset of the initial model's means (the optimiser's own streams use the seed as is).
+const INIT_STREAM: u64 = 0xD1B5_4A32_D192_ED03;
+
+type Cfg = Config<gmmvi_real>;
+
+/// The defaults of `codeword` fitted to the build's sizes (see `gmmvi_config_default`).
+fn fitted(codeword: &str) -> Result<Cfg, gmmvi_status> {
+    Cfg::from_codeword(codeword).map(fit).map_err(|_| GMMVI_BAD_CONFIG)
+}
+
+/// `c` with the sizes of the build: `n_des`, the reuse ratio, `del_iters`, `max_components`.
+fn fit(mut c: Cfg) -> Cfg {
+    let (k, s, n) = (GMMVI_MAX_COMPONENTS, GMMVI_STORE_CAPACITY, GMMVI_SAMPLES_PER_COMPONENT);
+    // build.rs guarantees n·k ≤ s.
+    let n_des = match c.samples.selector {
+        SampleSelector::ComponentBased => n,
+        SampleSelector::MixtureBased => n * k,
+    };
+    c.samples.desired_samples_per_component = n_des;
+    // Keep the whole reuse window in the store: reuse rows + new rows ≤ S.
+    let room = (s - n * k) / k;
+    let reuse = c.reuse_rows(1).min(room);
+    c.samples.reuse_ratio = gmmvi_real::of(reuse as f64 / n_des as f64);
+    let mut del = c.adapt.del_iters;
+    while del > 1 && 2 * (del / 3) + del > GMMVI_HISTORY {
+        del -= 1;
+    }
+    c.adapt.del_iters = del;
+    c.adapt.max_components = k;
+    c
+}
+
+/// The C struct holding `c`'s fields, with the default initial model. Counts above `u32::MAX`
+/// saturate (`parse` rejects them first).
+#[allow(clippy::unnecessary_cast)] // c_char is i8 on x86 and u8 on ARM
+fn fields_of(c: &Cfg) -> gmmvi_config {
+    let u = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    let mut codeword = [0 as c_char; 8];
+    for (dst, b) in codeword.iter_mut().zip(c.codeword().as_bytes()) {
+        *dst = *b as c_char;
+    }
+    gmmvi_config {
+        codeword,
+        overrides: core::ptr::null(),
+        temperature: c.temperature.to_f64(),
+        component_step: c.component_step.initial.to_f64(),
+        weight_step: c.weight_step.initial.to_f64(),
+        reuse_ratio: c.samples.reuse_ratio.to_f64(),
+        samples_per_component: u(c.samples.desired_samples_per_component),
+        max_components: u(c.adapt.max_components),
+        add_iters: u(c.adapt.add_iters),
+        del_iters: u(c.adapt.del_iters),
+        initial_components: 1,
+        reserved: 0,
+        prior_mean: [0.0; GMMVI_DIM],
+        prior_std: [1.0; GMMVI_DIM],
+        initial_std: [1.0; GMMVI_DIM],
+    }
+}
+
+pub(super) fn default_config() -> gmmvi_config {
+    fields_of(&fit(Cfg::samtrux()))
+}
+
+pub(super) fn from_codeword(codeword: &str) -> Result<gmmvi_config, gmmvi_status> {
+    fitted(codeword).map(|c| fields_of(&c))
+}
+
+/// Tokens of the text form: separated by whitespace or commas.
+fn tokens(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty())
+}
+
+/// Applies the `key=value` tokens of `text` to `c`. A leading codeword (bare or
+/// `codeword=...`) must equal `c`'s: changing it would reset the other fields.
+fn apply_text<'a>(c: &mut Cfg, text: &'a str) -> Result<(), ParseError<'a>> {
+    for (i, token) in tokens(text).enumerate() {
+        let (key, value) = match token.split_once('=') {
+            Some(kv) => kv,
+            None if i == 0 => ("codeword", token),
+            None => return Err(ParseError::NoEquals { token }),
+        };
+        if key == "codeword" {
+            if i > 0 || value != c.codeword().as_str() {
+                let reason = "the codeword must come first and equal gmmvi_config.codeword";
+                return Err(ParseError::BadValue { key, value, field: "codeword", reason });
+            }
+            continue;
+        }
+        c.set(key, value)?;
+    }
+    Ok(())
+}
+
+/// What `Optimizer::new` checks against the build's sizes, checked early for the text form.
+fn fits(c: &Cfg) -> bool {
+    let per_iteration = match c.samples.selector {
+        SampleSelector::ComponentBased => c.samples.desired_samples_per_component.saturating_mul(GMMVI_MAX_COMPONENTS),
+        SampleSelector::MixtureBased => c.samples.desired_samples_per_component,
+    };
+    c.history_needed() <= GMMVI_HISTORY && per_iteration <= GMMVI_STORE_CAPACITY.min(c.samples.max_database_size)
+}
+
+/// Byte offset of `part` (a slice of `text`) in `text`; `text.len()` if it is not one.
+fn offset_in(text: &str, part: &str) -> usize {
+    let (t, p) = (text.as_ptr().addr(), part.as_ptr().addr());
+    if p >= t && p - t <= text.len() { p - t } else { text.len() }
+}
+
+/// `gmmvi_config_parse` without the pointers: the config, or the offset of the culprit.
+pub(super) fn parse(text: &str) -> Result<gmmvi_config, usize> {
+    let first = tokens(text).next();
+    let codeword = match first {
+        Some(t) if !t.contains('=') => t,
+        Some(t) => t.strip_prefix("codeword=").unwrap_or("SAMTRUX"),
+        None => "SAMTRUX",
+    };
+    let mut c = fitted(codeword).map_err(|_| first.map_or(0, |t| offset_in(text, t)))?;
+    apply_text(&mut c, text).map_err(|e| offset_in(text, e.key()))?;
+    let counts =
+        [c.samples.desired_samples_per_component, c.adapt.max_components, c.adapt.add_iters, c.adapt.del_iters];
+    if c.validate().is_err() || !fits(&c) || counts.iter().any(|&v| u32::try_from(v).is_err()) {
+        return Err(text.len());
+    }
+    Ok(fields_of(&c))
+}
+
+/// The codeword field as a string: up to the NUL, which must be within the 8 bytes.
+#[allow(clippy::unnecessary_cast)] // c_char is i8 on x86 and u8 on ARM
+fn codeword_of(c: &gmmvi_config) -> Option<([u8; 8], usize)> {
+    let bytes = c.codeword.map(|b| b as u8);
+    let n = bytes.iter().position(|&b| b == 0)?;
+    Some((bytes, n))
+}
+
+/// The optimiser configuration of `c`, with the `overrides` text already read.
+pub(super) fn to_config(c: &gmmvi_config, overrides: Option<&str>) -> Result<Cfg, gmmvi_status> {
+    let (bytes, n) = codeword_of(c).ok_or(GMMVI_BAD_CONFIG)?;
+    let codeword = bytes.get(..n).and_then(|b| core::str::from_utf8(b).ok()).ok_or(GMMVI_BAD_CONFIG)?;
+    let mut cfg = Cfg::from_codeword(codeword).map_err(|_| GMMVI_BAD_CONFIG)?;
+    let us = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
+    cfg.temperature = gmmvi_real::of(c.temperature);
+    cfg.component_step.initial = gmmvi_real::of(c.component_step);
+    cfg.weight_step.initial = gmmvi_real::of(c.weight_step);
+    cfg.samples.reuse_ratio = gmmvi_real::of(c.reuse_ratio);
+    cfg.samples.desired_samples_per_component = us(c.samples_per_component);
+    cfg.adapt.max_components = us(c.max_components);
+    cfg.adapt.add_iters = us(c.add_iters);
+    cfg.adapt.del_iters = us(c.del_iters);
+    if c.reserved != 0 {
+        return Err(GMMVI_BAD_CONFIG);
+    }
+    if let Some(text) = overrides {
+        apply_text(&mut cfg, text).map_err(|_| GMMVI_BAD_CONFIG)?;
+    }
+    // Never fits (the history needs at least del_iters columns), and larger values could
+    // overflow the history arithmetic `2⌊d/3⌋ + d` in a 32-bit usize.
+    if cfg.adapt.del_iters > GMMVI_HISTORY {
+        return Err(GMMVI_BAD_CONFIG);
+    }
+    cfg.validate().map_err(|_| GMMVI_BAD_CONFIG)?;
+    Ok(cfg)
+}
+
+/// `v` if every entry is finite and, with `positive`, above 0.
+fn checked(v: &[gmmvi_real; GMMVI_DIM], positive: bool) -> Result<SVector<gmmvi_real, GMMVI_DIM>, gmmvi_status> {
+    let ok = v.iter().all(|x| x.is_finite() && (!positive || *x > 0.0));
+    if ok { Ok(SVector::from(*v)) } else { Err(GMMVI_BAD_CONFIG) }
+}
+
+/// The prior's variances `prior_std²` (finite and positive).
+pub(super) fn prior_variances(c: &gmmvi_config) -> Result<SVector<gmmvi_real, GMMVI_DIM>, gmmvi_status> {
+    let var = checked(&c.prior_std, true)?.map(|s| s * s);
+    if var.iter().all(|v| v.is_finite() && *v > 0.0) { Ok(var) } else { Err(GMMVI_BAD_CONFIG) }
+}
+
+/// The initial model of the config (see `gmmvi_config`), deterministic in `seed`.
+pub(super) fn initial_model(
+    c: &gmmvi_config,
+    seed: u64,
+) -> Result<Gmm<gmmvi_real, GMMVI_DIM, GMMVI_MAX_COMPONENTS>, gmmvi_status> {
+    let k0 = usize::try_from(c.initial_components).unwrap_or(usize::MAX);
+    let mean = checked(&c.prior_mean, false)?;
+    let std = checked(&c.prior_std, true)?;
+    let var = checked(&c.initial_std, true)?.map(|s| s * s);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ INIT_STREAM);
+    Gmm::from_prior(k0, &mean, &std, &var, &mut rng).map_err(|_| GMMVI_BAD_CONFIG)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ffi_default_config_fits_the_build_and_validates() {
+        let c = default_config();
+        let cfg = to_config(&c, None).unwrap();
+        assert_eq!(cfg.codeword().as_str(), "SAMTRUX");
+        assert!(fits(&cfg));
+        assert_eq!(cfg.samples.desired_samples_per_component, GMMVI_SAMPLES_PER_COMPONENT);
+        // The reuse window and the new rows of K components fill at most the store.
+        let rows = cfg.reuse_rows(GMMVI_MAX_COMPONENTS) + GMMVI_SAMPLES_PER_COMPONENT * GMMVI_MAX_COMPONENTS;
+        assert!(rows <= GMMVI_STORE_CAPACITY, "{rows}");
+        assert!(cfg.history_needed() <= GMMVI_HISTORY);
+    }
+
+    #[test]
+    fn ffi_every_codeword_gets_fitted_defaults() {
+        for cw in ["SAMTRUX", "SAMTRON", "ZAMTRUX", "SEPIFUX", "SEPYFUX", "SEPTRUX", "ZEMIDOX"] {
+            let c = from_codeword(cw).unwrap();
+            let cfg = to_config(&c, None).unwrap();
+            assert_eq!(cfg.codeword().as_str(), cw);
+            assert!(fits(&cfg), "{cw}");
+        }
+        assert_eq!(from_codeword("SAMTRU").err(), Some(GMMVI_BAD_CONFIG));
+        assert_eq!(from_codeword("QAMTRUX").err(), Some(GMMVI_BAD_CONFIG));
+    }
+
+    #[test]
+    fn ffi_text_form_reports_the_offending_token() {
+        let c = parse("SAMTRON del_iters=4, add_iters=3").unwrap();
+        assert_eq!(c.codeword, b"SAMTRON\0".map(|b| b as c_char));
+        assert_eq!((c.del_iters, c.add_iters), (4, 3));
+        assert_eq!(parse("SAMTRUX add_iters=3 bogus=1").err(), Some(20));
+        assert_eq!(parse("SAMTRUX add_iters=x").err(), Some(8));
+        assert_eq!(parse("XAMTRUX").err(), Some(0));
+        assert_eq!(parse("  SAMTRUX add_iters=3 SAMTRON").err(), Some(22));
+        // Values fine one by one, but the history does not fit: the text's length.
+        let t = "SAMTRUX del_iters=100";
+        assert_eq!(parse(t).err(), Some(t.len()));
+        assert_eq!(parse("SAMTRUX add_iters=1e10").err(), Some(22));
+        // A later codeword would reset the fields: rejected.
+        assert!(parse("SAMTRUX codeword=SAMTRON").is_err());
+    }
+}

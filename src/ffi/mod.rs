@@ -1,0 +1,555 @@
+//! The C ABI (feature `ffi`; `include/gmmvi.h` is generated from this file by `build.rs`).
+//!
+//! C cannot instantiate const generics, so the ABI exposes one optimiser type whose sizes are
+//! fixed at build time ([`GMMVI_DIM`], [`GMMVI_MAX_COMPONENTS`], ... from the `GMMVI_*`
+//! environment variables read by `build.rs`). Its state lives in caller-provided storage of
+//! [`GMMVI_STATE_SIZE`] bytes (a [`gmmvi_state`], e.g. a C `static`): nothing is allocated.
+//!
+//! The shape follows rustls-ffi: an opaque state, a status code from every fallible call, no panic
+//! across the boundary. Every entry point checks its pointers (null, alignment, overlap with
+//! the state), sizes and the state's initialised marker before touching anything, and leaves
+//! the state valid whatever happens: a failed step keeps the last valid model. A callback that
+//! calls back into the same state gets [`gmmvi_status::GMMVI_BUSY`].
+//!
+//! This is the only module of the crate with `unsafe` code: the entry points here and the
+//! state access, pointer checks and callback adapter in `raw.rs`; the configuration handling
+//! in `config.rs` is safe code.
+#![allow(unsafe_code)]
+#![allow(non_camel_case_types)]
+
+mod config;
+mod raw;
+
+use core::ffi::{c_char, c_int, c_void};
+
+use crate::error::Error;
+use crate::optimizer::{StepReport, StopRule};
+use crate::real::Real;
+
+include!(concat!(env!("OUT_DIR"), "/ffi_sizes.rs"));
+
+/// The optimiser type behind the ABI.
+type FfiOptimizer = crate::Optimizer<
+    gmmvi_real,
+    GMMVI_DIM,
+    GMMVI_MAX_COMPONENTS,
+    GMMVI_STORE_CAPACITY,
+    GMMVI_STORED_GAUSSIANS,
+    GMMVI_HISTORY,
+>;
+
+/// Result of every call. `GMMVI_OK` is 0; `gmmvi_status_str` names each code.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum gmmvi_status {
+    /// Success.
+    GMMVI_OK = 0,
+    /// A required pointer is NULL.
+    GMMVI_NULL_POINTER = 1,
+    /// An argument is out of range or overlaps the state.
+    GMMVI_INVALID_ARGUMENT = 2,
+    /// The configuration is invalid or does not fit the build's sizes.
+    GMMVI_BAD_CONFIG = 3,
+    /// The log-density callback returned nonzero (its code: `gmmvi_report.target_error`); the
+    /// model is unchanged.
+    GMMVI_TARGET_FAILED = 4,
+    /// A factorisation failed; the model is unchanged.
+    GMMVI_NUMERICAL = 5,
+    /// The state buffer is smaller than `GMMVI_STATE_SIZE`.
+    GMMVI_BUFFER_TOO_SMALL = 6,
+    /// A pointer is not aligned for its type (the state: `GMMVI_STATE_ALIGN`).
+    GMMVI_BAD_ALIGNMENT = 7,
+    /// A step had no usable sample (every new value non-finite, none stored to reuse); the
+    /// model is unchanged.
+    GMMVI_NON_FINITE_TARGET = 8,
+    /// The state was never initialised by `gmmvi_init` (or its last `gmmvi_init` failed).
+    GMMVI_NOT_INITIALIZED = 9,
+    /// The state is in use: called from inside a callback of the same state.
+    GMMVI_BUSY = 10,
+    /// The component index is not below the number of components.
+    GMMVI_NO_SUCH_COMPONENT = 11,
+}
+
+use gmmvi_status::*;
+
+impl From<Error> for gmmvi_status {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidConfig { .. } => GMMVI_BAD_CONFIG,
+            Error::InvalidArgument { .. } | Error::CapacityFull => GMMVI_INVALID_ARGUMENT,
+            Error::NoSuchComponent { .. } => GMMVI_NO_SUCH_COMPONENT,
+            Error::TargetFailed(_) => GMMVI_TARGET_FAILED,
+            Error::NonFiniteTarget => GMMVI_NON_FINITE_TARGET,
+            Error::CholeskyFailed { .. } => GMMVI_NUMERICAL,
+            Error::BufferTooSmall { .. } => GMMVI_BUFFER_TOO_SMALL,
+        }
+    }
+}
+
+/// Storage for one optimiser: declare it where it should live (`static gmmvi_state state;`),
+/// or use any buffer of `GMMVI_STATE_SIZE` bytes aligned to `GMMVI_STATE_ALIGN`. Only the
+/// library reads or writes its contents.
+#[repr(C)]
+pub struct gmmvi_state {
+    opaque: [u64; GMMVI_STATE_WORDS],
+}
+
+/// The unnormalised log-density `log p~(x)` to fit, evaluated for a block of points.
+///
+/// `x` holds `n` points (`n x GMMVI_DIM`, row-major; `n <= 64`). Write `log p~(x_i)` to
+/// `log_p[i]` and, when `grad` is not NULL (Stein codewords `S...`), its gradient to
+/// `grad[i*GMMVI_DIM .. (i+1)*GMMVI_DIM]`. A value left unwritten or non-finite rejects that
+/// sample. Return 0 on success; any other value aborts the step with `GMMVI_TARGET_FAILED`
+/// and keeps the model. Do not keep the pointers, throw or `longjmp` out.
+pub type gmmvi_log_density_fn = Option<
+    unsafe extern "C" fn(
+        ctx: *mut c_void,
+        x: *const gmmvi_real,
+        n: usize,
+        log_p: *mut gmmvi_real,
+        grad: *mut gmmvi_real,
+    ) -> c_int,
+>;
+
+/// Hyperparameters and initial model. Fill it with `gmmvi_config_default`,
+/// `gmmvi_config_from_codeword` or `gmmvi_config_parse`, then change fields; `gmmvi_init`
+/// validates everything (`GMMVI_BAD_CONFIG`).
+///
+/// The initial model has `initial_components` components of weight `1/K0` and covariance
+/// `diag(initial_std^2)`, centred at `prior_mean` (one component) or at
+/// `prior_mean + prior_std * eps`, `eps ~ N(0, I)` drawn from the seed. `prior_std` also sets
+/// the entropy of components added later (between the model's and that of `N(prior_mean,
+/// diag(prior_std^2))`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct gmmvi_config {
+    /// Design choices as a NUL-terminated 7-letter codeword, e.g. `"SAMTRUX"` (README table);
+    /// fields not set below take the codeword's defaults.
+    pub codeword: [c_char; 8],
+    /// NULL, or further `key=value` settings applied after the fields below (keys of the text
+    /// form, e.g. `"thresholds_for_add_heuristic=100;50 min_weight_for_del_heuristic=1e-5"`);
+    /// it may start with the codeword, which must then equal `codeword`. Read only during
+    /// `gmmvi_init`; at most 4096 bytes.
+    pub overrides: *const c_char,
+    /// Temperature of `E_q[log p~] + T H(q)`; 1 for the posterior.
+    pub temperature: f64,
+    /// Step size of new components (`M`: KL bound of the trust-region update).
+    pub component_step: f64,
+    /// Step size of the weight update.
+    pub weight_step: f64,
+    /// Reused stored samples per fresh one: `floor(ratio * n_des) * K` newest rows join each
+    /// iteration.
+    pub reuse_ratio: f64,
+    /// New samples per component and iteration (`n_des`; with `P` codewords: per iteration).
+    pub samples_per_component: u32,
+    /// Most components the adaptive scheme grows to (at most `GMMVI_MAX_COMPONENTS`).
+    pub max_components: u32,
+    /// A component is added every this many iterations (adaptive codewords `?A?????`).
+    pub add_iters: u32,
+    /// Deletion looks back this many iterations; needs `2*(del_iters/3) + del_iters <=
+    /// GMMVI_HISTORY`.
+    pub del_iters: u32,
+    /// Components of the initial model, `1..=GMMVI_MAX_COMPONENTS`.
+    pub initial_components: u32,
+    /// Reserved, set to 0.
+    pub reserved: u32,
+    /// Mean of the prior the initial means are drawn from.
+    pub prior_mean: [gmmvi_real; GMMVI_DIM],
+    /// Standard deviations of that prior (positive).
+    pub prior_std: [gmmvi_real; GMMVI_DIM],
+    /// Standard deviations of the initial components (positive).
+    pub initial_std: [gmmvi_real; GMMVI_DIM],
+}
+
+/// Progress of the optimiser: totals, and the details of the last step.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct gmmvi_report {
+    /// Completed iterations.
+    pub iterations: u64,
+    /// Target evaluations so far.
+    pub evaluations: u64,
+    /// Importance-sampled ELBO estimate of the last step (free, noisy); NaN before the first.
+    pub elbo: f64,
+    /// Active components.
+    pub components: u32,
+    /// Target evaluations of the last step.
+    pub new_evaluations: u32,
+    /// Samples of the last step rejected for a non-finite value or gradient.
+    pub rejected_samples: u32,
+    /// Component updates of the last step rejected (no valid candidate in the bound).
+    pub rejected_updates: u32,
+    /// Components added by the last step.
+    pub added: u32,
+    /// Components deleted by the last step.
+    pub deleted: u32,
+    /// Nonzero value the callback last returned (0: none yet).
+    pub target_error: i32,
+    /// 1 if the last step skipped the weight update (non-finite estimates), else 0.
+    pub weights_frozen: u32,
+}
+
+impl gmmvi_report {
+    fn from_step(r: &StepReport<gmmvi_real>, target_error: i32) -> Self {
+        let u = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        Self {
+            iterations: r.iteration,
+            evaluations: r.evaluations,
+            elbo: f64::from(r.elbo_estimate),
+            components: u(r.components),
+            new_evaluations: u(r.new_evaluations),
+            rejected_samples: u(r.rejected_samples),
+            rejected_updates: u(r.rejected_updates),
+            added: u(r.added),
+            deleted: u(r.deleted),
+            target_error,
+            weights_frozen: r.weights_frozen as u32,
+        }
+    }
+}
+
+/// Bytes of a `gmmvi_state` this build uses on this target (at most [`GMMVI_STATE_SIZE`],
+/// which holds on every target). Rust-only: for footprint reports and tests.
+pub fn state_bytes_used() -> usize {
+    raw::STATE_BYTES
+}
+
+/// Collapses an internal result into the status code.
+fn status(r: Result<(), gmmvi_status>) -> gmmvi_status {
+    r.err().unwrap_or(GMMVI_OK)
+}
+
+/// A short, static, NUL-terminated description of a status code (also of unknown codes).
+#[unsafe(no_mangle)]
+pub extern "C" fn gmmvi_status_str(status: u32) -> *const c_char {
+    let s: &'static core::ffi::CStr = match status {
+        0 => c"ok",
+        1 => c"null pointer",
+        2 => c"invalid argument",
+        3 => c"invalid configuration (or one that does not fit the build's sizes)",
+        4 => c"the log-density callback failed",
+        5 => c"numerical failure (factorisation)",
+        6 => c"buffer too small",
+        7 => c"pointer not aligned",
+        8 => c"the log-density callback returned no finite value",
+        9 => c"state not initialised",
+        10 => c"state busy (called from its own callback)",
+        11 => c"no such component",
+        _ => c"unknown status",
+    };
+    s.as_ptr()
+}
+
+/// The default configuration: SAMTRUX (Stein, adaptive, component-based samples, trust-region
+/// components with improvement-based KL bounds, direct weights) with the spec's defaults,
+/// fitted to the build's sizes: `samples_per_component = GMMVI_SAMPLES_PER_COMPONENT`,
+/// `reuse_ratio` as large as the store keeps (at most 2; 1 for the default sizes),
+/// `del_iters` as large as `GMMVI_HISTORY` allows (at most 100; 10 for the default),
+/// `max_components = GMMVI_MAX_COMPONENTS`; one initial component, `N(0, I)` prior,
+/// `initial_std` 1.
+#[unsafe(no_mangle)]
+pub extern "C" fn gmmvi_config_default() -> gmmvi_config {
+    config::default_config()
+}
+
+/// Writes the default configuration of a codeword (options and their defaults, fitted to the
+/// build's sizes as in `gmmvi_config_default`) to `out`.
+///
+/// # Safety
+/// `codeword` is NULL or a NUL-terminated string; `out` is NULL or valid for writing a
+/// `gmmvi_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_config_from_codeword(codeword: *const c_char, out: *mut gmmvi_config) -> gmmvi_status {
+    status((|| {
+        raw::check_out(out)?;
+        // SAFETY: the caller passes a NUL-terminated string (or NULL, rejected).
+        let cw = unsafe { raw::c_str(codeword, 8) }?;
+        let c = config::from_codeword(cw)?;
+        // SAFETY: checked non-null and aligned; the caller guarantees it is writable.
+        unsafe { out.write(c) };
+        Ok(())
+    })())
+}
+
+/// Parses the text form — an optional codeword (SAMTRUX if absent), then `key=value` settings
+/// separated by spaces or commas (README "Choosing the method") — onto the codeword's fitted
+/// defaults and writes the result to `out`, with `out->overrides = text` for the settings
+/// that have no field: keep `text` alive until `gmmvi_init`. On `GMMVI_BAD_CONFIG`,
+/// `*error_offset` (if not NULL) is the byte offset in `text` of the offending key or token,
+/// or the text's length when the values are fine but do not fit together.
+///
+/// # Safety
+/// `text` is NULL or a NUL-terminated string of at most 4096 bytes; `out` is NULL or valid
+/// for writing a `gmmvi_config`; `error_offset` is NULL or valid for writing a `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_config_parse(
+    text: *const c_char,
+    out: *mut gmmvi_config,
+    error_offset: *mut usize,
+) -> gmmvi_status {
+    status((|| {
+        raw::check_out(out)?;
+        if !error_offset.is_null() {
+            raw::check_out(error_offset)?;
+        }
+        // SAFETY: the caller passes a NUL-terminated string (or NULL, rejected).
+        let t = unsafe { raw::c_str(text, config::MAX_TEXT) }?;
+        match config::parse(t) {
+            Ok(mut c) => {
+                c.overrides = text;
+                // SAFETY: checked non-null and aligned; the caller guarantees it is writable.
+                unsafe { out.write(c) };
+                Ok(())
+            }
+            Err(offset) => {
+                if !error_offset.is_null() {
+                    // SAFETY: checked non-null and aligned above.
+                    unsafe { error_offset.write(offset) };
+                }
+                Err(GMMVI_BAD_CONFIG)
+            }
+        }
+    })())
+}
+
+/// Initialises an optimiser in `s` (`s_size` bytes: at least `GMMVI_STATE_SIZE`) from `cfg`;
+/// `seed` fixes every random draw (same seed, same bits). `s` may hold anything, including a
+/// previous optimiser, which is replaced. After a pointer, size or `GMMVI_BUSY` error `s` is
+/// untouched; after any other error it is uninitialised (`GMMVI_NOT_INITIALIZED`).
+///
+/// Stack: this build constructs the optimiser on the stack before moving it into `s` (about
+/// twice `GMMVI_STATE_SIZE` at the default sizes); `gmmvi_step` needs far less.
+///
+/// # Safety
+/// `s` is NULL or valid for reads and writes of `s_size` bytes, and no other thread uses it;
+/// `cfg` is NULL or points to a `gmmvi_config` whose `overrides` is NULL or a NUL-terminated
+/// string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_init(
+    s: *mut gmmvi_state,
+    s_size: usize,
+    cfg: *const gmmvi_config,
+    seed: u64,
+) -> gmmvi_status {
+    status((|| {
+        raw::check_in(cfg)?;
+        // SAFETY: checked non-null and aligned; the caller guarantees a readable config.
+        // Every field accepts any bit pattern.
+        let c = unsafe { cfg.read() };
+        // SAFETY: the caller guarantees `s_size` bytes at `s`; `overrides` as documented.
+        unsafe { raw::init(s, s_size, &c, seed) }
+    })())
+}
+
+/// One iteration: draws samples, calls `f` (with `ctx`) on blocks of them, updates the
+/// components and weights and adapts their number. Writes the report to `report` unless it is
+/// NULL. On `GMMVI_TARGET_FAILED` or `GMMVI_NON_FINITE_TARGET` the model is unchanged; new
+/// samples with a non-finite value only are rejected (counted in the report).
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`; `report` is NULL or writable; `f` is NULL or
+/// a function as documented at `gmmvi_log_density_fn`, safe to call with `ctx`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_step(
+    s: *mut gmmvi_state,
+    f: gmmvi_log_density_fn,
+    ctx: *mut c_void,
+    report: *mut gmmvi_report,
+) -> gmmvi_status {
+    // SAFETY: forwarded contract; one iteration is `gmmvi_run` with an iteration bound of 1.
+    unsafe { gmmvi_run(s, f, ctx, 1, 0, report) }
+}
+
+/// Runs iterations until `max_iterations` of them ran or the total number of target
+/// evaluations reached `max_evaluations` (0: no evaluation budget), or a step fails; the model
+/// is then the last valid one. Writes the report of the state to `report` unless it is NULL,
+/// also after a failed step.
+///
+/// # Safety
+/// As `gmmvi_step`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_run(
+    s: *mut gmmvi_state,
+    f: gmmvi_log_density_fn,
+    ctx: *mut c_void,
+    max_iterations: u64,
+    max_evaluations: u64,
+    report: *mut gmmvi_report,
+) -> gmmvi_status {
+    status((|| {
+        if f.is_none() {
+            return Err(GMMVI_NULL_POINTER);
+        }
+        // SAFETY: the caller passes a state pointer per the contract.
+        let mut st = unsafe { raw::state_mut(s) }?;
+        if !report.is_null() {
+            raw::check_out(report)?;
+            raw::disjoint(report, 1, s)?;
+        }
+        let body = st.body();
+        let mut target = raw::CTarget::new(f, ctx);
+        let rule = StopRule {
+            max_iterations,
+            max_evaluations: if max_evaluations == 0 { u64::MAX } else { max_evaluations },
+            window: 0,
+            tolerance: 0.0,
+        };
+        let last = &mut body.last;
+        let run = body.opt.run(&mut target, &rule, |r| *last = gmmvi_report::from_step(r, last.target_error));
+        if target.failed != 0 {
+            last.target_error = target.failed;
+        }
+        let r = body.report();
+        if !report.is_null() {
+            // SAFETY: checked non-null, aligned and outside the state above.
+            unsafe { report.write(r) };
+        }
+        run.map(|_| ()).map_err(gmmvi_status::from)
+    })())
+}
+
+/// Draws `n` points from the fitted mixture into `out` (`n x GMMVI_DIM`, row-major). Uses a
+/// random stream of its own: sampling does not change the optimisation.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`; `out` is NULL (only with `n == 0`) or valid
+/// for writing `n * GMMVI_DIM` values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_sample(s: *mut gmmvi_state, out: *mut gmmvi_real, n: usize) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let mut st = unsafe { raw::state_mut(s) }?;
+        if n == 0 {
+            return Ok(());
+        }
+        let len = n.checked_mul(GMMVI_DIM).ok_or(GMMVI_INVALID_ARGUMENT)?;
+        raw::check_out(out)?;
+        raw::disjoint(out, len, s)?;
+        let body = st.body();
+        let mut buf = [nalgebra::SVector::<gmmvi_real, GMMVI_DIM>::zeros(); crate::TARGET_BLOCK];
+        for first in (0..n).step_by(crate::TARGET_BLOCK) {
+            let b = (n - first).min(crate::TARGET_BLOCK);
+            body.opt.model().sample(&mut body.rng, &mut buf[..b]);
+            for (i, x) in buf[..b].iter().enumerate() {
+                // SAFETY: rows `first + i < n` of an `n x D` buffer checked writable, aligned
+                // and outside the state.
+                unsafe { raw::write_row(out, first + i, x) };
+            }
+        }
+        Ok(())
+    })())
+}
+
+/// Writes `log q(x_i)` of the fitted mixture for `n` points `x` (`n x GMMVI_DIM`, row-major)
+/// to `log_q[i]`.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`; `x` and `log_q` are NULL (only with `n == 0`)
+/// or valid for reading `n * GMMVI_DIM` and writing `n` values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_log_density(
+    s: *const gmmvi_state,
+    x: *const gmmvi_real,
+    n: usize,
+    log_q: *mut gmmvi_real,
+) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let body = unsafe { raw::state_ref(s) }?;
+        if n == 0 {
+            return Ok(());
+        }
+        n.checked_mul(GMMVI_DIM).ok_or(GMMVI_INVALID_ARGUMENT)?;
+        raw::check_in(x)?;
+        raw::check_out(log_q)?;
+        raw::disjoint(log_q, n, s)?;
+        let mut xs = [nalgebra::SVector::<gmmvi_real, GMMVI_DIM>::zeros(); crate::TARGET_BLOCK];
+        let mut lq = [0.0; crate::TARGET_BLOCK];
+        for first in (0..n).step_by(crate::TARGET_BLOCK) {
+            let b = (n - first).min(crate::TARGET_BLOCK);
+            for (i, row) in xs[..b].iter_mut().enumerate() {
+                // SAFETY: row `first + i < n` of `x`, which the caller guarantees holds n·D
+                // readable values; checked non-null and aligned.
+                *row = unsafe { raw::read_row(x, first + i) };
+            }
+            body.opt.model().log_density_many(&xs[..b], &mut lq[..b]);
+            for (i, v) in lq[..b].iter().enumerate() {
+                // SAFETY: index `first + i < n`, checked writable, aligned, outside the state.
+                unsafe { log_q.add(first + i).write(*v) };
+            }
+        }
+        Ok(())
+    })())
+}
+
+/// Writes the report of the state (totals, the last step's details) to `out`.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_stats(s: *const gmmvi_state, out: *mut gmmvi_report) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let body = unsafe { raw::state_ref(s) }?;
+        raw::check_out(out)?;
+        raw::disjoint(out, 1, s)?;
+        // SAFETY: checked non-null, aligned and outside the state.
+        unsafe { out.write(body.report()) };
+        Ok(())
+    })())
+}
+
+/// Writes component `k` (`k <` components of `gmmvi_stats`): its weight, mean (`GMMVI_DIM`
+/// values), covariance and lower Cholesky factor (`GMMVI_DIM x GMMVI_DIM`, row-major). Any
+/// output may be NULL to skip it.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`; each output is NULL or valid for writing its
+/// values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_get_component(
+    s: *const gmmvi_state,
+    k: usize,
+    weight: *mut gmmvi_real,
+    mean: *mut gmmvi_real,
+    cov: *mut gmmvi_real,
+    chol: *mut gmmvi_real,
+) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let body = unsafe { raw::state_ref(s) }?;
+        let q = body.opt.model();
+        let (Some(m), Some(l)) = (q.mean(k), q.chol(k)) else {
+            return Err(GMMVI_NO_SUCH_COMPONENT);
+        };
+        let dd = GMMVI_DIM * GMMVI_DIM;
+        for (p, len) in [(weight, 1), (mean, GMMVI_DIM), (cov, dd), (chol, dd)] {
+            if !p.is_null() {
+                raw::check_out(p)?;
+                raw::disjoint(p, len, s)?;
+            }
+        }
+        let sigma = l * l.transpose();
+        // SAFETY (all writes below): each pointer is NULL (skipped) or checked aligned and
+        // outside the state, and the caller guarantees room for its documented length.
+        unsafe {
+            if !weight.is_null() {
+                let lw = q.log_weights().get(k).map_or(f64::NEG_INFINITY, |w| w.to_f64());
+                weight.write(gmmvi_real::of(libm::exp(lw)));
+            }
+            if !mean.is_null() {
+                raw::write_row(mean, 0, m);
+            }
+            for (p, mat) in [(cov, &sigma), (chol, l)] {
+                if !p.is_null() {
+                    for (i, row) in mat.row_iter().enumerate() {
+                        for (j, v) in row.iter().enumerate() {
+                            p.add(i * GMMVI_DIM + j).write(*v);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    })())
+}

@@ -1,0 +1,330 @@
+//! The unsafe half of the C ABI: the layout of the state and the only ways to reach it, the
+//! pointer checks, C strings, rows of caller buffers and the callback adapter.
+
+use core::cell::{Cell, UnsafeCell};
+use core::ffi::{c_char, c_int, c_void};
+use core::mem::{align_of, size_of};
+
+use nalgebra::SVector;
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::gmmvi_status::{self, *};
+use super::{
+    FfiOptimizer, GMMVI_DIM, GMMVI_STATE_ALIGN, GMMVI_STATE_SIZE, config, gmmvi_config, gmmvi_log_density_fn,
+    gmmvi_real, gmmvi_report, gmmvi_state,
+};
+use crate::error::TargetError;
+use crate::target::Target;
+
+/// Marks an initialised state ("gmmvi", layout version 1).
+const MAGIC: u64 = u64::from_le_bytes(*b"gmmvi\0\0\x01");
+
+/// Seed offset of `gmmvi_sample`'s stream, so that sampling never changes the optimisation.
+const SAMPLE_STREAM: u64 = 0x2545_F491_4F6C_DD1D;
+
+/// What a `gmmvi_state` holds. The header is valid for every bit pattern, so it can be read
+/// before the state is known to be initialised; the body is reached only through
+/// [`state_mut`] / [`state_ref`] after the checks.
+#[repr(C)]
+struct State {
+    magic: Cell<u64>,
+    /// 1 while a call holds the body mutably (a callback runs inside it).
+    busy: Cell<u32>,
+    body: UnsafeCell<Body>,
+}
+
+/// The initialised part of a state.
+pub(super) struct Body {
+    pub opt: FfiOptimizer,
+    /// `gmmvi_sample`'s random stream.
+    pub rng: Xoshiro256PlusPlus,
+    /// The last step's details (totals are read from `opt`).
+    pub last: gmmvi_report,
+}
+
+impl Body {
+    /// Totals of the optimiser with the last step's details.
+    pub fn report(&self) -> gmmvi_report {
+        gmmvi_report {
+            iterations: self.opt.iterations(),
+            evaluations: self.opt.evaluations(),
+            components: u32::try_from(self.opt.model().len()).unwrap_or(u32::MAX),
+            ..self.last
+        }
+    }
+}
+
+const _: () = {
+    assert!(
+        size_of::<State>() <= GMMVI_STATE_SIZE,
+        "the ABI state outgrew GMMVI_STATE_SIZE: raise the bound in build.rs (Sizes::state_size)"
+    );
+    assert!(align_of::<State>() <= GMMVI_STATE_ALIGN && align_of::<gmmvi_state>() == GMMVI_STATE_ALIGN);
+    assert!(size_of::<gmmvi_state>() == GMMVI_STATE_SIZE);
+    // The callback sees a block of points as `n x D` scalars: SVector is D contiguous scalars.
+    assert!(size_of::<SVector<gmmvi_real, GMMVI_DIM>>() == GMMVI_DIM * size_of::<gmmvi_real>());
+    assert!(align_of::<SVector<gmmvi_real, GMMVI_DIM>>() == align_of::<gmmvi_real>());
+};
+
+/// Bytes of a state that the library uses (`GMMVI_STATE_SIZE` is an upper bound of it).
+pub(super) const STATE_BYTES: usize = size_of::<State>();
+
+/// `Err` unless `p` is non-null and aligned for `T`.
+pub(super) fn check_in<T>(p: *const T) -> Result<(), gmmvi_status> {
+    if p.is_null() {
+        Err(GMMVI_NULL_POINTER)
+    } else if !p.is_aligned() {
+        Err(GMMVI_BAD_ALIGNMENT)
+    } else {
+        Ok(())
+    }
+}
+
+/// [`check_in`] for an output pointer.
+pub(super) fn check_out<T>(p: *mut T) -> Result<(), gmmvi_status> {
+    check_in(p.cast_const())
+}
+
+/// `Err(GMMVI_INVALID_ARGUMENT)` if `len` values at `p` overlap the state at `s` or do not fit
+/// the address space: the library holds references into the state while it writes outputs.
+pub(super) fn disjoint<T, S>(p: *const T, len: usize, s: *const S) -> Result<(), gmmvi_status> {
+    let bytes = len.checked_mul(size_of::<T>()).filter(|&b| b <= isize::MAX as usize).ok_or(GMMVI_INVALID_ARGUMENT)?;
+    let (a, b) = (p.addr(), s.addr());
+    let a_end = a.checked_add(bytes).ok_or(GMMVI_INVALID_ARGUMENT)?;
+    let b_end = b.saturating_add(STATE_BYTES);
+    if a < b_end && b < a_end { Err(GMMVI_INVALID_ARGUMENT) } else { Ok(()) }
+}
+
+/// The header cells and the body pointer of the state at `s`, after the null and alignment
+/// checks.
+///
+/// # Safety
+/// `s` is NULL or valid for reads (and, through the cells, writes) of `GMMVI_STATE_SIZE` bytes.
+unsafe fn header<'a>(s: *const gmmvi_state) -> Result<(&'a Cell<u64>, &'a Cell<u32>, *mut Body), gmmvi_status> {
+    let st = s.cast::<State>().cast_mut();
+    check_in(st)?;
+    // SAFETY: `st` is non-null, aligned and points to at least size_of::<State>() bytes (the
+    // caller's contract and GMMVI_STATE_SIZE >= size_of::<State>()). `Cell<u64>`/`Cell<u32>`
+    // are valid for every bit pattern; only raw place projections touch the body.
+    unsafe { Ok((&(*st).magic, &(*st).busy, UnsafeCell::raw_get(&raw const (*st).body))) }
+}
+
+/// Exclusive access to an initialised state; marks it busy until dropped.
+pub(super) struct StateMut<'a> {
+    busy: &'a Cell<u32>,
+    body: &'a mut Body,
+}
+
+impl StateMut<'_> {
+    pub fn body(&mut self) -> &mut Body {
+        self.body
+    }
+}
+
+impl Drop for StateMut<'_> {
+    fn drop(&mut self) {
+        self.busy.set(0);
+    }
+}
+
+/// The body of the initialised, idle state at `s`, held exclusively.
+///
+/// # Safety
+/// As [`header`]; no other thread uses the state.
+pub(super) unsafe fn state_mut<'a>(s: *mut gmmvi_state) -> Result<StateMut<'a>, gmmvi_status> {
+    // SAFETY: forwarded contract.
+    let (magic, busy, body) = unsafe { header(s) }?;
+    if magic.get() != MAGIC {
+        return Err(GMMVI_NOT_INITIALIZED);
+    }
+    if busy.get() != 0 {
+        return Err(GMMVI_BUSY);
+    }
+    busy.set(1);
+    // SAFETY: the magic says `gmmvi_init` wrote a valid body; the state is not busy, so no
+    // reference to the body is live (one thread at a time), and while this one lives every
+    // other entry point stops at the busy flag.
+    Ok(StateMut { busy, body: unsafe { &mut *body } })
+}
+
+/// The body of the initialised, idle state at `s`, shared.
+///
+/// # Safety
+/// As [`header`]; no other thread uses the state.
+pub(super) unsafe fn state_ref<'a>(s: *const gmmvi_state) -> Result<&'a Body, gmmvi_status> {
+    // SAFETY: forwarded contract.
+    let (magic, busy, body) = unsafe { header(s) }?;
+    if magic.get() != MAGIC {
+        return Err(GMMVI_NOT_INITIALIZED);
+    }
+    if busy.get() != 0 {
+        return Err(GMMVI_BUSY);
+    }
+    // SAFETY: initialised and not held mutably (see `state_mut`); callers return before any
+    // other entry point can run.
+    Ok(unsafe { &*body })
+}
+
+/// `gmmvi_init` after reading the config: validates everything, then writes the optimiser
+/// into the state in place.
+///
+/// # Safety
+/// `s` is NULL or valid for reads and writes of `s_size` bytes and used by no other thread;
+/// `c.overrides` is NULL or a NUL-terminated string.
+pub(super) unsafe fn init(s: *mut gmmvi_state, s_size: usize, c: &gmmvi_config, seed: u64) -> Result<(), gmmvi_status> {
+    // Too small a buffer is rejected before anything in it is read.
+    if !s.is_null() && s_size < GMMVI_STATE_SIZE {
+        return Err(GMMVI_BUFFER_TOO_SMALL);
+    }
+    // SAFETY: `s_size >= GMMVI_STATE_SIZE` bytes at `s` (caller's contract).
+    let (magic, busy, body) = unsafe { header(s) }?;
+    if magic.get() == MAGIC && busy.get() != 0 {
+        return Err(GMMVI_BUSY);
+    }
+    // From here on every error leaves the state uninitialised.
+    magic.set(0);
+    busy.set(0);
+    let overrides = if c.overrides.is_null() {
+        None
+    } else {
+        // SAFETY: non-null, and NUL-terminated by the caller's contract. The state is not
+        // referenced while the text is read, so the text may even lie inside it.
+        Some(unsafe { c_str(c.overrides, config::MAX_TEXT) }?)
+    };
+    let cfg = config::to_config(c, overrides)?;
+    let model = config::initial_model(c, seed)?;
+    let prior_var = config::prior_variances(c)?;
+    // SAFETY: `body` points to size_of::<Body>() writable bytes of the state, aligned (the
+    // state is); nothing references them: the state is marked uninitialised above.
+    let opt = unsafe { &raw mut (*body).opt };
+    match FfiOptimizer::new(&cfg, model, seed) {
+        // SAFETY: see above.
+        Ok(o) => unsafe { opt.write(o) },
+        Err(e) => return Err(e.into()),
+    }
+    // SAFETY: `opt` was just initialised and is referenced nowhere else.
+    unsafe { &mut *opt }.set_prior_variances(&prior_var)?;
+    // SAFETY: fields of the body, as above.
+    unsafe {
+        (&raw mut (*body).rng).write(Xoshiro256PlusPlus::seed_from_u64(seed ^ SAMPLE_STREAM));
+        (&raw mut (*body).last).write(gmmvi_report { elbo: f64::NAN, ..gmmvi_report::default() });
+    }
+    magic.set(MAGIC);
+    Ok(())
+}
+
+/// The NUL-terminated string at `p`; `GMMVI_BAD_CONFIG` unless it is at most `max` bytes of
+/// UTF-8 (all strings of the ABI are configuration).
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string.
+pub(super) unsafe fn c_str<'a>(p: *const c_char, max: usize) -> Result<&'a str, gmmvi_status> {
+    if p.is_null() {
+        return Err(GMMVI_NULL_POINTER);
+    }
+    let mut n = 0;
+    // SAFETY: the bytes up to and including the NUL are readable; the scan stops at the NUL
+    // (or after `max` bytes without reading further).
+    while n <= max && unsafe { p.add(n).read() } != 0 {
+        n += 1;
+    }
+    if n > max {
+        return Err(GMMVI_BAD_CONFIG);
+    }
+    // SAFETY: `n` readable bytes before the NUL, not written while borrowed (the C caller
+    // keeps them for the duration of the call).
+    core::str::from_utf8(unsafe { core::slice::from_raw_parts(p.cast::<u8>(), n) }).map_err(|_| GMMVI_BAD_CONFIG)
+}
+
+/// Point `i` of an `n x D` row-major buffer.
+///
+/// # Safety
+/// `x` is aligned and valid for reading `(i + 1)·D` values.
+pub(super) unsafe fn read_row(x: *const gmmvi_real, i: usize) -> SVector<gmmvi_real, GMMVI_DIM> {
+    let mut v = SVector::<gmmvi_real, GMMVI_DIM>::zeros();
+    for (d, e) in v.iter_mut().enumerate() {
+        // SAFETY: index `i·D + d < (i + 1)·D`, within the caller's buffer.
+        *e = unsafe { x.add(i * GMMVI_DIM + d).read() };
+    }
+    v
+}
+
+/// Writes point `v` as row `i` of an `n x D` row-major buffer.
+///
+/// # Safety
+/// `out` is aligned and valid for writing `(i + 1)·D` values.
+pub(super) unsafe fn write_row(out: *mut gmmvi_real, i: usize, v: &SVector<gmmvi_real, GMMVI_DIM>) {
+    for (d, e) in v.iter().enumerate() {
+        // SAFETY: index `i·D + d < (i + 1)·D`, within the caller's buffer.
+        unsafe { out.add(i * GMMVI_DIM + d).write(*e) };
+    }
+}
+
+/// The C callback as a [`Target`].
+pub(super) struct CTarget {
+    f: gmmvi_log_density_fn,
+    ctx: *mut c_void,
+    /// The last nonzero code the callback returned.
+    pub failed: c_int,
+}
+
+impl CTarget {
+    /// The entry points' callers promise that `f` may be called with `ctx` as documented at
+    /// `gmmvi_log_density_fn`; a NULL `f` fails every call.
+    pub fn new(f: gmmvi_log_density_fn, ctx: *mut c_void) -> Self {
+        Self { f, ctx, failed: 0 }
+    }
+
+    fn call(
+        &mut self,
+        x: &[SVector<gmmvi_real, GMMVI_DIM>],
+        log_p: &mut [gmmvi_real],
+        grad: Option<&mut [SVector<gmmvi_real, GMMVI_DIM>]>,
+    ) -> Result<(), TargetError> {
+        // Values the callback leaves unwritten reject their samples.
+        log_p.fill(gmmvi_real::NAN);
+        let mut n = x.len().min(log_p.len());
+        let g = match grad {
+            Some(g) => {
+                g.fill(SVector::repeat(gmmvi_real::NAN));
+                n = n.min(g.len());
+                g.as_mut_ptr().cast::<gmmvi_real>()
+            }
+            None => core::ptr::null_mut(),
+        };
+        let Some(f) = self.f else { return Err(TargetError { code: -1 }) };
+        if n == 0 {
+            return Ok(());
+        }
+        // SAFETY: `x` holds n·D contiguous scalars (SVector layout asserted above), `log_p` n
+        // and `g` (if not NULL) n·D writable ones, all exclusively ours for the call; the
+        // caller of the entry point vouched for `f` and `ctx`.
+        let rc = unsafe { f(self.ctx, x.as_ptr().cast::<gmmvi_real>(), n, log_p.as_mut_ptr(), g) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            self.failed = rc;
+            Err(TargetError { code: rc })
+        }
+    }
+}
+
+impl Target<gmmvi_real, GMMVI_DIM> for CTarget {
+    fn log_density(
+        &mut self,
+        x: &[SVector<gmmvi_real, GMMVI_DIM>],
+        log_p: &mut [gmmvi_real],
+    ) -> Result<(), TargetError> {
+        self.call(x, log_p, None)
+    }
+
+    fn log_density_with_grad(
+        &mut self,
+        x: &[SVector<gmmvi_real, GMMVI_DIM>],
+        log_p: &mut [gmmvi_real],
+        grad: &mut [SVector<gmmvi_real, GMMVI_DIM>],
+    ) -> Result<(), TargetError> {
+        self.call(x, log_p, Some(grad))
+    }
+}

@@ -1,0 +1,454 @@
+//! The C ABI driven from Rust as C would drive it: the fit works, every entry point rejects
+//! bad pointers, sizes and states with its status, failures keep the model, re-entrant calls
+//! are refused, and the build-time sizes agree with the types.
+#![allow(clippy::undocumented_unsafe_blocks)]
+
+use std::ffi::{CStr, c_int, c_void};
+use std::ptr::{null, null_mut};
+
+use gmmvi::ffi::gmmvi_status::{self, *};
+use gmmvi::ffi::*;
+
+const D: usize = GMMVI_DIM;
+
+/// Zeroed storage for one state, as a C `static gmmvi_state` would be.
+fn new_state() -> Box<gmmvi_state> {
+    // SAFETY: gmmvi_state is an array of integers: all zeros is a valid value.
+    unsafe { Box::<gmmvi_state>::new_zeroed().assume_init() }
+}
+
+fn init(s: &mut gmmvi_state, cfg: &gmmvi_config, seed: u64) -> gmmvi_status {
+    unsafe { gmmvi_init(s, GMMVI_STATE_SIZE, cfg, seed) }
+}
+
+/// Two normalised Gaussians N(±3·e₁, 0.5²·I) with equal weights: log Z = 0.
+unsafe extern "C" fn two_modes(
+    _: *mut c_void,
+    x: *const gmmvi_real,
+    n: usize,
+    lp: *mut gmmvi_real,
+    grad: *mut gmmvi_real,
+) -> c_int {
+    let (xs, lp) = unsafe { (std::slice::from_raw_parts(x, n * D), std::slice::from_raw_parts_mut(lp, n)) };
+    let var = 0.25f64;
+    let log_norm = -0.5 * D as f64 * (2.0 * std::f64::consts::PI * var).ln();
+    for (i, row) in xs.chunks_exact(D).enumerate() {
+        let mut l = [0.0f64; 2];
+        for (m, li) in l.iter_mut().enumerate() {
+            let c = if m == 0 { 3.0 } else { -3.0 };
+            let sq: f64 = row.iter().enumerate().map(|(d, &v)| (v as f64 - if d == 0 { c } else { 0.0 }).powi(2)).sum();
+            *li = (0.5f64).ln() + log_norm - 0.5 * sq / var;
+        }
+        let mx = l[0].max(l[1]);
+        let (e0, e1) = ((l[0] - mx).exp(), (l[1] - mx).exp());
+        lp[i] = (mx + (e0 + e1).ln()) as gmmvi_real;
+        if !grad.is_null() {
+            let g = unsafe { std::slice::from_raw_parts_mut(grad.add(i * D), D) };
+            for (d, gd) in g.iter_mut().enumerate() {
+                let mu = |c: f64| if d == 0 { c } else { 0.0 };
+                let v = row[d] as f64;
+                *gd = ((e0 * (mu(3.0) - v) + e1 * (mu(-3.0) - v)) / ((e0 + e1) * var)) as gmmvi_real;
+            }
+        }
+    }
+    0
+}
+
+/// A broad start for `two_modes`: one component N(0, 3²·I).
+fn two_modes_config() -> gmmvi_config {
+    let mut cfg = gmmvi_config_default();
+    cfg.initial_std = [3.0; D];
+    cfg.prior_std = [3.0; D];
+    cfg
+}
+
+fn stats(s: &gmmvi_state) -> gmmvi_report {
+    let mut r = gmmvi_report::default();
+    assert_eq!(unsafe { gmmvi_stats(s, &mut r) }, GMMVI_OK);
+    r
+}
+
+/// Every component's weight, mean and covariance, bit for bit.
+fn model_bits(s: &gmmvi_state) -> Vec<u64> {
+    let mut out = vec![];
+    for k in 0..stats(s).components as usize {
+        let (mut w, mut m, mut c) = (0.0, [0.0; D], [0.0; D * D]);
+        let st = unsafe { gmmvi_get_component(s, k, &mut w, m.as_mut_ptr(), c.as_mut_ptr(), null_mut()) };
+        assert_eq!(st, GMMVI_OK);
+        out.extend([w].iter().chain(&m).chain(&c).map(|v| v.to_bits() as u64));
+    }
+    out
+}
+
+#[test]
+fn ffi_sizes_of_the_header_match_the_types() {
+    assert_eq!(size_of::<gmmvi_state>(), GMMVI_STATE_SIZE);
+    assert_eq!(align_of::<gmmvi_state>(), GMMVI_STATE_ALIGN);
+    assert_eq!(GMMVI_STATE_WORDS * 8, GMMVI_STATE_SIZE);
+    assert_eq!(size_of::<gmmvi_real>() * 8, GMMVI_REAL_BITS);
+    // GMMVI_STATE_SIZE is an upper bound (the same on every target), and a tight one.
+    let used = state_bytes_used();
+    println!("gmmvi_state: {GMMVI_STATE_SIZE} bytes declared, {used} used on this target");
+    assert!(used <= GMMVI_STATE_SIZE && GMMVI_STATE_SIZE - used <= 4096, "{used} of {GMMVI_STATE_SIZE}");
+}
+
+#[test]
+fn ffi_status_strings_name_every_code() {
+    let text = |c: u32| unsafe { CStr::from_ptr(gmmvi_status_str(c)) }.to_str().unwrap().to_string();
+    let known: Vec<String> = (0..=11).map(text).collect();
+    assert_eq!(known[0], "ok");
+    let mut unique = known.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), known.len(), "{known:?}");
+    assert_eq!(text(12), "unknown status");
+    assert_eq!(text(u32::MAX), "unknown status");
+    assert_eq!(text(GMMVI_BUSY as u32), "state busy (called from its own callback)");
+}
+
+#[test]
+fn ffi_fit_finds_both_modes_and_everything_reads_back() {
+    let mut s = new_state();
+    assert_eq!(init(&mut s, &two_modes_config(), 7), GMMVI_OK);
+    let r0 = stats(&s);
+    assert_eq!((r0.iterations, r0.evaluations, r0.components), (0, 0, 1));
+    assert!(r0.elbo.is_nan());
+    let mut rep = gmmvi_report::default();
+    assert_eq!(unsafe { gmmvi_run(&mut *s, Some(two_modes), null_mut(), 300, 0, &mut rep) }, GMMVI_OK);
+    assert_eq!(rep, stats(&s));
+    assert_eq!(rep.iterations, 300);
+    assert!(rep.components >= 2 && rep.components as usize <= GMMVI_MAX_COMPONENTS, "{rep:?}");
+    // log Z = 0 and ELBO <= log Z; the estimate is noisy, the fit should be close.
+    assert!(rep.elbo > -0.3 && rep.elbo < 0.3, "{rep:?}");
+
+    // Samples: half near each mode (4 standard errors of 2000 Bernoulli draws ≈ 0.045).
+    let n = 2000;
+    let mut xs = vec![0.0 as gmmvi_real; n * D];
+    assert_eq!(unsafe { gmmvi_sample(&mut *s, xs.as_mut_ptr(), n) }, GMMVI_OK);
+    let right = xs.chunks_exact(D).filter(|x| x[0] > 0.0).count() as f64 / n as f64;
+    assert!((right - 0.5).abs() < 0.06, "{right}");
+    let near = xs.chunks_exact(D).filter(|x| (x[0].abs() - 3.0).abs() < 1.5).count();
+    assert!(near as f64 > 0.95 * n as f64, "{near}");
+
+    // log q of the samples matches a sum over the components read back.
+    let mut lq = vec![0.0 as gmmvi_real; n];
+    assert_eq!(unsafe { gmmvi_log_density(&*s, xs.as_ptr(), n, lq.as_mut_ptr()) }, GMMVI_OK);
+    let mut comps = vec![];
+    let mut wsum = 0.0;
+    for k in 0..rep.components as usize {
+        let (mut w, mut m, mut c, mut l) = (0.0, [0.0; D], [0.0; D * D], [0.0; D * D]);
+        let st = unsafe { gmmvi_get_component(&*s, k, &mut w, m.as_mut_ptr(), c.as_mut_ptr(), l.as_mut_ptr()) };
+        assert_eq!(st, GMMVI_OK);
+        wsum += w as f64;
+        // cov = L Lᵀ, L lower triangular.
+        for i in 0..D {
+            for j in 0..D {
+                let llt: f64 = (0..D).map(|t| l[i * D + t] as f64 * l[j * D + t] as f64).sum();
+                assert!((llt - c[i * D + j] as f64).abs() <= 1e-4 * (1.0 + llt.abs()), "{llt} {}", c[i * D + j]);
+                assert!(j <= i || l[i * D + j] == 0.0);
+            }
+        }
+        comps.push((w as f64, m, l));
+    }
+    assert!((wsum - 1.0).abs() < 1e-4, "{wsum}");
+    for (x, &lq) in xs.chunks_exact(D).zip(&lq).take(200) {
+        let mut terms = vec![];
+        for (w, m, l) in &comps {
+            // z = L⁻¹(x − μ) by forward substitution.
+            let mut z = [0.0f64; D];
+            let mut logdet = 0.0;
+            for i in 0..D {
+                let mut v = x[i] as f64 - m[i] as f64;
+                for t in 0..i {
+                    v -= l[i * D + t] as f64 * z[t];
+                }
+                z[i] = v / l[i * D + i] as f64;
+                logdet += (l[i * D + i] as f64).ln();
+            }
+            let sq: f64 = z.iter().map(|v| v * v).sum();
+            terms.push(w.ln() - 0.5 * sq - logdet - 0.5 * D as f64 * (2.0 * std::f64::consts::PI).ln());
+        }
+        let mx = terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let naive = mx + terms.iter().map(|t| (t - mx).exp()).sum::<f64>().ln();
+        assert!((naive - lq as f64).abs() < 1e-3 * (1.0 + naive.abs()), "{naive} vs {lq}");
+    }
+    // Outputs are optional; the index is checked.
+    let k = rep.components as usize;
+    assert_eq!(unsafe { gmmvi_get_component(&*s, 0, null_mut(), null_mut(), null_mut(), null_mut()) }, GMMVI_OK);
+    let st = unsafe { gmmvi_get_component(&*s, k, null_mut(), null_mut(), null_mut(), null_mut()) };
+    assert_eq!(st, GMMVI_NO_SUCH_COMPONENT);
+}
+
+#[test]
+fn ffi_same_seed_same_bits_and_sampling_does_not_change_the_fit() {
+    let run = |seed: u64, sample_between: bool| {
+        let mut s = new_state();
+        assert_eq!(init(&mut s, &two_modes_config(), seed), GMMVI_OK);
+        let mut xs = [0.0 as gmmvi_real; 5 * D];
+        for _ in 0..20 {
+            assert_eq!(unsafe { gmmvi_step(&mut *s, Some(two_modes), null_mut(), null_mut()) }, GMMVI_OK);
+            if sample_between {
+                assert_eq!(unsafe { gmmvi_sample(&mut *s, xs.as_mut_ptr(), 5) }, GMMVI_OK);
+            }
+        }
+        (model_bits(&s), stats(&s))
+    };
+    let a = run(3, false);
+    assert_eq!(a, run(3, false));
+    assert_eq!(a, run(3, true));
+    assert_ne!(a.0, run(4, false).0);
+}
+
+#[test]
+fn ffi_every_entry_point_checks_its_pointers() {
+    let cfg = gmmvi_config_default();
+    let mut s = new_state();
+    let sp: *mut gmmvi_state = &mut *s;
+    let mut rep = gmmvi_report::default();
+    let mut x = [0.0 as gmmvi_real; 4 * D];
+    let mut lq = [0.0 as gmmvi_real; 4];
+    unsafe {
+        // Uninitialised (zeroed) state.
+        assert_eq!(gmmvi_step(sp, Some(two_modes), null_mut(), &mut rep), GMMVI_NOT_INITIALIZED);
+        assert_eq!(gmmvi_run(sp, Some(two_modes), null_mut(), 5, 0, null_mut()), GMMVI_NOT_INITIALIZED);
+        assert_eq!(gmmvi_sample(sp, x.as_mut_ptr(), 1), GMMVI_NOT_INITIALIZED);
+        assert_eq!(gmmvi_log_density(sp, x.as_ptr(), 1, lq.as_mut_ptr()), GMMVI_NOT_INITIALIZED);
+        assert_eq!(gmmvi_stats(sp, &mut rep), GMMVI_NOT_INITIALIZED);
+        assert_eq!(gmmvi_get_component(sp, 0, null_mut(), null_mut(), null_mut(), null_mut()), GMMVI_NOT_INITIALIZED);
+        // NULL state, config, callback, outputs.
+        assert_eq!(gmmvi_init(null_mut(), GMMVI_STATE_SIZE, &cfg, 1), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_init(sp, GMMVI_STATE_SIZE, null(), 1), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_step(null_mut(), Some(two_modes), null_mut(), null_mut()), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_stats(null(), &mut rep), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_config_from_codeword(null(), &mut gmmvi_config_default()), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_config_from_codeword(c"SAMTRUX".as_ptr(), null_mut()), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_config_parse(null(), &mut gmmvi_config_default(), null_mut()), GMMVI_NULL_POINTER);
+        // Too small a buffer.
+        assert_eq!(gmmvi_init(sp, GMMVI_STATE_SIZE - 1, &cfg, 1), GMMVI_BUFFER_TOO_SMALL);
+        assert_eq!(gmmvi_init(sp, 0, &cfg, 1), GMMVI_BUFFER_TOO_SMALL);
+
+        assert_eq!(gmmvi_init(sp, GMMVI_STATE_SIZE, &cfg, 1), GMMVI_OK);
+        assert_eq!(gmmvi_step(sp, None, null_mut(), &mut rep), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_stats(sp, null_mut()), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_sample(sp, null_mut(), 1), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_sample(sp, null_mut(), 0), GMMVI_OK);
+        assert_eq!(gmmvi_log_density(sp, null(), 1, lq.as_mut_ptr()), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_log_density(sp, x.as_ptr(), 1, null_mut()), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_log_density(sp, null(), 0, null_mut()), GMMVI_OK);
+        // Misaligned pointers.
+        let mis = |p: *mut gmmvi_real| p.cast::<u8>().add(1).cast::<gmmvi_real>();
+        assert_eq!(gmmvi_sample(sp, mis(x.as_mut_ptr()), 1), GMMVI_BAD_ALIGNMENT);
+        assert_eq!(gmmvi_log_density(sp, mis(x.as_mut_ptr()), 1, lq.as_mut_ptr()), GMMVI_BAD_ALIGNMENT);
+        assert_eq!(gmmvi_stats(sp, (&raw mut rep).cast::<u8>().add(4).cast()), GMMVI_BAD_ALIGNMENT);
+        let mut big = vec![0u64; GMMVI_STATE_WORDS + 1];
+        let odd = big.as_mut_ptr().cast::<u8>().add(4).cast::<gmmvi_state>();
+        assert_eq!(gmmvi_init(odd, GMMVI_STATE_SIZE, &cfg, 1), GMMVI_BAD_ALIGNMENT);
+        assert_eq!(gmmvi_stats(odd, &mut rep), GMMVI_BAD_ALIGNMENT);
+        // Outputs inside the state, sizes that overflow.
+        assert_eq!(gmmvi_sample(sp, sp.cast::<gmmvi_real>().add(64), 1), GMMVI_INVALID_ARGUMENT);
+        assert_eq!(gmmvi_stats(sp, sp.cast()), GMMVI_INVALID_ARGUMENT);
+        assert_eq!(gmmvi_sample(sp, x.as_mut_ptr(), usize::MAX), GMMVI_INVALID_ARGUMENT);
+        assert_eq!(gmmvi_log_density(sp, x.as_ptr(), usize::MAX / 2, lq.as_mut_ptr()), GMMVI_INVALID_ARGUMENT);
+        let k0 = sp.cast::<gmmvi_real>().add(8);
+        assert_eq!(gmmvi_get_component(sp, 0, null_mut(), k0, null_mut(), null_mut()), GMMVI_INVALID_ARGUMENT);
+        // None of that disturbed the state.
+        assert_eq!(gmmvi_step(sp, Some(two_modes), null_mut(), &mut rep), GMMVI_OK);
+        assert_eq!(rep.iterations, 1);
+    }
+}
+
+#[test]
+fn ffi_bad_configs_are_rejected_and_leave_the_state_uninitialised() {
+    let mut s = new_state();
+    type Spoil = Box<dyn Fn(&mut gmmvi_config)>;
+    let bad: Vec<(&str, Spoil)> = vec![
+        ("codeword", Box::new(|c| c.codeword = b"SAMTRUQ\0".map(|b| b as _))),
+        ("unterminated codeword", Box::new(|c| c.codeword = b"SAMTRUXX".map(|b| b as _))),
+        ("temperature NaN", Box::new(|c| c.temperature = f64::NAN)),
+        ("zero samples", Box::new(|c| c.samples_per_component = 0)),
+        ("store overflow", Box::new(|c| c.samples_per_component = (GMMVI_STORE_CAPACITY + 1) as u32)),
+        ("history overflow", Box::new(|c| c.del_iters = GMMVI_HISTORY as u32)),
+        ("huge del_iters", Box::new(|c| c.del_iters = u32::MAX)),
+        ("huge del_iters text", Box::new(|c| c.overrides = c"del_iters=4294967295".as_ptr())),
+        ("no initial component", Box::new(|c| c.initial_components = 0)),
+        ("too many initial", Box::new(|c| c.initial_components = GMMVI_MAX_COMPONENTS as u32 + 1)),
+        ("zero prior std", Box::new(|c| c.prior_std[0] = 0.0)),
+        ("infinite initial std", Box::new(|c| c.initial_std[D - 1] = gmmvi_real::INFINITY)),
+        ("NaN prior mean", Box::new(|c| c.prior_mean[0] = gmmvi_real::NAN)),
+        ("reserved", Box::new(|c| c.reserved = 1)),
+        ("unknown override", Box::new(|c| c.overrides = c"tempreature=2".as_ptr())),
+        ("codeword change", Box::new(|c| c.overrides = c"SAMTRON".as_ptr())),
+    ];
+    for (what, f) in &bad {
+        assert_eq!(init(&mut s, &two_modes_config(), 1), GMMVI_OK);
+        let mut c = two_modes_config();
+        f(&mut c);
+        assert_eq!(init(&mut s, &c, 1), GMMVI_BAD_CONFIG, "{what}");
+        assert_eq!(unsafe { gmmvi_stats(&*s, &mut gmmvi_report::default()) }, GMMVI_NOT_INITIALIZED, "{what}");
+    }
+}
+
+#[test]
+fn ffi_codewords_text_form_and_overrides_reach_the_optimiser() {
+    let mut c = gmmvi_config_default();
+    assert_eq!(unsafe { gmmvi_config_from_codeword(c"ZEPTRON".as_ptr(), &mut c) }, GMMVI_OK);
+    assert_eq!(&c.codeword, b"ZEPTRON\0".map(|b| b as _).as_ref());
+    assert_eq!(unsafe { gmmvi_config_from_codeword(c"ZEPTRO".as_ptr(), &mut c) }, GMMVI_BAD_CONFIG);
+    assert_eq!(unsafe { gmmvi_config_from_codeword(c"ZEPTRONN".as_ptr(), &mut c) }, GMMVI_BAD_CONFIG);
+
+    // A codeword and a value with a field, then one without a field (kept as the override).
+    let text = c"SEMTRUX n_des=5 thresholds_for_add_heuristic=100;50";
+    let mut off = usize::MAX;
+    assert_eq!(unsafe { gmmvi_config_parse(text.as_ptr(), &mut c, &mut off) }, GMMVI_OK);
+    assert_eq!((c.samples_per_component, c.overrides), (5, text.as_ptr()));
+    assert_eq!(off, usize::MAX);
+    let mut s = new_state();
+    let mut rep = gmmvi_report::default();
+    c.initial_components = 3;
+    assert_eq!(init(&mut s, &c, 1), GMMVI_OK);
+    assert_eq!(unsafe { gmmvi_step(&mut *s, Some(two_modes), null_mut(), &mut rep) }, GMMVI_OK);
+    // Component-based sampling draws n_des per component (E: three fixed components).
+    assert_eq!((rep.new_evaluations, rep.components), (15, 3));
+
+    // Errors point at the culprit.
+    let bad = c"SAMTRUX add_iters=3 bogus=1";
+    assert_eq!(unsafe { gmmvi_config_parse(bad.as_ptr(), &mut c, &mut off) }, GMMVI_BAD_CONFIG);
+    assert_eq!(&bad.to_str().unwrap()[off..], "bogus=1");
+    assert_eq!(unsafe { gmmvi_config_parse(bad.as_ptr(), &mut c, null_mut()) }, GMMVI_BAD_CONFIG);
+    let long = std::ffi::CString::new("n_des=5 ".repeat(600)).unwrap();
+    assert_eq!(unsafe { gmmvi_config_parse(long.as_ptr(), &mut c, null_mut()) }, GMMVI_BAD_CONFIG);
+    let not_utf8 = [b'S', 0xff, 0];
+    assert_eq!(unsafe { gmmvi_config_parse(not_utf8.as_ptr().cast(), &mut c, null_mut()) }, GMMVI_BAD_CONFIG);
+}
+
+/// What a misbehaving callback does, chosen through `ctx`.
+#[derive(Clone, Copy, PartialEq)]
+enum Misbehave {
+    Fail(c_int),
+    AllNan,
+    NothingWritten,
+    SomeInf,
+}
+
+unsafe extern "C" fn misbehaving(
+    ctx: *mut c_void,
+    x: *const gmmvi_real,
+    n: usize,
+    lp: *mut gmmvi_real,
+    g: *mut gmmvi_real,
+) -> c_int {
+    let how = unsafe { *ctx.cast::<Misbehave>() };
+    match how {
+        Misbehave::Fail(code) => code,
+        Misbehave::NothingWritten => 0,
+        Misbehave::AllNan => {
+            for i in 0..n {
+                unsafe { lp.add(i).write(gmmvi_real::NAN) };
+            }
+            0
+        }
+        Misbehave::SomeInf => {
+            let rc = unsafe { two_modes(null_mut(), x, n, lp, g) };
+            for i in (0..n).step_by(4) {
+                unsafe { lp.add(i).write(gmmvi_real::INFINITY) };
+            }
+            rc
+        }
+    }
+}
+
+#[test]
+fn ffi_failing_callbacks_keep_the_model() {
+    let mut s = new_state();
+    assert_eq!(init(&mut s, &two_modes_config(), 5), GMMVI_OK);
+    let sp: *mut gmmvi_state = &mut *s;
+    let mut rep = gmmvi_report::default();
+    let with = |how: Misbehave, rep: &mut gmmvi_report, iterations: u64| {
+        let mut ctx = how;
+        let ctx = (&raw mut ctx).cast::<c_void>();
+        if iterations == 1 {
+            unsafe { gmmvi_step(sp, Some(misbehaving), ctx, rep) }
+        } else {
+            unsafe { gmmvi_run(sp, Some(misbehaving), ctx, iterations, 0, rep) }
+        }
+    };
+    // Before the first step nothing can be reused: no finite value means no step.
+    let fresh = model_bits(&s);
+    for how in [Misbehave::AllNan, Misbehave::NothingWritten] {
+        assert_eq!(with(how, &mut rep, 1), GMMVI_NON_FINITE_TARGET);
+        assert_eq!((model_bits(&s), stats(&s).iterations), (fresh.clone(), 0));
+    }
+    // Some non-finite values reject only those samples (the first step: one call of n_des).
+    assert_eq!(with(Misbehave::SomeInf, &mut rep, 1), GMMVI_OK);
+    assert_eq!(rep.new_evaluations as usize, GMMVI_SAMPLES_PER_COMPONENT);
+    assert_eq!((rep.rejected_samples, rep.iterations), (rep.new_evaluations.div_ceil(4), 1));
+    assert_eq!(unsafe { gmmvi_run(sp, Some(two_modes), null_mut(), 10, 0, &mut rep) }, GMMVI_OK);
+    let before = (model_bits(&s), stats(&s));
+    for code in [-7, 42] {
+        for iterations in [1, 5] {
+            assert_eq!(with(Misbehave::Fail(code), &mut rep, iterations), GMMVI_TARGET_FAILED);
+            assert_eq!(rep.target_error, code);
+            assert_eq!((model_bits(&s), stats(&s).iterations), (before.0.clone(), before.1.iterations));
+        }
+    }
+    // Later, stored samples are reused: a step on them alone, every new sample rejected.
+    assert_eq!(with(Misbehave::AllNan, &mut rep, 1), GMMVI_OK);
+    assert_eq!((rep.rejected_samples, rep.iterations), (rep.new_evaluations, before.1.iterations + 1));
+    // And the state goes on.
+    assert_eq!(unsafe { gmmvi_run(sp, Some(two_modes), null_mut(), 5, 0, &mut rep) }, GMMVI_OK);
+    assert_eq!(rep.target_error, 42);
+}
+
+/// Calls back into the state it is evaluated for; records the statuses.
+struct Reentrant {
+    s: *mut gmmvi_state,
+    seen: Vec<gmmvi_status>,
+}
+
+unsafe extern "C" fn reentrant(
+    ctx: *mut c_void,
+    x: *const gmmvi_real,
+    n: usize,
+    lp: *mut gmmvi_real,
+    g: *mut gmmvi_real,
+) -> c_int {
+    let r = unsafe { &mut *ctx.cast::<Reentrant>() };
+    let cfg = gmmvi_config_default();
+    let mut out = [0.0 as gmmvi_real; D];
+    let mut rep = gmmvi_report::default();
+    unsafe {
+        r.seen.push(gmmvi_stats(r.s, &mut rep));
+        r.seen.push(gmmvi_sample(r.s, out.as_mut_ptr(), 1));
+        r.seen.push(gmmvi_step(r.s, Some(two_modes), null_mut(), null_mut()));
+        r.seen.push(gmmvi_init(r.s, GMMVI_STATE_SIZE, &cfg, 1));
+        r.seen.push(gmmvi_get_component(r.s, 0, null_mut(), out.as_mut_ptr(), null_mut(), null_mut()));
+        two_modes(null_mut(), x, n, lp, g)
+    }
+}
+
+#[test]
+fn ffi_callbacks_calling_back_into_their_state_get_busy() {
+    let mut s = new_state();
+    assert_eq!(init(&mut s, &two_modes_config(), 5), GMMVI_OK);
+    let sp: *mut gmmvi_state = &mut *s;
+    let mut ctx = Reentrant { s: sp, seen: vec![] };
+    let mut rep = gmmvi_report::default();
+    assert_eq!(unsafe { gmmvi_run(sp, Some(reentrant), (&raw mut ctx).cast(), 3, 0, &mut rep) }, GMMVI_OK);
+    assert_eq!(rep.iterations, 3);
+    assert!(!ctx.seen.is_empty() && ctx.seen.iter().all(|&st| st == GMMVI_BUSY), "{:?}", ctx.seen);
+    // Idle again afterwards.
+    assert_eq!(unsafe { gmmvi_stats(sp, &mut rep) }, GMMVI_OK);
+}
+
+#[test]
+fn ffi_evaluation_budget_stops_the_run() {
+    let mut s = new_state();
+    assert_eq!(init(&mut s, &two_modes_config(), 5), GMMVI_OK);
+    let mut rep = gmmvi_report::default();
+    let st = unsafe { gmmvi_run(&mut *s, Some(two_modes), null_mut(), 1_000_000, 1000, &mut rep) };
+    assert_eq!(st, GMMVI_OK);
+    // Stops at the first step that reaches the budget: one step's samples at most beyond.
+    let per_step = (GMMVI_SAMPLES_PER_COMPONENT * GMMVI_MAX_COMPONENTS) as u64;
+    assert!(rep.evaluations >= 1000 && rep.evaluations < 1000 + per_step, "{rep:?}");
+    assert_eq!(unsafe { gmmvi_run(&mut *s, Some(two_modes), null_mut(), 0, 0, &mut rep) }, GMMVI_OK);
+}
