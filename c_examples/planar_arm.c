@@ -37,8 +37,8 @@ int main(void) {
     for (int round = 1; round <= 6; ++round) {
         st = gmmvi_run(&state, arm_log_density, NULL, 250, 0, &rep);
         if (st != GMMVI_OK) return fail("gmmvi_run", st);
-        printf("iteration %4llu: %7llu evaluations, %u components, ELBO estimate %8.3f\n",
-               (unsigned long long)rep.iterations, (unsigned long long)rep.evaluations, rep.components, rep.elbo);
+        printf("iteration %4llu: %7llu evaluations, %lu components, ELBO estimate %8.3f\n",
+               (unsigned long long)rep.iterations, (unsigned long long)rep.evaluations, (unsigned long)rep.components, rep.elbo);
     }
 
     /* What a controller does: draw joint configurations and use them. */

@@ -35,9 +35,9 @@ int main() {
     gmmvi::Report rep{};
     for (int round = 1; round <= 6; ++round) {
         if (auto s = optimizer.run(target, 250, 0, &rep); s != gmmvi::Status::ok) return fail("run", s);
-        std::printf("iteration %4llu: %7llu evaluations in %zu calls, %u components, ELBO estimate %8.3f\n",
+        std::printf("iteration %4llu: %7llu evaluations in %zu calls, %lu components, ELBO estimate %8.3f\n",
                     static_cast<unsigned long long>(rep.iterations), static_cast<unsigned long long>(rep.evaluations),
-                    calls, rep.components, rep.elbo);
+                    calls, static_cast<unsigned long>(rep.components), rep.elbo);
     }
 
     std::array<gmmvi::Point, 10> q;

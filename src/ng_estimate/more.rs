@@ -191,6 +191,9 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
     });
 }
 
+// Never inlined: the normal equations are a 35 KB stack frame that must not grow the frame of
+// every caller (e.g. a firmware step that never runs MORE).
+#[inline(never)]
 fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
     c: &Component<T, D>,
     store: &SampleStore<T, D, S, G>,

@@ -1,0 +1,453 @@
+//! One benchmark run: builds the target and the initial model (targets.md §0), the
+//! optimiser with its per-target capacities, steps it until the evaluation budget, and logs
+//! the 2000-sample ELBO (targets.md §0) and the MMD (§9) every `log_every` iterations.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use gmmvi::targets::{
+    BnnBatch, GaussianMixtureTarget, LOGREG_BATCH_SIZE, LogisticRegression, LogisticRegressionMinibatch,
+    NumpyRandomState, PlanarRobot, STM20_HALF_WIDTH, STM300_HALF_WIDTH, StudentTMixture, WINE_BATCH_SIZE, WineBnn,
+};
+use gmmvi::{Config, Gmm, Optimizer, Target, Threads};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use nalgebra::{SMatrix, SVector};
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::data::DataDir;
+use crate::mmd::{MMD_MODEL_SAMPLES, Mmd};
+use crate::presets::{InitSpec, TargetId};
+
+/// Samples of the Monte-Carlo ELBO (targets.md §0).
+pub const ELBO_SAMPLES: usize = 2000;
+/// Stack of the worker thread that builds the (up to several hundred MB) optimiser.
+pub const WORKER_STACK: usize = 4 << 30;
+
+/// Everything a run needs besides the target.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    /// The target.
+    pub target: TargetId,
+    /// The codeword (reported in the JSON line).
+    pub algo: String,
+    /// The merged configuration.
+    pub config: Config<f64>,
+    /// The initial model.
+    pub init: InitSpec,
+    /// Seed of the target, the initial model and the optimiser.
+    pub seed: u32,
+    /// Budget, logging and environment.
+    pub run: RunOptions,
+}
+
+/// The settings of a run that do not define the experiment.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Target-evaluation budget.
+    pub evals: u64,
+    /// Iteration bound.
+    pub max_iterations: u64,
+    /// A CSV row every this many iterations (and after the last one).
+    pub log_every: u64,
+    /// Worker threads of the hot loops.
+    pub threads: usize,
+    /// The data directory.
+    pub data: DataDir,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Samples of each ELBO estimate ([`ELBO_SAMPLES`] in the benchmark).
+    pub elbo_samples: usize,
+    /// Use only the first this many ground-truth rows for the MMD (`None`: all, as §9 says;
+    /// the bandwidth uses the first 1000 either way). For quick checks in debug builds.
+    pub mmd_gt_rows: Option<usize>,
+}
+
+/// One CSV row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogRow {
+    /// Completed iterations.
+    pub iteration: u64,
+    /// Target evaluations.
+    pub evals: u64,
+    /// Components.
+    pub components: usize,
+    /// 2000-sample ELBO estimate.
+    pub elbo: f64,
+    /// MMD against the ground truth (NaN without one).
+    pub mmd: f64,
+    /// Wall seconds since the start of the optimisation.
+    pub wall_s: f64,
+}
+
+/// The CSV header.
+pub const CSV_HEADER: &str = "iteration,evals,components,elbo,mmd,wall_s";
+
+impl LogRow {
+    /// The row as CSV (non-finite numbers as `NaN`).
+    pub fn to_csv(&self) -> String {
+        format!("{},{},{},{},{},{}", self.iteration, self.evals, self.components, self.elbo, self.mmd, self.wall_s)
+    }
+}
+
+/// The final figures of a run (the JSON line).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Target name.
+    pub target: String,
+    /// Codeword.
+    pub algo: String,
+    /// Seed.
+    pub seed: u32,
+    /// Iterations.
+    pub iterations: u64,
+    /// Target evaluations.
+    pub evals: u64,
+    /// Components.
+    pub components: usize,
+    /// Final 2000-sample ELBO.
+    pub elbo: f64,
+    /// Optimiser milliseconds per iteration (without ELBO and MMD evaluations).
+    pub ms_per_iter: f64,
+    /// `size_of` the optimiser state.
+    pub state_bytes: usize,
+    /// Final MMD (`None` without ground truth).
+    pub mmd: Option<f64>,
+    /// Wall seconds of the whole run, evaluations included.
+    pub wall_s: f64,
+    /// Every logged row.
+    pub rows: Vec<LogRow>,
+}
+
+fn json_number(x: f64) -> String {
+    if x.is_finite() { format!("{x}") } else { "null".into() }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl Summary {
+    /// One line of JSON, keys in a fixed order; non-finite numbers and a missing MMD are `null`.
+    pub fn to_json(&self) -> String {
+        format!(
+            concat!(
+                r#"{{"target":{},"algo":{},"seed":{},"iterations":{},"evals":{},"components":{},"elbo":{},"#,
+                r#""ms_per_iter":{},"state_bytes":{},"mmd":{},"wall_s":{}}}"#
+            ),
+            json_string(&self.target),
+            json_string(&self.algo),
+            self.seed,
+            self.iterations,
+            self.evals,
+            self.components,
+            json_number(self.elbo),
+            json_number(self.ms_per_iter),
+            self.state_bytes,
+            self.mmd.map_or("null".into(), json_number),
+            json_number(self.wall_s),
+        )
+    }
+
+    /// The logged rows as CSV text with header.
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from(CSV_HEADER);
+        s.push('\n');
+        for r in &self.rows {
+            s.push_str(&r.to_csv());
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// Runs `spec` on a worker thread with a [`WORKER_STACK`] stack.
+///
+/// # Errors
+/// A message for a missing data file, an invalid configuration (for example one that does not
+/// fit the target's capacities), a failing target, or a panic of the worker.
+pub fn run(spec: RunSpec) -> Result<Summary, String> {
+    let worker =
+        std::thread::Builder::new().name("gmmvi-bench".into()).stack_size(WORKER_STACK).spawn(move || run_here(&spec));
+    match worker {
+        Ok(h) => h.join().unwrap_or_else(|_| Err("the worker thread panicked".into())),
+        Err(e) => Err(format!("cannot start the worker thread: {e}")),
+    }
+}
+
+fn gmmvi_err(what: &str) -> impl Fn(gmmvi::Error) -> String + '_ {
+    move |e| format!("{what}: {e:?}")
+}
+
+/// The initial model of targets.md §0 with means from the NumPy stream `np`.
+fn initial_model<const D: usize, const K: usize>(
+    np: &mut NumpyRandomState,
+    init: &InitSpec,
+) -> Result<Gmm<f64, D, K>, String> {
+    if init.k0 == 0 || init.k0 > K {
+        return Err(format!("k0 = {} must be in 1..={K} (the runner's component capacity for this target)", init.k0));
+    }
+    let scale = SVector::<f64, D>::from_fn(|d, _| init.prior_scale.at(d));
+    let var = SVector::<f64, D>::from_fn(|d, _| init.initial_cov.at(d));
+    if var.iter().any(|v| !(*v > 0.0 && v.is_finite())) || scale.iter().any(|s| !(s.is_finite() && *s >= 0.0)) {
+        return Err("initial_cov must be positive and prior_scale non-negative".into());
+    }
+    let mut means = vec![SVector::<f64, D>::zeros(); init.k0];
+    np.initial_means(&SVector::zeros(), &scale, &mut means);
+    let cov = SMatrix::<f64, D, D>::from_diagonal(&var);
+    let mut q = Gmm::new();
+    for m in means {
+        q.add_component(1.0, m, &cov).map_err(gmmvi_err("initial model"))?;
+    }
+    q.set_log_weights(&vec![0.0; init.k0]).map_err(gmmvi_err("initial model"))?;
+    Ok(q)
+}
+
+fn numpy_seed(spec: &RunSpec) -> NumpyRandomState {
+    NumpyRandomState::new(spec.seed)
+}
+
+fn ground_truth<const D: usize>(spec: &RunSpec) -> Result<Option<Mmd>, String> {
+    let Some((file, member, alpha)) = spec.target.ground_truth() else { return Ok(None) };
+    let arr = match member {
+        Some(m) => spec.run.data.npz_member(file, m)?,
+        None => spec.run.data.npy(file)?,
+    };
+    let rows = arr.rows::<D>().map_err(|e| format!("{file}: {e}"))?;
+    let n = spec.run.mmd_gt_rows.unwrap_or(rows.len()).min(rows.len());
+    Mmd::new(rows[..n].iter().map(|r| r.as_slice().to_vec()).collect(), alpha).map(Some)
+}
+
+fn run_here(spec: &RunSpec) -> Result<Summary, String> {
+    let seed = u64::from(spec.seed);
+    match spec.target {
+        TargetId::PlanarRobot1 | TargetId::PlanarRobot4 => {
+            let mut t =
+                if spec.target == TargetId::PlanarRobot1 { PlanarRobot::one_goal() } else { PlanarRobot::four_goals() };
+            let mut e = t;
+            let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
+            drive::<10, 1000, 200_000, 2000, 170, _, _>(spec, q, &mut t, &mut e, ground_truth::<10>(spec)?)
+        }
+        TargetId::Gmm20 => {
+            let mut np = numpy_seed(spec);
+            let mut t =
+                Box::new(GaussianMixtureTarget::<f64, 20, 10>::numpy_benchmark(&mut np).map_err(gmmvi_err("GMM20"))?);
+            let mut e = t.clone();
+            let q = initial_model(&mut np, &spec.init)?;
+            drive::<20, 300, 180_000, 600, 170, _, _>(spec, q, &mut *t, &mut *e, None)
+        }
+        TargetId::Gmm100 => {
+            let mut np = numpy_seed(spec);
+            let mut t = Box::new(GaussianMixtureTarget::<f64, 100, 10>::zeroed());
+            t.numpy_benchmark_in_place(&mut np).map_err(gmmvi_err("GMM100"))?;
+            let mut e = t.clone();
+            let q = initial_model(&mut np, &spec.init)?;
+            drive::<100, 50, 15_000, 100, 170, _, _>(spec, q, &mut *t, &mut *e, None)
+        }
+        TargetId::Stm20 => {
+            let mut np = numpy_seed(spec);
+            let mut loc = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let mut t = Box::new(StudentTMixture::<f64, 20, 10>::zeroed());
+            t.numpy_benchmark_in_place(STM20_HALF_WIDTH, &mut np, &mut loc).map_err(gmmvi_err("STM20"))?;
+            let mut e = t.clone();
+            let q = initial_model(&mut np, &spec.init)?;
+            drive::<20, 300, 180_000, 600, 170, _, _>(spec, q, &mut *t, &mut *e, None)
+        }
+        TargetId::Stm300 => {
+            let mut np = numpy_seed(spec);
+            let mut loc = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let mut t = Box::new(StudentTMixture::<f64, 300, 20>::zeroed());
+            t.numpy_benchmark_in_place(STM300_HALF_WIDTH, &mut np, &mut loc).map_err(gmmvi_err("STM300"))?;
+            let mut e = t.clone();
+            let q = initial_model(&mut np, &spec.init)?;
+            drive::<300, 64, 12_800, 64, 170, _, _>(spec, q, &mut *t, &mut *e, None)
+        }
+        TargetId::BreastCancer | TargetId::BreastCancerMb => {
+            let (rows, labels) = spec.run.data.breast_cancer()?;
+            let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
+            let mmd = ground_truth::<31>(spec)?;
+            logistic::<31, 100, 160_000, 300, 340>(spec, q, &rows, &labels, mmd)
+        }
+        TargetId::GermanCredit | TargetId::GermanCreditMb => {
+            let (rows, labels) = spec.run.data.german_credit()?;
+            let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
+            let mmd = ground_truth::<25>(spec)?;
+            logistic::<25, 100, 160_000, 300, 340>(spec, q, &rows, &labels, mmd)
+        }
+        TargetId::Wine => {
+            let (x, y) = spec.run.data.wine_train(seed % 10)?;
+            let batch = BnnBatch::Random { size: WINE_BATCH_SIZE };
+            let mut t = WineBnn::<f64, _>::new(&x, &y, batch, Xoshiro256PlusPlus::seed_from_u64(seed))
+                .map_err(gmmvi_err("WINE"))?;
+            // The reference's ELBO uses the same minibatch estimator; its own stream keeps the run unchanged.
+            let mut e = WineBnn::<f64, _>::new(&x, &y, batch, Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED))
+                .map_err(gmmvi_err("WINE"))?;
+            let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
+            drive::<177, 64, 48_000, 128, 170, _, _>(spec, q, &mut t, &mut e, None)
+        }
+    }
+}
+
+/// BC/GC, full batch or minibatch (ELBO always on the full batch, targets.md §6).
+fn logistic<const D: usize, const K: usize, const S: usize, const G: usize, const H: usize>(
+    spec: &RunSpec,
+    q: Gmm<f64, D, K>,
+    rows: &[SVector<f64, D>],
+    labels: &[u8],
+    mmd: Option<Mmd>,
+) -> Result<Summary, String> {
+    let full = || LogisticRegression::<f64, D>::new(rows, labels).map_err(gmmvi_err("logistic regression"));
+    let mut e = full()?;
+    if matches!(spec.target, TargetId::BreastCancerMb | TargetId::GermanCreditMb) {
+        let mut perm = vec![0u32; rows.len()];
+        let rng = Xoshiro256PlusPlus::seed_from_u64(u64::from(spec.seed));
+        let mut t = LogisticRegressionMinibatch::new(full()?, &mut perm, LOGREG_BATCH_SIZE, true, rng)
+            .map_err(gmmvi_err("minibatch target"))?;
+        drive::<D, K, S, G, H, _, _>(spec, q, &mut t, &mut e, mmd)
+    } else {
+        let mut t = full()?;
+        drive::<D, K, S, G, H, _, _>(spec, q, &mut t, &mut e, mmd)
+    }
+}
+
+/// `n` samples of the model as rows.
+fn model_samples<const D: usize, const K: usize>(
+    q: &Gmm<f64, D, K>,
+    rng: &mut Xoshiro256PlusPlus,
+    n: usize,
+) -> Vec<Vec<f64>> {
+    let mut xs = vec![SVector::<f64, D>::zeros(); n];
+    let drawn = q.sample(rng, &mut xs);
+    xs[..drawn].iter().map(|x| x.as_slice().to_vec()).collect()
+}
+
+/// The optimisation loop with logging.
+#[allow(clippy::too_many_arguments)]
+fn drive<const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, P, E>(
+    spec: &RunSpec,
+    q: Gmm<f64, D, K>,
+    target: &mut P,
+    elbo_target: &mut E,
+    mmd: Option<Mmd>,
+) -> Result<Summary, String>
+where
+    P: Target<f64, D>,
+    E: Target<f64, D>,
+{
+    let start = Instant::now();
+    let var = SVector::<f64, D>::from_fn(|d, _| spec.init.initial_cov.at(d));
+    let mut opt =
+        Box::new(Optimizer::<f64, D, K, S, G, H>::new(&spec.config, q, u64::from(spec.seed)).map_err(|e| {
+            format!("{e:?} (capacities for {}: D = {D}, K = {K}, S = {S}, G = {G}, H = {H})", spec.target.name())
+        })?);
+    opt.set_prior_variances(&var).map_err(gmmvi_err("prior variances"))?;
+    let mut mmd_rng = Xoshiro256PlusPlus::seed_from_u64(u64::from(spec.seed) ^ 0x004D_4D44);
+    let par = Threads::new(spec.run.threads);
+    let bar = if spec.run.progress {
+        let b = ProgressBar::with_draw_target(Some(spec.run.evals), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} evals {msg}") {
+            b.set_style(style);
+        }
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut rows = Vec::new();
+    let mut eval_time = Duration::ZERO;
+    let mut log = |opt: &mut Optimizer<f64, D, K, S, G, H>, rows: &mut Vec<LogRow>| -> Result<LogRow, String> {
+        let t = Instant::now();
+        let elbo = opt.estimate_elbo(elbo_target, spec.run.elbo_samples).map_err(gmmvi_err("ELBO estimate"))?;
+        let m = mmd.as_ref().map_or(f64::NAN, |m| m.eval(&model_samples(opt.model(), &mut mmd_rng, MMD_MODEL_SAMPLES)));
+        eval_time += t.elapsed();
+        let row = LogRow {
+            iteration: opt.iterations(),
+            evals: opt.evaluations(),
+            components: opt.model().len(),
+            elbo,
+            mmd: m,
+            wall_s: start.elapsed().as_secs_f64(),
+        };
+        rows.push(row);
+        Ok(row)
+    };
+    while opt.evaluations() < spec.run.evals && opt.iterations() < spec.run.max_iterations {
+        let rep = opt.step_with(target, &par).map_err(gmmvi_err("step"))?;
+        bar.set_position(rep.evaluations.min(spec.run.evals));
+        if spec.run.log_every > 0 && rep.iteration.is_multiple_of(spec.run.log_every) {
+            let row = log(&mut opt, &mut rows)?;
+            bar.set_message(format!("it {} K {} -ELBO {:.4}", row.iteration, row.components, -row.elbo));
+        } else {
+            bar.set_message(format!("it {} K {}", rep.iteration, rep.components));
+        }
+    }
+    if rows.last().is_none_or(|r| r.iteration != opt.iterations()) {
+        log(&mut opt, &mut rows)?;
+    }
+    bar.finish_and_clear();
+    let last = rows.last().copied().ok_or("no row logged")?;
+    let iters = opt.iterations();
+    let opt_time = start.elapsed().saturating_sub(eval_time);
+    Ok(Summary {
+        target: spec.target.name().into(),
+        algo: spec.algo.clone(),
+        seed: spec.seed,
+        iterations: iters,
+        evals: opt.evaluations(),
+        components: opt.model().len(),
+        elbo: last.elbo,
+        ms_per_iter: if iters > 0 { opt_time.as_secs_f64() * 1e3 / iters as f64 } else { f64::NAN },
+        state_bytes: size_of::<Optimizer<f64, D, K, S, G, H>>(),
+        mmd: mmd.as_ref().map(|_| last.mmd),
+        wall_s: start.elapsed().as_secs_f64(),
+        rows,
+    })
+}
+
+/// Writes `summary`'s rows as CSV to `path`.
+///
+/// # Errors
+/// If the file cannot be written.
+pub fn write_csv(path: &std::path::Path, summary: &Summary) -> Result<(), String> {
+    let mut f = std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    f.write_all(summary.to_csv().as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_and_csv() {
+        let row = LogRow { iteration: 3, evals: 900, components: 2, elbo: -1.5, mmd: f64::NAN, wall_s: 0.25 };
+        let s = Summary {
+            target: "gmm20".into(),
+            algo: "SAMTRUX".into(),
+            seed: 0,
+            iterations: 3,
+            evals: 900,
+            components: 2,
+            elbo: -1.5,
+            ms_per_iter: 2.0,
+            state_bytes: 10,
+            mmd: None,
+            wall_s: 0.5,
+            rows: vec![row],
+        };
+        assert_eq!(
+            s.to_json(),
+            r#"{"target":"gmm20","algo":"SAMTRUX","seed":0,"iterations":3,"evals":900,"components":2,"elbo":-1.5,"ms_per_iter":2,"state_bytes":10,"mmd":null,"wall_s":0.5}"#
+        );
+        assert_eq!(s.to_csv(), "iteration,evals,components,elbo,mmd,wall_s\n3,900,2,-1.5,NaN,0.25\n");
+        assert_eq!(json_string("a\"b\\\n"), r#""a\"b\\\u000a""#);
+    }
+}

@@ -1,0 +1,397 @@
+//! The 7-joint planar-arm task of `c_examples/planar_arm.c` as Cortex-M4F firmware (qemu
+//! `mps2-an386`, semihosting output), with the gmmvi Rust API in `f32`.
+//!
+//! A planar arm with 7 unit links should put its end effector at (3, 3) or (3, −3). gmmvi fits
+//! a Gaussian mixture to the posterior over joint angles (prior N(0, I), likelihood std 0.05,
+//! log-sum-exp over the goals); the firmware then draws 10 joint configurations, prints them,
+//! and checks that 1000 draws reach both goals (each goal ≥ 10 % of the draws within 0.2).
+//! Exit status: `EXIT_SUCCESS` only then; any error or panic gives `EXIT_FAILURE`.
+//!
+//! It also measures its own footprint: `size_of` of the optimiser state, and the stack
+//! high-water marks of initialisation and of the fitting steps, found by painting the free
+//! RAM between the end of `.bss` and the stack pointer with a pattern and, afterwards, looking
+//! for the lowest overwritten word.
+
+#![no_std]
+#![no_main]
+
+use core::cell::UnsafeCell;
+use core::mem::{MaybeUninit, size_of};
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use cortex_m_rt::entry;
+use cortex_m_semihosting::{debug, hprint, hprintln};
+use gmmvi::{Config, Error, Gmm, Optimizer, StopRule, Target, TargetError};
+use nalgebra::SVector;
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+// ---- capacities (see README.md "Memory"; footprint.sh prints what they cost) --------------
+
+/// Joints of the arm, the dimension `D`.
+const D: usize = 7;
+/// Component capacity `K`.
+const K: usize = 8;
+/// New samples per component and iteration (`n_des`); `GMMVI_FW_N_DES` at build time.
+const N_DES: usize = env_usize(option_env!("GMMVI_FW_N_DES"), 20);
+/// Sample-store rows `S = n_des·K`: no reuse (ratio 0), so one iteration's samples fill it.
+const S: usize = N_DES * K;
+/// Stored Gaussians `G = K` (enough without reuse: the working set has one per component).
+const G: usize = K;
+/// Reward-history columns `H`; `del_iters` is the largest with `2⌊d/3⌋ + d ≤ H`;
+/// `GMMVI_FW_HISTORY` at build time.
+const H: usize = env_usize(option_env!("GMMVI_FW_HISTORY"), 8);
+
+/// A decimal build-time variable, or `default` when unset.
+const fn env_usize(v: Option<&str>, default: usize) -> usize {
+    let Some(v) = v else { return default };
+    let (b, mut i, mut n) = (v.as_bytes(), 0, 0);
+    assert!(!b.is_empty(), "empty GMMVI_FW_* variable");
+    while i < b.len() {
+        assert!(b[i].is_ascii_digit(), "GMMVI_FW_* must be a decimal number");
+        n = n * 10 + (b[i] - b'0') as usize;
+        i += 1;
+    }
+    n
+}
+
+type Opt = Optimizer<f32, D, K, S, G, H>;
+
+/// Iterations of the fit: `ROUNDS` calls of `run`, `PER_ROUND` iterations each (as planar_arm.c).
+const ROUNDS: u32 = 6;
+const PER_ROUND: u64 = 250;
+/// Draws of the final check, the reach radius and the fraction each goal needs.
+const CHECK_SAMPLES: usize = 1000;
+const REACH_RADIUS: f32 = 0.2;
+const MIN_FRACTION_PER_GOAL: usize = CHECK_SAMPLES / 10;
+
+// ---- the task (arm.h in f32) -----------------------------------------------------------------
+
+const GOALS: [[f32; 2]; 2] = [[3.0, 3.0], [3.0, -3.0]];
+const LIK_STD: f32 = 0.05;
+
+/// End effector of joint angles `q`; fills the absolute link angles `phi`.
+fn forward(q: &SVector<f32, D>, phi: &mut [f32; D]) -> (f32, f32) {
+    let (mut a, mut x, mut y) = (0.0f32, 0.0f32, 0.0f32);
+    for i in 0..D {
+        a += q[i];
+        phi[i] = a;
+        x += libm::cosf(a);
+        y += libm::sinf(a);
+    }
+    (x, y)
+}
+
+/// `log p~(q) = −|q|²/2 + log Σ_g exp(−|e(q) − goal_g|² / (2σ²))` and its gradient.
+struct Arm;
+
+impl Arm {
+    fn eval(q: &SVector<f32, D>, grad: Option<&mut SVector<f32, D>>) -> f32 {
+        let inv_var = 1.0 / (LIK_STD * LIK_STD);
+        let mut phi = [0.0f32; D];
+        let (ex, ey) = forward(q, &mut phi);
+        let prior = -0.5 * q.norm_squared();
+        let mut l = [0.0f32; 2];
+        for (lg, goal) in l.iter_mut().zip(GOALS) {
+            let (dx, dy) = (ex - goal[0], ey - goal[1]);
+            *lg = -0.5 * (dx * dx + dy * dy) * inv_var;
+        }
+        let m = l[0].max(l[1]);
+        let e = [libm::expf(l[0] - m), libm::expf(l[1] - m)];
+        let s = e[0] + e[1];
+        let lp = prior + m + libm::logf(s);
+        if let Some(g) = grad {
+            let (mut gx, mut gy) = (0.0f32, 0.0f32);
+            for (eg, goal) in e.iter().zip(GOALS) {
+                let resp = eg / s;
+                gx += resp * (goal[0] - ex) * inv_var;
+                gy += resp * (goal[1] - ey) * inv_var;
+            }
+            let (mut tail_sin, mut tail_cos) = (0.0f32, 0.0f32);
+            for j in (0..D).rev() {
+                tail_sin += libm::sinf(phi[j]);
+                tail_cos += libm::cosf(phi[j]);
+                g[j] = -q[j] - gx * tail_sin + gy * tail_cos;
+            }
+        }
+        lp
+    }
+
+    /// Index of the goal within `REACH_RADIUS` of the end effector of `q`.
+    fn goal_reached(q: &SVector<f32, D>) -> Option<usize> {
+        let mut phi = [0.0f32; D];
+        let (ex, ey) = forward(q, &mut phi);
+        GOALS.iter().position(|g| {
+            let (dx, dy) = (ex - g[0], ey - g[1]);
+            dx * dx + dy * dy <= REACH_RADIUS * REACH_RADIUS
+        })
+    }
+}
+
+impl Target<f32, D> for Arm {
+    fn log_density(&mut self, x: &[SVector<f32, D>], lp: &mut [f32]) -> Result<(), TargetError> {
+        for (xi, l) in x.iter().zip(lp) {
+            *l = Self::eval(xi, None);
+        }
+        Ok(())
+    }
+    fn log_density_with_grad(
+        &mut self,
+        x: &[SVector<f32, D>],
+        lp: &mut [f32],
+        grad: &mut [SVector<f32, D>],
+    ) -> Result<(), TargetError> {
+        for ((xi, l), g) in x.iter().zip(lp).zip(grad) {
+            *l = Self::eval(xi, Some(g));
+        }
+        Ok(())
+    }
+}
+
+// ---- the optimiser in static storage ---------------------------------------------------------
+
+/// Static storage for one value, handed out once as `&'static mut` (no `static mut`).
+struct Slot<T> {
+    taken: AtomicBool,
+    cell: UnsafeCell<MaybeUninit<T>>,
+}
+
+// SAFETY: the cell is only reached through `take`, which succeeds once.
+unsafe impl<T> Sync for Slot<T> {}
+
+impl<T> Slot<T> {
+    const fn new() -> Self {
+        Self { taken: AtomicBool::new(false), cell: UnsafeCell::new(MaybeUninit::uninit()) }
+    }
+    // The `&'static mut` comes from the cell, handed out once (the flag), not from `&self`.
+    #[allow(clippy::mut_from_ref)]
+    fn take(&'static self) -> Option<&'static mut MaybeUninit<T>> {
+        if self.taken.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        // SAFETY: first and only call: no other reference to the cell exists.
+        Some(unsafe { &mut *self.cell.get() })
+    }
+}
+
+/// The whole optimiser state, `size_of::<Opt>()` bytes of `.bss`.
+static OPT: Slot<Opt> = Slot::new();
+
+// ---- stack painting ----------------------------------------------------------------------------
+
+const PAINT: u32 = 0xDEAD_BEEF;
+
+unsafe extern "C" {
+    /// End of `.bss`/`.uninit` (start of the free RAM), from cortex-m-rt's link.x.
+    static mut __sheap: u32;
+    /// Initial stack pointer (top of RAM), from cortex-m-rt's link.x.
+    static _stack_start: u32;
+}
+
+fn ram_start() -> usize {
+    0x2000_0000
+}
+fn heap_start() -> usize {
+    (&raw const __sheap) as usize
+}
+fn stack_top() -> usize {
+    (&raw const _stack_start) as usize
+}
+
+/// Fills the free RAM from the end of `.bss` to 256 bytes below the current stack pointer.
+#[inline(never)]
+fn paint() {
+    let sp = cortex_m::register::msp::read() as usize;
+    let mut p = heap_start();
+    while p < sp - 256 {
+        // SAFETY: free RAM between `.bss` and the live stack, word aligned.
+        unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
+        p += 4;
+    }
+}
+
+/// Lowest address the stack reached since the last `paint`.
+#[inline(never)]
+fn low_water() -> usize {
+    let mut p = heap_start();
+    // SAFETY: reads words of RAM below the stack pointer.
+    while p < stack_top() && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT {
+        p += 4;
+    }
+    p
+}
+
+// ---- output helpers (fixed point: keeps core's float formatting out of flash) -----------------
+
+fn print_fixed(v: f32) {
+    if !v.is_finite() {
+        hprint!("    nan");
+        return;
+    }
+    let m = libm::roundf(v * 1000.0) as i32;
+    let sign = if m < 0 { "-" } else { " " };
+    let a = m.unsigned_abs();
+    hprint!(" {}{}.{:03}", sign, a / 1000, a % 1000);
+}
+
+/// After `debug::exit` (which returns only without a debugger/emulator to end the run).
+fn halt() -> ! {
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+fn fail(what: &str, e: Error) -> ! {
+    hprintln!("{}: {}", what, e);
+    debug::exit(debug::EXIT_FAILURE);
+    halt()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    match info.location() {
+        Some(l) => hprintln!("panic at {}:{}:{}: {}", l.file(), l.line(), l.column(), info.message()),
+        None => hprintln!("panic: {}", info.message()),
+    }
+    debug::exit(debug::EXIT_FAILURE);
+    halt()
+}
+
+/// SAMTRUX with n_des = 20, no reuse, and the deletion window the history H holds.
+fn config() -> Config<f32> {
+    let mut cfg = Config::<f32>::samtrux();
+    cfg.samples.desired_samples_per_component = N_DES;
+    cfg.samples.reuse_ratio = 0.0;
+    cfg.adapt.max_components = K;
+    while cfg.adapt.del_iters > 1 && cfg.history_needed() > H {
+        cfg.adapt.del_iters -= 1;
+    }
+    cfg
+}
+
+/// Builds the optimiser in its static slot. Its own frame, so that the by-value temporaries
+/// of `Optimizer::new` are stack that the fit reuses, not part of `main`'s frame.
+#[inline(never)]
+fn init(cfg: &Config<f32>) -> Result<&'static mut Opt, Error> {
+    // As planar_arm.c: 4 initial components, means from the N(0, I) prior, std 0.3.
+    let mut init_rng = Xoshiro256PlusPlus::seed_from_u64(1 ^ 0xD1B5_4A32_D192_ED03);
+    let zero = SVector::<f32, D>::zeros();
+    let one = SVector::<f32, D>::repeat(1.0);
+    let model = Gmm::<f32, D, K>::from_prior(4, &zero, &one, &SVector::repeat(0.09), &mut init_rng)?;
+    let slot = OPT.take().ok_or(Error::InvalidArgument { what: "optimiser slot taken twice" })?;
+    let opt = slot.write(Opt::new(cfg, model, 1)?);
+    opt.set_prior_variances(&one)?;
+    Ok(opt)
+}
+
+/// The fit: `ROUNDS` calls of `run` with `PER_ROUND` iterations, a progress line after each.
+#[inline(never)]
+fn fit(opt: &mut Opt) {
+    let mut arm = Arm;
+    for _ in 0..ROUNDS {
+        let summary = match opt.run(&mut arm, &StopRule::iterations(PER_ROUND), |_| {}) {
+            Ok(s) => s,
+            Err(e) => fail("run", e),
+        };
+        if let Some(r) = summary.last {
+            hprint!(
+                "iteration {}: {} evaluations, {} components, ELBO estimate",
+                r.iteration,
+                r.evaluations,
+                r.components
+            );
+            print_fixed(r.elbo_estimate);
+            hprintln!();
+        }
+    }
+}
+
+// ---- main --------------------------------------------------------------------------------------
+
+#[entry]
+fn main() -> ! {
+    paint();
+    let top = stack_top();
+    // Build with GMMVI_FW_SELFTEST_PANIC=1 to check the panic handler (location, EXIT_FAILURE).
+    if option_env!("GMMVI_FW_SELFTEST_PANIC").is_some() {
+        panic!("self-test panic");
+    }
+
+    let cfg = config();
+    let opt = match init(&cfg) {
+        Ok(o) => o,
+        Err(e) => fail("init", e),
+    };
+    let init_stack = top - low_water();
+
+    hprintln!(
+        "gmmvi firmware: D={} K={} S={} G={} H={} n_des={} del_iters={} (f32)",
+        D,
+        K,
+        S,
+        G,
+        H,
+        N_DES,
+        cfg.adapt.del_iters
+    );
+
+    // Fit; the stack is re-painted so the step's high-water mark is measured alone.
+    paint();
+    let sp_at_step = cortex_m::register::msp::read() as usize;
+    fit(opt);
+    let low = low_water();
+    let step_stack = sp_at_step - low;
+    let run_stack = top - low;
+
+    // What a controller does: draw joint configurations and use them.
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1 ^ 0x5A4D_504C_4531_0001);
+    let mut q = [SVector::<f32, D>::zeros(); 10];
+    opt.model().sample(&mut rng, &mut q);
+    hprintln!("10 joint configurations (rad) and their end effectors:");
+    for x in &q {
+        hprint!("  [");
+        for v in x.iter() {
+            print_fixed(*v);
+        }
+        let mut phi = [0.0; D];
+        let (ex, ey) = forward(x, &mut phi);
+        hprint!("] -> (");
+        print_fixed(ex);
+        print_fixed(ey);
+        hprintln!(")");
+    }
+
+    let mut near = [0usize; 2];
+    let mut buf = [SVector::<f32, D>::zeros(); 50];
+    for _ in 0..CHECK_SAMPLES / buf.len() {
+        opt.model().sample(&mut rng, &mut buf);
+        for x in &buf {
+            if let Some(g) = Arm::goal_reached(x) {
+                near[g] += 1;
+            }
+        }
+    }
+    let reached = near.iter().filter(|&&n| n >= MIN_FRACTION_PER_GOAL).count();
+
+    let bss_data = heap_start() - ram_start();
+    hprintln!("footprint: state {} B (size_of::<Optimizer<f32, {}, {}, {}, {}, {}>>)", size_of::<Opt>(), D, K, S, G, H);
+    hprintln!("footprint: formula {} B", gmmvi::state_size_formula(size_of::<f32>(), D, K, S, G, H));
+    hprintln!("footprint: .data+.bss {} B", bss_data);
+    hprintln!(
+        "footprint: stack peak init {} B, fitting {} B (of which inside run/step {} B)",
+        init_stack,
+        run_stack,
+        step_stack
+    );
+    hprintln!("footprint: RAM total (.data+.bss+stack peak) {} B", bss_data + init_stack.max(run_stack));
+    hprintln!(
+        "goals reached: {} of 2 ({} and {} of {} samples within 0.2 of (3, 3) and (3, -3))",
+        reached,
+        near[0],
+        near[1],
+        CHECK_SAMPLES
+    );
+    debug::exit(if reached == 2 { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    halt()
+}
