@@ -79,11 +79,14 @@ pub mod comp_step;
 pub mod comp_update;
 pub mod config;
 pub mod error;
+pub mod estimators;
+pub mod families;
 #[cfg(feature = "ffi")]
 pub mod ffi;
 mod history;
 pub mod model;
 pub mod ng_estimate;
+pub mod optim;
 pub mod optimizer;
 pub mod parallel;
 pub mod real;
