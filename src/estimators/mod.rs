@@ -9,8 +9,10 @@ use crate::Real;
 
 pub mod cavi;
 pub mod iwae;
+pub mod kl;
 pub mod natgrad;
 pub mod nvil;
+pub mod objectives;
 pub mod renyi;
 pub mod reparam;
 pub mod score;
