@@ -1,6 +1,6 @@
-//! SAMTRUX on the 10-link planar robot with four goals (`planar_robot_4`, spec targets.md §4),
-//! with the paper's Planar4 hyperparameters (algorithm.md §12) and its initial model of 300
-//! components drawn from the joint prior (targets.md §4.4).
+//! SAMTRUX (or another preset, `--algo`) on the 10-link planar robot with four goals
+//! (`planar_robot_4`, spec targets.md §4), with the paper's Planar4 hyperparameters
+//! (algorithm.md §12) and its initial model drawn from the joint prior (targets.md §4.4).
 //!
 //! The posterior over the ten joint angles is strongly multimodal (several arm configurations
 //! reach each of the four goals), so the example shows the adaptive mixture finding and keeping
@@ -9,7 +9,7 @@
 //! them, into `target/planar_robot.svg`.
 //!
 //! ```text
-//! cargo run --release --example planar_robot [-- --evals N --seed S]
+//! cargo run --release --example planar_robot [-- --evals N --seed S --algo SAMTRUX]
 //! ```
 
 use std::error::Error;
@@ -35,8 +35,16 @@ type Opt = Optimizer<f64, D, K, 200_000, 2000, 32>;
 /// The mixture model the optimiser learns.
 type Model = Gmm<f64, D, K>;
 
-/// Initial components (targets.md §4.4, algorithm.md §12 row `samtrux.yml | Planar4`).
-const K0: usize = 300;
+/// The presets with a Planar4 row in algorithm.md §12: codeword, initial components and the
+/// row's settings in `Config::parse` form. (SEPIFUX has no Planar4 row; it runs with the
+/// SEPYFUX row's sizes.) The same rows drive `gmmvi-bench`.
+const PLANAR4_ROWS: [(&str, usize, &str); 5] = [
+    ("SAMTRUX", 300, "n_des=100 reuse=0 del=10 add=1 max_k=1000 max_db=2000000 component_stepsize.initial_stepsize=0.1 component_stepsize.min_stepsize=0.001 component_stepsize.max_stepsize=1 weight_stepsize.initial_stepsize=0.85"),
+    ("SAMTRON", 100, "n_des=100 reuse=0 del=10 add=1 max_k=1000 max_db=2000000 component_stepsize.initial_stepsize=0.1 component_stepsize.min_stepsize=0.001 component_stepsize.max_stepsize=1 weight_stepsize.initial_stepsize=5 weight_stepsize.min_stepsize=1e-5 weight_stepsize.max_stepsize=4"),
+    ("ZAMTRUX", 300, "n_des=200 reuse=0 del=10 add=1 max_k=1000 max_db=2000000 component_stepsize.initial_stepsize=0.1 component_stepsize.min_stepsize=0.001 component_stepsize.max_stepsize=1 weight_stepsize.initial_stepsize=0.5"),
+    ("SEPYFUX", 100, "n_des=300 reuse=0 max_db=2000000 component_stepsize.initial_stepsize=0.001 weight_stepsize.initial_stepsize=0.0001"),
+    ("SEPIFUX", 100, "n_des=300 reuse=0 max_db=2000000 component_stepsize.initial_stepsize=0.001 weight_stepsize.initial_stepsize=0.0001"),
+];
 /// Scale of the initial means around 0: the joint prior's standard deviations (1, 0.2 × 9).
 const PRIOR_SCALE: [f64; D] = PlanarRobot::PRIOR_STD;
 /// Initial covariance diagonal (std 0.25 and 0.05); also declared as the prior's variances.
@@ -68,12 +76,23 @@ struct Args {
     evals: u64,
     /// Seed of the initial model and of the optimiser.
     seed: u64,
+    /// Index into [`PLANAR4_ROWS`].
+    algo: usize,
 }
 
 impl Args {
     fn parse(mut it: impl Iterator<Item = String>) -> Result<Self, String> {
-        let mut args = Args { evals: 5_000_000, seed: 0 };
+        const USAGE: &str = "usage: planar_robot [--evals N] [--seed S] [--algo SAMTRUX|SAMTRON|ZAMTRUX|SEPYFUX|SEPIFUX]";
+        let mut args = Args { evals: 5_000_000, seed: 0, algo: 0 };
         while let Some(flag) = it.next() {
+            if flag == "--algo" {
+                let name = it.next().ok_or("--algo needs a value")?.to_ascii_uppercase();
+                args.algo = PLANAR4_ROWS
+                    .iter()
+                    .position(|(c, ..)| *c == name)
+                    .ok_or_else(|| format!("--algo {name}: no Planar4 row ({USAGE})"))?;
+                continue;
+            }
             let mut value = |name: &str| -> Result<u64, String> {
                 let v = it.next().ok_or_else(|| format!("{name} needs a value"))?;
                 v.replace('_', "").parse().map_err(|e| format!("{name} {v}: {e}"))
@@ -81,10 +100,8 @@ impl Args {
             match flag.as_str() {
                 "--evals" => args.evals = value("--evals")?,
                 "--seed" => args.seed = value("--seed")?,
-                "-h" | "--help" => return Err("usage: planar_robot [--evals N] [--seed S]".into()),
-                other => {
-                    return Err(format!("unknown argument {other:?} (usage: planar_robot [--evals N] [--seed S])"));
-                }
+                "-h" | "--help" => return Err(USAGE.into()),
+                other => return Err(format!("unknown argument {other:?} ({USAGE})")),
             }
         }
         Ok(args)
@@ -94,6 +111,7 @@ impl Args {
 /// What one run produced (the JSON line's fields).
 #[derive(Clone, Copy, Debug)]
 struct Summary {
+    algo: &'static str,
     seed: u64,
     iterations: u64,
     evals: u64,
@@ -109,9 +127,10 @@ impl Summary {
     fn to_json(self) -> String {
         format!(
             concat!(
-                r#"{{"target":"planar_robot_4","algo":"SAMTRUX","seed":{},"iterations":{},"evals":{},"#,
+                r#"{{"target":"planar_robot_4","algo":"{}","seed":{},"iterations":{},"evals":{},"#,
                 r#""components":{},"elbo":{},"goals_reached":{},"ms_per_iter":{},"state_bytes":{}}}"#
             ),
+            self.algo,
             self.seed,
             self.iterations,
             self.evals,
@@ -157,14 +176,15 @@ fn main() -> ExitCode {
 /// The whole experiment; runs on the large-stack worker thread.
 fn run(args: Args) -> Result<Summary, BoxError> {
     let mut target = PlanarRobot::four_goals();
-    let cfg = Config::<f64>::samtrux_planar_robot_4();
+    let (algo, k0, settings) = PLANAR4_ROWS[args.algo];
+    let cfg = Config::<f64>::parse(&format!("{algo} {settings}")).map_err(|e| e.to_string())?;
     let var = SVector::<f64, D>::from(INITIAL_VAR);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
-    let init = Model::from_prior(K0, &SVector::zeros(), &SVector::from(PRIOR_SCALE), &var, &mut rng)?;
+    let init = Model::from_prior(k0, &SVector::zeros(), &SVector::from(PRIOR_SCALE), &var, &mut rng)?;
     let mut opt = Box::new(Opt::new(&cfg, init, args.seed)?);
     opt.set_prior_variances(&var)?;
     eprintln!(
-        "planar_robot_4, SAMTRUX (Planar4 hyperparameters), K0 = {K0}, budget {} evaluations, seed {}, state {:.1} MB",
+        "planar_robot_4, {algo} (Planar4 hyperparameters), K0 = {k0}, budget {} evaluations, seed {}, state {:.1} MB",
         args.evals,
         args.seed,
         size_of::<Opt>() as f64 / 1e6
@@ -193,7 +213,7 @@ fn run(args: Args) -> Result<Summary, BoxError> {
 
     let path = svg_path();
     let title = format!(
-        "SAMTRUX on planar_robot_4: -ELBO = {:.3}  (K = {}, {:.2}M evals)",
+        "{algo} on planar_robot_4: -ELBO = {:.3}  (K = {}, {:.2}M evals)",
         -elbo,
         model.len(),
         opt.evaluations() as f64 / 1e6
@@ -203,6 +223,7 @@ fn run(args: Args) -> Result<Summary, BoxError> {
 
     let iters = opt.iterations();
     Ok(Summary {
+        algo,
         seed: args.seed,
         iterations: iters,
         evals: opt.evaluations(),
@@ -447,6 +468,7 @@ mod tests {
     #[test]
     fn json_line() {
         let s = Summary {
+            algo: "SAMTRUX",
             seed: 0,
             iterations: 3,
             evals: 90_000,
@@ -461,5 +483,21 @@ mod tests {
             r#"{"target":"planar_robot_4","algo":"SAMTRUX","seed":0,"iterations":3,"evals":90000,"components":302,"elbo":-76.5,"goals_reached":4,"ms_per_iter":12.25,"state_bytes":1}"#
         );
         assert_eq!(json_number(f64::NAN), "null");
+    }
+
+    #[test]
+    fn planar4_rows() {
+        for (algo, _, settings) in PLANAR4_ROWS {
+            let c = Config::<f64>::parse(&format!("{algo} {settings}")).unwrap();
+            assert_eq!(c.codeword().as_str(), algo);
+            c.validate().unwrap();
+        }
+        // The default run is exactly the paper's SAMTRUX Planar4 configuration.
+        let (algo, k0, settings) = PLANAR4_ROWS[0];
+        assert_eq!((algo, k0), ("SAMTRUX", 300));
+        assert_eq!(Config::<f64>::parse(&format!("{algo} {settings}")).unwrap(), Config::samtrux_planar_robot_4());
+        let a = Args::parse(["--algo", "zamtrux"].into_iter().map(String::from)).unwrap();
+        assert_eq!(PLANAR4_ROWS[a.algo].0, "ZAMTRUX");
+        assert!(Args::parse(["--algo", "SAMTROX"].into_iter().map(String::from)).is_err());
     }
 }
