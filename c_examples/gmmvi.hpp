@@ -34,6 +34,7 @@ enum class Status : std::uint32_t {
     not_initialized = GMMVI_NOT_INITIALIZED,
     busy = GMMVI_BUSY,
     no_such_component = GMMVI_NO_SUCH_COMPONENT,
+    bad_checkpoint = GMMVI_BAD_CHECKPOINT,
 };
 
 inline const char* to_string(Status s) noexcept { return gmmvi_status_str(static_cast<std::uint32_t>(s)); }

@@ -129,6 +129,11 @@ enum gmmvi_status
    * The component index is not below the number of components.
    */
   GMMVI_NO_SUCH_COMPONENT = 11,
+  /**
+   * Checkpoint or model bytes are truncated, corrupted, of another version or for another
+   * build configuration; the state is unchanged.
+   */
+  GMMVI_BAD_CHECKPOINT = 12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -437,6 +442,64 @@ gmmvi_status gmmvi_get_component(const struct gmmvi_state *s,
                                  gmmvi_real *mean,
                                  gmmvi_real *cov,
                                  gmmvi_real *chol);
+
+/**
+ * Writes the bytes `gmmvi_save` needs for the state now to `*size` (it grows with the stored
+ * samples and the number of components).
+ *
+ * # Safety
+ * `s` is NULL or a state given to `gmmvi_init`; `size` is NULL or writable.
+ */
+gmmvi_status gmmvi_checkpoint_size(const struct gmmvi_state *s, size_t *size);
+
+/**
+ * Writes a checkpoint of the complete state (optimiser, sample store, every random stream,
+ * counters, the last report) to `out` (`cap` bytes) and its length to `*written`. A state
+ * initialised with the same configuration and `gmmvi_restore`d from these bytes continues
+ * bit-identically. The format is versioned and little-endian on every platform. If `cap` is
+ * too small: `GMMVI_BUFFER_TOO_SMALL` with the size needed in `*written`.
+ *
+ * # Safety
+ * `s` is NULL or a state given to `gmmvi_init`; `out` is NULL or valid for writing `cap`
+ * bytes; `written` is NULL or writable.
+ */
+gmmvi_status gmmvi_save(const struct gmmvi_state *s, uint8_t *out, size_t cap, size_t *written);
+
+/**
+ * Replaces the state by a checkpoint of `gmmvi_save`. `s` must be initialised (`gmmvi_init`)
+ * with the same configuration as the state that was saved, in a build with the same sizes;
+ * the bytes are validated completely first, so on any error the state is unchanged.
+ *
+ * # Safety
+ * `s` is NULL or a state given to `gmmvi_init`; `bytes` is NULL (only with `len == 0`) or
+ * valid for reading `len` bytes.
+ */
+gmmvi_status gmmvi_restore(struct gmmvi_state *s, const uint8_t *bytes, size_t len);
+
+/**
+ * Writes the fitted mixture alone in the portable model format (scalars as little-endian
+ * `f64` whatever `gmmvi_real` is) to `out` (`cap` bytes) and its length to `*written`; a
+ * firmware build imports it with `gmmvi_import_model`. If `cap` is too small:
+ * `GMMVI_BUFFER_TOO_SMALL` with the size needed in `*written`.
+ *
+ * # Safety
+ * As `gmmvi_save`.
+ */
+gmmvi_status gmmvi_export_model(const struct gmmvi_state *s,
+                                uint8_t *out,
+                                size_t cap,
+                                size_t *written);
+
+/**
+ * Replaces the model of an initialised state by an exported one (from any build with the same
+ * `GMMVI_DIM`, `f32` or `f64`, at most `GMMVI_MAX_COMPONENTS` components) and restarts the
+ * per-component optimiser state; `gmmvi_sample` and `gmmvi_log_density` then use it, and
+ * `gmmvi_step` continues fitting from it. On error the state is unchanged.
+ *
+ * # Safety
+ * As `gmmvi_restore`.
+ */
+gmmvi_status gmmvi_import_model(struct gmmvi_state *s, const uint8_t *bytes, size_t len);
 
 #ifdef __cplusplus
 }  // extern "C"

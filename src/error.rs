@@ -38,6 +38,12 @@ pub enum Error {
         /// Bytes or elements needed.
         needed: usize,
     },
+    /// A checkpoint or exported model is truncated, corrupted, of another version or made
+    /// for another configuration; nothing was changed.
+    BadCheckpoint {
+        /// What was wrong.
+        what: &'static str,
+    },
 }
 
 /// The error a [`crate::Target`] returns when it cannot evaluate a block. Its code is passed
@@ -67,6 +73,7 @@ impl fmt::Display for Error {
                 write!(f, "Cholesky factorisation failed for component {component}")
             }
             Error::BufferTooSmall { needed } => write!(f, "buffer too small, need {needed}"),
+            Error::BadCheckpoint { what } => write!(f, "bad checkpoint or model bytes: {what}"),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Per-component histories (spec algorithm.md §0.6): a ring of `H` columns shared by all
 //! components, so a push ("shift left, append") is O(K) and reading column `−j` is O(1).
 
+use crate::checkpoint::{Reader, Writer};
+use crate::error::Error;
 use crate::real::Real;
 
 #[derive(Clone, Debug)]
@@ -42,5 +44,25 @@ impl<T: Real, const K: usize, const H: usize> History<T, K, H> {
         for i in k..n.min(K).saturating_sub(1) {
             self.data[i] = self.data[i + 1];
         }
+    }
+
+    /// Checkpoint form: the ring head, then every row.
+    pub fn save(&self, w: &mut Writer) {
+        w.count(self.head);
+        for row in &self.data {
+            w.reals(row);
+        }
+    }
+
+    /// Reads the checkpoint form, storing it only if `WRITE`.
+    pub fn load<const WRITE: bool>(&mut self, r: &mut Reader) -> Result<(), Error> {
+        let head = r.count(H - 1)?;
+        for row in &mut self.data {
+            r.reals::<T, WRITE>(row)?;
+        }
+        if WRITE {
+            self.head = head;
+        }
+        Ok(())
     }
 }

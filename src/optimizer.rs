@@ -7,11 +7,11 @@
 //! Each choice is an enum matched once per iteration (or once per component), never per
 //! sample, so the hot loops are the same monomorphic code for every codeword.
 
+use crate::rng::Xoshiro256;
 use nalgebra::{SMatrix, SVector};
-use rand_core::SeedableRng;
-use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::adapt::vips;
+use crate::checkpoint::{self, Reader, VERSION, Writer, bad};
 use crate::comp_step;
 use crate::comp_update::{self, Outcome, iblr};
 use crate::config::{ComponentAdaptation, ComponentUpdater, Config, NgEstimator, SampleSelector, WeightUpdater};
@@ -142,12 +142,15 @@ pub struct Optimizer<
     wstep: WeightStepState<T>,
     e: [T; K],
     partial: [[rewards::Partial<T>; K]; rewards::REWARD_TASKS],
-    rng: Xoshiro256PlusPlus,
-    eval_rng: Xoshiro256PlusPlus,
+    rng: Xoshiro256,
+    eval_rng: Xoshiro256,
     iteration: u64,
     add_calls: usize,
     prior_entropy: Option<T>,
 }
+
+/// Magic of the checkpoint format.
+const CHECKPOINT_MAGIC: &[u8; 8] = b"GMMVICKP";
 
 impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, const DIAG: bool>
     Optimizer<T, D, K, S, G, H, DIAG>
@@ -209,8 +212,8 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
             wstep: WeightStepState::new(&cfg.weight_step),
             e: [T::zero(); K],
             partial: [[(OnlineLse::new(), T::zero()); K]; rewards::REWARD_TASKS],
-            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
-            eval_rng: Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15),
+            rng: Xoshiro256::seed_from_u64(seed),
+            eval_rng: Xoshiro256::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15),
             iteration: 0,
             add_calls: 0,
             prior_entropy: None,
@@ -263,6 +266,185 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
     /// Current per-component step sizes (KL bounds for the trust-region update).
     pub fn component_stepsizes(&self) -> &[T] {
         &self.stepsize[..self.model.len()]
+    }
+
+    /// Writes the complete optimiser state (model, step sizes, weight-step state, histories,
+    /// sample store, generator states, counters) into `out` in the versioned little-endian
+    /// checkpoint format of [`crate::checkpoint`]; returns the bytes written.
+    /// [`Self::restore`] on an optimiser of the same type and configuration then continues
+    /// bit-identically to an uninterrupted run.
+    ///
+    /// ```
+    /// # use gmmvi::{Config, Gmm, Optimizer, targets::GaussianMixtureTarget};
+    /// # use nalgebra::{SMatrix, SVector};
+    /// type Opt = Optimizer<f64, 2, 4, 512, 16, 32>;
+    /// let mut init = Gmm::new();
+    /// init.add_component(1.0, SVector::zeros(), &(SMatrix::identity() * 4.0))?;
+    /// let mut target =
+    ///     GaussianMixtureTarget::<f64, 2, 1>::new(&[1.0], &[SVector::from([1.0, 2.0])], &[SMatrix::identity()])?;
+    /// let mut a = Box::new(Opt::new(&Config::samtrux(), init.clone(), 7)?);
+    /// a.step(&mut target)?;
+    /// let mut bytes = vec![0u8; a.checkpoint_size()];
+    /// a.save(&mut bytes)?;
+    ///
+    /// let mut b = Box::new(Opt::new(&Config::samtrux(), init, 0)?);
+    /// b.restore(&bytes)?;
+    /// a.step(&mut target)?;
+    /// b.step(&mut target)?;
+    /// assert_eq!(a.model().log_weights(), b.model().log_weights());
+    /// # Ok::<(), gmmvi::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `BufferTooSmall { needed }` if `out` is shorter than [`Self::checkpoint_size`].
+    pub fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
+        let mut w = Writer::new(out);
+        self.save_all(&mut w);
+        w.finish()
+    }
+
+    /// Bytes [`Self::save`] needs now (it grows with the stored samples and components).
+    pub fn checkpoint_size(&self) -> usize {
+        let mut w = Writer::new(&mut []);
+        self.save_all(&mut w);
+        match w.finish() {
+            Ok(n) | Err(Error::BufferTooSmall { needed: n }) => n,
+            Err(_) => 0,
+        }
+    }
+
+    /// Replaces this optimiser's state by a checkpoint of [`Self::save`]. The checkpoint must
+    /// come from an optimiser of the same type (`T`, `D`, `K`, `S`, `G`, `H`, `DIAG`) and the
+    /// same configuration; the whole blob is validated before anything is written, so on error
+    /// the optimiser is unchanged.
+    ///
+    /// # Errors
+    /// `BadCheckpoint` for truncated or corrupted bytes (checksum), another format version,
+    /// other sizes or scalar type, another configuration, or values out of range.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let mut r = Reader::new(bytes, CHECKPOINT_MAGIC)?;
+        if r.u32()? != VERSION {
+            return Err(bad("unsupported checkpoint version"));
+        }
+        let (scalar, diag, _, _) = (r.u8()?, r.u8()?, r.u8()?, r.u8()?);
+        let dims = [r.u32()?, r.u32()?, r.u32()?, r.u32()?, r.u32()?];
+        if usize::from(scalar) != size_of::<T>() || (diag == 1) != DIAG || dims != Self::dims() {
+            return Err(bad("checkpoint of another optimiser type (scalar, DIAG, D, K, S, G or H)"));
+        }
+        if r.u64()? != checkpoint::fingerprint(&self.cfg) {
+            return Err(bad("checkpoint of another configuration"));
+        }
+        let body = r.pos();
+        self.load_body::<false>(&mut r)?;
+        if !r.at_end() {
+            return Err(bad("trailing bytes"));
+        }
+        r.seek(body);
+        self.load_body::<true>(&mut r)
+    }
+
+    /// Replaces the model by an exported one ([`Gmm::export`], any scalar type) and restarts
+    /// every per-component state (step sizes, histories, update counts) as [`Self::new`] does;
+    /// the sample store, generators and counters are kept. Nothing changes on error.
+    ///
+    /// # Errors
+    /// As [`Gmm::import`]; also `BadCheckpoint` for a full covariance when `DIAG`.
+    pub fn import_model(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.model.import_checked(bytes, DIAG)?;
+        for k in 0..K {
+            self.rh.reset_row(k, T::SENTINEL);
+            self.wh.reset_row(k, T::SENTINEL);
+        }
+        self.stepsize = [self.cfg.component_step.initial; K];
+        self.last_eta = [-T::one(); K];
+        self.n_updates = [0; K];
+        self.l2 = [self.cfg.ng.initial_l2_regularizer; K];
+        Ok(())
+    }
+
+    fn dims() -> [u32; 5] {
+        [D, K, S, G, H].map(|v| v as u32)
+    }
+
+    fn save_all(&self, w: &mut Writer) {
+        w.bytes(CHECKPOINT_MAGIC);
+        w.u32(VERSION);
+        w.bytes(&[size_of::<T>() as u8, u8::from(DIAG), 0, 0]);
+        for v in Self::dims() {
+            w.u32(v);
+        }
+        w.u64(checkpoint::fingerprint(&self.cfg));
+        w.u64(self.iteration);
+        w.count(self.add_calls);
+        for s in self.rng.state().into_iter().chain(self.eval_rng.state()) {
+            w.u64(s);
+        }
+        w.u8(u8::from(self.prior_entropy.is_some()));
+        w.real(self.prior_entropy.unwrap_or(T::zero()));
+        w.real(self.wstep.beta);
+        w.u64(self.wstep.calls);
+        w.real(self.wstep.last_elbo);
+        w.reals(&self.stepsize);
+        w.reals(&self.last_eta);
+        w.reals(&self.l2);
+        for &n in &self.n_updates {
+            w.u64(n);
+        }
+        self.model.save_state(w);
+        self.rh.save(w);
+        self.wh.save(w);
+        self.store.save_state(w);
+    }
+
+    /// The body of [`Self::save_all`]; stores only if `WRITE` (the dry pass validates).
+    fn load_body<const WRITE: bool>(&mut self, r: &mut Reader) -> Result<(), Error> {
+        let iteration = r.u64()?;
+        let add_calls = r.count(usize::MAX)?;
+        let mut st = [0u64; 8];
+        for s in &mut st {
+            *s = r.u64()?;
+        }
+        let [a0, a1, a2, a3, b0, b1, b2, b3] = st;
+        let rng = Xoshiro256::from_state([a0, a1, a2, a3]).ok_or(bad("zero generator state"))?;
+        let eval_rng = Xoshiro256::from_state([b0, b1, b2, b3]).ok_or(bad("zero generator state"))?;
+        let has_prior = r.bool()?;
+        let prior: T = r.real()?;
+        let (beta, calls, last_elbo): (T, u64, T) = (r.real()?, r.u64()?, r.real()?);
+        if !beta.finite() || (has_prior && !prior.finite()) {
+            return Err(bad("non-finite step size or prior entropy"));
+        }
+        for arr in [&mut self.stepsize, &mut self.last_eta, &mut self.l2] {
+            for v in arr.iter_mut() {
+                let x: T = r.real()?;
+                if !x.finite() {
+                    return Err(bad("non-finite step size"));
+                }
+                if WRITE {
+                    *v = x;
+                }
+            }
+        }
+        for n in &mut self.n_updates {
+            let x = r.u64()?;
+            if WRITE {
+                *n = x;
+            }
+        }
+        self.model.load_state::<WRITE>(r)?;
+        self.rh.load::<WRITE>(r)?;
+        self.wh.load::<WRITE>(r)?;
+        self.store.load_state::<WRITE>(r)?;
+        if WRITE {
+            self.iteration = iteration;
+            self.add_calls = add_calls;
+            self.rng = rng;
+            self.eval_rng = eval_rng;
+            self.prior_entropy = has_prior.then_some(prior);
+            self.wstep.beta = beta;
+            self.wstep.calls = calls;
+            self.wstep.last_elbo = last_elbo;
+        }
+        Ok(())
     }
 
     /// Monte-Carlo ELBO of the current model with `n` fresh samples (spec §1.3), drawn from a

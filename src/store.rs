@@ -14,6 +14,8 @@
 
 use nalgebra::SVector;
 
+use crate::checkpoint::{Reader, Writer};
+use crate::error::Error;
 use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{OnlineLse, Real};
@@ -133,6 +135,56 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
             }
         }
         self.len
+    }
+
+    /// Checkpoint form: counters, the Gaussian ring, then the stored rows (the working-set
+    /// scratch is rebuilt by every step and not saved).
+    pub(crate) fn save_state(&self, w: &mut Writer) {
+        w.count(self.len);
+        w.u64(self.next_gid);
+        w.u64(self.written);
+        for (id, g) in self.g_id.iter().zip(&self.g) {
+            w.u64(*id);
+            g.save(w);
+        }
+        for r in 0..self.len {
+            w.reals(self.x[r].as_slice());
+            w.real(self.log_p[r]);
+            w.reals(self.grad[r].as_slice());
+            w.u64(self.gid[r]);
+        }
+    }
+
+    /// Reads the checkpoint form, storing it only if `WRITE`.
+    pub(crate) fn load_state<const WRITE: bool>(&mut self, r: &mut Reader) -> Result<(), Error> {
+        let len = r.count(S)?;
+        let next_gid = r.u64()?;
+        let written = r.u64()?;
+        for slot in 0..G {
+            let id = r.u64()?;
+            let g = Component::load(r)?;
+            if WRITE {
+                self.g_id[slot] = id;
+                self.g[slot] = g;
+            }
+        }
+        for row in 0..len {
+            r.reals::<T, WRITE>(self.x[row].as_mut_slice())?;
+            let lp = r.real()?;
+            r.reals::<T, WRITE>(self.grad[row].as_mut_slice())?;
+            let id = r.u64()?;
+            if WRITE {
+                self.log_p[row] = lp;
+                self.gid[row] = id;
+            }
+        }
+        if WRITE {
+            self.len = len;
+            self.next_gid = next_gid;
+            self.written = written;
+            self.bg_len = 0;
+        }
+        Ok(())
     }
 
     /// Stores a Gaussian and returns its id.

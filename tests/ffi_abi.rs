@@ -95,13 +95,13 @@ fn ffi_sizes_of_the_header_match_the_types() {
 #[test]
 fn ffi_status_strings_name_every_code() {
     let text = |c: u32| unsafe { CStr::from_ptr(gmmvi_status_str(c)) }.to_str().unwrap().to_string();
-    let known: Vec<String> = (0..=11).map(text).collect();
+    let known: Vec<String> = (0..=12).map(text).collect();
     assert_eq!(known[0], "ok");
     let mut unique = known.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), known.len(), "{known:?}");
-    assert_eq!(text(12), "unknown status");
+    assert_eq!(text(13), "unknown status");
     assert_eq!(text(u32::MAX), "unknown status");
     assert_eq!(text(GMMVI_BUSY as u32), "state busy (called from its own callback)");
 }
@@ -451,4 +451,107 @@ fn ffi_evaluation_budget_stops_the_run() {
     let per_step = (GMMVI_SAMPLES_PER_COMPONENT * GMMVI_MAX_COMPONENTS) as u64;
     assert!(rep.evaluations >= 1000 && rep.evaluations < 1000 + per_step, "{rep:?}");
     assert_eq!(unsafe { gmmvi_run(&mut *s, Some(two_modes), null_mut(), 0, 0, &mut rep) }, GMMVI_OK);
+}
+
+fn sample_bits(s: &mut gmmvi_state) -> Vec<u32> {
+    let mut x = [0.0 as gmmvi_real; 8 * D];
+    assert_eq!(unsafe { gmmvi_sample(s, x.as_mut_ptr(), 8) }, GMMVI_OK);
+    x.iter().map(|v| v.to_bits() as u32).collect()
+}
+
+fn step(s: &mut gmmvi_state) -> gmmvi_report {
+    let mut r = gmmvi_report::default();
+    assert_eq!(unsafe { gmmvi_step(s, Some(two_modes), null_mut(), &mut r) }, GMMVI_OK);
+    r
+}
+
+#[test]
+fn ffi_save_restore_continues_bit_identically() {
+    let cfg = two_modes_config();
+    let mut a = new_state();
+    assert_eq!(init(&mut a, &cfg, 5), GMMVI_OK);
+    for _ in 0..6 {
+        step(&mut a);
+    }
+    let _ = sample_bits(&mut a);
+    let mut size = 0usize;
+    assert_eq!(unsafe { gmmvi_checkpoint_size(&*a, &mut size) }, GMMVI_OK);
+    let mut buf = vec![0u8; size];
+    let mut written = 0usize;
+    // Too small: the size needed is reported.
+    assert_eq!(unsafe { gmmvi_save(&*a, buf.as_mut_ptr(), size - 1, &mut written) }, GMMVI_BUFFER_TOO_SMALL);
+    assert_eq!(written, size);
+    assert_eq!(unsafe { gmmvi_save(&*a, buf.as_mut_ptr(), size, &mut written) }, GMMVI_OK);
+    assert_eq!(written, size);
+
+    // Another seed: everything is overwritten by the restore.
+    let mut b = new_state();
+    assert_eq!(init(&mut b, &cfg, 77), GMMVI_OK);
+    let before = model_bits(&b);
+    // Bad bytes: truncated, corrupted, the C tail corrupted; the state is unchanged.
+    for bad in [&buf[..size - 1], &buf[..10], &[][..]] {
+        let st = unsafe { gmmvi_restore(&mut *b, bad.as_ptr(), bad.len()) };
+        assert_eq!(st, GMMVI_BAD_CHECKPOINT);
+    }
+    for i in [0, 100, size / 2, size - 20, size - 1] {
+        let mut c = buf.clone();
+        c[i] ^= 0x10;
+        assert_eq!(unsafe { gmmvi_restore(&mut *b, c.as_ptr(), c.len()) }, GMMVI_BAD_CHECKPOINT, "byte {i}");
+    }
+    assert_eq!(unsafe { gmmvi_restore(&mut *b, null(), 0) }, GMMVI_NULL_POINTER);
+    assert_eq!(model_bits(&b), before);
+    // A state of another configuration refuses it.
+    let mut other = two_modes_config();
+    other.temperature = 0.5;
+    let mut c = new_state();
+    assert_eq!(init(&mut c, &other, 5), GMMVI_OK);
+    assert_eq!(unsafe { gmmvi_restore(&mut *c, buf.as_ptr(), size) }, GMMVI_BAD_CHECKPOINT);
+
+    assert_eq!(unsafe { gmmvi_restore(&mut *b, buf.as_ptr(), size) }, GMMVI_OK);
+    assert_eq!(stats(&b).iterations, stats(&a).iterations);
+    assert_eq!(stats(&b).elbo.to_bits(), stats(&a).elbo.to_bits());
+    for _ in 0..5 {
+        let (ra, rb) = (step(&mut a), step(&mut b));
+        assert_eq!(ra.evaluations, rb.evaluations);
+        assert_eq!(ra.elbo.to_bits(), rb.elbo.to_bits());
+        assert_eq!(model_bits(&a), model_bits(&b));
+        assert_eq!(sample_bits(&mut a), sample_bits(&mut b));
+    }
+}
+
+#[test]
+fn ffi_export_import_model() {
+    let cfg = two_modes_config();
+    let mut a = new_state();
+    assert_eq!(init(&mut a, &cfg, 1), GMMVI_OK);
+    for _ in 0..20 {
+        step(&mut a);
+    }
+    let mut written = 0usize;
+    assert_eq!(unsafe { gmmvi_export_model(&*a, null_mut(), 0, &mut written) }, GMMVI_NULL_POINTER);
+    let mut one = [0u8; 1];
+    assert_eq!(unsafe { gmmvi_export_model(&*a, one.as_mut_ptr(), 1, &mut written) }, GMMVI_BUFFER_TOO_SMALL);
+    let mut buf = vec![0u8; written];
+    assert_eq!(unsafe { gmmvi_export_model(&*a, buf.as_mut_ptr(), buf.len(), &mut written) }, GMMVI_OK);
+
+    let mut b = new_state();
+    assert_eq!(init(&mut b, &cfg, 9), GMMVI_OK);
+    let before = model_bits(&b);
+    let mut c = buf.clone();
+    c[20] ^= 1;
+    assert_eq!(unsafe { gmmvi_import_model(&mut *b, c.as_ptr(), c.len()) }, GMMVI_BAD_CHECKPOINT);
+    assert_eq!(unsafe { gmmvi_import_model(&mut *b, buf.as_ptr(), buf.len() - 1) }, GMMVI_BAD_CHECKPOINT);
+    assert_eq!(model_bits(&b), before);
+    assert_eq!(unsafe { gmmvi_import_model(&mut *b, buf.as_ptr(), buf.len()) }, GMMVI_OK);
+    assert_eq!(stats(&b).components, stats(&a).components);
+    let mut x = [0.0 as gmmvi_real; 16 * D];
+    assert_eq!(unsafe { gmmvi_sample(&mut *a, x.as_mut_ptr(), 16) }, GMMVI_OK);
+    let (mut la, mut lb) = ([0.0 as gmmvi_real; 16], [0.0 as gmmvi_real; 16]);
+    assert_eq!(unsafe { gmmvi_log_density(&*a, x.as_ptr(), 16, la.as_mut_ptr()) }, GMMVI_OK);
+    assert_eq!(unsafe { gmmvi_log_density(&*b, x.as_ptr(), 16, lb.as_mut_ptr()) }, GMMVI_OK);
+    for (p, q) in la.iter().zip(&lb) {
+        assert!(((p - q) as f64).abs() <= 1e-5 * (1.0 + (*p as f64).abs()), "{p} vs {q}");
+    }
+    // The imported model keeps fitting.
+    step(&mut b);
 }

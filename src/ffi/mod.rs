@@ -68,6 +68,9 @@ pub enum gmmvi_status {
     GMMVI_BUSY = 10,
     /// The component index is not below the number of components.
     GMMVI_NO_SUCH_COMPONENT = 11,
+    /// Checkpoint or model bytes are truncated, corrupted, of another version or for another
+    /// build configuration; the state is unchanged.
+    GMMVI_BAD_CHECKPOINT = 12,
 }
 
 use gmmvi_status::*;
@@ -82,6 +85,7 @@ impl From<Error> for gmmvi_status {
             Error::NonFiniteTarget => GMMVI_NON_FINITE_TARGET,
             Error::CholeskyFailed { .. } => GMMVI_NUMERICAL,
             Error::BufferTooSmall { .. } => GMMVI_BUFFER_TOO_SMALL,
+            Error::BadCheckpoint { .. } => GMMVI_BAD_CHECKPOINT,
         }
     }
 }
@@ -235,6 +239,7 @@ pub extern "C" fn gmmvi_status_str(status: u32) -> *const c_char {
         9 => c"state not initialised",
         10 => c"state busy (called from its own callback)",
         11 => c"no such component",
+        12 => c"bad checkpoint or model bytes (truncated, corrupted, other version or build)",
         _ => c"unknown status",
     };
     s.as_ptr()
@@ -551,5 +556,170 @@ pub unsafe extern "C" fn gmmvi_get_component(
             }
         }
         Ok(())
+    })())
+}
+
+/// Bytes of the C layer's part of a checkpoint (after the optimiser's own blob): the
+/// `gmmvi_sample` stream and the last step's report.
+const FFI_TAIL: usize = 8 + 4 * 8 + 8 + 4 + 8;
+const FFI_TAIL_MAGIC: &[u8; 8] = b"GMMVIFFI";
+
+fn write_tail(body: &raw::Body, out: &mut [u8]) {
+    let mut t = [0u8; FFI_TAIL];
+    t[..8].copy_from_slice(FFI_TAIL_MAGIC);
+    for (i, w) in body.rng.state().iter().enumerate() {
+        t[8 + 8 * i..16 + 8 * i].copy_from_slice(&w.to_le_bytes());
+    }
+    t[40..48].copy_from_slice(&body.last.elbo.to_bits().to_le_bytes());
+    t[48..52].copy_from_slice(&body.last.target_error.to_le_bytes());
+    let sum = crate::checkpoint::fnv(&t[..52]);
+    t[52..].copy_from_slice(&sum.to_le_bytes());
+    if let Some(dst) = out.get_mut(..FFI_TAIL) {
+        dst.copy_from_slice(&t);
+    }
+}
+
+/// The sample stream and the report fields of a tail written by `write_tail`.
+fn read_tail(t: &[u8]) -> Option<(crate::rng::Xoshiro256, f64, i32)> {
+    let t: &[u8; FFI_TAIL] = t.try_into().ok()?;
+    let word = |i: usize| t.get(i..i + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+    if &t[..8] != FFI_TAIL_MAGIC || word(52)? != crate::checkpoint::fnv(&t[..52]) {
+        return None;
+    }
+    let rng = crate::rng::Xoshiro256::from_state([word(8)?, word(16)?, word(24)?, word(32)?])?;
+    let err = i32::from_le_bytes(t.get(48..52)?.try_into().ok()?);
+    Some((rng, f64::from_bits(word(40)?), err))
+}
+
+/// Writes the bytes `gmmvi_save` needs for the state now to `*size` (it grows with the stored
+/// samples and the number of components).
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`; `size` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_checkpoint_size(s: *const gmmvi_state, size: *mut usize) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let body = unsafe { raw::state_ref(s) }?;
+        raw::check_out(size)?;
+        raw::disjoint(size, 1, s)?;
+        // SAFETY: checked non-null, aligned and outside the state.
+        unsafe { size.write(body.opt.checkpoint_size() + FFI_TAIL) };
+        Ok(())
+    })())
+}
+
+/// Writes a checkpoint of the complete state (optimiser, sample store, every random stream,
+/// counters, the last report) to `out` (`cap` bytes) and its length to `*written`. A state
+/// initialised with the same configuration and `gmmvi_restore`d from these bytes continues
+/// bit-identically. The format is versioned and little-endian on every platform. If `cap` is
+/// too small: `GMMVI_BUFFER_TOO_SMALL` with the size needed in `*written`.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`; `out` is NULL or valid for writing `cap`
+/// bytes; `written` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_save(
+    s: *const gmmvi_state,
+    out: *mut u8,
+    cap: usize,
+    written: *mut usize,
+) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let body = unsafe { raw::state_ref(s) }?;
+        raw::check_out(written)?;
+        raw::check_out(out)?;
+        raw::disjoint(written, 1, s)?;
+        raw::disjoint(out, cap, s)?;
+        // SAFETY: `cap` writable bytes at `out` (caller's contract), checked outside the state.
+        let buf = unsafe { core::slice::from_raw_parts_mut(out, cap) };
+        let needed = body.opt.checkpoint_size() + FFI_TAIL;
+        let r = if cap < needed { Err(GMMVI_BUFFER_TOO_SMALL) } else { Ok(()) };
+        if r.is_ok() {
+            let n = body.opt.save(buf).map_err(gmmvi_status::from)?;
+            write_tail(body, buf.get_mut(n..).unwrap_or_default());
+        }
+        // SAFETY: checked non-null, aligned and outside the state.
+        unsafe { written.write(needed) };
+        r
+    })())
+}
+
+/// Replaces the state by a checkpoint of `gmmvi_save`. `s` must be initialised (`gmmvi_init`)
+/// with the same configuration as the state that was saved, in a build with the same sizes;
+/// the bytes are validated completely first, so on any error the state is unchanged.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`; `bytes` is NULL (only with `len == 0`) or
+/// valid for reading `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_restore(s: *mut gmmvi_state, bytes: *const u8, len: usize) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let mut st = unsafe { raw::state_mut(s) }?;
+        raw::check_in(bytes)?;
+        raw::disjoint(bytes, len, s)?;
+        // SAFETY: `len` readable bytes (caller's contract), outside the state.
+        let b = unsafe { core::slice::from_raw_parts(bytes, len) };
+        let split = len.checked_sub(FFI_TAIL).ok_or(GMMVI_BAD_CHECKPOINT)?;
+        let (opt_bytes, tail) = b.split_at(split);
+        let (rng, elbo, target_error) = read_tail(tail).ok_or(GMMVI_BAD_CHECKPOINT)?;
+        let body = st.body();
+        body.opt.restore(opt_bytes).map_err(gmmvi_status::from)?;
+        body.rng = rng;
+        body.last = gmmvi_report { elbo, target_error, ..gmmvi_report::default() };
+        Ok(())
+    })())
+}
+
+/// Writes the fitted mixture alone in the portable model format (scalars as little-endian
+/// `f64` whatever `gmmvi_real` is) to `out` (`cap` bytes) and its length to `*written`; a
+/// firmware build imports it with `gmmvi_import_model`. If `cap` is too small:
+/// `GMMVI_BUFFER_TOO_SMALL` with the size needed in `*written`.
+///
+/// # Safety
+/// As `gmmvi_save`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_export_model(
+    s: *const gmmvi_state,
+    out: *mut u8,
+    cap: usize,
+    written: *mut usize,
+) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let body = unsafe { raw::state_ref(s) }?;
+        raw::check_out(written)?;
+        raw::check_out(out)?;
+        raw::disjoint(written, 1, s)?;
+        raw::disjoint(out, cap, s)?;
+        // SAFETY: `cap` writable bytes at `out` (caller's contract), checked outside the state.
+        let buf = unsafe { core::slice::from_raw_parts_mut(out, cap) };
+        let q = body.opt.model();
+        let needed = q.export_size();
+        // SAFETY: checked non-null, aligned and outside the state.
+        unsafe { written.write(needed) };
+        q.export(buf).map(|_| ()).map_err(gmmvi_status::from)
+    })())
+}
+
+/// Replaces the model of an initialised state by an exported one (from any build with the same
+/// `GMMVI_DIM`, `f32` or `f64`, at most `GMMVI_MAX_COMPONENTS` components) and restarts the
+/// per-component optimiser state; `gmmvi_sample` and `gmmvi_log_density` then use it, and
+/// `gmmvi_step` continues fitting from it. On error the state is unchanged.
+///
+/// # Safety
+/// As `gmmvi_restore`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_import_model(s: *mut gmmvi_state, bytes: *const u8, len: usize) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let mut st = unsafe { raw::state_mut(s) }?;
+        raw::check_in(bytes)?;
+        raw::disjoint(bytes, len, s)?;
+        // SAFETY: `len` readable bytes (caller's contract), outside the state.
+        let b = unsafe { core::slice::from_raw_parts(bytes, len) };
+        st.body().opt.import_model(b).map_err(gmmvi_status::from)
     })())
 }

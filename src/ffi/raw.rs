@@ -6,8 +6,6 @@ use core::ffi::{c_char, c_int, c_void};
 use core::mem::{align_of, size_of};
 
 use nalgebra::SVector;
-use rand_core::SeedableRng;
-use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::gmmvi_status::{self, *};
 use super::{
@@ -15,6 +13,7 @@ use super::{
     gmmvi_real, gmmvi_report, gmmvi_state,
 };
 use crate::error::TargetError;
+use crate::rng::Xoshiro256;
 use crate::target::Target;
 
 /// Marks an initialised state ("gmmvi", layout version 1).
@@ -38,7 +37,7 @@ struct State {
 pub(super) struct Body {
     pub opt: FfiOptimizer,
     /// `gmmvi_sample`'s random stream.
-    pub rng: Xoshiro256PlusPlus,
+    pub rng: Xoshiro256,
     /// The last step's details (totals are read from `opt`).
     pub last: gmmvi_report,
 }
@@ -207,7 +206,7 @@ pub(super) unsafe fn init(s: *mut gmmvi_state, s_size: usize, c: &gmmvi_config, 
     unsafe { &mut *opt }.set_prior_variances(&prior_var)?;
     // SAFETY: fields of the body, as above.
     unsafe {
-        (&raw mut (*body).rng).write(Xoshiro256PlusPlus::seed_from_u64(seed ^ SAMPLE_STREAM));
+        (&raw mut (*body).rng).write(Xoshiro256::seed_from_u64(seed ^ SAMPLE_STREAM));
         (&raw mut (*body).last).write(gmmvi_report { elbo: f64::NAN, ..gmmvi_report::default() });
     }
     magic.set(MAGIC);

@@ -28,11 +28,11 @@ use super::chunk::{CHUNK, Chunk, chunk_mixture};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Gmm<T: Real, const D: usize, const K: usize> {
-    n: usize,
-    log_w: [T; K],
-    mean: [SVector<T, D>; K],
-    chol: [SMatrix<T, D, D>; K],
-    comp: [Component<T, D>; K],
+    pub(super) n: usize,
+    pub(super) log_w: [T; K],
+    pub(super) mean: [SVector<T, D>; K],
+    pub(super) chol: [SMatrix<T, D, D>; K],
+    pub(super) comp: [Component<T, D>; K],
 }
 
 /// What evaluating `log N(x; μ, LLᵀ)` needs: the mean, `(L⁻¹)ᵀ` (column `i` is row `i` of
@@ -544,7 +544,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         Ok(())
     }
 
-    fn normalize_weights(&mut self) {
+    pub(super) fn normalize_weights(&mut self) {
         let lse = log_sum_exp(&self.log_w[..self.n]);
         if lse.finite() {
             for lw in &mut self.log_w[..self.n] {

@@ -2,6 +2,7 @@
 
 mod chunk;
 mod gmm;
+mod io;
 
 pub(crate) use chunk::{CHUNK, Chunk, chunk_mixture};
 pub(crate) use gmm::{Component, block_candidates, cholesky};
