@@ -9,7 +9,7 @@
 
 use rand_core::Rng;
 
-use super::{Selection, draw_and_store};
+use super::{Selection, draw_and_store, ess_from_sums, reuse_window};
 use crate::error::Error;
 use crate::model::{Component, Gmm};
 use crate::parallel::Parallel;
@@ -50,9 +50,7 @@ pub(crate) fn ess_floor<T: Real, const D: usize, const S: usize, const G: usize>
     component_softmax(store, c, &mut s1, |_, a, _, _| {
         s2.push(a + a);
     });
-    // Both sums are scaled by the same maximum (m and 2m), which cancels: ESS = s1² / s2.
-    let v = (s1.sum * s1.sum / s2.sum).floor();
-    if v.finite() && v > T::zero() { v.to_f64() as usize } else { 0 }
+    ess_from_sums(&s1, &s2)
 }
 
 /// Runs the selection; on `Err` the store holds what it held before.
@@ -75,14 +73,9 @@ where
 {
     let kn = model.len();
     let mut ess = [0usize; K];
-    let mut reused = 0usize;
-    if reuse_rows > 0 && !store.is_empty() {
-        let start = store.newest(reuse_rows);
-        store.compute_background(par);
-        reused = store.len - start;
-        if reused > 0 {
-            effective_sample_sizes(model, store, &mut ess, par);
-        }
+    let reused = reuse_window(store, reuse_rows, par);
+    if reused > 0 {
+        effective_sample_sizes(model, store, &mut ess, par);
     }
     let mut m = [0usize; K];
     for k in 0..kn {

@@ -10,7 +10,7 @@
 
 use rand_core::Rng;
 
-use super::{Selection, draw_and_store};
+use super::{Selection, draw_and_store, ess_from_sums, reuse_window};
 use crate::error::Error;
 use crate::model::Gmm;
 use crate::parallel::Parallel;
@@ -36,9 +36,7 @@ pub(crate) fn mixture_ess<T: Real, const D: usize, const K: usize, const S: usiz
             s2.push(a + a);
         }
     }
-    // Both sums are scaled by the same maximum (m and 2m), which cancels: ESS = s1² / s2.
-    let v = (s1.sum * s1.sum / s2.sum).floor();
-    if v.finite() && v > T::zero() { v.to_f64() as usize } else { 0 }
+    ess_from_sums(&s1, &s2)
 }
 
 /// Runs the selection; on `Err` the store holds what it held before.
@@ -59,16 +57,8 @@ where
     R: Rng + ?Sized,
     X: Parallel,
 {
-    let mut ess = 0usize;
-    let mut reused = 0usize;
-    if reuse_rows > 0 && !store.is_empty() {
-        let start = store.newest(reuse_rows);
-        store.compute_background(par);
-        reused = store.len - start;
-        if reused > 0 {
-            ess = mixture_ess(model, store, par);
-        }
-    }
+    let reused = reuse_window(store, reuse_rows, par);
+    let ess = if reused > 0 { mixture_ess(model, store, par) } else { 0 };
     let total = n_des.saturating_sub(ess).max(1);
     let mut m = [0usize; K];
     for _ in 0..total {

@@ -14,7 +14,7 @@ use rand_core::Rng;
 use crate::error::Error;
 use crate::model::Gmm;
 use crate::parallel::Parallel;
-use crate::real::Real;
+use crate::real::{OnlineLse, Real};
 use crate::store::SampleStore;
 use crate::target::{TARGET_BLOCK, Target};
 
@@ -27,6 +27,29 @@ pub(crate) struct Selection {
     pub evaluated: usize,
     /// Of those, rejected as non-finite.
     pub rejected: usize,
+}
+
+/// `⌊1/Σŵ²⌋` from the online sums `s1 = Σ e^{a−m}` and `s2 = Σ e^{2a−2m}` of the same rows:
+/// the common scale cancels, `ESS = s1²/s2`; 0 if that is not a positive finite number.
+pub(crate) fn ess_from_sums<T: Real>(s1: &OnlineLse<T>, s2: &OnlineLse<T>) -> usize {
+    let v = (s1.sum * s1.sum / s2.sum).floor();
+    if v.finite() && v > T::zero() { v.to_f64() as usize } else { 0 }
+}
+
+/// The reuse prelude of both options: makes the newest `reuse_rows` stored rows (fewer if
+/// their Gaussians left the ring) the working set with its background density and returns
+/// how many rows it holds (0 without reuse or with an empty store).
+pub(crate) fn reuse_window<T: Real, const D: usize, const S: usize, const G: usize, X: Parallel>(
+    store: &mut SampleStore<T, D, S, G>,
+    reuse_rows: usize,
+    par: &X,
+) -> usize {
+    if reuse_rows == 0 || store.is_empty() {
+        return 0;
+    }
+    let start = store.newest(reuse_rows);
+    store.compute_background(par);
+    store.len - start
 }
 
 /// Draws `m[k]` samples of every component k (in component order), evaluates the target on them
