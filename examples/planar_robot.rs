@@ -39,11 +39,31 @@ type Model = Gmm<f64, D, K>;
 /// row's settings in `Config::parse` form. (SEPIFUX has no Planar4 row; it runs with the
 /// SEPYFUX row's sizes.) The same rows drive `gmmvi-bench`.
 const PLANAR4_ROWS: [(&str, usize, &str); 5] = [
-    ("SAMTRUX", 300, "n_des=100 reuse=0 del=10 add=1 max_k=1000 max_db=2000000 component_stepsize.initial_stepsize=0.1 component_stepsize.min_stepsize=0.001 component_stepsize.max_stepsize=1 weight_stepsize.initial_stepsize=0.85"),
-    ("SAMTRON", 100, "n_des=100 reuse=0 del=10 add=1 max_k=1000 max_db=2000000 component_stepsize.initial_stepsize=0.1 component_stepsize.min_stepsize=0.001 component_stepsize.max_stepsize=1 weight_stepsize.initial_stepsize=5 weight_stepsize.min_stepsize=1e-5 weight_stepsize.max_stepsize=4"),
-    ("ZAMTRUX", 300, "n_des=200 reuse=0 del=10 add=1 max_k=1000 max_db=2000000 component_stepsize.initial_stepsize=0.1 component_stepsize.min_stepsize=0.001 component_stepsize.max_stepsize=1 weight_stepsize.initial_stepsize=0.5"),
-    ("SEPYFUX", 100, "n_des=300 reuse=0 max_db=2000000 component_stepsize.initial_stepsize=0.001 weight_stepsize.initial_stepsize=0.0001"),
-    ("SEPIFUX", 100, "n_des=300 reuse=0 max_db=2000000 component_stepsize.initial_stepsize=0.001 weight_stepsize.initial_stepsize=0.0001"),
+    (
+        "SAMTRUX",
+        300,
+        "n_des=100 reuse=0 del=10 add=1 max_k=1000 max_db=2000000 component_stepsize.initial_stepsize=0.1 component_stepsize.min_stepsize=0.001 component_stepsize.max_stepsize=1 weight_stepsize.initial_stepsize=0.85",
+    ),
+    (
+        "SAMTRON",
+        100,
+        "n_des=100 reuse=0 del=10 add=1 max_k=1000 max_db=2000000 component_stepsize.initial_stepsize=0.1 component_stepsize.min_stepsize=0.001 component_stepsize.max_stepsize=1 weight_stepsize.initial_stepsize=5 weight_stepsize.min_stepsize=1e-5 weight_stepsize.max_stepsize=4",
+    ),
+    (
+        "ZAMTRUX",
+        300,
+        "n_des=200 reuse=0 del=10 add=1 max_k=1000 max_db=2000000 component_stepsize.initial_stepsize=0.1 component_stepsize.min_stepsize=0.001 component_stepsize.max_stepsize=1 weight_stepsize.initial_stepsize=0.5",
+    ),
+    (
+        "SEPYFUX",
+        100,
+        "n_des=300 reuse=0 max_db=2000000 component_stepsize.initial_stepsize=0.001 weight_stepsize.initial_stepsize=0.0001",
+    ),
+    (
+        "SEPIFUX",
+        100,
+        "n_des=300 reuse=0 max_db=2000000 component_stepsize.initial_stepsize=0.001 weight_stepsize.initial_stepsize=0.0001",
+    ),
 ];
 /// Scale of the initial means around 0: the joint prior's standard deviations (1, 0.2 × 9).
 const PRIOR_SCALE: [f64; D] = PlanarRobot::PRIOR_STD;
@@ -82,7 +102,8 @@ struct Args {
 
 impl Args {
     fn parse(mut it: impl Iterator<Item = String>) -> Result<Self, String> {
-        const USAGE: &str = "usage: planar_robot [--evals N] [--seed S] [--algo SAMTRUX|SAMTRON|ZAMTRUX|SEPYFUX|SEPIFUX]";
+        const USAGE: &str =
+            "usage: planar_robot [--evals N] [--seed S] [--algo SAMTRUX|SAMTRON|ZAMTRUX|SEPYFUX|SEPIFUX]";
         let mut args = Args { evals: 5_000_000, seed: 0, algo: 0 };
         while let Some(flag) = it.next() {
             if flag == "--algo" {

@@ -152,11 +152,9 @@ impl<'a> Reader<'a> {
         if body.get(..8) != Some(&magic[..]) {
             return Err(bad("wrong magic (not this kind of blob)"));
         }
-        let mut h = Fnv::new();
-        h.update(body);
         let mut s = [0u8; 8];
         s.copy_from_slice(sum);
-        if u64::from_le_bytes(s) != h.finish() {
+        if u64::from_le_bytes(s) != fnv(body) {
             return Err(bad("checksum mismatch (truncated or corrupted)"));
         }
         Ok(Self { b: body, pos: 8 })

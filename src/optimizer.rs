@@ -18,7 +18,7 @@ use crate::config::{ComponentAdaptation, ComponentUpdater, Config, NgEstimator, 
 use crate::error::Error;
 use crate::history::History;
 use crate::model::Gmm;
-use crate::ng_estimate::more::{MAX_MORE_FEATURES, num_features};
+use crate::ng_estimate::more::{MAX_MORE_FEATURES, MoreWorkspace, num_features};
 use crate::ng_estimate::{more, stein};
 use crate::parallel::{Parallel, Serial};
 use crate::real::{LN_2PI, OnlineLse, Real};
@@ -114,6 +114,9 @@ pub struct RunSummary<T> {
 ///   only the diagonal of `Ĥ`, and densities, gradients, estimates and the `T`/`Y` updates cost
 ///   O(D) per sample instead of O(D²). The initial components must be diagonal; `Z` (MORE) and
 ///   `I` (direct) need full covariances and are rejected. The memory is that of the full model.
+/// * `M` (default 0): the MORE (`Z`) workspace for `D > 10`, in features: at least
+///   `D(D+1)/2 + D + 1` (231 for `D = 20`), `8·(M² + 2M)` bytes. Up to `D = 10` MORE uses a
+///   stack array per component task and `M` stays 0.
 ///
 /// `size_of::<Optimizer<T, D, K, S, G, H>>()` is the whole memory (see the crate docs for the
 /// formula); place it in a `static`, on a (large enough) stack or in a `Box`.
@@ -126,6 +129,7 @@ pub struct Optimizer<
     const G: usize,
     const H: usize,
     const DIAG: bool = false,
+    const M: usize = 0,
 > {
     cfg: Config<T>,
     model: Gmm<T, D, K>,
@@ -147,13 +151,23 @@ pub struct Optimizer<
     iteration: u64,
     add_calls: usize,
     prior_entropy: Option<T>,
+    /// MORE normal equations for `D > 10` (scratch; empty for `M = 0`).
+    more: MoreWorkspace<D, M>,
 }
 
 /// Magic of the checkpoint format.
 const CHECKPOINT_MAGIC: &[u8; 8] = b"GMMVICKP";
 
-impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, const DIAG: bool>
-    Optimizer<T, D, K, S, G, H, DIAG>
+impl<
+    T: Real,
+    const D: usize,
+    const K: usize,
+    const S: usize,
+    const G: usize,
+    const H: usize,
+    const DIAG: bool,
+    const M: usize,
+> Optimizer<T, D, K, S, G, H, DIAG, M>
 {
     /// A new optimiser for the initial model `init`, deterministic in `seed`.
     ///
@@ -175,8 +189,10 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
                 field: "samples.desired_samples_per_component (new samples per iteration exceed the store)",
             });
         }
-        if cfg.ng.estimator == NgEstimator::More && num_features(D) > MAX_MORE_FEATURES {
-            return Err(Error::InvalidConfig { field: "ng.estimator (MORE supports D <= 10 in this version)" });
+        if cfg.ng.estimator == NgEstimator::More && num_features(D) > MAX_MORE_FEATURES.max(M) {
+            return Err(Error::InvalidConfig {
+                field: "ng.estimator (MORE above D = 10 needs the workspace M >= D(D+1)/2 + D + 1)",
+            });
         }
         if DIAG && cfg.ng.estimator == NgEstimator::More {
             return Err(Error::InvalidConfig { field: "ng.estimator (MORE needs full covariances, spec §2.2)" });
@@ -217,6 +233,7 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
             iteration: 0,
             add_calls: 0,
             prior_entropy: None,
+            more: MoreWorkspace::zeroed(),
         })
     }
 
@@ -502,7 +519,15 @@ impl<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, co
             NgEstimator::More => {
                 log_q_rows(&self.model, &mut self.store, par);
                 let l2 = &self.l2[..kn];
-                more::estimate(&self.model, &self.store, cfg.ng.self_normalized, l2, &mut self.ng[..kn], par);
+                more::estimate(
+                    &self.model,
+                    &self.store,
+                    cfg.ng.self_normalized,
+                    l2,
+                    &mut self.ng[..kn],
+                    &mut self.more,
+                    par,
+                );
             }
         }
         let mut rejected_updates = 0;

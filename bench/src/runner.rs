@@ -236,7 +236,7 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
                 if spec.target == TargetId::PlanarRobot1 { PlanarRobot::one_goal() } else { PlanarRobot::four_goals() };
             let mut e = t;
             let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
-            drive::<10, 1000, 200_000, 2000, 170, _, _>(spec, q, &mut t, &mut e, ground_truth::<10>(spec)?)
+            drive::<10, 1000, 200_000, 2000, 170, 0, _, _>(spec, q, &mut t, &mut e, ground_truth::<10>(spec)?)
         }
         TargetId::Gmm20 => {
             let mut np = numpy_seed(spec);
@@ -244,7 +244,7 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
                 Box::new(GaussianMixtureTarget::<f64, 20, 10>::numpy_benchmark(&mut np).map_err(gmmvi_err("GMM20"))?);
             let mut e = t.clone();
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<20, 300, 180_000, 600, 170, _, _>(spec, q, &mut *t, &mut *e, None)
+            drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut *t, &mut *e, None)
         }
         TargetId::Gmm100 => {
             let mut np = numpy_seed(spec);
@@ -252,7 +252,7 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             t.numpy_benchmark_in_place(&mut np).map_err(gmmvi_err("GMM100"))?;
             let mut e = t.clone();
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<100, 50, 15_000, 100, 170, _, _>(spec, q, &mut *t, &mut *e, None)
+            drive::<100, 50, 15_000, 100, 170, 0, _, _>(spec, q, &mut *t, &mut *e, None)
         }
         TargetId::Stm20 => {
             let mut np = numpy_seed(spec);
@@ -261,7 +261,7 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             t.numpy_benchmark_in_place(STM20_HALF_WIDTH, &mut np, &mut loc).map_err(gmmvi_err("STM20"))?;
             let mut e = t.clone();
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<20, 300, 180_000, 600, 170, _, _>(spec, q, &mut *t, &mut *e, None)
+            drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut *t, &mut *e, None)
         }
         TargetId::Stm300 => {
             let mut np = numpy_seed(spec);
@@ -270,19 +270,19 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             t.numpy_benchmark_in_place(STM300_HALF_WIDTH, &mut np, &mut loc).map_err(gmmvi_err("STM300"))?;
             let mut e = t.clone();
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<300, 64, 12_800, 64, 170, _, _>(spec, q, &mut *t, &mut *e, None)
+            drive::<300, 64, 12_800, 64, 170, 0, _, _>(spec, q, &mut *t, &mut *e, None)
         }
         TargetId::BreastCancer | TargetId::BreastCancerMb => {
             let (rows, labels) = spec.run.data.breast_cancer()?;
             let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
             let mmd = ground_truth::<31>(spec)?;
-            logistic::<31, 100, 160_000, 300, 340>(spec, q, &rows, &labels, mmd)
+            logistic::<31, 100, 160_000, 300, 340, 528>(spec, q, &rows, &labels, mmd)
         }
         TargetId::GermanCredit | TargetId::GermanCreditMb => {
             let (rows, labels) = spec.run.data.german_credit()?;
             let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
             let mmd = ground_truth::<25>(spec)?;
-            logistic::<25, 100, 160_000, 300, 340>(spec, q, &rows, &labels, mmd)
+            logistic::<25, 100, 160_000, 300, 340, 351>(spec, q, &rows, &labels, mmd)
         }
         TargetId::Wine => {
             let (x, y) = spec.run.data.wine_train(seed % 10)?;
@@ -293,13 +293,13 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut e = WineBnn::<f64, _>::new(&x, &y, batch, Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED))
                 .map_err(gmmvi_err("WINE"))?;
             let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
-            drive::<177, 64, 48_000, 128, 170, _, _>(spec, q, &mut t, &mut e, None)
+            drive::<177, 64, 48_000, 128, 170, 0, _, _>(spec, q, &mut t, &mut e, None)
         }
     }
 }
 
 /// BC/GC, full batch or minibatch (ELBO always on the full batch, targets.md §6).
-fn logistic<const D: usize, const K: usize, const S: usize, const G: usize, const H: usize>(
+fn logistic<const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, const M: usize>(
     spec: &RunSpec,
     q: Gmm<f64, D, K>,
     rows: &[SVector<f64, D>],
@@ -313,10 +313,10 @@ fn logistic<const D: usize, const K: usize, const S: usize, const G: usize, cons
         let rng = Xoshiro256PlusPlus::seed_from_u64(u64::from(spec.seed));
         let mut t = LogisticRegressionMinibatch::new(full()?, &mut perm, LOGREG_BATCH_SIZE, true, rng)
             .map_err(gmmvi_err("minibatch target"))?;
-        drive::<D, K, S, G, H, _, _>(spec, q, &mut t, &mut e, mmd)
+        drive::<D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd)
     } else {
         let mut t = full()?;
-        drive::<D, K, S, G, H, _, _>(spec, q, &mut t, &mut e, mmd)
+        drive::<D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd)
     }
 }
 
@@ -333,7 +333,7 @@ fn model_samples<const D: usize, const K: usize>(
 
 /// The optimisation loop with logging.
 #[allow(clippy::too_many_arguments)]
-fn drive<const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, P, E>(
+fn drive<const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, const M: usize, P, E>(
     spec: &RunSpec,
     q: Gmm<f64, D, K>,
     target: &mut P,
@@ -346,10 +346,14 @@ where
 {
     let start = Instant::now();
     let var = SVector::<f64, D>::from_fn(|d, _| spec.init.initial_cov.at(d));
-    let mut opt =
-        Box::new(Optimizer::<f64, D, K, S, G, H>::new(&spec.config, q, u64::from(spec.seed)).map_err(|e| {
-            format!("{e:?} (capacities for {}: D = {D}, K = {K}, S = {S}, G = {G}, H = {H})", spec.target.name())
-        })?);
+    let mut opt = Box::new(
+        Optimizer::<f64, D, K, S, G, H, false, M>::new(&spec.config, q, u64::from(spec.seed)).map_err(|e| {
+            format!(
+                "{e:?} (capacities for {}: D = {D}, K = {K}, S = {S}, G = {G}, H = {H}, MORE workspace M = {M})",
+                spec.target.name()
+            )
+        })?,
+    );
     opt.set_prior_variances(&var).map_err(gmmvi_err("prior variances"))?;
     let mut mmd_rng = Xoshiro256PlusPlus::seed_from_u64(u64::from(spec.seed) ^ 0x004D_4D44);
     let par = Threads::new(spec.run.threads);
@@ -364,7 +368,9 @@ where
     };
     let mut rows = Vec::new();
     let mut eval_time = Duration::ZERO;
-    let mut log = |opt: &mut Optimizer<f64, D, K, S, G, H>, rows: &mut Vec<LogRow>| -> Result<LogRow, String> {
+    let mut log = |opt: &mut Optimizer<f64, D, K, S, G, H, false, M>,
+                   rows: &mut Vec<LogRow>|
+     -> Result<LogRow, String> {
         let t = Instant::now();
         let elbo = opt.estimate_elbo(elbo_target, spec.run.elbo_samples).map_err(gmmvi_err("ELBO estimate"))?;
         let m = mmd.as_ref().map_or(f64::NAN, |m| m.eval(&model_samples(opt.model(), &mut mmd_rng, MMD_MODEL_SAMPLES)));
@@ -406,7 +412,7 @@ where
         components: opt.model().len(),
         elbo: last.elbo,
         ms_per_iter: if iters > 0 { opt_time.as_secs_f64() * 1e3 / iters as f64 } else { f64::NAN },
-        state_bytes: size_of::<Optimizer<f64, D, K, S, G, H>>(),
+        state_bytes: size_of::<Optimizer<f64, D, K, S, G, H, false, M>>(),
         mmd: mmd.as_ref().map(|_| last.mmd),
         wall_s: start.elapsed().as_secs_f64(),
         rows,

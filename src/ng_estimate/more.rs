@@ -14,11 +14,12 @@
 //!    `ρ ≈ −½xᵀRx + rᵀx + c`;
 //! 6. natural-gradient pair (`natural_gradient`): `Ĥ = R`, `ĝ = Rμ − r` (= `−∇ρ̃(μ)`).
 //!
-//! Without a heap the normal equations live in a fixed stack array
-//! `[[f64; MAX_MORE_FEATURES]; MAX_MORE_FEATURES]` (≈ 35 KB), so the estimator supports
-//! `P ≤ MAX_MORE_FEATURES = 66`, i.e. `D ≤ 10`; `fit` returns `None` for larger `D`. The regression arithmetic is done in `f64`
-//! whatever `T` is, and the `P × P` system is solved by Gaussian elimination with partial
-//! pivoting (the reference uses a general LU solve).
+//! Without a heap the normal equations live in a `[[f64; C]; C]` array of capacity `C ≥ P`:
+//! for `D ≤ 10` a stack array of `C = MAX_MORE_FEATURES = 66` (≈ 35 KB, one per parallel
+//! task); for larger `D` the optimiser's own workspace ([`MoreWorkspace`], its const parameter
+//! `M`, e.g. 231 for `D = 20`, 528 for `D = 31`), used by one component after the other. The
+//! regression arithmetic is done in `f64` whatever `T` is, and the `P × P` system is solved by
+//! Gaussian elimination with partial pivoting (the reference uses a general LU solve).
 
 use nalgebra::{SMatrix, SVector};
 
@@ -36,7 +37,9 @@ pub(crate) const fn num_features(d: usize) -> usize {
     d * (d + 1) / 2 + d + 1
 }
 
-type Normal = [[f64; MAX_MORE_FEATURES]; MAX_MORE_FEATURES];
+/// The optimiser's MORE workspace for `D > 10`: normal equations of capacity `M` features
+/// (`M ≥ D(D+1)/2 + D + 1`; `M = 0`, the default, when MORE never runs above `D = 10`).
+pub type MoreWorkspace<const D: usize, const M: usize> = Regression<D, M>;
 
 /// Fits the quadratic surrogate `ρ(x) ≈ −½xᵀRx + rᵀx + c` for the component `(mean, chol)` (lower
 /// Cholesky factor of the covariance) from samples `xs`, rewards `rho`, importance weights
@@ -59,7 +62,7 @@ pub(crate) fn fit<T: Real, const D: usize>(
     }
     let a = chol.map(|v| v.to_f64()).solve_lower_triangular(&SMatrix::<f64, D, D>::identity())?;
     let mu = mean.map(|v| v.to_f64());
-    let mut acc = Regression::<D>::new()?;
+    let mut acc = Regression::<D, MAX_MORE_FEATURES>::new()?;
     for ((x, &rh), &w) in xs.iter().zip(rho).zip(weights) {
         let w = w.to_f64();
         if w != 0.0 {
@@ -69,26 +72,46 @@ pub(crate) fn fit<T: Real, const D: usize>(
     acc.solve(mean, &a, l2.to_f64())
 }
 
-/// The weighted normal equations `ΦᵀWΦ`, `ΦᵀWρ` of the regression, accumulated row by row in
-/// `f64` (upper triangle only), so that a caller can stream rows with an online rescaling.
-pub(crate) struct Regression<const D: usize> {
-    m: Normal,
-    rhs: [f64; MAX_MORE_FEATURES],
+/// The weighted normal equations `ΦᵀWΦ`, `ΦᵀWρ` of the regression in capacity `C`,
+/// accumulated row by row in `f64` (upper triangle only), so that a caller can stream rows
+/// with an online rescaling.
+#[derive(Clone, Debug)]
+pub struct Regression<const D: usize, const C: usize> {
+    m: [[f64; C]; C],
+    rhs: [f64; C],
+    /// Features of the row being added.
+    f: [f64; C],
 }
 
-impl<const D: usize> Regression<D> {
-    /// Empty sums; `None` if `D` exceeds the feature capacity (`D > 10`).
-    pub fn new() -> Option<Self> {
-        if num_features(D) > MAX_MORE_FEATURES {
-            return None;
+impl<const D: usize, const C: usize> Regression<D, C> {
+    /// Zero sums of capacity `C` (usable only if `C ≥ num_features(D)`).
+    pub const fn zeroed() -> Self {
+        Self { m: [[0.0; C]; C], rhs: [0.0; C], f: [0.0; C] }
+    }
+
+    /// Empty sums; `None` if `D` exceeds the feature capacity.
+    pub(crate) fn new() -> Option<Self> {
+        Self::fits().then(Self::zeroed)
+    }
+
+    /// `true` if the capacity holds the features of dimension `D`.
+    pub(crate) const fn fits() -> bool {
+        num_features(D) <= C
+    }
+
+    /// Clears the sums in use (the leading `P × P` block).
+    pub(crate) fn reset(&mut self) {
+        let p = num_features(D).min(C);
+        for (row, r) in self.m[..p].iter_mut().zip(&mut self.rhs[..p]) {
+            *r = 0.0;
+            row[..p].fill(0.0);
         }
-        Some(Self { m: [[0.0; MAX_MORE_FEATURES]; MAX_MORE_FEATURES], rhs: [0.0; MAX_MORE_FEATURES] })
     }
 
     /// Adds the whitened sample `z` with reward `rho` and weight `w`.
-    pub fn add(&mut self, z: &SVector<f64, D>, rho: f64, w: f64) {
-        let p = num_features(D).min(MAX_MORE_FEATURES);
-        let mut f = [0.0f64; MAX_MORE_FEATURES];
+    pub(crate) fn add(&mut self, z: &SVector<f64, D>, rho: f64, w: f64) {
+        let p = num_features(D).min(C);
+        let f = &mut self.f;
         features(z, &mut f[..p]);
         for (i, (row, r)) in self.m[..p].iter_mut().zip(&mut self.rhs[..p]).enumerate() {
             let wf = w * f[i];
@@ -100,8 +123,8 @@ impl<const D: usize> Regression<D> {
     }
 
     /// Multiplies everything accumulated so far by `s`.
-    pub fn scale(&mut self, s: f64) {
-        let p = num_features(D).min(MAX_MORE_FEATURES);
+    pub(crate) fn scale(&mut self, s: f64) {
+        let p = num_features(D).min(C);
         for (row, r) in self.m[..p].iter_mut().zip(&mut self.rhs[..p]) {
             *r *= s;
             for v in &mut row[..p] {
@@ -112,14 +135,16 @@ impl<const D: usize> Regression<D> {
 
     /// Adds the ridge `l2` (not on the bias), solves, and un-whitens with `a = L⁻¹` around
     /// `mean`: `(R, r, c)`, or `None` for a singular system or a non-finite result.
-    #[allow(clippy::wrong_self_convention)]
-    pub fn solve<T: Real>(
-        mut self,
+    pub(crate) fn solve<T: Real>(
+        &mut self,
         mean: &SVector<T, D>,
         a: &SMatrix<f64, D, D>,
         l2: f64,
     ) -> Option<(SMatrix<T, D, D>, SVector<T, D>, T)> {
-        let p = num_features(D).min(MAX_MORE_FEATURES);
+        let p = num_features(D).min(C);
+        if p == 0 || !Self::fits() {
+            return None;
+        }
         let mu = mean.map(|v| v.to_f64());
         if a.iter().chain(mu.iter()).any(|v| !v.is_finite()) {
             return None;
@@ -167,20 +192,30 @@ impl<const D: usize> Regression<D> {
     }
 }
 
-/// Writes `(Ĥ_k, ĝ_k)` of the MORE surrogate into `ng[k]` (`None` where the regression failed),
-/// one task per component; the working-set rows must carry `log_b` and `log_q` (see
-/// [`crate::store::log_q_rows`]). `l2[k]` is component k's ridge coefficient.
-pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
+/// Writes `(Ĥ_k, ĝ_k)` of the MORE surrogate into `ng[k]` (`None` where the regression failed);
+/// the working-set rows must carry `log_b` and `log_q` (see [`crate::store::log_q_rows`]).
+/// `l2[k]` is component k's ridge coefficient. For `D ≤ 10` one parallel task per component
+/// with a stack regression; above, one component after the other in `ws`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const M: usize, X>(
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
     self_normalized: bool,
     l2: &[T],
     ng: &mut [Option<(SMatrix<T, D, D>, SVector<T, D>)>],
+    ws: &mut MoreWorkspace<D, M>,
     par: &X,
 ) where
     X: Parallel,
 {
     let kn = model.len().min(ng.len()).min(l2.len());
+    if !Regression::<D, MAX_MORE_FEATURES>::fits() {
+        for ((slot, c), l) in ng[..kn].iter_mut().zip(model.components()).zip(l2) {
+            ws.reset();
+            *slot = estimate_with(ws, c, store, self_normalized, l.to_f64());
+        }
+        return;
+    }
     par.for_each_chunk(&mut ng[..kn], 1, &|first, out| {
         for (j, slot) in out.iter_mut().enumerate() {
             let k = first + j;
@@ -200,7 +235,21 @@ fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
     self_normalized: bool,
     l2: f64,
 ) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
-    let mut acc = Regression::<D>::new()?;
+    let mut acc = Regression::<D, MAX_MORE_FEATURES>::new()?;
+    estimate_with(&mut acc, c, store, self_normalized, l2)
+}
+
+/// Accumulates the regression of component `c` into the empty `acc` and solves it.
+fn estimate_with<T: Real, const D: usize, const S: usize, const G: usize, const C: usize>(
+    acc: &mut Regression<D, C>,
+    c: &Component<T, D>,
+    store: &SampleStore<T, D, S, G>,
+    self_normalized: bool,
+    l2: f64,
+) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
+    if !Regression::<D, C>::fits() {
+        return None;
+    }
     let mut z = SVector::<T, D>::zeros();
     let mut lse = OnlineLse::new();
     component_softmax(store, c, &mut lse, |row, _, scale, w| {
@@ -249,9 +298,9 @@ fn features<const D: usize>(z: &SVector<f64, D>, f: &mut [f64]) {
 
 /// Solves the leading `p × p` system `m θ = rhs` in place (θ overwrites `rhs`) by Gaussian
 /// elimination with partial pivoting; `false` on a zero or non-finite pivot or a non-finite
-/// solution. `p ≤ MAX_MORE_FEATURES`; every loop is bounded by `p`.
-fn solve_in_place(m: &mut Normal, rhs: &mut [f64; MAX_MORE_FEATURES], p: usize) -> bool {
-    let p = p.min(MAX_MORE_FEATURES);
+/// solution. `p ≤ C`; every loop is bounded by `p`.
+fn solve_in_place<const C: usize>(m: &mut [[f64; C]; C], rhs: &mut [f64; C], p: usize) -> bool {
+    let p = p.min(C);
     for col in 0..p {
         let mut piv = col;
         let mut best = m[col][col].abs();
@@ -387,6 +436,33 @@ mod tests {
         let (r_mat, r_vec, c) = fit(&mean, &chol, &xs, &rho, &w, 1e-12).unwrap();
         assert!((r_mat - a).abs().max() < 1e-7, "{r_mat:?}");
         assert!((r_vec - b).abs().max() < 1e-7 && (c - 0.7).abs() < 1e-7);
+    }
+
+    #[test]
+    fn exact_fit_above_d10_in_a_workspace() {
+        const D: usize = 14;
+        const C: usize = num_features(D);
+        let mean = SVector::<f64, D>::from_fn(|i, _| 0.05 * i as f64 - 0.3);
+        let cov = SMatrix::<f64, D, D>::from_fn(|i, j| if i == j { 1.0 + 0.05 * i as f64 } else { 0.03 });
+        let chol = cholesky(&cov).unwrap();
+        let a = SMatrix::<f64, D, D>::from_fn(|i, j| if i == j { 2.0 + i as f64 } else { 0.1 * ((i + j) % 3) as f64 });
+        let b = SVector::<f64, D>::from_fn(|i, _| 1.0 - 0.1 * i as f64);
+        let mut xs = [SVector::<f64, D>::zeros(); 400];
+        draw(&mean, &chol, 3, &mut xs);
+        let inv = chol.solve_lower_triangular(&SMatrix::identity()).unwrap();
+        let mut ws = MoreWorkspace::<D, C>::zeroed();
+        for _ in 0..2 {
+            // Reused after a reset: same result.
+            ws.reset();
+            for x in &xs {
+                ws.add(&(inv * (x - mean)), quad(x, &a, &b, 0.7), 1.0 / 400.0);
+            }
+            let (r_mat, r_vec, c) = ws.solve::<f64>(&mean, &inv, 1e-12).unwrap();
+            assert!((r_mat - a).abs().max() < 1e-7, "{r_mat:?}");
+            assert!((r_vec - b).abs().max() < 1e-7 && (c - 0.7).abs() < 1e-7);
+        }
+        // Too small a capacity is refused, not truncated.
+        assert!(MoreWorkspace::<D, 66>::zeroed().solve::<f64>(&mean, &inv, 1e-12).is_none());
     }
 
     #[test]
