@@ -453,10 +453,10 @@ fn ffi_evaluation_budget_stops_the_run() {
     assert_eq!(unsafe { gmmvi_run(&mut *s, Some(two_modes), null_mut(), 0, 0, &mut rep) }, GMMVI_OK);
 }
 
-fn sample_bits(s: &mut gmmvi_state) -> Vec<u32> {
+fn sample_bits(s: &mut gmmvi_state) -> Vec<u64> {
     let mut x = [0.0 as gmmvi_real; 8 * D];
     assert_eq!(unsafe { gmmvi_sample(s, x.as_mut_ptr(), 8) }, GMMVI_OK);
-    x.iter().map(|v| v.to_bits() as u32).collect()
+    x.iter().map(|v| u64::from(v.to_bits())).collect()
 }
 
 fn step(s: &mut gmmvi_state) -> gmmvi_report {
