@@ -75,7 +75,7 @@
 extern crate std;
 
 pub mod adapt;
-mod checkpoint;
+pub mod checkpoint;
 pub mod comp_step;
 pub mod comp_update;
 pub mod config;

@@ -294,7 +294,7 @@ impl<
     /// ```
     /// # use gmmvi::{Config, Gmm, Optimizer, targets::GaussianMixtureTarget};
     /// # use nalgebra::{SMatrix, SVector};
-    /// type Opt = Optimizer<f64, 2, 4, 512, 16, 32>;
+    /// type Opt = Optimizer<f64, 2, 4, 1024, 16, 256>;
     /// let mut init = Gmm::new();
     /// init.add_component(1.0, SVector::zeros(), &(SMatrix::identity() * 4.0))?;
     /// let mut target =

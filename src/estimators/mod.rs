@@ -8,6 +8,7 @@
 use crate::Real;
 
 pub mod cavi;
+pub mod driver;
 pub mod iwae;
 pub mod kl;
 pub mod natgrad;
