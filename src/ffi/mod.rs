@@ -628,21 +628,16 @@ pub unsafe extern "C" fn gmmvi_save(
     status((|| {
         // SAFETY: the caller passes a state pointer per the contract.
         let body = unsafe { raw::state_ref(s) }?;
-        raw::check_out(written)?;
-        raw::check_out(out)?;
-        raw::disjoint(written, 1, s)?;
-        raw::disjoint(out, cap, s)?;
-        // SAFETY: `cap` writable bytes at `out` (caller's contract), checked outside the state.
-        let buf = unsafe { core::slice::from_raw_parts_mut(out, cap) };
+        // SAFETY: the caller's buffers per the contract.
+        let (buf, len) = unsafe { raw::out_bytes(s, out, cap, written) }?;
         let needed = body.opt.checkpoint_size() + FFI_TAIL;
-        let r = if cap < needed { Err(GMMVI_BUFFER_TOO_SMALL) } else { Ok(()) };
-        if r.is_ok() {
-            let n = body.opt.save(buf).map_err(gmmvi_status::from)?;
-            write_tail(body, buf.get_mut(n..).unwrap_or_default());
+        *len = needed;
+        if cap < needed {
+            return Err(GMMVI_BUFFER_TOO_SMALL);
         }
-        // SAFETY: checked non-null, aligned and outside the state.
-        unsafe { written.write(needed) };
-        r
+        let n = body.opt.save(buf).map_err(gmmvi_status::from)?;
+        write_tail(body, buf.get_mut(n..).unwrap_or_default());
+        Ok(())
     })())
 }
 
@@ -658,10 +653,8 @@ pub unsafe extern "C" fn gmmvi_restore(s: *mut gmmvi_state, bytes: *const u8, le
     status((|| {
         // SAFETY: the caller passes a state pointer per the contract.
         let mut st = unsafe { raw::state_mut(s) }?;
-        raw::check_in(bytes)?;
-        raw::disjoint(bytes, len, s)?;
-        // SAFETY: `len` readable bytes (caller's contract), outside the state.
-        let b = unsafe { core::slice::from_raw_parts(bytes, len) };
+        // SAFETY: the caller's bytes per the contract.
+        let b = unsafe { raw::in_bytes(s, bytes, len) }?;
         let split = len.checked_sub(FFI_TAIL).ok_or(GMMVI_BAD_CHECKPOINT)?;
         let (opt_bytes, tail) = b.split_at(split);
         let (rng, elbo, target_error) = read_tail(tail).ok_or(GMMVI_BAD_CHECKPOINT)?;
@@ -690,16 +683,10 @@ pub unsafe extern "C" fn gmmvi_export_model(
     status((|| {
         // SAFETY: the caller passes a state pointer per the contract.
         let body = unsafe { raw::state_ref(s) }?;
-        raw::check_out(written)?;
-        raw::check_out(out)?;
-        raw::disjoint(written, 1, s)?;
-        raw::disjoint(out, cap, s)?;
-        // SAFETY: `cap` writable bytes at `out` (caller's contract), checked outside the state.
-        let buf = unsafe { core::slice::from_raw_parts_mut(out, cap) };
+        // SAFETY: the caller's buffers per the contract.
+        let (buf, len) = unsafe { raw::out_bytes(s, out, cap, written) }?;
         let q = body.opt.model();
-        let needed = q.export_size();
-        // SAFETY: checked non-null, aligned and outside the state.
-        unsafe { written.write(needed) };
+        *len = q.export_size();
         q.export(buf).map(|_| ()).map_err(gmmvi_status::from)
     })())
 }
@@ -716,10 +703,8 @@ pub unsafe extern "C" fn gmmvi_import_model(s: *mut gmmvi_state, bytes: *const u
     status((|| {
         // SAFETY: the caller passes a state pointer per the contract.
         let mut st = unsafe { raw::state_mut(s) }?;
-        raw::check_in(bytes)?;
-        raw::disjoint(bytes, len, s)?;
-        // SAFETY: `len` readable bytes (caller's contract), outside the state.
-        let b = unsafe { core::slice::from_raw_parts(bytes, len) };
+        // SAFETY: the caller's bytes per the contract.
+        let b = unsafe { raw::in_bytes(s, bytes, len) }?;
         st.body().opt.import_model(b).map_err(gmmvi_status::from)
     })())
 }

@@ -95,6 +95,47 @@ pub(super) fn disjoint<T, S>(p: *const T, len: usize, s: *const S) -> Result<(),
     if a < b_end && b < a_end { Err(GMMVI_INVALID_ARGUMENT) } else { Ok(()) }
 }
 
+/// The caller's output buffer of `cap` bytes at `out` and its length slot `written`, after the
+/// null, alignment and overlap checks (neither overlaps the state or the other).
+///
+/// # Safety
+/// `out` is NULL or valid for writing `cap` bytes, `written` NULL or writable, and neither is
+/// accessed by anyone else during the call.
+pub(super) unsafe fn out_bytes<'a>(
+    s: *const gmmvi_state,
+    out: *mut u8,
+    cap: usize,
+    written: *mut usize,
+) -> Result<(&'a mut [u8], &'a mut usize), gmmvi_status> {
+    check_out(written)?;
+    check_out(out)?;
+    disjoint(written, 1, s)?;
+    disjoint(out, cap, s)?;
+    let (w, o) = (written.addr(), out.addr());
+    if w < o.saturating_add(cap) && o < w.saturating_add(size_of::<usize>()) {
+        return Err(GMMVI_INVALID_ARGUMENT);
+    }
+    // SAFETY: checked non-null, aligned, disjoint from the state and from each other; the
+    // caller guarantees `cap` writable bytes at `out` and a writable `written`.
+    unsafe { Ok((core::slice::from_raw_parts_mut(out, cap), &mut *written)) }
+}
+
+/// The caller's `len` input bytes at `bytes`, after the null and overlap checks.
+///
+/// # Safety
+/// `bytes` is NULL or valid for reading `len` bytes, not written during the call.
+pub(super) unsafe fn in_bytes<'a>(
+    s: *const gmmvi_state,
+    bytes: *const u8,
+    len: usize,
+) -> Result<&'a [u8], gmmvi_status> {
+    check_in(bytes)?;
+    disjoint(bytes, len, s)?;
+    // SAFETY: non-null, `len` readable bytes (caller's contract; `disjoint` bounded `len` by
+    // `isize::MAX`), outside the state.
+    Ok(unsafe { core::slice::from_raw_parts(bytes, len) })
+}
+
 /// The header cells and the body pointer of the state at `s`, after the null and alignment
 /// checks.
 ///
