@@ -136,10 +136,11 @@ fn presets_converge_on_a_correlated_10d_gaussian_and_agree() {
 }
 
 /// The adaptive presets find all four modes from one component. The fixed-K presets
-/// (SEPIFUX, SEPYFUX) are run from 16 random components and must keep a valid model and
-/// reach at least one mode; they do **not** find all four (an open point of the issue; measured
-/// with this seed: SEPIFUX 3/4, SEPYFUX 3/4): components that start between the modes lose
-/// their weight, and with it their samples, before they reach one.
+/// (SEPIFUX, SEPYFUX) are run from 16 random components (same initial covariance) and must keep
+/// a valid model; SEPIFUX must find all four modes, SEPYFUX at least three. SEPYFUX does **not** find all four (an open point
+/// of the issue; measured with this seed: SEPIFUX 4/4, SEPYFUX 3/4): no component starts near
+/// (10, −10), and components that start between the modes lose their weight, and with it their
+/// samples, before they reach one (their iBLR covariances then shrink towards 0).
 #[test]
 fn presets_on_four_modes() {
     big_stack(|| {
@@ -157,7 +158,7 @@ fn presets_on_four_modes() {
                 k0,
                 &SVector::zeros(),
                 &SVector::repeat(10.0),
-                &SVector::repeat(if adaptive { 100.0 } else { 25.0 }),
+                &SVector::repeat(100.0),
                 &mut Xoshiro256PlusPlus::seed_from_u64(3),
             )
             .unwrap();
@@ -182,8 +183,12 @@ fn presets_on_four_modes() {
             eprintln!("{code}: K = {}, log Z - ELBO = {:.4}, modes found {found}/4", q.len(), -elbo);
             if adaptive {
                 assert!(-elbo < 0.05, "{code}: log Z - ELBO = {}", -elbo);
-            } else if found == 0 {
-                failures.push(format!("{code}: no mode found"));
+            } else {
+                // SEPYFUX's missing mode is the open point documented above.
+                let need = if code == "SEPYFUX" { 3 } else { 4 };
+                if found < need {
+                    failures.push(format!("{code}: {found} modes found, {need} needed"));
+                }
             }
         }
         assert!(failures.is_empty(), "{failures:#?}");
