@@ -135,12 +135,11 @@ fn presets_converge_on_a_correlated_10d_gaussian_and_agree() {
     });
 }
 
-/// The adaptive presets find all four modes from one component. The fixed-K presets
-/// (SEPIFUX, SEPYFUX) are run from 16 random components (same initial covariance) and must keep
-/// a valid model; SEPIFUX must find all four modes, SEPYFUX at least three. SEPYFUX does **not** find all four (an open point
-/// of the issue; measured with this seed: SEPIFUX 4/4, SEPYFUX 3/4): no component starts near
-/// (10, −10), and components that start between the modes lose their weight, and with it their
-/// samples, before they reach one (their iBLR covariances then shrink towards 0).
+/// Every preset finds all four modes: the adaptive ones from one component, the fixed-K ones
+/// (SEPIFUX, SEPYFUX) from 16 random components with the same initial covariance, samples from
+/// the whole mixture and fixed steps from the paper's range (§12). A fixed-K method finds only
+/// the modes some initial component reaches: with other initial draws (seeds 4–7) SEPYFUX
+/// missed one mode once in two runs, SEPIFUX never in two.
 #[test]
 fn presets_on_four_modes() {
     big_stack(|| {
@@ -153,6 +152,8 @@ fn presets_on_four_modes() {
                 // Samples from the whole mixture and small weight steps, as in the paper's configs (§12).
                 cfg.samples.desired_samples_per_component = 1200;
                 cfg.weight_step.initial = 1e-3;
+                // The largest fixed component step of the paper's SEPYFUX rows (§12: STM20).
+                cfg.component_step.initial = 1e-2;
             }
             let init = Gmm::<f64, 2, 16>::from_prior(
                 k0,
@@ -183,12 +184,8 @@ fn presets_on_four_modes() {
             eprintln!("{code}: K = {}, log Z - ELBO = {:.4}, modes found {found}/4", q.len(), -elbo);
             if adaptive {
                 assert!(-elbo < 0.05, "{code}: log Z - ELBO = {}", -elbo);
-            } else {
-                // SEPYFUX's missing mode is the open point documented above.
-                let need = if code == "SEPYFUX" { 3 } else { 4 };
-                if found < need {
-                    failures.push(format!("{code}: {found} modes found, {need} needed"));
-                }
+            } else if found < 4 || -elbo > 0.05 {
+                failures.push(format!("{code}: {found} modes found, log Z - ELBO = {}", -elbo));
             }
         }
         assert!(failures.is_empty(), "{failures:#?}");
