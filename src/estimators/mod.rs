@@ -7,6 +7,7 @@
 
 use crate::Real;
 
+pub mod baselines;
 pub mod cavi;
 pub mod driver;
 pub mod iwae;
