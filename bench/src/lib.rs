@@ -3,14 +3,17 @@
 //! per-target hyperparameters (algorithm.md §12), the 2000-sample ELBO, the MMD of
 //! targets.md §9, CSV rows and a final JSON line.
 //!
+//! * [`baselines`]: the gradient-based baselines (`--algo ADVI-MF`, `SVGD`, `FLOW`, …);
 //! * [`data`]: `.npy`/`.npz` and UCI data loading;
 //! * [`mmd`]: the MMD with the median-bandwidth rule;
 //! * [`presets`]: target names and the §12 rows;
 //! * [`runner`]: one run (capacities per target, the loop, CSV and JSON);
 //! * [`spec`]: command-line settings → a [`runner::RunSpec`].
 
+pub mod baselines;
 pub mod data;
 pub mod mmd;
 pub mod presets;
+pub mod report;
 pub mod runner;
 pub mod spec;

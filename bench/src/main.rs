@@ -24,7 +24,8 @@ struct Cli {
     /// Target (see --list).
     #[arg(long, default_value = "planar_robot_4")]
     target: String,
-    /// 7-letter codeword; the paper's per-target hyperparameters apply where algorithm.md §12 has a row.
+    /// 7-letter codeword (the paper's per-target hyperparameters apply where algorithm.md §12 has
+    /// a row), or a baseline: ADVI-MF, ADVI-FR, IWAE, VR, SVGD, FLOW.
     #[arg(long, default_value = "SAMTRUX")]
     algo: String,
     /// Seed of the target instance, the initial model and the optimiser (< 2^32).
@@ -182,6 +183,10 @@ fn smoke(cli: &Cli) -> Result<(), String> {
 }
 
 fn list() {
+    println!("gradient-based baselines (--algo NAME, fixed settings):");
+    for a in gmmvi_bench::baselines::Algo::ALL {
+        println!("  {:8} {}", a.name(), a.describe());
+    }
     println!("targets (name, dimension, paper environment, MMD ground truth):");
     for t in TargetId::ALL {
         let gt = t.ground_truth().map_or("-".to_string(), |(f, _, a)| format!("{f} (alpha {a})"));

@@ -217,7 +217,7 @@ fn numpy_seed(spec: &RunSpec) -> NumpyRandomState {
     NumpyRandomState::new(spec.seed)
 }
 
-fn ground_truth<const D: usize>(spec: &RunSpec) -> Result<Option<Mmd>, String> {
+pub(crate) fn ground_truth<const D: usize>(spec: &RunSpec) -> Result<Option<Mmd>, String> {
     let Some((file, member, alpha)) = spec.target.ground_truth() else { return Ok(None) };
     let arr = match member {
         Some(m) => spec.run.data.npz_member(file, m)?,
@@ -229,6 +229,9 @@ fn ground_truth<const D: usize>(spec: &RunSpec) -> Result<Option<Mmd>, String> {
 }
 
 fn run_here(spec: &RunSpec) -> Result<Summary, String> {
+    if let Some(algo) = crate::baselines::Algo::from_name(&spec.algo) {
+        return crate::baselines::run_here(spec, algo);
+    }
     let seed = u64::from(spec.seed);
     match spec.target {
         TargetId::PlanarRobot1 | TargetId::PlanarRobot4 => {

@@ -31,7 +31,10 @@ pub fn build(req: &Request) -> Result<(RunSpec, String), String> {
         let names: Vec<&str> = TargetId::ALL.iter().map(|t| t.name()).collect();
         format!("unknown target {:?}; expected one of {}", req.target, names.join(", "))
     })?;
-    Config::<f64>::from_codeword(&req.algo).map_err(|e| format!("bad codeword {:?}: {e:?}", req.algo))?;
+    let baseline = crate::baselines::Algo::from_name(&req.algo).is_some();
+    if !baseline {
+        Config::<f64>::from_codeword(&req.algo).map_err(|e| format!("bad codeword {:?}: {e:?}", req.algo))?;
+    }
     let seed = u32::try_from(req.seed).map_err(|_| format!("seed {} must be below 2^32 (NumPy seeding)", req.seed))?;
     let row = paper_row(&req.algo, target);
     let mut init = target.default_init();
@@ -64,7 +67,15 @@ pub fn build(req: &Request) -> Result<(RunSpec, String), String> {
             }
         }
     }
-    let config = Config::<f64>::parse(&text).map_err(|e| format!("configuration {text:?}: {e}"))?;
+    // The baselines have fixed settings: only the initial-model keys apply to them.
+    let config = if baseline {
+        if text != req.algo {
+            return Err(format!("{}: only k0, prior_scale and initial_cov can be set ({text:?})", req.algo));
+        }
+        Config::default()
+    } else {
+        Config::<f64>::parse(&text).map_err(|e| format!("configuration {text:?}: {e}"))?
+    };
     if req.run.max_iterations == 0 {
         return Err("--iterations must be positive".into());
     }
