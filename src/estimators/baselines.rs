@@ -58,10 +58,10 @@ use crate::real::Real;
 use crate::rng::{Xoshiro256, fill_standard_normal, uniform};
 use crate::target::{TARGET_BLOCK, Target};
 
-/// The loop of `run` shared by both drivers (as [`crate::Optimizer::run`]); `evals` is the
+/// The loop of `run` shared by every driver of this module tree (as [`crate::Optimizer::run`]); `evals` is the
 /// driver's evaluation count before the first step, `window` whether the convergence window of
 /// `rule` applies.
-fn run_loop<T: Real>(
+pub(super) fn run_loop<T: Real>(
     rule: &StopRule<T>,
     mut evals: u64,
     window: bool,

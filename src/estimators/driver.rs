@@ -48,7 +48,7 @@ use super::{iwae, renyi, reparam};
 use crate::error::Error;
 use crate::families::AnalyticEntropy;
 use crate::optim::Optimiser;
-use crate::optimizer::{RunSummary, StepReport, StopReason, StopRule};
+use crate::optimizer::{RunSummary, StepReport, StopRule};
 use crate::real::Real;
 use crate::rng::Xoshiro256;
 use crate::target::{TARGET_BLOCK, Target};
@@ -220,36 +220,9 @@ impl<T: Real, F: AnalyticEntropy<T, D>, O: Optimiser<T> + Clone, const D: usize,
         &mut self,
         target: &mut Q,
         rule: &StopRule<T>,
-        mut report: R,
+        report: R,
     ) -> Result<RunSummary<T>, Error> {
-        let mut last = None;
-        let mut best = T::NEG_INF;
-        let mut since_best = 0u64;
-        for _ in 0..rule.max_iterations {
-            if self.evaluations >= rule.max_evaluations {
-                return Ok(RunSummary { reason: StopReason::MaxEvaluations, last });
-            }
-            let r = self.step(target)?;
-            report(&r);
-            last = Some(r);
-            if rule.window > 0 {
-                if r.elbo_estimate > best + rule.tolerance {
-                    best = r.elbo_estimate;
-                    since_best = 0;
-                } else {
-                    since_best += 1;
-                    if since_best >= rule.window {
-                        return Ok(RunSummary { reason: StopReason::Converged, last });
-                    }
-                }
-            }
-        }
-        let reason = if self.evaluations >= rule.max_evaluations {
-            StopReason::MaxEvaluations
-        } else {
-            StopReason::MaxIterations
-        };
-        Ok(RunSummary { reason, last })
+        super::baselines::run_loop(rule, self.evaluations, true, || self.step(target), report)
     }
 
     /// Moves the groups of `group` samples whose values and gradients are all finite to the
@@ -320,6 +293,7 @@ mod tests {
     use super::*;
     use crate::families::{Family, FullRankGaussian, MeanFieldGaussian};
     use crate::optim::Adam;
+    use crate::optimizer::StopReason;
     use crate::targets::GaussianMixtureTarget;
 
     /// TP2 of estimators.md §16: `N((1, −1), [[2, 0.6], [0.6, 1]])`, log Z = 0.
