@@ -45,7 +45,7 @@ row "RAM: .data + .bss" "$ram"
 row "  of which optimiser state (size_of)" "$state"
 row "stack: one fit (run/step) alone" "$step"
 row "stack: peak while fitting (main + run/step)" "$fit"
-row "stack: peak while initialising (new by move)" "$init"
+row "stack: peak while initialising (new_in)" "$init"
 row "RAM total: .data + .bss + fitting stack" $((ram + fit))
 row "RAM total: .data + .bss + worst stack" $((ram + (init > fit ? init : fit)))
 goal_ram=$((32 * 1024)) goal_flash=$((64 * 1024))

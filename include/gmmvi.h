@@ -59,7 +59,7 @@
 /**
  * Bytes of a `gmmvi_state`, static storage for one optimiser (a bound that holds on every target).
  */
-#define GMMVI_STATE_SIZE 57856
+#define GMMVI_STATE_SIZE 58240
 
 /**
  * Alignment that suffices for a `gmmvi_state` on every target.
@@ -69,7 +69,7 @@
 /**
  * `GMMVI_STATE_SIZE / 8`: the 64-bit words of `gmmvi_state`.
  */
-#define GMMVI_STATE_WORDS 7232
+#define GMMVI_STATE_WORDS 7280
 
 /**
  * Result of every call. `GMMVI_OK` is 0; `gmmvi_status_str` names each code.

@@ -123,8 +123,9 @@ pub struct SampleSelectionConfig<T> {
 pub struct NgEstimationConfig<T> {
     /// `Z` or `S`.
     pub estimator: NgEstimator,
-    /// Use only the samples a component drew itself in this iteration. Default false; `true`
-    /// is rejected by [`Config::validate`] in this version.
+    /// Use only the samples a component drew itself in this iteration, as plain Monte Carlo
+    /// over them (spec §2, "Sample subset per component"; the paper's WINE configs). Default
+    /// false: every working-set sample, importance-weighted against its background.
     pub only_use_own_samples: bool,
     /// Self-normalised importance weights (default true) or plain ones.
     pub self_normalized: bool,
@@ -467,9 +468,6 @@ impl<T: Real> Config<T> {
         }
         if self.samples.max_database_size == 0 {
             return bad("samples.max_database_size");
-        }
-        if self.ng.only_use_own_samples {
-            return bad("ng.only_use_own_samples (not supported yet)");
         }
         let l2 = self.ng.initial_l2_regularizer;
         if !(l2 >= T::zero()) || !l2.finite() {

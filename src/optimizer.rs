@@ -8,6 +8,7 @@
 //! sample, so the hot loops are the same monomorphic code for every codeword.
 
 use crate::rng::Xoshiro256;
+use core::mem::MaybeUninit;
 use nalgebra::{SMatrix, SVector};
 
 use crate::adapt::vips;
@@ -175,6 +176,44 @@ impl<
     /// `InvalidConfig` for an invalid `cfg` or one that does not fit the capacities
     /// (`S`, `G`, `H`); `InvalidArgument` for an empty `init`.
     pub fn new(cfg: &Config<T>, init: Gmm<T, D, K>, seed: u64) -> Result<Self, Error> {
+        Self::check(cfg, &init)?;
+        Ok(Self::build(cfg, &init, seed))
+    }
+
+    /// [`Self::new`] built directly in caller storage, for a state too large for the stack:
+    /// `new` returns the whole state by value, so building it in a `static` costs a stack of
+    /// about twice `size_of::<Self>()` (the value plus the copy), while `new_in` builds it in
+    /// `slot` (measured in the Cortex-M4F firmware: a few KiB of stack instead of twice the
+    /// state). `slot` may hold a previous optimiser, which is replaced (not dropped: the state
+    /// owns no resources). Nothing is written on error.
+    ///
+    /// ```
+    /// use core::mem::MaybeUninit;
+    /// use gmmvi::{Config, Gmm, Optimizer};
+    /// use nalgebra::{SMatrix, SVector};
+    /// # fn main() -> Result<(), gmmvi::Error> {
+    /// let mut init = Gmm::<f64, 2, 4>::new();
+    /// init.add_component(1.0, SVector::zeros(), &(SMatrix::identity() * 4.0))?;
+    /// let mut slot = MaybeUninit::<Optimizer<f64, 2, 4, 256, 16, 8>>::uninit();
+    /// let opt = Optimizer::new_in(&mut slot, &Config::samtrux(), &init, 7)?;
+    /// assert_eq!(opt.model().len(), 1);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub fn new_in<'a>(
+        slot: &'a mut MaybeUninit<Self>,
+        cfg: &Config<T>,
+        init: &Gmm<T, D, K>,
+        seed: u64,
+    ) -> Result<&'a mut Self, Error> {
+        Self::check(cfg, init)?;
+        Ok(slot.write(Self::build(cfg, init, seed)))
+    }
+
+    /// The checks of [`Self::new`].
+    fn check(cfg: &Config<T>, init: &Gmm<T, D, K>) -> Result<(), Error> {
         const { assert!(D > 0 && K > 0 && S > 0 && G >= K && H > 1, "need D, K, S > 0, G >= K, H > 1") };
         cfg.validate()?;
         if H < cfg.history_needed() {
@@ -208,15 +247,21 @@ impl<
         if init.is_empty() {
             return Err(Error::InvalidArgument { what: "initial model has no component" });
         }
+        Ok(())
+    }
+
+    /// The state of a checked configuration; inlined so that `new_in` builds it in place.
+    #[inline(always)]
+    fn build(cfg: &Config<T>, init: &Gmm<T, D, K>, seed: u64) -> Self {
         let mut rh = History::new(T::SENTINEL);
         let mut wh = History::new(T::SENTINEL);
         for k in 0..init.len() {
             rh.reset_row(k, T::SENTINEL);
             wh.reset_row(k, T::SENTINEL);
         }
-        Ok(Self {
+        Self {
             cfg: cfg.clone(),
-            model: init,
+            model: init.clone(),
             store: SampleStore::new(),
             rh,
             wh,
@@ -234,7 +279,7 @@ impl<
             add_calls: 0,
             prior_entropy: None,
             more: MoreWorkspace::zeroed(),
-        })
+        }
     }
 
     /// Declares the prior `N(mean, diag(var))` of the initial model (spec §10.1 step 5): the
@@ -514,7 +559,8 @@ impl<
             NgEstimator::Stein => {
                 stein::log_ratio_gradients(&self.model, &mut self.store, par);
                 let sn = cfg.ng.self_normalized;
-                stein::estimate(&self.model, &self.store, sn, DIAG, &mut self.ng[..kn], par);
+                let own = cfg.ng.only_use_own_samples;
+                stein::estimate(&self.model, &self.store, sn, own, DIAG, &mut self.ng[..kn], par);
             }
             NgEstimator::More => {
                 log_q_rows(&self.model, &mut self.store, par);
@@ -523,6 +569,7 @@ impl<
                     &self.model,
                     &self.store,
                     cfg.ng.self_normalized,
+                    cfg.ng.only_use_own_samples,
                     l2,
                     &mut self.ng[..kn],
                     &mut self.more,

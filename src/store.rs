@@ -30,6 +30,8 @@ pub(crate) struct RowBlock<T: Real, const D: usize> {
     pub hi: SVector<T, D>,
     /// Smallest background log density of its rows (set by `compute_background`).
     pub min_log_b: T,
+    /// Id of the Gaussian that drew the rows.
+    pub gid: u64,
 }
 
 impl<T: Real, const D: usize> RowBlock<T, D> {
@@ -39,6 +41,7 @@ impl<T: Real, const D: usize> RowBlock<T, D> {
         lo: SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])),
         hi: SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])),
         min_log_b: T::ZERO_CONST,
+        gid: 0,
     };
 }
 
@@ -57,6 +60,10 @@ pub struct SampleStore<T: Real, const D: usize, const S: usize, const G: usize> 
     // Gaussian ring.
     next_gid: u64,
     g_id: [u64; G],
+    // Model component that each ring Gaussian was, and the first id of the newest draw: the
+    // "own samples" of component k are the rows of the newest draw's Gaussian of k (spec §2).
+    g_comp: [usize; G],
+    draw_first_gid: u64,
     g: [Component<T, D>; G],
     // Background mixture of the current working set (copied out of the ring, contiguous).
     pub(crate) bg_len: usize,
@@ -88,6 +95,8 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
             gamma: [SVector::zeros(); S],
             next_gid: 0,
             g_id: [u64::MAX; G],
+            g_comp: [usize::MAX; G],
+            draw_first_gid: u64::MAX,
             g: [Component::ZERO; G],
             bg_len: 0,
             bg: [Component::ZERO; G],
@@ -183,15 +192,22 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
             self.next_gid = next_gid;
             self.written = written;
             self.bg_len = 0;
+            self.draw_first_gid = u64::MAX;
         }
         Ok(())
     }
 
-    /// Stores a Gaussian and returns its id.
-    pub(crate) fn push_gaussian(&mut self, c: &Component<T, D>) -> u64 {
+    /// Starts a draw: the Gaussians pushed from now on are the newest draw's.
+    pub(crate) fn begin_draw(&mut self) {
+        self.draw_first_gid = self.next_gid;
+    }
+
+    /// Stores the Gaussian of model component `k` and returns its id.
+    pub(crate) fn push_gaussian(&mut self, c: &Component<T, D>, k: usize) -> u64 {
         let id = self.next_gid;
         let slot = (id % G as u64) as usize;
         self.g_id[slot] = id;
+        self.g_comp[slot] = k;
         self.g[slot] = *c;
         self.next_gid += 1;
         id
@@ -226,7 +242,7 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
             }
             self.bg[self.bg_len] = self.g[(id % G as u64) as usize];
             self.bg_log_w[self.bg_len] = T::of(libm::log((e - r) as f64 / total));
-            let mut b = RowBlock { start: r, end: e, lo: self.x[r], hi: self.x[r], min_log_b: T::zero() };
+            let mut b = RowBlock { start: r, end: e, lo: self.x[r], hi: self.x[r], min_log_b: T::zero(), gid: id };
             for x in &self.x[r..e] {
                 b.lo = b.lo.inf(x);
                 b.hi = b.hi.sup(x);
@@ -311,6 +327,42 @@ pub(crate) fn component_softmax<T: Real, const D: usize, const S: usize, const G
             }
         }
     }
+}
+
+/// The rows of component `k`'s natural-gradient estimate (spec §2, "Sample subset per
+/// component"), like [`component_softmax`]: with `own = false` every working-set row with
+/// `a_n = log N(x_n; c) − log b(x_n)`; with `own = true` (`only_use_own_samples`) only the rows
+/// that component `k` drew itself in the newest draw, each with `a_n = 0` (plain Monte Carlo
+/// over its own samples). The spec maps rows to components by Gaussian index arithmetic, which
+/// holds only for rows of the newest draw; older reused rows are excluded here, as there (the
+/// paper uses the option only without reuse). Returns the number of rows `N` the estimate
+/// averages over (for plain weights).
+pub(crate) fn estimate_rows<T: Real, const D: usize, const S: usize, const G: usize>(
+    store: &SampleStore<T, D, S, G>,
+    c: &Component<T, D>,
+    k: usize,
+    own: bool,
+    lse: &mut OnlineLse<T>,
+    mut f: impl FnMut(usize, T, T, T),
+) -> usize {
+    if !own {
+        component_softmax(store, c, lse, f);
+        return store.len - store.working_start();
+    }
+    let mut n = 0;
+    for blk in store.working_blocks() {
+        let slot = (blk.gid % G as u64) as usize;
+        let newest = blk.gid >= store.draw_first_gid && store.live(blk.gid);
+        if !newest || store.g_comp.get(slot) != Some(&k) {
+            continue;
+        }
+        for row in blk.start..blk.end {
+            let (scale, w) = lse.push(T::zero());
+            f(row, T::zero(), scale, w);
+            n += 1;
+        }
+    }
+    n
 }
 
 /// The blocks overlapping rows `[r0, r1)`, each with its rows clipped to that range.

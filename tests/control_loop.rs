@@ -49,3 +49,31 @@ fn evaluation_budget_and_iteration_bound() {
         assert_eq!((s.reason, s.last), (StopReason::MaxEvaluations, None));
     });
 }
+
+/// `Optimizer::new_in` (in caller storage) is `new` bit for bit, replaces a previous optimiser
+/// in the slot, and rejects what `new` rejects.
+#[test]
+fn new_in_is_new_in_place() {
+    use std::mem::MaybeUninit;
+    big_stack(|| {
+        let (mut a, mut t) = setup();
+        let mut init = Gmm::new();
+        init.add_component(1.0, SVector::zeros(), &(SMatrix::identity() * 10.0)).unwrap();
+        let mut cfg = Config::samtrux();
+        cfg.adapt.add_iters = 1_000_000;
+        let mut slot: Box<MaybeUninit<Opt>> = Box::new_uninit();
+        // A different optimiser first, then replaced in place.
+        Opt::new_in(&mut slot, &Config::samtron(), &init, 99).unwrap();
+        let b = Opt::new_in(&mut slot, &cfg, &init, 1).unwrap();
+        let rule = StopRule::iterations(10);
+        a.run(&mut t, &rule, |_| {}).unwrap();
+        b.run(&mut t, &rule, |_| {}).unwrap();
+        let (mut sa, mut sb) = (vec![0u8; a.checkpoint_size()], vec![0u8; b.checkpoint_size()]);
+        a.save(&mut sa).unwrap();
+        b.save(&mut sb).unwrap();
+        assert_eq!(sa, sb, "new_in and new diverged");
+        cfg.temperature = 0.0;
+        assert!(matches!(Opt::new_in(&mut slot, &cfg, &init, 1), Err(gmmvi::Error::InvalidConfig { .. })));
+        assert!(Opt::new_in(&mut slot, &Config::samtrux(), &Gmm::new(), 1).is_err());
+    });
+}

@@ -4,8 +4,7 @@
 //! A row becomes `key=value` settings for [`gmmvi::Config::parse`] (after the codeword) plus
 //! the initial model of targets.md §0 (`K0`, `prior_scale`, `initial_cov`). Keys the core does
 //! not support are left out and listed in the field [`Row::unsupported`]: `num_prior_samples > 0`
-//! (STM300, WINE), `use_sample_database: False` (WINE, SEPYFUX/STM300) and
-//! `only_use_own_samples: True` (WINE).
+//! (STM300, WINE) and `use_sample_database: False` (WINE, SEPYFUX/STM300).
 
 use std::fmt::Write as _;
 
@@ -218,6 +217,8 @@ pub struct Row {
     pub max_db: Option<usize>,
     /// Plain (not self-normalised) importance weights in the NG estimator.
     pub plain_iw: bool,
+    /// `only_use_own_samples: True` (WINE).
+    pub own: bool,
     /// Settings of the row the core cannot express (reported, not applied).
     pub unsupported: &'static str,
 }
@@ -234,6 +235,7 @@ const fn row(algo: &'static str, env: Env, k0: usize, n_des: usize, reuse: f64) 
         weight: [NA; 3],
         max_db: None,
         plain_iw: false,
+        own: false,
         unsupported: "",
     }
 }
@@ -257,6 +259,10 @@ impl Row {
     }
     const fn plain(mut self) -> Self {
         self.plain_iw = true;
+        self
+    }
+    const fn own(mut self) -> Self {
+        self.own = true;
         self
     }
     const fn not_applied(mut self, what: &'static str) -> Self {
@@ -286,14 +292,16 @@ impl Row {
         if self.plain_iw {
             s.push_str(" ng.use_self_normalized_importance_weights=false");
         }
+        if self.own {
+            s.push_str(" only_use_own_samples=true");
+        }
         s
     }
 }
 
 const PRIOR_SAMPLES: &str = "num_prior_samples=1000 (the core supports 0 only)";
-const WINE_ADAPTIVE: &str = "use_sample_database=False, only_use_own_samples=True, num_prior_samples=1000 \
-                             (the core supports neither yet)";
-const WINE_FIXED: &str = "use_sample_database=False, only_use_own_samples=True (the core supports neither yet)";
+const WINE_ADAPTIVE: &str = "use_sample_database=False, num_prior_samples=1000 (the core supports neither yet)";
+const WINE_FIXED: &str = "use_sample_database=False";
 const NO_DB: &str = "use_sample_database=False";
 
 /// The rows of algorithm.md §12 for SAMTRUX, SAMTRON, ZAMTRUX and SEPYFUX (values verbatim).
@@ -330,6 +338,7 @@ pub const ROWS: &[Row] = &[
         .comp(0.1, 0.001, 1.0)
         .weight(0.8, NA, NA)
         .db(500_000)
+        .own()
         .not_applied(WINE_ADAPTIVE),
     // samtron.yml
     row("SAMTRON", Env::Bc, 1, 250, 0.0).adapt(100, 25, 1000).comp(0.01, 0.001, 1.0).weight(0.1, 1e-5, 4.0),
@@ -363,6 +372,7 @@ pub const ROWS: &[Row] = &[
         .comp(0.1, 0.001, 1.0)
         .weight(1.0, 1e-5, 4.0)
         .db(500_000)
+        .own()
         .not_applied(WINE_ADAPTIVE),
     // zamtrux.yml (no STM300 row)
     row("ZAMTRUX", Env::Bc, 1, 600, 0.0).adapt(100, 50, 1000).comp(1.0, 0.001, 1.0).weight(1.0, NA, NA),
@@ -390,6 +400,7 @@ pub const ROWS: &[Row] = &[
         .comp(0.01, 0.0001, 0.1)
         .weight(0.8, NA, NA)
         .db(500_000)
+        .own()
         .not_applied(WINE_ADAPTIVE),
     // sepyfux.yml (fixed components; only the initial step sizes apply)
     row("SEPYFUX", Env::Bc, 25, 300, 0.0).comp(0.001, NA, NA).weight(0.0001, NA, NA).db(2_000_000),
@@ -405,6 +416,7 @@ pub const ROWS: &[Row] = &[
         .comp(0.0001, NA, NA)
         .weight(0.001, NA, NA)
         .db(500_000)
+        .own()
         .not_applied(WINE_FIXED),
 ];
 

@@ -270,8 +270,8 @@ fn config() -> Config<f32> {
     cfg
 }
 
-/// Builds the optimiser in its static slot. Its own frame, so that the by-value temporaries
-/// of `Optimizer::new` are stack that the fit reuses, not part of `main`'s frame.
+/// Builds the optimiser in its static slot (`Optimizer::new_in`: in place, no state-sized
+/// temporary). Its own frame, so that its stack is reused by the fit, not part of `main`'s.
 #[inline(never)]
 fn init(cfg: &Config<f32>) -> Result<&'static mut Opt, Error> {
     // As planar_arm.c: 4 initial components, means from the N(0, I) prior, std 0.3.
@@ -280,7 +280,7 @@ fn init(cfg: &Config<f32>) -> Result<&'static mut Opt, Error> {
     let one = SVector::<f32, D>::repeat(1.0);
     let model = Gmm::<f32, D, K>::from_prior(4, &zero, &one, &SVector::repeat(0.09), &mut init_rng)?;
     let slot = OPT.take().ok_or(Error::InvalidArgument { what: "optimiser slot taken twice" })?;
-    let opt = slot.write(Opt::new(cfg, model, 1)?);
+    let opt = Opt::new_in(slot, cfg, &model, 1)?;
     opt.set_prior_variances(&one)?;
     Ok(opt)
 }

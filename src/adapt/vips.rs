@@ -708,7 +708,7 @@ mod tests {
                 let m = centre(rng);
                 gaussian::<T>(rng, &m, 3.0)
             };
-            let id = store.push_gaussian(&src.components()[0]);
+            let id = store.push_gaussian(&src.components()[0], 0);
             let first = store.reserve(run, S);
             for r in first..first + run {
                 store.x[r] = src.sample_component(0, rng).expect("sample");

@@ -26,7 +26,7 @@ use nalgebra::{SMatrix, SVector};
 use crate::model::{Component, Gmm};
 use crate::parallel::Parallel;
 use crate::real::{OnlineLse, Real};
-use crate::store::{SampleStore, component_softmax};
+use crate::store::{SampleStore, estimate_rows};
 
 /// Capacity of the regression buffers: the number of features `P = D(D+1)/2 + D + 1` must not
 /// exceed it (66 = `P` for `D = 10`).
@@ -201,6 +201,7 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
     self_normalized: bool,
+    own: bool,
     l2: &[T],
     ng: &mut [Option<(SMatrix<T, D, D>, SVector<T, D>)>],
     ws: &mut MoreWorkspace<D, M>,
@@ -210,9 +211,9 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
 {
     let kn = model.len().min(ng.len()).min(l2.len());
     if !Regression::<D, MAX_MORE_FEATURES>::fits() {
-        for ((slot, c), l) in ng[..kn].iter_mut().zip(model.components()).zip(l2) {
+        for (k, ((slot, c), l)) in ng[..kn].iter_mut().zip(model.components()).zip(l2).enumerate() {
             ws.reset();
-            *slot = estimate_with(ws, c, store, self_normalized, l.to_f64());
+            *slot = estimate_with(ws, c, k, own, store, self_normalized, l.to_f64());
         }
         return;
     }
@@ -220,7 +221,7 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
         for (j, slot) in out.iter_mut().enumerate() {
             let k = first + j;
             if let (Some(c), Some(l)) = (model.components().get(k), l2.get(k)) {
-                *slot = estimate_one(c, store, self_normalized, l.to_f64());
+                *slot = estimate_one(c, k, own, store, self_normalized, l.to_f64());
             }
         }
     });
@@ -231,18 +232,23 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
 #[inline(never)]
 fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
     c: &Component<T, D>,
+    k: usize,
+    own: bool,
     store: &SampleStore<T, D, S, G>,
     self_normalized: bool,
     l2: f64,
 ) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
     let mut acc = Regression::<D, MAX_MORE_FEATURES>::new()?;
-    estimate_with(&mut acc, c, store, self_normalized, l2)
+    estimate_with(&mut acc, c, k, own, store, self_normalized, l2)
 }
 
-/// Accumulates the regression of component `c` into the empty `acc` and solves it.
+/// Accumulates the regression of component `c` (index `k`; `own`: `only_use_own_samples`,
+/// [`estimate_rows`]) into the empty `acc` and solves it.
 fn estimate_with<T: Real, const D: usize, const S: usize, const G: usize, const C: usize>(
     acc: &mut Regression<D, C>,
     c: &Component<T, D>,
+    k: usize,
+    own: bool,
     store: &SampleStore<T, D, S, G>,
     self_normalized: bool,
     l2: f64,
@@ -252,7 +258,7 @@ fn estimate_with<T: Real, const D: usize, const S: usize, const G: usize, const 
     }
     let mut z = SVector::<T, D>::zeros();
     let mut lse = OnlineLse::new();
-    component_softmax(store, c, &mut lse, |row, _, scale, w| {
+    estimate_rows(store, c, k, own, &mut lse, |row, _, scale, w| {
         // `log_density` leaves the whitened `z = L⁻¹(x − μ)` in `z`.
         c.log_density(&store.x[row], &mut z);
         if scale != T::one() {

@@ -6,6 +6,8 @@
 //! `E_grad = Σ ŵ γ`, `M = Σ ŵ γ dᵀ = (Σ ŵ γ zᵀ) L⁻¹`, `Ĥ = −½(M + Mᵀ)`, `ĝ = −E_grad`
 //! (Stein/Price: `E_q[∇²f] = E_q[Λ(x − μ)∇fᵀ]`).
 //! Self-normalised weights divide by `Σ ŵ`; plain weights by the sample count `N`.
+//! With `only_use_own_samples` component k averages over the samples it drew itself, with
+//! `log ŵ = 0` ([`estimate_rows`]).
 //!
 //! The sums are streamed with an online maximum (no K × N matrix); a term whose log weight lies
 //! more than [`Real::NEGLIGIBLE_LOG`] below the running maximum is below the scalar's precision
@@ -16,7 +18,7 @@ use nalgebra::{SMatrix, SVector};
 use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{OnlineLse, Real};
-use crate::store::{RowBlock, SampleStore, clipped, component_softmax};
+use crate::store::{RowBlock, SampleStore, clipped, estimate_rows};
 
 /// Fills `gamma[r] = ∇log p~ − ∇log q` for the working-set rows, with
 /// `∇log q(x) = Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2) over the non-negligible `r_k`.
@@ -73,12 +75,15 @@ fn gradient_rows<T: Real, const D: usize, const K: usize>(
     }
 }
 
-/// Writes `(Ĥ_k, ĝ_k)` into `ng[k]` for every active component, one task per component; the
-/// working-set rows must carry `log_b` and `gamma` (see [`log_ratio_gradients`]).
+/// Writes `(Ĥ_k, ĝ_k)` into `ng[k]` for every active component, one task per component (`None`
+/// for a component without samples, `own` only); the working-set rows must carry `log_b` and
+/// `gamma` (see [`log_ratio_gradients`]). `own`: `only_use_own_samples`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
     self_normalized: bool,
+    own: bool,
     diag: bool,
     ng: &mut [Option<(SMatrix<T, D, D>, SVector<T, D>)>],
     par: &X,
@@ -88,40 +93,42 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
     let kn = model.len().min(ng.len());
     par.for_each_chunk(&mut ng[..kn], 1, &|first, out| {
         for (j, slot) in out.iter_mut().enumerate() {
-            if let Some(c) = model.components().get(first + j) {
-                *slot = Some(if diag {
-                    estimate_one_diag(c, store, self_normalized)
+            let k = first + j;
+            if let Some(c) = model.components().get(k) {
+                *slot = if diag {
+                    estimate_one_diag(c, k, own, store, self_normalized)
                 } else {
-                    estimate_one(c, store, self_normalized)
-                });
+                    estimate_one(c, k, own, store, self_normalized)
+                };
             }
         }
     });
 }
 
-/// Normalisation of the streamed sums: `1/Σw` (self-normalised) or `e^max/N` (plain).
-fn normalizer<T: Real, const D: usize, const S: usize, const G: usize>(
-    store: &SampleStore<T, D, S, G>,
-    lse: &OnlineLse<T>,
-    self_normalized: bool,
-) -> T {
-    let n = (store.len - store.working_start()) as f64;
-    if self_normalized { T::one() / lse.sum } else { (lse.max - T::of(libm::log(n))).exp() }
+/// Normalisation of the streamed sums over `n` rows: `1/Σw` (self-normalised) or `e^max/N`
+/// (plain); `None` without rows.
+fn normalizer<T: Real>(n: usize, lse: &OnlineLse<T>, self_normalized: bool) -> Option<T> {
+    if n == 0 || !(lse.sum > T::zero()) {
+        return None;
+    }
+    Some(if self_normalized { T::one() / lse.sum } else { (lse.max - T::of(libm::log(n as f64))).exp() })
 }
 
 /// The diagonal model's estimate (spec §2.1): `d_n = (x_n − μ)/L²` and the "Hessian" is the
 /// vector `Σ ŵ d ⊙ γ`, returned as a diagonal matrix; O(D) per sample.
 fn estimate_one_diag<T: Real, const D: usize, const S: usize, const G: usize>(
     c: &Component<T, D>,
+    k: usize,
+    own: bool,
     store: &SampleStore<T, D, S, G>,
     self_normalized: bool,
-) -> (SMatrix<T, D, D>, SVector<T, D>) {
+) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
     let mut z = SVector::<T, D>::zeros();
     let mut d = SVector::<T, D>::zeros();
     let mut lse = OnlineLse::new();
     let mut eg = SVector::<T, D>::zeros();
     let mut hd = SVector::<T, D>::zeros(); // Σ ŵ d ⊙ γ
-    component_softmax(store, c, &mut lse, |row, _, scale, w| {
+    let n = estimate_rows(store, c, k, own, &mut lse, |row, _, scale, w| {
         c.log_density(&store.x[row], &mut z);
         c.unwhiten_t(&z, &mut d);
         if scale != T::one() {
@@ -132,21 +139,23 @@ fn estimate_one_diag<T: Real, const D: usize, const S: usize, const G: usize>(
         eg.axpy(w, gam, T::one());
         hd += d.component_mul(gam) * w;
     });
-    let norm = normalizer(store, &lse, self_normalized);
-    (SMatrix::from_diagonal(&(hd * (-norm))), eg * (-norm))
+    let norm = normalizer(n, &lse, self_normalized)?;
+    Some((SMatrix::from_diagonal(&(hd * (-norm))), eg * (-norm)))
 }
 
 fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
     c: &Component<T, D>,
+    k: usize,
+    own: bool,
     store: &SampleStore<T, D, S, G>,
     self_normalized: bool,
-) -> (SMatrix<T, D, D>, SVector<T, D>) {
+) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
     let mut z = SVector::<T, D>::zeros();
     let inv_t = &c.inv_t;
     let mut lse = OnlineLse::new();
     let mut eg = SVector::<T, D>::zeros();
     let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
-    component_softmax(store, c, &mut lse, |row, _, scale, w| {
+    let n = estimate_rows(store, c, k, own, &mut lse, |row, _, scale, w| {
         c.log_density(&store.x[row], &mut z);
         if scale != T::one() {
             eg *= scale;
@@ -157,10 +166,85 @@ fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
         gz.ger(w, &gam, &z, T::one());
     });
     // Plain: (1/N) Σ exp(a_n) v_n = exp(max)/N · Σ exp(a_n − max) v_n.
-    let norm = normalizer(store, &lse, self_normalized);
+    let norm = normalizer(n, &lse, self_normalized)?;
     // M = (Σ ŵ γ zᵀ) L⁻¹, with L⁻¹ = inv_tᵀ.
     let m = gz * inv_t.transpose() * norm;
     // The plain-weight branch of the reference does not symmetrise (spec §2.1).
     let hess = if self_normalized { (m + m.transpose()) * T::of(-0.5) } else { -m };
-    (hess, eg * (-norm))
+    Some((hess, eg * (-norm)))
+}
+
+#[cfg(test)]
+mod tests {
+    use nalgebra::{SMatrix, SVector};
+
+    use crate::model::Gmm;
+    use crate::store::SampleStore;
+
+    /// `only_use_own_samples` (spec §2): component k's estimate is the plain average over the
+    /// rows it drew in the newest draw, `ĝ = −mean γ`, `Ĥ = −½(M + Mᵀ)` with `M = mean γ dᵀ`,
+    /// `d = Σ⁻¹(x − μ)`; rows of other components and of older draws do not enter.
+    #[test]
+    fn own_samples_are_a_plain_average() {
+        let mut q = Gmm::<f64, 2, 2>::new();
+        let cov0 = SMatrix::<f64, 2, 2>::new(2.0, 0.3, 0.3, 1.0);
+        let cov1 = SMatrix::<f64, 2, 2>::new(0.5, -0.1, -0.1, 0.8);
+        q.add_component(0.5, SVector::from([1.0, -1.0]), &cov0).unwrap();
+        q.add_component(0.5, SVector::from([-2.0, 0.5]), &cov1).unwrap();
+        let comps = *q.components().first_chunk::<2>().unwrap();
+        let mut st = SampleStore::<f64, 2, 64, 8>::new();
+        let row = |i: usize| SVector::from([(i as f64 * 0.37).sin() * 2.0, (i as f64 * 0.71).cos()]);
+        let gam = |i: usize| SVector::from([(i as f64 * 1.3).cos(), -(i as f64 * 0.4).sin() * 3.0]);
+        // An older draw of component 1 (3 rows), then the newest draw: 4 rows of 0, 5 of 1.
+        let fill = |st: &mut SampleStore<f64, 2, 64, 8>, parts: &[(usize, usize)], base: usize| {
+            st.begin_draw();
+            let first = st.reserve(parts.iter().map(|p| p.1).sum(), 64);
+            let mut r = first;
+            for &(k, n) in parts {
+                let id = st.push_gaussian(&comps[k], k);
+                for _ in 0..n {
+                    st.x[r] = row(base + r);
+                    st.gid[r] = id;
+                    r += 1;
+                }
+            }
+            st.commit(r - first);
+        };
+        fill(&mut st, &[(1, 3)], 0);
+        fill(&mut st, &[(0, 4), (1, 5)], 100);
+        st.newest(12);
+        st.compute_background(&crate::parallel::Serial);
+        for r in 0..st.len {
+            st.gamma[r] = gam(r);
+        }
+        for (k, rows) in [(0usize, 3..7), (1, 7..12)] {
+            let c = &comps[k];
+            let prec = (if k == 0 { cov0 } else { cov1 }).try_inverse().unwrap();
+            let n = rows.len() as f64;
+            let (mut eg, mut m) = (SVector::<f64, 2>::zeros(), SMatrix::<f64, 2, 2>::zeros());
+            for r in rows {
+                let d = prec * (st.x[r] - c.mean);
+                eg += st.gamma[r] / n;
+                m += st.gamma[r] * d.transpose() / n;
+            }
+            for sn in [true, false] {
+                let (h, g) = super::estimate_one(c, k, true, &st, sn).unwrap();
+                assert!((g + eg).norm() < 1e-12, "k {k}: {g} vs {eg}");
+                assert!((h + (m + m.transpose()) * 0.5).norm() < 1e-12 || !sn, "k {k}: {h}");
+                if !sn {
+                    assert!((h + m).norm() < 1e-12, "k {k} plain: {h}");
+                }
+            }
+            // Without the option every working-set row enters, importance-weighted.
+            let (_, g_all) = super::estimate_one(c, k, false, &st, true).unwrap();
+            assert!((g_all + eg).norm() > 1e-6);
+        }
+        // A component without rows of its own in the newest draw gets no estimate.
+        let mut st2 = SampleStore::<f64, 2, 64, 8>::new();
+        fill(&mut st2, &[(0, 4)], 0);
+        st2.newest(4);
+        st2.compute_background(&crate::parallel::Serial);
+        assert!(super::estimate_one(&comps[1], 1, true, &st2, true).is_none());
+        assert!(super::estimate_one(&comps[0], 0, true, &st2, true).is_some());
+    }
 }

@@ -96,7 +96,7 @@ mod tests {
         q.add_component(1.0, SVector::zeros(), &SMatrix::identity()).unwrap();
         let c = q.components()[0];
         let mut st = SampleStore::<f64, 2, 16, 4>::new();
-        let id = st.push_gaussian(&c);
+        let id = st.push_gaussian(&c, 0);
         let first = st.reserve(lb.len(), 16);
         for (r, b) in lb.iter().enumerate() {
             st.x[first + r] = SVector::zeros();

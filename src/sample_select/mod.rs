@@ -105,6 +105,7 @@ where
     }
     store.count_evaluations(total);
     // Compact out rejected rows, storing the Gaussian of every component that kept a sample.
+    store.begin_draw();
     let mut w = first;
     let mut r = first;
     for (k, &mk) in m.iter().enumerate().take(kn) {
@@ -118,7 +119,7 @@ where
                 let gid = match id {
                     Some(g) => g,
                     None => {
-                        let g = store.push_gaussian(&model.components()[k]);
+                        let g = store.push_gaussian(&model.components()[k], k);
                         id = Some(g);
                         g
                     }
