@@ -210,8 +210,8 @@ pub struct AdaptConfig<T> {
     pub min_weight_for_del: T,
     /// Candidate count drawn from the store by the add heuristic. Default 100 000.
     pub num_database_samples: usize,
-    /// Extra candidates drawn from the prior (and evaluated) per add. Default 0; other values
-    /// are rejected by [`Config::validate`] in this version.
+    /// Extra candidates drawn from the prior (and evaluated: they count as evaluations) per add.
+    /// Default 0; more needs the prior's mean ([`crate::Optimizer::set_prior`]).
     pub num_prior_samples: usize,
 }
 
@@ -528,9 +528,6 @@ impl<T: Real> Config<T> {
         }
         if !(a.min_weight_for_del >= T::zero()) || !a.min_weight_for_del.finite() {
             return bad("adapt.min_weight_for_del");
-        }
-        if a.num_prior_samples > 0 {
-            return bad("adapt.num_prior_samples (prior candidates are not supported yet; use 0)");
         }
         Ok(())
     }

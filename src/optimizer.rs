@@ -152,6 +152,8 @@ pub struct Optimizer<
     iteration: u64,
     add_calls: usize,
     prior_entropy: Option<T>,
+    /// Mean and standard deviations of the prior (for `num_prior_samples`).
+    prior: Option<(SVector<T, D>, SVector<T, D>)>,
     /// MORE normal equations for `D > 10` (scratch; empty for `M = 0`).
     more: MoreWorkspace<D, M>,
 }
@@ -278,6 +280,7 @@ impl<
             iteration: 0,
             add_calls: 0,
             prior_entropy: None,
+            prior: None,
             more: MoreWorkspace::zeroed(),
         }
     }
@@ -285,6 +288,9 @@ impl<
     /// Declares the prior `N(mean, diag(var))` of the initial model (spec §10.1 step 5): the
     /// add heuristic then draws the entropy of a new component between the model's average
     /// entropy and the prior's.
+    ///
+    /// This sets the prior's entropy only; `adapt.num_prior_samples > 0` also needs its mean
+    /// ([`Self::set_prior`]), and calling this clears a mean set before.
     ///
     /// # Errors
     /// `InvalidArgument` unless every variance is positive and finite.
@@ -297,6 +303,23 @@ impl<
             h += T::of(0.5) * v.ln();
         }
         self.prior_entropy = Some(h);
+        self.prior = None;
+        Ok(())
+    }
+
+    /// Declares the prior `N(mean, diag(var))` (spec §10.1): its entropy as
+    /// [`Self::set_prior_variances`] does, and the distribution that the add heuristic draws
+    /// `adapt.num_prior_samples` further candidates from (the target is evaluated on them; they
+    /// count as evaluations).
+    ///
+    /// # Errors
+    /// `InvalidArgument` unless the mean is finite and every variance positive and finite.
+    pub fn set_prior(&mut self, mean: &SVector<T, D>, var: &SVector<T, D>) -> Result<(), Error> {
+        if mean.iter().any(|v| !v.finite()) {
+            return Err(Error::InvalidArgument { what: "prior mean must be finite" });
+        }
+        self.set_prior_variances(var)?;
+        self.prior = Some((*mean, var.map(|v| v.sqrt())));
         Ok(())
     }
 
@@ -441,8 +464,17 @@ impl<
         for s in self.rng.state().into_iter().chain(self.eval_rng.state()) {
             w.u64(s);
         }
-        w.u8(u8::from(self.prior_entropy.is_some()));
+        // 0: no prior, 1: its entropy, 2: its entropy, mean and standard deviations.
+        w.u8(match (self.prior_entropy, self.prior) {
+            (None, _) => 0,
+            (Some(_), None) => 1,
+            (Some(_), Some(_)) => 2,
+        });
         w.real(self.prior_entropy.unwrap_or(T::zero()));
+        if let (Some(_), Some((m, sd))) = (self.prior_entropy, &self.prior) {
+            w.reals(m.as_slice());
+            w.reals(sd.as_slice());
+        }
         w.real(self.wstep.beta);
         w.u64(self.wstep.calls);
         w.real(self.wstep.last_elbo);
@@ -469,8 +501,22 @@ impl<
         let [a0, a1, a2, a3, b0, b1, b2, b3] = st;
         let rng = Xoshiro256::from_state([a0, a1, a2, a3]).ok_or(bad("zero generator state"))?;
         let eval_rng = Xoshiro256::from_state([b0, b1, b2, b3]).ok_or(bad("zero generator state"))?;
-        let has_prior = r.bool()?;
+        let prior_kind = r.u8()?;
+        let has_prior = prior_kind > 0;
         let prior: T = r.real()?;
+        let prior_dist = match prior_kind {
+            0 | 1 => None,
+            2 => {
+                let (mut m, mut sd) = (SVector::<T, D>::zeros(), SVector::<T, D>::zeros());
+                r.reals::<T, true>(m.as_mut_slice())?;
+                r.reals::<T, true>(sd.as_mut_slice())?;
+                if m.iter().chain(sd.iter()).any(|v| !v.finite()) || sd.iter().any(|v| !(*v > T::zero())) {
+                    return Err(bad("invalid prior"));
+                }
+                Some((m, sd))
+            }
+            _ => return Err(bad("prior flag")),
+        };
         let (beta, calls, last_elbo): (T, u64, T) = (r.real()?, r.u64()?, r.real()?);
         if !beta.finite() || (has_prior && !prior.finite()) {
             return Err(bad("non-finite step size or prior entropy"));
@@ -502,6 +548,7 @@ impl<
             self.rng = rng;
             self.eval_rng = eval_rng;
             self.prior_entropy = has_prior.then_some(prior);
+            self.prior = prior_dist;
             self.wstep.beta = beta;
             self.wstep.calls = calls;
             self.wstep.last_elbo = last_elbo;
@@ -536,6 +583,11 @@ impl<
     ) -> Result<StepReport<T>, Error> {
         let cfg = &self.cfg;
         let kn = self.model.len();
+        if cfg.adapt.mode == ComponentAdaptation::Adaptive && cfg.adapt.num_prior_samples > 0 && self.prior.is_none() {
+            return Err(Error::InvalidConfig {
+                field: "adapt.num_prior_samples (needs the prior's mean: Optimizer::set_prior)",
+            });
+        }
         // ---- sample selection (§9) ----
         let need_grad = cfg.ng.estimator == NgEstimator::Stein;
         let (n_des, reuse, max_rows) =
@@ -669,14 +721,14 @@ impl<
         }
         self.iteration += 1;
         // ---- adaptive number of components (§10) ----
-        let (deleted, added) = match self.cfg.adapt.mode {
-            ComponentAdaptation::Adaptive => (self.delete_components(), self.maybe_add_component(par)),
-            ComponentAdaptation::Fixed => (0, 0),
+        let (deleted, (added, prior_evaluations)) = match self.cfg.adapt.mode {
+            ComponentAdaptation::Adaptive => (self.delete_components(), self.maybe_add_component(target, par)),
+            ComponentAdaptation::Fixed => (0, (0, 0)),
         };
         Ok(StepReport {
             iteration: self.iteration,
             evaluations: self.store.evaluations(),
-            new_evaluations: sel.evaluated,
+            new_evaluations: sel.evaluated + prior_evaluations,
             rejected_samples: sel.rejected,
             working_set: self.store.len() - start.min(self.store.len()),
             components: self.model.len(),
@@ -715,29 +767,43 @@ impl<
         deleted
     }
 
-    fn maybe_add_component<X: Parallel>(&mut self, par: &X) -> usize {
+    /// Adds a component if it is time (spec §10.1); the number added (0 or 1) and the target
+    /// evaluations spent on prior candidates.
+    fn maybe_add_component<P: Target<T, D> + ?Sized, X: Parallel>(
+        &mut self,
+        target: &mut P,
+        par: &X,
+    ) -> (usize, usize) {
         let a = &self.cfg.adapt;
         let it = self.iteration;
         let n = self.model.len();
         if !(it > 1 && it.is_multiple_of(a.add_iters as u64) && n < a.max_components && n < K) {
-            return 0;
+            return (0, 0);
         }
         self.add_calls += 1;
         let tau = a.thresholds[self.add_calls % a.thresholds.len()];
-        let Some((mean, var)) = vips::propose(
+        let prior = match &self.prior {
+            Some((mean, std)) if a.num_prior_samples > 0 => {
+                Some(vips::PriorCandidates { mean, std, n: a.num_prior_samples, target })
+            }
+            _ => None,
+        };
+        let (proposal, evaluated) = vips::propose(
             &self.model,
             &mut self.store,
             &mut self.rng,
             a.num_database_samples,
             tau,
             self.prior_entropy,
+            prior,
             par,
-        ) else {
-            return 0;
+        );
+        let Some((mean, var)) = proposal else {
+            return (0, evaluated);
         };
         let chol = SMatrix::<T, D, D>::identity() * var.sqrt();
         let Ok(k) = self.model.push_chol(T::of(libm::log(vips::NEW_COMPONENT_WEIGHT)), mean, &chol) else {
-            return 0;
+            return (0, evaluated);
         };
         self.rh.reset_row(k, T::SENTINEL);
         self.wh.reset_row(k, T::of(vips::NEW_COMPONENT_WEIGHT));
@@ -745,7 +811,7 @@ impl<
         self.last_eta[k] = -T::one();
         self.n_updates[k] = 0;
         self.l2[k] = self.cfg.ng.initial_l2_regularizer;
-        1
+        (1, evaluated)
     }
 
     /// Runs [`Self::step`] until a [`StopRule`] fires, calling `on_step` after every iteration.

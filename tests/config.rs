@@ -268,16 +268,12 @@ fn invalid_cases<T: Real>() -> Vec<(Config<T>, &'static str)> {
         (with(base(), &|c| c.adapt.thresholds.clear()), "adapt.thresholds"),
         (with(base(), &|c| c.adapt.thresholds[2] = T::zero()), "adapt.thresholds"),
         (with(base(), &|c| c.adapt.min_weight_for_del = v(-1e-6)), "adapt.min_weight_for_del"),
-        (
-            with(base(), &|c| c.adapt.num_prior_samples = 1000),
-            "adapt.num_prior_samples (prior candidates are not supported yet; use 0)",
-        ),
     ]
 }
 
 fn validate_names_each_field<T: Real>() {
     let cases = invalid_cases::<T>();
-    assert_eq!(cases.len(), 29);
+    assert_eq!(cases.len(), 28);
     for (cfg, field) in &cases {
         assert_eq!(cfg.validate(), Err(Error::InvalidConfig { field }), "{field}");
     }
@@ -321,7 +317,6 @@ fn parse_reports_validate_field<T: Real>() {
         ("add=0", "adapt.add_iters"),
         ("max_k=0", "adapt.max_components"),
         ("thresholds_for_add_heuristic=100;0", "adapt.thresholds"),
-        ("num_prior_samples=1", "adapt.num_prior_samples (prior candidates are not supported yet; use 0)"),
     ];
     for (text, field) in cases {
         assert_eq!(Config::<T>::parse(text), Err(ParseError::Invalid { field }), "{text}");

@@ -3,8 +3,8 @@
 //!
 //! A row becomes `key=value` settings for [`gmmvi::Config::parse`] (after the codeword) plus
 //! the initial model of targets.md §0 (`K0`, `prior_scale`, `initial_cov`). Keys the core does
-//! not support are left out and listed in the field [`Row::unsupported`]: `num_prior_samples > 0`
-//! (STM300, WINE) and `use_sample_database: False` (WINE, SEPYFUX/STM300).
+//! not support are left out and listed in the field [`Row::unsupported`]:
+//! `use_sample_database: False` (WINE, SEPYFUX/STM300).
 
 use std::fmt::Write as _;
 
@@ -219,6 +219,8 @@ pub struct Row {
     pub plain_iw: bool,
     /// `only_use_own_samples: True` (WINE).
     pub own: bool,
+    /// `num_prior_samples` (STM300, WINE; 0 elsewhere).
+    pub prior_samples: usize,
     /// Settings of the row the core cannot express (reported, not applied).
     pub unsupported: &'static str,
 }
@@ -236,6 +238,7 @@ const fn row(algo: &'static str, env: Env, k0: usize, n_des: usize, reuse: f64) 
         max_db: None,
         plain_iw: false,
         own: false,
+        prior_samples: 0,
         unsupported: "",
     }
 }
@@ -259,6 +262,10 @@ impl Row {
     }
     const fn plain(mut self) -> Self {
         self.plain_iw = true;
+        self
+    }
+    const fn prior(mut self, n: usize) -> Self {
+        self.prior_samples = n;
         self
     }
     const fn own(mut self) -> Self {
@@ -295,12 +302,14 @@ impl Row {
         if self.own {
             s.push_str(" only_use_own_samples=true");
         }
+        if self.prior_samples > 0 {
+            let _ = write!(s, " num_prior_samples={}", self.prior_samples);
+        }
         s
     }
 }
 
-const PRIOR_SAMPLES: &str = "num_prior_samples=1000 (the core supports 0 only)";
-const WINE_ADAPTIVE: &str = "use_sample_database=False, num_prior_samples=1000 (the core supports neither yet)";
+const WINE_ADAPTIVE: &str = "use_sample_database=False";
 const WINE_FIXED: &str = "use_sample_database=False";
 const NO_DB: &str = "use_sample_database=False";
 
@@ -332,13 +341,14 @@ pub const ROWS: &[Row] = &[
         .comp(0.1, 0.001, 1.0)
         .weight(0.8, NA, NA)
         .db(100_000)
-        .not_applied(PRIOR_SAMPLES),
+        .prior(1000),
     row("SAMTRUX", Env::Wine, 20, 750, 0.0)
         .adapt(100, 20, 150)
         .comp(0.1, 0.001, 1.0)
         .weight(0.8, NA, NA)
         .db(500_000)
         .own()
+        .prior(1000)
         .not_applied(WINE_ADAPTIVE),
     // samtron.yml
     row("SAMTRON", Env::Bc, 1, 250, 0.0).adapt(100, 25, 1000).comp(0.01, 0.001, 1.0).weight(0.1, 1e-5, 4.0),
@@ -366,13 +376,14 @@ pub const ROWS: &[Row] = &[
         .comp(0.1, 0.001, 1.0)
         .weight(1.0, 1e-5, 4.0)
         .db(100_000)
-        .not_applied(PRIOR_SAMPLES),
+        .prior(1000),
     row("SAMTRON", Env::Wine, 1, 750, 0.0)
         .adapt(100, 20, 150)
         .comp(0.1, 0.001, 1.0)
         .weight(1.0, 1e-5, 4.0)
         .db(500_000)
         .own()
+        .prior(1000)
         .not_applied(WINE_ADAPTIVE),
     // zamtrux.yml (no STM300 row)
     row("ZAMTRUX", Env::Bc, 1, 600, 0.0).adapt(100, 50, 1000).comp(1.0, 0.001, 1.0).weight(1.0, NA, NA),
@@ -401,6 +412,7 @@ pub const ROWS: &[Row] = &[
         .weight(0.8, NA, NA)
         .db(500_000)
         .own()
+        .prior(1000)
         .not_applied(WINE_ADAPTIVE),
     // sepyfux.yml (fixed components; only the initial step sizes apply)
     row("SEPYFUX", Env::Bc, 25, 300, 0.0).comp(0.001, NA, NA).weight(0.0001, NA, NA).db(2_000_000),

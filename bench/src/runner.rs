@@ -357,7 +357,9 @@ where
             )
         })?,
     );
-    opt.set_prior_variances(&var).map_err(gmmvi_err("prior variances"))?;
+    // The prior N(prior_mean = 0, diag(initial_cov)) of targets.md §0: the add heuristic's
+    // entropy and, with num_prior_samples, its extra candidates.
+    opt.set_prior(&SVector::zeros(), &var).map_err(gmmvi_err("prior"))?;
     let mut mmd_rng = Xoshiro256PlusPlus::seed_from_u64(u64::from(spec.seed) ^ 0x004D_4D44);
     let par = Threads::new(spec.run.threads);
     let bar = if spec.run.progress {

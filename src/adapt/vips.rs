@@ -11,7 +11,9 @@
 //! among stored samples, `μ_new = argmax_x log p~(x) − max(max_c log q(x_c) − τ, log q(x))`;
 //! isotropic covariance `c·I` with entropy `H_des = a·H̄_model + (1 − a)·H_prior`,
 //! `a ~ U[0, 1)` (`H_des = H̄_model` without a prior), `c = exp(2(H_des − (D/2)(log 2π + 1))/D)`;
-//! initial weight 1e−29 before re-normalisation.
+//! initial weight 1e−29 before re-normalisation. With `num_prior_samples = n > 0` the
+//! candidates also include `n` draws from the prior `N(prior_mean, diag(initial_cov))`, on which
+//! the target is evaluated ([`PriorCandidates`]).
 //!
 //! The argmax is found by branch and bound rather than by `log q` at every candidate (that was
 //! half of an iteration on planar_robot_4). With `L(x) ≤ log q(x)` and `M ∈ [M_lo, M_hi]`,
@@ -34,8 +36,9 @@ use crate::history::History;
 use crate::model::{CHUNK, Chunk, Component, Gmm, chunk_mixture};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{LN_2PI, Real, log_sum_exp};
-use crate::rng::uniform;
+use crate::rng::{fill_standard_normal, uniform};
 use crate::store::SampleStore;
+use crate::target::Target;
 
 /// Unnormalised weight of an added component.
 pub const NEW_COMPONENT_WEIGHT: f64 = 1e-29;
@@ -131,27 +134,43 @@ pub(crate) fn deletion_candidates<T: Real, const K: usize, const H: usize>(
     count
 }
 
+/// Rows of one target call on prior candidates (a stack buffer of `PRIOR_BLOCK·D` values).
+const PRIOR_BLOCK: usize = 16;
+
+/// The prior candidates of an add (spec §10.1 step 2): `n` draws `mean + std ⊙ ε` and the
+/// target that scores them.
+pub(crate) struct PriorCandidates<'a, T: Real, const D: usize, P: ?Sized> {
+    pub mean: &'a SVector<T, D>,
+    pub std: &'a SVector<T, D>,
+    pub n: usize,
+    pub target: &'a mut P,
+}
+
 /// Mean and isotropic variance of the component to add, or `None` without candidates.
 /// Candidates are a uniform random subset of `min(num_candidates, len)` stored rows
-/// (selection sampling); `log_q` of the store is used as scratch.
+/// (selection sampling), then the prior draws of `prior` if given; `log_q` of the store is
+/// used as scratch. The second value is the number of target evaluations spent on prior
+/// candidates.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)] // once per iteration; keeps profiles readable
-pub(crate) fn propose<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, R, X>(
+pub(crate) fn propose<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, R, X, P>(
     model: &Gmm<T, D, K>,
     store: &mut SampleStore<T, D, S, G>,
     rng: &mut R,
     num_candidates: usize,
     tau: T,
     prior_entropy: Option<T>,
+    prior: Option<PriorCandidates<'_, T, D, P>>,
     par: &X,
-) -> Option<(SVector<T, D>, T)>
+) -> (Option<(SVector<T, D>, T)>, usize)
 where
-    R: Rng + ?Sized,
+    R: Rng + Clone,
     X: Parallel,
+    P: Target<T, D> + ?Sized,
 {
     let len = store.len;
-    if len == 0 || model.is_empty() {
-        return None;
+    if (len == 0 && prior.as_ref().is_none_or(|p| p.n == 0)) || model.is_empty() {
+        return (None, 0);
     }
     // Knuth's algorithm S: take row r with probability need/(len − r). Taken rows are marked
     // +inf in the `log_q` scratch, the others NaN.
@@ -161,7 +180,11 @@ where
         need -= take as usize;
         *lq = if take { T::INFINITY } else { T::NAN };
     }
-    let row = best_candidate(model, store, tau, par)?;
+    let (best, evaluated) = match prior.filter(|p| p.n > 0) {
+        None => (best_candidate(model, store, tau, None, par).map(|(row, _)| store.x[row]), 0),
+        Some(p) => with_prior(model, store, rng, tau, p, par),
+    };
+    let Some(best) = best else { return (None, evaluated) };
     let h_model = model.average_entropy();
     let h_des = match prior_entropy {
         Some(hp) => {
@@ -171,7 +194,70 @@ where
         None => h_model,
     };
     let c = T::of(isotropic_variance(h_des.to_f64(), D));
-    (c.finite() && c > T::zero()).then(|| (store.x[row], c))
+    ((c.finite() && c > T::zero()).then_some((best, c)), evaluated)
+}
+
+/// The winner over the stored candidates (marked in `log_q`) followed by the prior draws, with
+/// `M` the largest `log q` over both. The draws are made twice from the same generator state:
+/// first (on a copy) for their `log q` and `M`, then for the target, so no buffer of `n` rows
+/// is needed and the target sees every draw once. A failed target call ends the prior
+/// candidates of this add (the draws evaluated before it still count); draws with a
+/// non-finite value or `log q` never win.
+fn with_prior<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, R, X, P>(
+    model: &Gmm<T, D, K>,
+    store: &mut SampleStore<T, D, S, G>,
+    rng: &mut R,
+    tau: T,
+    p: PriorCandidates<'_, T, D, P>,
+    par: &X,
+) -> (Option<SVector<T, D>>, usize)
+where
+    R: Rng + Clone,
+    X: Parallel,
+    P: Target<T, D> + ?Sized,
+{
+    let draw = |r: &mut R, x: &mut SVector<T, D>| {
+        fill_standard_normal(r, x.as_mut_slice());
+        *x = p.mean + p.std.component_mul(x);
+    };
+    let mut x = SVector::<T, D>::zeros();
+    let mut replay = rng.clone();
+    let mut m_prior = T::NEG_INF;
+    for _ in 0..p.n {
+        draw(&mut replay, &mut x);
+        let lq = model.log_density(&x);
+        if lq > m_prior {
+            m_prior = lq;
+        }
+    }
+    let stored = if store.len > 0 { best_candidate(model, store, tau, Some(m_prior), par) } else { None };
+    let m = stored.map_or(m_prior, |(_, m)| m);
+    let mut best = stored.and_then(|(row, _)| {
+        let (lp, lq) = (store.log_p[row], store.log_q[row]);
+        Some((store.x[row], lp - (m - tau).max(lq))).filter(|(_, s)| s.finite())
+    });
+    let target = p.target;
+    let mut xs = [SVector::<T, D>::zeros(); PRIOR_BLOCK];
+    let mut lp = [T::zero(); PRIOR_BLOCK];
+    let mut evaluated = 0;
+    while evaluated < p.n {
+        let b = PRIOR_BLOCK.min(p.n - evaluated);
+        for xi in &mut xs[..b] {
+            draw(rng, xi);
+        }
+        if target.log_density(&xs[..b], &mut lp[..b]).is_err() {
+            break;
+        }
+        evaluated += b;
+        for (xi, &l) in xs[..b].iter().zip(&lp[..b]) {
+            let s = l - (m - tau).max(model.log_density(xi));
+            if s.finite() && best.is_none_or(|(_, b)| s > b) {
+                best = Some((*xi, s));
+            }
+        }
+    }
+    store.count_evaluations(evaluated);
+    (best.map(|(x, _)| x), evaluated)
 }
 
 /// Slack for comparing values of `log q` computed along different paths (dense kernel,
@@ -245,13 +331,17 @@ impl Blocks {
 }
 
 /// Row of `argmax_x log p~(x) − max(M − τ, log q(x))` over the candidate rows (non-NaN
-/// `log_q`, which is scratch), `M` their largest `log q`; the first such row on ties.
+/// `log_q`, which is scratch), `M` their largest `log q`, or the larger `m_ext` (the largest
+/// `log q` of further candidates) if given; the first such row on ties. With `m_ext` the
+/// exact `M` is computed and returned, and the row's `log_q` is exact; without, `M` is NaN
+/// when the bounds alone decided.
 fn best_candidate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X: Parallel>(
     model: &Gmm<T, D, K>,
     store: &mut SampleStore<T, D, S, G>,
     tau: T,
+    m_ext: Option<T>,
     par: &X,
-) -> Option<usize> {
+) -> Option<(usize, T)> {
     let len = store.len.min(S);
     let (x, gid, log_p) = (&store.x[..len], &store.gid[..len], &store.log_p[..len]);
     let (comps, lw) = (model.components(), model.log_weights());
@@ -274,12 +364,14 @@ fn best_candidate<T: Real, const D: usize, const K: usize, const S: usize, const
     }
     let m_lo = model.log_density(&x[top?.0]);
     let m_lo = if m_lo.is_nan_like() { T::NEG_INF } else { m_lo };
+    let ext = m_ext.filter(|v| !v.is_nan_like()).unwrap_or(T::NEG_INF);
+    let m_lo = m_lo.max(ext);
     let mut peaks = [T::zero(); K];
     for ((p, c), &w) in peaks.iter_mut().zip(comps).zip(lw) {
         *p = c.log_norm + w;
     }
     let p = log_sum_exp(&peaks[..comps.len().min(K)]);
-    let m_hi = (p + tol.at(p)).max(m_lo);
+    let m_hi = (p + tol.at(p)).max(m_lo).max(ext);
     let b = Bounds { t_lo: m_lo - tau, t_hi: m_hi - tau };
     // Seed of every task's best lower bound: the CHUNK rows with the largest upper bounds.
     let mut seeds = Picks::new();
@@ -308,8 +400,8 @@ fn best_candidate<T: Real, const D: usize, const K: usize, const S: usize, const
     // Each score difference is monotone in M, so a row that wins at both ends of [M_lo, M_hi]
     // wins at every M in between.
     let at_hi = argmax_score(lq, log_p, b.t_hi);
-    if argmax_score(lq, log_p, b.t_lo) == at_hi {
-        return at_hi;
+    if m_ext.is_none() && argmax_score(lq, log_p, b.t_lo) == at_hi {
+        return at_hi.map(|r| (r, T::NAN));
     }
     #[cfg(test)]
     tests::EXACT_M.with(|c| c.set(c.get() + 1));
@@ -317,7 +409,7 @@ fn best_candidate<T: Real, const D: usize, const K: usize, const S: usize, const
     if !m.finite() {
         return None;
     }
-    argmax_score(lq, log_p, m - tau)
+    argmax_score(lq, log_p, m - tau).map(|r| (r, m))
 }
 
 /// Pass 1 over one task's rows: blocks of one Gaussian's rows; the first rows of CHUNK blocks
@@ -617,29 +709,40 @@ mod tests {
         num_candidates: usize,
         tau: T,
         prior_entropy: Option<T>,
+        prior: Option<(SVector<T, 3>, SVector<T, 3>, usize)>,
     ) -> Option<(SVector<T, 3>, T)> {
         let len = store.len;
-        if len == 0 || model.is_empty() {
+        let n_prior = prior.map_or(0, |p| p.2);
+        if (len == 0 && n_prior == 0) || model.is_empty() {
             return None;
         }
-        let mut lq = [T::NAN; S];
+        // All candidates in order (stored rows, then prior draws): (x, log p~, log q).
+        let mut cand = std::vec::Vec::new();
         let mut need = num_candidates.min(len);
-        for (r, q) in lq.iter_mut().enumerate().take(len) {
+        for r in 0..len {
             let take = need > 0 && uniform(rng) * ((len - r) as f64) < need as f64;
             need -= take as usize;
             if take {
-                *q = model.log_density(&store.x[r]);
+                cand.push((store.x[r], store.log_p[r], model.log_density(&store.x[r])));
             }
         }
-        let m = lq[..len].iter().filter(|v| !v.is_nan_like()).fold(T::NEG_INF, |a, &v| a.max(v));
-        let mut best: Option<(usize, T)> = None;
-        for (r, &q) in lq.iter().enumerate().take(len) {
-            let s = store.log_p[r] - (m - tau).max(q);
+        if let Some((mean, std, n)) = prior {
+            for _ in 0..n {
+                let mut x = SVector::<T, 3>::zeros();
+                fill_standard_normal(rng, x.as_mut_slice());
+                let x = mean + std.component_mul(&x);
+                cand.push((x, bumpy(&x), model.log_density(&x)));
+            }
+        }
+        let m = cand.iter().map(|c| c.2).filter(|v| !v.is_nan_like()).fold(T::NEG_INF, |a, v| a.max(v));
+        let mut best: Option<(SVector<T, 3>, T)> = None;
+        for &(x, lp, q) in &cand {
+            let s = lp - (m - tau).max(q);
             if !q.is_nan_like() && s.finite() && best.is_none_or(|(_, b)| s > b) {
-                best = Some((r, s));
+                best = Some((x, s));
             }
         }
-        let (row, _) = best?;
+        let (xbest, _) = best?;
         let h_model = model.average_entropy();
         let h_des = match prior_entropy {
             Some(hp) => {
@@ -649,7 +752,47 @@ mod tests {
             None => h_model,
         };
         let c = T::of(isotropic_variance(h_des.to_f64(), 3));
-        (c.finite() && c > T::zero()).then(|| (store.x[row], c))
+        (c.finite() && c > T::zero()).then_some((xbest, c))
+    }
+
+    /// The prior candidates' target: a bumpy log density, NaN and −inf at some points.
+    fn bumpy<T: Real>(x: &SVector<T, 3>) -> T {
+        let v = x.map(|v| v.to_f64());
+        let s = libm::sin(3.0 * v[0]) + libm::cos(2.0 * v[1] * v[2]);
+        if s > 1.9 {
+            T::NAN
+        } else if s < -1.95 {
+            T::NEG_INF
+        } else {
+            T::of(-0.5 * v.norm_squared() + 2.0 * s)
+        }
+    }
+
+    /// [`bumpy`] as a [`Target`] that fails on its `fail_at`-th call.
+    struct Bumpy {
+        calls: usize,
+        fail_at: usize,
+    }
+
+    impl<T: Real> Target<T, 3> for Bumpy {
+        fn log_density(&mut self, x: &[SVector<T, 3>], lp: &mut [T]) -> Result<(), crate::TargetError> {
+            self.calls += 1;
+            if self.calls == self.fail_at {
+                return Err(crate::TargetError { code: 7 });
+            }
+            for (xi, l) in x.iter().zip(lp) {
+                *l = bumpy(xi);
+            }
+            Ok(())
+        }
+        fn log_density_with_grad(
+            &mut self,
+            _: &[SVector<T, 3>],
+            _: &mut [T],
+            _: &mut [SVector<T, 3>],
+        ) -> Result<(), crate::TargetError> {
+            Err(crate::TargetError { code: 8 })
+        }
     }
 
     fn normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
@@ -735,17 +878,54 @@ mod tests {
             let tau = T::of([0.5, 3.0, 50.0, 5000.0][case % 4]);
             let num = (uniform(&mut rng) * (store.len + 20) as f64) as usize;
             let prior = (case % 3 == 0).then(|| T::of(2.0));
+            // Prior candidates (num_prior_samples) in every other case, across block boundaries.
+            let draws = (case % 2 == 1).then(|| {
+                let mean = SVector::<T, 3>::from_fn(|_, _| T::of(4.0 * (uniform(&mut rng) - 0.5)));
+                let std = SVector::<T, 3>::from_fn(|_, _| T::of(0.2 + 2.0 * uniform(&mut rng)));
+                (mean, std, 1 + case % 41)
+            });
             let mut r_ref = Xoshiro256PlusPlus::seed_from_u64(case as u64);
             let mut r_new = r_ref.clone();
-            let want = reference(&model, &store, &mut r_ref, num, tau, prior);
-            let got = propose(&model, &mut store, &mut r_new, num, tau, prior, &Serial);
+            let want = reference(&model, &store, &mut r_ref, num, tau, prior, draws);
+            fn cands<'a, T: Real>(
+                d: &'a Option<(SVector<T, 3>, SVector<T, 3>, usize)>,
+                t: &'a mut Bumpy,
+            ) -> Option<PriorCandidates<'a, T, 3, Bumpy>> {
+                d.as_ref().map(|(mean, std, n)| PriorCandidates { mean, std, n: *n, target: t })
+            }
+            let mut target = Bumpy { calls: 0, fail_at: 0 };
+            let before = store.evaluations();
+            let (got, evals) =
+                propose(&model, &mut store, &mut r_new, num, tau, prior, cands(&draws, &mut target), &Serial);
             assert_eq!(got, want, "case {case}: {} rows, {} components", store.len, model.len());
             assert_eq!(r_new.next_u64(), r_ref.next_u64(), "case {case}: RNG stream");
+            let n = draws.map_or(0, |d| d.2);
+            assert_eq!((evals as u64, store.evaluations() - before), (n as u64, n as u64), "case {case}");
             #[cfg(feature = "std")]
             {
                 let mut r_thr = Xoshiro256PlusPlus::seed_from_u64(case as u64);
-                let threads = propose(&model, &mut store, &mut r_thr, num, tau, prior, &crate::Threads::new(3));
+                let mut t = Bumpy { calls: 0, fail_at: 0 };
+                let (threads, _) = propose(
+                    &model,
+                    &mut store,
+                    &mut r_thr,
+                    num,
+                    tau,
+                    prior,
+                    cands(&draws, &mut t),
+                    &crate::Threads::new(3),
+                );
                 assert_eq!(threads, want, "case {case}: threads");
+            }
+            // A failing target ends the prior candidates: the draws before the failed call
+            // still count, and the result is the stored rows' winner over the evaluated ones.
+            if let Some((mean, std, n)) = draws.filter(|d| d.2 > PRIOR_BLOCK) {
+                let mut r_f = Xoshiro256PlusPlus::seed_from_u64(case as u64);
+                let mut t = Bumpy { calls: 0, fail_at: 2 };
+                let before = store.evaluations();
+                let c = Some(PriorCandidates { mean: &mean, std: &std, n, target: &mut t });
+                let (_, evals) = propose(&model, &mut store, &mut r_f, num, tau, prior, c, &Serial);
+                assert_eq!((evals, store.evaluations() - before), (PRIOR_BLOCK, PRIOR_BLOCK as u64));
             }
             some += want.is_some() as usize;
         }

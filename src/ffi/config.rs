@@ -195,6 +195,11 @@ pub(super) fn prior_variances(c: &gmmvi_config) -> Result<SVector<gmmvi_real, GM
     if var.iter().all(|v| v.is_finite() && *v > 0.0) { Ok(var) } else { Err(GMMVI_BAD_CONFIG) }
 }
 
+/// The prior's mean (finite).
+pub(super) fn prior_mean(c: &gmmvi_config) -> Result<SVector<gmmvi_real, GMMVI_DIM>, gmmvi_status> {
+    checked(&c.prior_mean, false)
+}
+
 /// The initial model of the config (see `gmmvi_config`), deterministic in `seed`.
 pub(super) fn initial_model(
     c: &gmmvi_config,

@@ -3,7 +3,7 @@
 
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::{c_char, c_int, c_void};
-use core::mem::{align_of, size_of};
+use core::mem::{MaybeUninit, align_of, size_of};
 
 use nalgebra::SVector;
 
@@ -235,16 +235,14 @@ pub(super) unsafe fn init(s: *mut gmmvi_state, s_size: usize, c: &gmmvi_config, 
     let cfg = config::to_config(c, overrides)?;
     let model = config::initial_model(c, seed)?;
     let prior_var = config::prior_variances(c)?;
+    let prior_mean = config::prior_mean(c)?;
     // SAFETY: `body` points to size_of::<Body>() writable bytes of the state, aligned (the
     // state is); nothing references them: the state is marked uninitialised above.
-    let opt = unsafe { &raw mut (*body).opt };
-    match FfiOptimizer::new(&cfg, model, seed) {
-        // SAFETY: see above.
-        Ok(o) => unsafe { opt.write(o) },
-        Err(e) => return Err(e.into()),
-    }
-    // SAFETY: `opt` was just initialised and is referenced nowhere else.
-    unsafe { &mut *opt }.set_prior_variances(&prior_var)?;
+    // `MaybeUninit<T>` has the layout of `T` and accepts any bytes.
+    let slot = unsafe { &mut *(&raw mut (*body).opt).cast::<MaybeUninit<FfiOptimizer>>() };
+    // Built in place: no state-sized temporary on the caller's stack.
+    let opt = FfiOptimizer::new_in(slot, &cfg, &model, seed)?;
+    opt.set_prior(&prior_mean, &prior_var)?;
     // SAFETY: fields of the body, as above.
     unsafe {
         (&raw mut (*body).rng).write(Xoshiro256::seed_from_u64(seed ^ SAMPLE_STREAM));
@@ -260,8 +258,18 @@ pub(super) unsafe fn init(s: *mut gmmvi_state, s_size: usize, c: &gmmvi_config, 
 /// # Safety
 /// `p` is NULL or points to a NUL-terminated string.
 pub(super) unsafe fn c_str<'a>(p: *const c_char, max: usize) -> Result<&'a str, gmmvi_status> {
+    // SAFETY: forwarded contract.
+    unsafe { c_str_at(p, max) }.map_err(|(st, _)| st)
+}
+
+/// [`c_str`], with the byte offset where the text stops being acceptable on
+/// `GMMVI_BAD_CONFIG`: `max` for a longer text, else the first byte that is not UTF-8.
+///
+/// # Safety
+/// As [`c_str`].
+pub(super) unsafe fn c_str_at<'a>(p: *const c_char, max: usize) -> Result<&'a str, (gmmvi_status, usize)> {
     if p.is_null() {
-        return Err(GMMVI_NULL_POINTER);
+        return Err((GMMVI_NULL_POINTER, 0));
     }
     let mut n = 0;
     // SAFETY: the bytes up to and including the NUL are readable; the scan stops at the NUL
@@ -270,11 +278,12 @@ pub(super) unsafe fn c_str<'a>(p: *const c_char, max: usize) -> Result<&'a str, 
         n += 1;
     }
     if n > max {
-        return Err(GMMVI_BAD_CONFIG);
+        return Err((GMMVI_BAD_CONFIG, max));
     }
     // SAFETY: `n` readable bytes before the NUL, not written while borrowed (the C caller
     // keeps them for the duration of the call).
-    core::str::from_utf8(unsafe { core::slice::from_raw_parts(p.cast::<u8>(), n) }).map_err(|_| GMMVI_BAD_CONFIG)
+    core::str::from_utf8(unsafe { core::slice::from_raw_parts(p.cast::<u8>(), n) })
+        .map_err(|e| (GMMVI_BAD_CONFIG, e.valid_up_to()))
 }
 
 /// Point `i` of an `n x D` row-major buffer.
