@@ -107,6 +107,7 @@ fn ffi_status_strings_name_every_code() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "many optimiser steps: too slow under Miri (tests/ffi_miri.rs covers the same unsafe code)")]
 fn ffi_fit_finds_both_modes_and_everything_reads_back() {
     let mut s = new_state();
     assert_eq!(init(&mut s, &two_modes_config(), 7), GMMVI_OK);
@@ -180,6 +181,7 @@ fn ffi_fit_finds_both_modes_and_everything_reads_back() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "many optimiser steps: too slow under Miri (tests/ffi_miri.rs covers the same unsafe code)")]
 fn ffi_same_seed_same_bits_and_sampling_does_not_change_the_fit() {
     let run = |seed: u64, sample_between: bool| {
         let mut s = new_state();
@@ -358,6 +360,7 @@ unsafe extern "C" fn misbehaving(
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "many optimiser steps: too slow under Miri (tests/ffi_miri.rs covers the same unsafe code)")]
 fn ffi_failing_callbacks_keep_the_model() {
     let mut s = new_state();
     assert_eq!(init(&mut s, &two_modes_config(), 5), GMMVI_OK);
@@ -427,6 +430,7 @@ unsafe extern "C" fn reentrant(
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "many optimiser steps: too slow under Miri (tests/ffi_miri.rs covers the same unsafe code)")]
 fn ffi_callbacks_calling_back_into_their_state_get_busy() {
     let mut s = new_state();
     assert_eq!(init(&mut s, &two_modes_config(), 5), GMMVI_OK);
@@ -441,6 +445,7 @@ fn ffi_callbacks_calling_back_into_their_state_get_busy() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "many optimiser steps: too slow under Miri (tests/ffi_miri.rs covers the same unsafe code)")]
 fn ffi_evaluation_budget_stops_the_run() {
     let mut s = new_state();
     assert_eq!(init(&mut s, &two_modes_config(), 5), GMMVI_OK);
@@ -466,6 +471,7 @@ fn step(s: &mut gmmvi_state) -> gmmvi_report {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "many optimiser steps: too slow under Miri (tests/ffi_miri.rs covers the same unsafe code)")]
 fn ffi_save_restore_continues_bit_identically() {
     let cfg = two_modes_config();
     let mut a = new_state();
@@ -520,6 +526,7 @@ fn ffi_save_restore_continues_bit_identically() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "many optimiser steps: too slow under Miri (tests/ffi_miri.rs covers the same unsafe code)")]
 fn ffi_export_import_model() {
     let cfg = two_modes_config();
     let mut a = new_state();
@@ -554,4 +561,41 @@ fn ffi_export_import_model() {
     }
     // The imported model keeps fitting.
     step(&mut b);
+}
+
+/// Regression (fuzz/ config_text): a text whose design-choice keys change its codeword parsed
+/// fine, but `gmmvi_init` refused the config (its overrides start with the old codeword).
+#[test]
+fn ffi_fuzz_regression_parsed_texts_that_change_the_codeword_initialise() {
+    let mut s = new_state();
+    for (text, want) in [
+        (c"SEPTRON ng_estimator_type=MORE weight_updater_type=trust-region", "ZEPTRON"),
+        (c"codeword=SAMTRUX sample_selector_type=mixture-based n_des=20", "SAPTRUX"),
+        (c"SAMTRUX ng_estimator_type=MORE", "ZAMTRUX"),
+    ] {
+        let mut c = gmmvi_config_default();
+        let mut off = usize::MAX;
+        assert_eq!(unsafe { gmmvi_config_parse(text.as_ptr(), &mut c, &mut off) }, GMMVI_OK, "{text:?}");
+        assert_eq!(&c.codeword[..7], want.as_bytes().iter().map(|&b| b as _).collect::<Vec<_>>(), "{text:?}");
+        assert_eq!(init(&mut s, &c, 1), GMMVI_OK, "{text:?}");
+    }
+    // The settings must still arrive at the config's codeword.
+    let mut c = gmmvi_config_default();
+    c.overrides = c"SEPTRON weight_updater_type=direct".as_ptr();
+    assert_eq!(init(&mut s, &c, 1), GMMVI_BAD_CONFIG);
+}
+
+/// Regression (fuzz/ abi_sequence): on `GMMVI_BAD_CONFIG` for a text that is too long or not
+/// UTF-8, `gmmvi_config_parse` wrote no error offset.
+#[test]
+fn ffi_fuzz_regression_parse_reports_the_offset_of_long_or_non_utf8_text() {
+    let mut c = gmmvi_config_default();
+    let mut off = usize::MAX;
+    let not_utf8 = [b'S', b'A', b' ', 0xc3, 0x28, 0];
+    assert_eq!(unsafe { gmmvi_config_parse(not_utf8.as_ptr().cast(), &mut c, &mut off) }, GMMVI_BAD_CONFIG);
+    assert_eq!(off, 3);
+    let long = std::ffi::CString::new("add=3 ".repeat(1000)).unwrap();
+    off = usize::MAX;
+    assert_eq!(unsafe { gmmvi_config_parse(long.as_ptr(), &mut c, &mut off) }, GMMVI_BAD_CONFIG);
+    assert_eq!(off, 4096);
 }

@@ -113,6 +113,16 @@ fn apply_text<'a>(c: &mut Cfg, text: &'a str) -> Result<(), ParseError<'a>> {
     Ok(())
 }
 
+/// The codeword a text starts with (bare or as `codeword=...`), if any.
+fn leading_codeword(text: &str) -> Option<&str> {
+    let first = tokens(text).next()?;
+    match first.split_once('=') {
+        None => Some(first),
+        Some(("codeword", value)) => Some(value),
+        Some(_) => None,
+    }
+}
+
 /// What `Optimizer::new` checks against the build's sizes, checked early for the text form.
 fn fits(c: &Cfg) -> bool {
     let per_iteration = match c.samples.selector {
@@ -158,7 +168,11 @@ fn codeword_of(c: &gmmvi_config) -> Option<([u8; 8], usize)> {
 pub(super) fn to_config(c: &gmmvi_config, overrides: Option<&str>) -> Result<Cfg, gmmvi_status> {
     let (bytes, n) = codeword_of(c).ok_or(GMMVI_BAD_CONFIG)?;
     let codeword = bytes.get(..n).and_then(|b| core::str::from_utf8(b).ok()).ok_or(GMMVI_BAD_CONFIG)?;
-    let mut cfg = Cfg::from_codeword(codeword).map_err(|_| GMMVI_BAD_CONFIG)?;
+    // A text of `gmmvi_config_parse` starts with the codeword its settings apply to; its
+    // design-choice keys may have turned that into `codeword`. Start from the text's codeword
+    // then, and require the settings to arrive at `codeword`.
+    let lead = overrides.and_then(leading_codeword).filter(|&l| l != codeword);
+    let mut cfg = Cfg::from_codeword(lead.unwrap_or(codeword)).map_err(|_| GMMVI_BAD_CONFIG)?;
     let us = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
     cfg.temperature = gmmvi_real::of(c.temperature);
     cfg.component_step.initial = gmmvi_real::of(c.component_step);
@@ -173,6 +187,9 @@ pub(super) fn to_config(c: &gmmvi_config, overrides: Option<&str>) -> Result<Cfg
     }
     if let Some(text) = overrides {
         apply_text(&mut cfg, text).map_err(|_| GMMVI_BAD_CONFIG)?;
+    }
+    if lead.is_some() && cfg.codeword().as_str() != codeword {
+        return Err(GMMVI_BAD_CONFIG);
     }
     // Never fits (the history needs at least del_iters columns), and larger values could
     // overflow the history arithmetic `2⌊d/3⌋ + d` in a 32-bit usize.

@@ -342,7 +342,9 @@ pub(crate) fn factor_from_chol<T: Real, const D: usize>(
     let inv_trace = T::one() / l.norm_squared();
     // Σ_dd = ‖row d of L‖².
     let inv_diag = SVector::<T, D>::from_fn(|d, _| T::one() / l.row(d).norm_squared());
-    let ok = inv_trace.finite() && inv_diag.iter().all(|v| v.finite());
+    // A finite covariance: its diagonal ‖row d‖² is finite (then every entry is, |Σ_ij| ≤
+    // √(Σ_ii Σ_jj)), i.e. the reciprocals are positive.
+    let ok = inv_trace > T::zero() && inv_trace.finite() && inv_diag.iter().all(|v| *v > T::zero() && v.finite());
     let diag = (0..D).all(|i| (0..i).all(|j| l[(i, j)] == T::zero()));
     ok.then_some((l, Component { mean: *mean, inv_t, log_norm, inv_trace, inv_diag, diag }))
 }

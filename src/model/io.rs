@@ -6,7 +6,7 @@ use nalgebra::{SMatrix, SVector};
 use super::gmm::{Component, Gmm, factor_from_chol};
 use crate::checkpoint::{Reader, VERSION, Writer, bad};
 use crate::error::Error;
-use crate::real::Real;
+use crate::real::{Real, log_sum_exp};
 
 /// Magic of the portable model format.
 const MODEL_MAGIC: &[u8; 8] = b"GMMVIMDL";
@@ -57,23 +57,31 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         if n == 0 {
             return Err(bad("model without components"));
         }
-        for k in 0..n {
+        let mut log_w = [T::zero(); K];
+        for (k, lw_k) in log_w.iter_mut().enumerate().take(n) {
             let lw: T = r.real()?;
             let mut mean = SVector::<T, D>::zeros();
             r.reals::<T, true>(mean.as_mut_slice())?;
             let mut l = SMatrix::<T, D, D>::zeros();
             r.reals::<T, true>(l.as_mut_slice())?;
             let comp = Component::load(r)?;
-            let pd = (0..D).all(|d| l[(d, d)] > T::zero());
-            if !lw.finite() || !pd || mean.iter().chain(l.iter()).any(|v| !v.finite()) {
+            // A lower-triangular factor with a positive diagonal whose covariance is finite
+            // (what `factor_from_chol` accepts), as every model the optimiser builds.
+            let lower = (0..D).all(|i| (i + 1..D).all(|j| l[(i, j)] == T::zero()));
+            if !lw.finite() || !lower || factor_from_chol(&mean, &l).is_none() {
                 return Err(bad("invalid component"));
             }
+            *lw_k = lw;
             if WRITE {
                 self.log_w[k] = lw;
                 self.mean[k] = mean;
                 self.chol[k] = l;
                 self.comp[k] = comp;
             }
+        }
+        // Normalised weights, up to the rounding of the scalar over K components.
+        if !(log_sum_exp(&log_w[..n]).abs() <= T::of(1e-3)) {
+            return Err(bad("weights do not sum to 1"));
         }
         if WRITE {
             self.n = n;
