@@ -196,7 +196,8 @@ impl<
     /// # fn main() -> Result<(), gmmvi::Error> {
     /// let mut init = Gmm::<f64, 2, 4>::new();
     /// init.add_component(1.0, SVector::zeros(), &(SMatrix::identity() * 4.0))?;
-    /// let mut slot = MaybeUninit::<Optimizer<f64, 2, 4, 256, 16, 8>>::uninit();
+    /// // E.g. on the heap without a stack copy (or a `static` slot on firmware):
+    /// let mut slot: Box<MaybeUninit<Optimizer<f64, 2, 4, 1024, 16, 256>>> = Box::new_uninit();
     /// let opt = Optimizer::new_in(&mut slot, &Config::samtrux(), &init, 7)?;
     /// assert_eq!(opt.model().len(), 1);
     /// # Ok(()) }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use crate::presets::TargetId;
@@ -179,6 +180,8 @@ pub struct Run {
     pub wall_s: Option<f64>,
     /// Logged (evaluations, ELBO) rows of the CSV file.
     pub curve: Vec<(f64, f64)>,
+    /// Logged (evaluations, MMD) rows of the CSV file.
+    pub mmd_curve: Vec<(f64, f64)>,
 }
 
 /// A run the suite recorded as skipped (rejected by the runner or failed).
@@ -291,10 +294,15 @@ pub fn parse_stem(stem: &str) -> Option<(String, u64)> {
 /// The (evaluations, ELBO) rows of a runner CSV (columns found by their header names); rows with
 /// a non-finite value are left out.
 pub fn parse_curve(text: &str) -> Vec<(f64, f64)> {
+    parse_series(text, "elbo")
+}
+
+/// The (evaluations, `column`) rows of a runner CSV; rows with a non-finite value are left out.
+pub fn parse_series(text: &str, column: &str) -> Vec<(f64, f64)> {
     let mut lines = text.lines();
     let Some(header) = lines.next() else { return Vec::new() };
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-    let (Some(ie), Some(iy)) = (cols.iter().position(|c| *c == "evals"), cols.iter().position(|c| *c == "elbo")) else {
+    let (Some(ie), Some(iy)) = (cols.iter().position(|c| *c == "evals"), cols.iter().position(|c| *c == column)) else {
         return Vec::new();
     };
     lines
@@ -350,7 +358,8 @@ pub fn load(dir: &Path) -> Result<Results, String> {
                     let text = read(f)?;
                     let line = text.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or("");
                     let csv = f.with_extension("csv");
-                    let curve = if csv.is_file() { parse_curve(&read(&csv)?) } else { Vec::new() };
+                    let csv_text = if csv.is_file() { read(&csv)? } else { String::new() };
+                    let (curve, mmd_curve) = (parse_curve(&csv_text), parse_series(&csv_text, "mmd"));
                     res.runs.push(Run {
                         target: target.clone(),
                         algo,
@@ -363,6 +372,7 @@ pub fn load(dir: &Path) -> Result<Results, String> {
                         mmd: json_number(line, "mmd"),
                         wall_s: json_number(line, "wall_s"),
                         curve,
+                        mmd_curve,
                     });
                 }
                 "skipped" if !f.with_extension("json").exists() => {
@@ -451,6 +461,206 @@ pub fn summarize(res: &Results) -> Vec<Row> {
             }
         })
         .collect()
+}
+
+/// The algorithm the baselines are compared with at equal evaluations.
+pub const REFERENCE_ALGO: &str = "SAMTRUX";
+
+/// One row of the section "Gradient-based baselines vs SAMTRUX at equal evaluations": a
+/// (target, baseline) pair over its seeds, and SAMTRUX's logged values at the same evaluations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VsReference {
+    /// Target.
+    pub target: String,
+    /// Baseline (`ADVI-MF`, …, `FLOW`).
+    pub algo: String,
+    /// Seeds that finished (with a finite final ELBO, or, for SVGD, at all).
+    pub seeds: Vec<u64>,
+    /// Evaluations of the finished runs.
+    pub evals: Option<Stat>,
+    /// Final −ELBO of the finished runs.
+    pub neg_elbo: Option<Stat>,
+    /// Final MMD of the finished runs.
+    pub mmd: Option<Stat>,
+    /// Milliseconds per iteration of the finished runs.
+    pub ms_per_iter: Option<Stat>,
+    /// Number of SAMTRUX runs of the target.
+    pub reference_runs: usize,
+    /// SAMTRUX's −ELBO at its last logged row with at most the baseline's (smallest) evaluations,
+    /// over the SAMTRUX seeds that have such a row.
+    pub reference_neg_elbo: Option<Stat>,
+    /// SAMTRUX's evaluations at those rows.
+    pub reference_evals: Option<Stat>,
+    /// SAMTRUX's MMD at its last logged MMD row with at most the baseline's evaluations.
+    pub reference_mmd: Option<Stat>,
+    /// SAMTRUX's first logged evaluations (the smallest over its seeds), for a baseline that
+    /// stopped before it.
+    pub reference_first_evals: Option<f64>,
+    /// Runs that failed, were rejected, or finished without a finite ELBO: (seed, reason).
+    pub problems: Vec<(u64, String)>,
+}
+
+/// The last point of `curve` (sorted by evaluations) at no more than `evals` evaluations.
+pub fn at_or_before(curve: &[(f64, f64)], evals: f64) -> Option<(f64, f64)> {
+    curve.iter().copied().filter(|(x, _)| *x <= evals).max_by(|a, b| a.0.total_cmp(&b.0))
+}
+
+/// The rows of the baselines-vs-SAMTRUX section: every (target, baseline) with a finished or a
+/// skipped run, in the runner's order. The comparison point is the smallest evaluation count of
+/// the baseline's finished runs; SAMTRUX contributes, per seed, its last CSV row at or below it.
+pub fn baselines_vs_reference(res: &Results) -> Vec<VsReference> {
+    let is_baseline = |a: &str| crate::baselines::Algo::from_name(a).is_some();
+    let mut keys: Vec<(String, String)> = res
+        .runs
+        .iter()
+        .map(|r| (&r.target, &r.algo))
+        .chain(res.skipped.iter().map(|k| (&k.target, &k.algo)))
+        .filter(|(_, a)| is_baseline(a))
+        .map(|(t, a)| (t.clone(), a.clone()))
+        .collect();
+    keys.sort_by_key(|(t, a)| (target_rank(t), algo_rank(a)));
+    keys.dedup();
+    keys.into_iter()
+        .map(|(target, algo)| {
+            let no_density = algo == "SVGD";
+            let runs: Vec<&Run> = res.runs.iter().filter(|r| r.target == target && r.algo == algo).collect();
+            let mut problems: Vec<(u64, String)> = res
+                .skipped
+                .iter()
+                .filter(|k| k.target == target && k.algo == algo)
+                .map(|k| (k.seed, k.reason.clone()))
+                .collect();
+            let ok: Vec<&Run> = runs.iter().copied().filter(|r| no_density || r.elbo.is_some()).collect();
+            for r in runs.iter().filter(|r| !(no_density || r.elbo.is_some())) {
+                problems.push((r.seed, "finished without a finite final ELBO".into()));
+            }
+            problems.sort();
+            let evals = Stat::of(ok.iter().filter_map(|r| r.evals));
+            let at = ok.iter().filter_map(|r| r.evals).fold(f64::INFINITY, f64::min);
+            let reference: Vec<&Run> =
+                res.runs.iter().filter(|r| r.target == target && r.algo == REFERENCE_ALGO).collect();
+            let (mut ref_elbo, mut ref_evals, mut ref_mmd) = (Vec::new(), Vec::new(), Vec::new());
+            if at.is_finite() {
+                for r in &reference {
+                    if let Some((x, e)) = at_or_before(&r.curve, at) {
+                        ref_evals.push(x);
+                        ref_elbo.push(-e);
+                    }
+                    if let Some((_, m)) = at_or_before(&r.mmd_curve, at) {
+                        ref_mmd.push(m);
+                    }
+                }
+            }
+            VsReference {
+                seeds: ok.iter().map(|r| r.seed).collect(),
+                evals,
+                neg_elbo: Stat::of(ok.iter().filter_map(|r| r.elbo.map(|e| -e))),
+                mmd: Stat::of(ok.iter().filter_map(|r| r.mmd)),
+                ms_per_iter: Stat::of(ok.iter().filter_map(|r| r.ms_per_iter)),
+                reference_runs: reference.len(),
+                reference_neg_elbo: Stat::of(ref_elbo),
+                reference_evals: Stat::of(ref_evals),
+                reference_mmd: Stat::of(ref_mmd),
+                reference_first_evals: reference.iter().filter_map(|r| r.curve.first().map(|p| p.0)).reduce(f64::min),
+                problems,
+                target,
+                algo,
+            }
+        })
+        .collect()
+}
+
+/// The Markdown section of [`baselines_vs_reference`] (empty without rows).
+pub fn vs_reference_markdown(rows: &[VsReference]) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("## Gradient-based baselines vs SAMTRUX at equal evaluations\n\n");
+    s.push_str(
+        "Per target and baseline: the seeds that finished, the target evaluations they used, mean ± sample standard \
+         deviation over those seeds of the final −ELBO (2000 samples; SVGD has no density, hence no ELBO) and MMD, \
+         and the optimiser's ms/iteration (one baseline iteration is 16 evaluations, SVGD 100). \"SAMTRUX at ≤ \
+         evals\": SAMTRUX's −ELBO and MMD read from its CSV files at the last logged row with at most the \
+         baseline's evaluations (per SAMTRUX seed; mean ± std over its seeds; the mean evaluations of those rows in \
+         brackets). Δ = baseline − SAMTRUX (−ELBO; positive: SAMTRUX is better at the same number of \
+         evaluations). \"failed / rejected\": runs without a result, with the runner's reason.\n\n",
+    );
+    s.push_str(
+        "| target | baseline | seeds | evals | −ELBO | SAMTRUX −ELBO at ≤ evals | Δ −ELBO | MMD | SAMTRUX MMD at ≤ evals | ms/iter | failed / rejected |\n",
+    );
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        let seeds = if r.seeds.is_empty() {
+            "none".to_string()
+        } else {
+            r.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+        };
+        let neg_elbo = match (r.algo.as_str(), r.neg_elbo) {
+            (_, Some(e)) => neg_elbo_text(Some(e)),
+            ("SVGD", None) if !r.seeds.is_empty() => "n/a (no density)".into(),
+            _ if r.seeds.is_empty() => "failed".into(),
+            _ => "—".into(),
+        };
+        let reference = match (r.reference_neg_elbo, r.reference_evals) {
+            (Some(e), Some(x)) => format!(
+                "{} ({} seed{}, {})",
+                neg_elbo_text(Some(e)),
+                e.n,
+                if e.n == 1 { "" } else { "s" },
+                evals_text(x.mean)
+            ),
+            _ if r.reference_runs == 0 => "— (no SAMTRUX runs)".into(),
+            _ if r.evals.is_none() => "—".into(),
+            _ => match r.reference_first_evals {
+                Some(f) => format!("— (first SAMTRUX row at {})", evals_text(f)),
+                None => "— (no SAMTRUX rows)".into(),
+            },
+        };
+        let delta = match (r.neg_elbo, r.reference_neg_elbo) {
+            (Some(a), Some(b)) => {
+                let d = a.mean - b.mean;
+                if d > 0.0 { format!("+{}", sig(d, 3)) } else { sig(d, 3) }
+            }
+            _ => "—".into(),
+        };
+        let problems = if r.problems.is_empty() {
+            "—".to_string()
+        } else {
+            r.problems
+                .iter()
+                .map(|(seed, why)| format!("s{seed}: {}", why.replace('|', "\\|")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.target,
+            r.algo,
+            seeds,
+            r.evals.map_or("—".into(), |e| evals_text(e.mean)),
+            neg_elbo,
+            reference,
+            delta,
+            pm(r.mmd, 3),
+            pm(r.reference_mmd, 3),
+            pm(r.ms_per_iter, 3),
+            problems,
+        );
+    }
+    s.push('\n');
+    s
+}
+
+/// The notes under the title of an existing report (between the `# ` title and the first `## `
+/// section), trimmed; empty if there are none.
+pub fn header_of(markdown: &str) -> String {
+    let mut lines = markdown.lines().skip_while(|l| !l.starts_with("# "));
+    if lines.next().is_none() {
+        return String::new();
+    }
+    let body: Vec<&str> = lines.take_while(|l| !l.starts_with("## ")).collect();
+    body.join("\n").trim().to_string()
 }
 
 /// `x` with `digits` significant digits (no exponent between 1e-4 and 1e7).
@@ -553,6 +763,12 @@ pub fn markdown(res: &Results, rows: &[Row], header: &str, plot_prefix: &str, pl
             refms.map_or("—".into(), |m| sig(m, 4)),
             r.speedup.map_or("—".into(), |x| format!("{}×", sig(x, 3))),
         );
+    }
+    let vs = vs_reference_markdown(&baselines_vs_reference(res));
+    if !vs.is_empty() {
+        s.push('\n');
+        s.push_str(vs.trim_end());
+        s.push('\n');
     }
     s.push_str("\n## Published figures (spec/reference_results.md)\n\n");
     s.push_str(
@@ -734,10 +950,19 @@ fn plot_target(path: &Path, target: &str, lines: &[Line]) -> PlotResult {
         .draw()?;
     for (i, (algo, curve)) in lines.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        chart
-            .draw_series(LineSeries::new(curve.iter().map(|&(x, y)| (x, floor(y))), color.stroke_width(2)))?
-            .label(algo.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        let points = curve.iter().map(|&(x, y)| (x, floor(y)));
+        if crate::baselines::Algo::from_name(algo).is_some() {
+            // Gradient-based baselines dashed, the GMM methods solid.
+            chart
+                .draw_series(DashedLineSeries::new(points, 7, 4, color.stroke_width(2)))?
+                .label(algo.as_str())
+                .legend(move |(x, y)| DashedPathElement::new(vec![(x, y), (x + 20, y)], 5, 3, color.stroke_width(2)));
+        } else {
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                .label(algo.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
     }
     if !reference.is_empty() {
         let c = BLACK.mix(0.6);
@@ -760,7 +985,13 @@ fn plot_target(path: &Path, target: &str, lines: &[Line]) -> PlotResult {
             ))
             .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 6, c.filled()));
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
+    // Lower left: every method starts high at few evaluations, so that corner stays empty.
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }

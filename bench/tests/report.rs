@@ -174,3 +174,160 @@ fn helpers() {
     assert_eq!(report::verdict(None, None, report::published_for("gmm20", "SAMTRUX")), "n/a");
     assert_eq!(report::published_for("wine", "SAMTRUX"), None);
 }
+
+/// planar_robot_4: SAMTRUX seeds 0, 1 (rows at ≈ 30 k, 300 k, 600 k, 1.2 M evaluations); ADVI-FR
+/// seeds 0, 1 finished at 434 256 evaluations, seed 2 rejected; IWAE failed on every seed; VR
+/// seed 0 finished without an ELBO. breast_cancer: SAMTRUX seed 0 with MMD rows; SVGD seed 0
+/// (no ELBO, MMD 0.3) at 300 evaluations, before SAMTRUX's first row; ADVI-MF seed 0 with MMD.
+/// gmm20: FLOW seed 0 and no SAMTRUX run.
+fn synthetic_baselines(dir: &Path) {
+    let p = dir.join("planar_robot_4");
+    let samtrux = [
+        (0, [(30_000, -1000.0), (300_000, -80.0), (600_000, -14.0), (1_200_000, -12.3)]),
+        (1, [(31_000, -900.0), (310_000, -70.0), (620_000, -13.0), (1_240_000, -12.4)]),
+    ];
+    for (seed, rows) in samtrux {
+        let csv: String =
+            rows.iter().enumerate().map(|(i, (x, e))| format!("{},{x},5,{e},NaN,1\n", 2 * i + 2)).collect();
+        write(&p.join(format!("SAMTRUX_s{seed}.csv")), &format!("{HEADER}\n{csv}"));
+        let (x, e) = rows[3];
+        write(&p.join(format!("SAMTRUX_s{seed}.json")), &json("planar_robot_4", "SAMTRUX", seed, x, e, 900.0, None));
+    }
+    for (seed, elbo, ms) in [(0, -50.0, 0.01), (1, -52.0, 0.03)] {
+        write(
+            &p.join(format!("ADVI-FR_s{seed}.json")),
+            &json("planar_robot_4", "ADVI-FR", seed, 434_256, elbo, ms, None),
+        );
+        write(
+            &p.join(format!("ADVI-FR_s{seed}.csv")),
+            &format!("{HEADER}\n1,16,1,-5000,NaN,0\n27141,434256,1,{elbo},NaN,1\n"),
+        );
+    }
+    let rejected = "exit 1: gmmvi-bench --algo ADVI-FR\nerror: step: 1000 steps in a row rejected | InvalidArgument\n";
+    write(&p.join("ADVI-FR_s2.skipped"), rejected);
+    for seed in 0..3 {
+        write(
+            &p.join(format!("IWAE_s{seed}.skipped")),
+            "exit 1: gmmvi-bench --algo IWAE\nerror: the worker thread panicked\n",
+        );
+    }
+    let vr = json("planar_robot_4", "VR", 0, 434_256, 0.0, 0.02, None).replace("\"elbo\":0", "\"elbo\":null");
+    write(&p.join("VR_s0.json"), &vr);
+    let b = dir.join("breast_cancer");
+    write(&b.join("SAMTRUX_s0.json"), &json("breast_cancer", "SAMTRUX", 0, 600_000, -79.0, 400.0, Some(0.002)));
+    write(
+        &b.join("SAMTRUX_s0.csv"),
+        &format!("{HEADER}\n1,3000,1,-5000,0.5,1\n100,300000,10,-85,0.01,5\n200,600000,20,-79,0.002,9\n"),
+    );
+    let svgd = json("breast_cancer", "SVGD", 0, 300, 0.0, 8.0, Some(0.3)).replace("\"elbo\":0", "\"elbo\":null");
+    write(&b.join("SVGD_s0.json"), &svgd);
+    write(&b.join("ADVI-MF_s0.json"), &json("breast_cancer", "ADVI-MF", 0, 400_000, -90.0, 1.0, Some(0.05)));
+    write(&dir.join("gmm20").join("FLOW_s0.json"), &json("gmm20", "FLOW", 0, 500_000, -1.5, 0.2, None));
+}
+
+#[test]
+fn baselines_vs_samtrux_section() {
+    let dir = temp_dir("vs");
+    synthetic_baselines(&dir);
+    let res = report::load(&dir).unwrap();
+    let rows = report::baselines_vs_reference(&res);
+    let keys: Vec<(&str, &str)> = rows.iter().map(|r| (r.target.as_str(), r.algo.as_str())).collect();
+    assert_eq!(
+        keys,
+        [
+            ("planar_robot_4", "ADVI-FR"),
+            ("planar_robot_4", "IWAE"),
+            ("planar_robot_4", "VR"),
+            ("gmm20", "FLOW"),
+            ("breast_cancer", "ADVI-MF"),
+            ("breast_cancer", "SVGD"),
+        ]
+    );
+    // ADVI-FR: 51 ± √2 over seeds 0, 1; SAMTRUX at ≤ 434 256 evaluations: rows 300 k (80) and 310 k (70).
+    let fr = &rows[0];
+    assert_eq!(fr.seeds, [0, 1]);
+    let e = fr.neg_elbo.unwrap();
+    assert!(close(e.mean, 51.0) && close(e.std, 2f64.sqrt()));
+    let r = fr.reference_neg_elbo.unwrap();
+    assert!(close(r.mean, 75.0) && close(r.std, 50f64.sqrt()) && r.n == 2, "{r:?}");
+    assert!(close(fr.reference_evals.unwrap().mean, 305_000.0));
+    assert!(close(fr.ms_per_iter.unwrap().mean, 0.02));
+    assert_eq!(fr.problems.len(), 1);
+    assert_eq!(fr.problems[0].0, 2);
+    assert!(fr.problems[0].1.contains("rejected"), "{:?}", fr.problems);
+    // IWAE: no finished run, every seed listed with its reason; VR: finished without an ELBO.
+    assert!(rows[1].seeds.is_empty() && rows[1].evals.is_none() && rows[1].problems.len() == 3);
+    assert!(rows[2].seeds.is_empty() && rows[2].problems == [(0, "finished without a finite final ELBO".to_string())]);
+    // ADVI-MF on breast_cancer: SAMTRUX's row at 300 k (−ELBO 85, MMD 0.01).
+    let mf = &rows[4];
+    assert!(close(mf.reference_neg_elbo.unwrap().mean, 85.0) && close(mf.reference_mmd.unwrap().mean, 0.01));
+    // SVGD: finished (no ELBO), but before SAMTRUX's first row at 3000 evaluations.
+    let sv = &rows[5];
+    assert_eq!(sv.seeds, [0]);
+    assert!(sv.neg_elbo.is_none() && close(sv.mmd.unwrap().mean, 0.3) && sv.reference_neg_elbo.is_none());
+    assert_eq!(sv.reference_first_evals, Some(3000.0));
+    assert_eq!(rows[3].reference_runs, 0);
+
+    let md = report::vs_reference_markdown(&rows);
+    assert!(md.starts_with("## Gradient-based baselines vs SAMTRUX at equal evaluations\n"), "{md}");
+    for line in [
+        "| planar_robot_4 | ADVI-FR | 0,1 | 434 k | 51.0 ± 1.4 | 75.0 ± 7.1 (2 seeds, 305 k) | -24.0 | — | — | 0.0200 ± 0.014 | s2: error: step: 1000 steps in a row rejected \\| InvalidArgument |",
+        "| planar_robot_4 | IWAE | none | — | failed | — | — | — | — | — | s0: error: the worker thread panicked; s1: error: the worker thread panicked; s2: error: the worker thread panicked |",
+        "| planar_robot_4 | VR | none | — | failed | — | — | — | — | — | s0: finished without a finite final ELBO |",
+        "| gmm20 | FLOW | 0 | 500 k | 1.50000 | — (no SAMTRUX runs) | — | — | — | 0.200 | — |",
+        "| breast_cancer | ADVI-MF | 0 | 400 k | 90.0000 | 85.0000 (1 seed, 300 k) | +5.00 | 0.0500 | 0.0100 | 1.00 | — |",
+        "| breast_cancer | SVGD | 0 | 0 k | n/a (no density) | — (first SAMTRUX row at 3 k) | — | 0.300 | — | 8.00 | — |",
+    ] {
+        assert!(md.contains(line), "missing\n{line}\nin\n{md}");
+    }
+    // The full report has the section between the summary and the published figures, and the
+    // baselines' curves in the plots.
+    let (_, plots) = report::write_report(&dir, &dir.join("RESULTS.md"), "").unwrap();
+    assert_eq!(plots, ["planar_robot_4", "breast_cancer"]);
+    let full = std::fs::read_to_string(dir.join("RESULTS.md")).unwrap();
+    let (a, b, c) = (
+        full.find("## Summary").unwrap(),
+        full.find("## Gradient-based baselines vs SAMTRUX").unwrap(),
+        full.find("## Published figures").unwrap(),
+    );
+    assert!(a < b && b < c);
+    let svg = std::fs::read_to_string(dir.join("planar_robot_4.svg")).unwrap();
+    assert!(svg.contains("ADVI-FR") && svg.contains("SAMTRUX"));
+    // Without baselines there is no section.
+    assert_eq!(report::vs_reference_markdown(&[]), "");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn keep_header_reuses_the_notes() {
+    let md = "# gmmvi benchmark results\n\n**What was run.** Notes.\n\nMore notes.\n\n## Summary\n\n| a |\n";
+    assert_eq!(report::header_of(md), "**What was run.** Notes.\n\nMore notes.");
+    assert_eq!(report::header_of("# t\n\n## Summary\n"), "");
+    assert_eq!(report::header_of("no title"), "");
+    let dir = temp_dir("keep");
+    let results = dir.join("results");
+    synthetic(&results);
+    std::fs::write(dir.join("RESULTS.md"), md).unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_gmmvi-report"))
+            .arg("--results")
+            .arg(&results)
+            .arg("--out")
+            .arg(dir.join("RESULTS.md"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--keep-header"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(dir.join("RESULTS.md")).unwrap();
+    assert!(text.contains("**What was run.** Notes.\n\nMore notes.\n\n## Summary"), "{text}");
+    // Twice in a row: the notes are not duplicated.
+    assert!(run(&["--keep-header"]).status.success());
+    let again = std::fs::read_to_string(dir.join("RESULTS.md")).unwrap();
+    assert_eq!(again.matches("More notes.").count(), 1);
+    // --header and --keep-header exclude each other.
+    let out = run(&["--keep-header", "--header", "x.md"]);
+    assert!(!out.status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -13,7 +13,7 @@
 //! `a ~ U[0, 1)` (`H_des = H̄_model` without a prior), `c = exp(2(H_des − (D/2)(log 2π + 1))/D)`;
 //! initial weight 1e−29 before re-normalisation. With `num_prior_samples = n > 0` the
 //! candidates also include `n` draws from the prior `N(prior_mean, diag(initial_cov))`, on which
-//! the target is evaluated ([`PriorCandidates`]).
+//! the target is evaluated (`PriorCandidates`).
 //!
 //! The argmax is found by branch and bound rather than by `log q` at every candidate (that was
 //! half of an iteration on planar_robot_4). With `L(x) ≤ log q(x)` and `M ∈ [M_lo, M_hi]`,

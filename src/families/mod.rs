@@ -32,7 +32,7 @@ pub mod gaussian;
 pub mod gumbel;
 pub mod planar;
 
-pub use gaussian::{FullRankGaussian, MeanFieldGaussian};
+pub use gaussian::{FullRankGaussian, LogCholeskyGaussian, MeanFieldGaussian};
 
 /// A variational family `q(x; λ)` with a noise-driven sampler (score-function interface, §2).
 pub trait Family<T: Real, const D: usize> {

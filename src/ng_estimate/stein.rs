@@ -7,7 +7,7 @@
 //! (Stein/Price: `E_q[∇²f] = E_q[Λ(x − μ)∇fᵀ]`).
 //! Self-normalised weights divide by `Σ ŵ`; plain weights by the sample count `N`.
 //! With `only_use_own_samples` component k averages over the samples it drew itself, with
-//! `log ŵ = 0` ([`estimate_rows`]).
+//! `log ŵ = 0` (`store::estimate_rows`).
 //!
 //! The sums are streamed with an online maximum (no K × N matrix); a term whose log weight lies
 //! more than [`Real::NEGLIGIBLE_LOG`] below the running maximum is below the scalar's precision

@@ -3,14 +3,17 @@
 //! [`gmmvi_bench::report`].
 //!
 //! ```text
-//! gmmvi-report [--results bench/results] [--out bench/RESULTS.md] [--header notes.md]
+//! gmmvi-report [--results bench/results] [--out bench/RESULTS.md] [--header notes.md | --keep-header]
 //! ```
+//!
+//! `--keep-header` keeps the notes under the title of the existing `--out` file (what was run, on
+//! which machine), so regenerating the tables does not lose them.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use gmmvi_bench::report::write_report;
+use gmmvi_bench::report::{header_of, write_report};
 
 /// Summary table and plots of the benchmark suite's results.
 #[derive(Parser, Debug)]
@@ -23,8 +26,11 @@ struct Cli {
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/RESULTS.md"))]
     out: PathBuf,
     /// Markdown put under the title (what was run, on which machine).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "keep_header")]
     header: Option<PathBuf>,
+    /// Keep the notes under the title of the existing `--out` file.
+    #[arg(long)]
+    keep_header: bool,
 }
 
 fn main() -> ExitCode {
@@ -34,6 +40,13 @@ fn main() -> ExitCode {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", p.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None if cli.keep_header => match std::fs::read_to_string(&cli.out) {
+            Ok(t) => header_of(&t),
+            Err(e) => {
+                eprintln!("error: --keep-header: cannot read {}: {e}", cli.out.display());
                 return ExitCode::FAILURE;
             }
         },
