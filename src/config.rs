@@ -441,7 +441,8 @@ impl<T: Real> Config<T> {
     /// must be at least this.
     pub fn history_needed(&self) -> usize {
         match self.adapt.mode {
-            ComponentAdaptation::Adaptive => 2 * (self.adapt.del_iters / 3) + self.adapt.del_iters,
+            // Saturating: a huge `del_iters` then needs more than any capacity (no overflow).
+            ComponentAdaptation::Adaptive => (2 * (self.adapt.del_iters / 3)).saturating_add(self.adapt.del_iters),
             // Only the step-size rules read the history: its last two entries.
             ComponentAdaptation::Fixed => 2,
         }

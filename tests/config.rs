@@ -757,3 +757,18 @@ fn parse_error_is_small_and_copy() {
     let as_std: &dyn std::error::Error = &e;
     assert!(as_std.to_string().starts_with("bad value"));
 }
+
+/// A huge `del_iters` (found by fuzz/config_text) needs more history than any capacity instead
+/// of overflowing `2⌊d/3⌋ + d`.
+#[test]
+fn huge_del_iters_saturate_the_history_need() {
+    let c = Config::<f64>::parse("SAMTRUX del_iters=12516769090929542939").unwrap();
+    assert_eq!(c.history_needed(), usize::MAX);
+    let init = {
+        let mut q = gmmvi::Gmm::<f64, 2, 2>::new();
+        q.add_component(1.0, nalgebra::SVector::zeros(), &nalgebra::SMatrix::identity()).unwrap();
+        q
+    };
+    let e = gmmvi::Optimizer::<f64, 2, 2, 64, 8, 16>::new(&c, init, 0).unwrap_err();
+    assert!(matches!(e, gmmvi::Error::InvalidConfig { field } if field.starts_with("adapt.del_iters")), "{e:?}");
+}
