@@ -191,9 +191,9 @@ pub(super) fn to_config(c: &gmmvi_config, overrides: Option<&str>) -> Result<Cfg
     if lead.is_some() && cfg.codeword().as_str() != codeword {
         return Err(GMMVI_BAD_CONFIG);
     }
-    // Never fits (the history needs at least del_iters columns), and larger values could
-    // overflow the history arithmetic `2⌊d/3⌋ + d` in a 32-bit usize.
-    if cfg.adapt.del_iters > GMMVI_HISTORY {
+    // The history this build holds (as `gmmvi_config_parse` checks; `del_iters` matters only
+    // with adaptive components, and the need saturates instead of overflowing).
+    if cfg.history_needed() > GMMVI_HISTORY {
         return Err(GMMVI_BAD_CONFIG);
     }
     cfg.validate().map_err(|_| GMMVI_BAD_CONFIG)?;
