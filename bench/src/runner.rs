@@ -235,45 +235,59 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
     let seed = u64::from(spec.seed);
     match spec.target {
         TargetId::PlanarRobot1 | TargetId::PlanarRobot4 => {
-            let mut t =
+            let robot =
                 if spec.target == TargetId::PlanarRobot1 { PlanarRobot::one_goal() } else { PlanarRobot::four_goals() };
-            let mut e = t;
+            let mut e = robot;
+            let f = |th: &SVector<f64, 10>, g: Option<&mut SVector<f64, 10>>| match g {
+                None => robot.log_density_f64(&(*th).into(), None),
+                Some(g) => {
+                    let mut ga = [0.0; 10];
+                    let l = robot.log_density_f64(&(*th).into(), Some(&mut ga));
+                    *g = ga.into();
+                    l
+                }
+            };
+            let mut t = pointwise(f, spec.run.threads);
             let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
             drive::<10, 1000, 200_000, 2000, 170, 0, _, _>(spec, q, &mut t, &mut e, ground_truth::<10>(spec)?)
         }
         TargetId::Gmm20 => {
             let mut np = numpy_seed(spec);
-            let mut t =
+            let gmm =
                 Box::new(GaussianMixtureTarget::<f64, 20, 10>::numpy_benchmark(&mut np).map_err(gmmvi_err("GMM20"))?);
-            let mut e = t.clone();
+            let mut e = gmm.clone();
+            let mut t = pointwise(|x: &SVector<f64, 20>, g| gmm.log_density_f64(x, g), spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut *t, &mut *e, None)
+            drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut t, &mut *e, None)
         }
         TargetId::Gmm100 => {
             let mut np = numpy_seed(spec);
-            let mut t = Box::new(GaussianMixtureTarget::<f64, 100, 10>::zeroed());
-            t.numpy_benchmark_in_place(&mut np).map_err(gmmvi_err("GMM100"))?;
-            let mut e = t.clone();
+            let mut gmm = Box::new(GaussianMixtureTarget::<f64, 100, 10>::zeroed());
+            gmm.numpy_benchmark_in_place(&mut np).map_err(gmmvi_err("GMM100"))?;
+            let mut e = gmm.clone();
+            let mut t = pointwise(|x: &SVector<f64, 100>, g| gmm.log_density_f64(x, g), spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<100, 50, 15_000, 100, 170, 0, _, _>(spec, q, &mut *t, &mut *e, None)
+            drive::<100, 50, 15_000, 100, 170, 0, _, _>(spec, q, &mut t, &mut *e, None)
         }
         TargetId::Stm20 => {
             let mut np = numpy_seed(spec);
             let mut loc = Xoshiro256PlusPlus::seed_from_u64(seed);
-            let mut t = Box::new(StudentTMixture::<f64, 20, 10>::zeroed());
-            t.numpy_benchmark_in_place(STM20_HALF_WIDTH, &mut np, &mut loc).map_err(gmmvi_err("STM20"))?;
-            let mut e = t.clone();
+            let mut stm = Box::new(StudentTMixture::<f64, 20, 10>::zeroed());
+            stm.numpy_benchmark_in_place(STM20_HALF_WIDTH, &mut np, &mut loc).map_err(gmmvi_err("STM20"))?;
+            let mut e = stm.clone();
+            let mut t = pointwise(|x: &SVector<f64, 20>, g| stm.log_density_f64(x, g), spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut *t, &mut *e, None)
+            drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut t, &mut *e, None)
         }
         TargetId::Stm300 => {
             let mut np = numpy_seed(spec);
             let mut loc = Xoshiro256PlusPlus::seed_from_u64(seed);
-            let mut t = Box::new(StudentTMixture::<f64, 300, 20>::zeroed());
-            t.numpy_benchmark_in_place(STM300_HALF_WIDTH, &mut np, &mut loc).map_err(gmmvi_err("STM300"))?;
-            let mut e = t.clone();
+            let mut stm = Box::new(StudentTMixture::<f64, 300, 20>::zeroed());
+            stm.numpy_benchmark_in_place(STM300_HALF_WIDTH, &mut np, &mut loc).map_err(gmmvi_err("STM300"))?;
+            let mut e = stm.clone();
+            let mut t = pointwise(|x: &SVector<f64, 300>, g| stm.log_density_f64(x, g), spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<300, 64, 12_800, 64, 170, 0, _, _>(spec, q, &mut *t, &mut *e, None)
+            drive::<300, 64, 12_800, 64, 170, 0, _, _>(spec, q, &mut t, &mut *e, None)
         }
         TargetId::BreastCancer | TargetId::BreastCancerMb => {
             let (rows, labels) = spec.run.data.breast_cancer()?;
@@ -318,8 +332,85 @@ fn logistic<const D: usize, const K: usize, const S: usize, const G: usize, cons
             .map_err(gmmvi_err("minibatch target"))?;
         drive::<D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd)
     } else {
-        let mut t = full()?;
+        // Full batch: the points are independent, so they are split over the runner's threads
+        // (as the TF reference batches them over its cores); the values do not depend on the split.
+        let t = full()?;
+        let f = |th: &SVector<f64, D>, g: Option<&mut SVector<f64, D>>| t.log_density_f64(th, g);
+        let mut t = pointwise(f, spec.run.threads);
         drive::<D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd)
+    }
+}
+
+/// A target whose points are independent, `f(x, grad) = log p~(x)`, evaluated in contiguous
+/// parts on up to `threads` scoped threads. Every value is computed by the same code whatever
+/// the split, so runs are bit-identical for every thread count.
+struct Pointwise<F> {
+    f: F,
+    threads: usize,
+}
+
+/// [`Pointwise`] with `f`'s signature fixed (closures infer the higher-ranked one from it).
+fn pointwise<const D: usize, F>(f: F, threads: usize) -> Pointwise<F>
+where
+    F: Fn(&SVector<f64, D>, Option<&mut SVector<f64, D>>) -> f64 + Sync,
+{
+    Pointwise { f, threads }
+}
+
+/// Points below which a batch is evaluated on the calling thread (a spawn costs ~20 µs).
+const POINTWISE_MIN_PART: usize = 16;
+
+impl<F> Pointwise<F> {
+    fn eval<const D: usize>(&self, x: &[SVector<f64, D>], log_p: &mut [f64], grad: Option<&mut [SVector<f64, D>]>)
+    where
+        F: Fn(&SVector<f64, D>, Option<&mut SVector<f64, D>>) -> f64 + Sync,
+    {
+        let parts = self.threads.clamp(1, x.len().div_ceil(POINTWISE_MIN_PART).max(1));
+        let part = x.len().div_ceil(parts).max(1);
+        let f = &self.f;
+        let run = |x: &[SVector<f64, D>], lp: &mut [f64], g: Option<&mut [SVector<f64, D>]>| match g {
+            None => x.iter().zip(lp).for_each(|(xi, l)| *l = f(xi, None)),
+            Some(g) => x.iter().zip(lp).zip(g).for_each(|((xi, l), gi)| {
+                gi.fill(0.0);
+                *l = f(xi, Some(gi));
+            }),
+        };
+        if parts == 1 {
+            return run(x, log_p, grad);
+        }
+        std::thread::scope(|s| {
+            let mut gparts = grad.map(|g| g.chunks_mut(part));
+            for (xs, lp) in x.chunks(part).zip(log_p.chunks_mut(part)) {
+                let g = gparts.as_mut().and_then(Iterator::next);
+                s.spawn(move || run(xs, lp, g));
+            }
+        });
+    }
+}
+
+impl<const D: usize, F> Target<f64, D> for Pointwise<F>
+where
+    F: Fn(&SVector<f64, D>, Option<&mut SVector<f64, D>>) -> f64 + Sync,
+{
+    fn log_density(&mut self, x: &[SVector<f64, D>], log_p: &mut [f64]) -> Result<(), gmmvi::TargetError> {
+        if x.len() != log_p.len() {
+            return Err(gmmvi::TargetError { code: -1 });
+        }
+        self.eval(x, log_p, None);
+        Ok(())
+    }
+
+    fn log_density_with_grad(
+        &mut self,
+        x: &[SVector<f64, D>],
+        log_p: &mut [f64],
+        grad: &mut [SVector<f64, D>],
+    ) -> Result<(), gmmvi::TargetError> {
+        if x.len() != log_p.len() || grad.len() != x.len() {
+            return Err(gmmvi::TargetError { code: -1 });
+        }
+        self.eval(x, log_p, Some(grad));
+        Ok(())
     }
 }
 
@@ -436,6 +527,35 @@ pub fn write_csv(path: &std::path::Path, summary: &Summary) -> Result<(), String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pointwise_split_does_not_change_values() {
+        let f = |x: &SVector<f64, 3>, g: Option<&mut SVector<f64, 3>>| {
+            if let Some(g) = g {
+                *g = x.map(|v| -v.sin());
+            }
+            x.map(f64::cos).sum() + 1e-3 * x.norm_squared()
+        };
+        let xs: Vec<SVector<f64, 3>> =
+            (0..101).map(|i| SVector::from_fn(|d, _| (i * 3 + d) as f64 * 0.37 - 20.0)).collect();
+        let mut runs = Vec::new();
+        for threads in [1, 2, 3, 8] {
+            let mut t = pointwise(f, threads);
+            let (mut lp, mut g) = (vec![0.0; xs.len()], vec![SVector::<f64, 3>::zeros(); xs.len()]);
+            t.log_density_with_grad(&xs, &mut lp, &mut g).unwrap();
+            let mut lp2 = vec![0.0; xs.len()];
+            t.log_density(&xs, &mut lp2).unwrap();
+            assert_eq!(lp, lp2);
+            runs.push((lp, g));
+            assert!(t.log_density(&xs, &mut [0.0; 3]).is_err());
+        }
+        for (x, (l, g)) in xs.iter().zip(runs[0].0.iter().zip(&runs[0].1)) {
+            let mut gd = SVector::zeros();
+            assert_eq!(f(x, Some(&mut gd)).to_bits(), l.to_bits());
+            assert_eq!(gd, *g);
+        }
+        assert!(runs.iter().all(|r| *r == runs[0]));
+    }
 
     #[test]
     fn json_and_csv() {

@@ -194,10 +194,14 @@ pub fn preprocess_features<const D: usize>(raw: &[f64], rows: &mut [SVector<f64,
     Ok(())
 }
 
-/// `ln σ(a) = −softplus(−a)`, stable for every finite `a`.
+/// `(ln σ(a), σ(−a))` from one `exp` and one `log1p` (the hot pair of every row), stable for
+/// every `a`: with `e = exp(−|a|) ∈ (0, 1]`, `ln σ(a) = min(a, 0) − ln(1 + e)` and `σ(−a)` is
+/// `e/(1 + e)` or `1/(1 + e)`, each without cancellation.
 #[inline]
-pub(crate) fn log_sigmoid(a: f64) -> f64 {
-    if a >= 0.0 { -libm::log1p(libm::exp(-a)) } else { a - libm::log1p(libm::exp(a)) }
+pub(crate) fn log_sigmoid_and_complement(a: f64) -> (f64, f64) {
+    let e = libm::exp(-libm::fabs(a));
+    let r = 1.0 / (1.0 + e);
+    if a >= 0.0 { (-libm::log1p(e), e * r) } else { (a - libm::log1p(e), r) }
 }
 
 /// `σ(a) = 1/(1 + e^{−a})`, stable for every finite `a`.
@@ -311,7 +315,13 @@ impl<'a, T: Real, const D: usize> LogisticRegression<'a, T, D> {
             return f64::NAN;
         };
         let z = theta.dot(x);
-        let (l, c) = if y == 1 { (log_sigmoid(-z), -sigmoid(z)) } else { (log_sigmoid(z), 1.0 - sigmoid(z)) };
+        // §5.2's labels: y = 1: ℓ = ln σ(−z), ∂ℓ/∂z = −σ(z); y = 0: ℓ = ln σ(z), ∂ℓ/∂z = σ(−z).
+        let (l, c) = if y == 1 {
+            let (l, s) = log_sigmoid_and_complement(-z);
+            (l, -s)
+        } else {
+            log_sigmoid_and_complement(z)
+        };
         if let Some(g) = grad {
             g.axpy(scale * c, x, 1.0);
         }
@@ -364,10 +374,20 @@ mod tests {
         for a in [-800.0, -30.0, -1.0, 0.0, 0.5, 30.0, 800.0] {
             let naive = 1.0 / (1.0 + libm::exp(-a));
             assert!((sigmoid(a) - naive).abs() < 1e-15);
-            assert!(log_sigmoid(a).is_finite());
+            let (l, c) = log_sigmoid_and_complement(a);
+            assert!(l.is_finite());
+            assert!((c - (1.0 - naive)).abs() < 1e-15);
+            assert!((c - sigmoid(-a)).abs() <= 1e-16 * sigmoid(-a));
+            if a.abs() < 30.0 {
+                assert!((l - libm::log(naive)).abs() < 1e-15);
+            }
         }
-        assert!((log_sigmoid(-800.0) + 800.0).abs() < 1e-12);
-        assert!((log_sigmoid(0.0) + core::f64::consts::LN_2).abs() < 1e-15);
+        assert!((log_sigmoid_and_complement(-800.0).0 + 800.0).abs() < 1e-12);
+        assert!((log_sigmoid_and_complement(800.0).0).abs() < 1e-300);
+        assert!((log_sigmoid_and_complement(0.0).0 + core::f64::consts::LN_2).abs() < 1e-15);
+        assert_eq!(log_sigmoid_and_complement(f64::INFINITY), (0.0, 0.0));
+        assert_eq!(log_sigmoid_and_complement(f64::NEG_INFINITY), (f64::NEG_INFINITY, 1.0));
+        assert!(log_sigmoid_and_complement(f64::NAN).0.is_nan());
     }
 
     #[test]
