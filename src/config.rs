@@ -767,6 +767,55 @@ fn schedule_of(i: usize) -> StepSchedule {
 }
 
 impl<T: Real> Config<T> {
+    /// Every key [`Config::set`] accepts (canonical names, then the short aliases), e.g. for a
+    /// help text or a completion list.
+    pub const KEYS: [&'static str; 44] = [
+        "codeword",
+        "temperature",
+        "desired_samples_per_component",
+        "ratio_reused_samples_to_desired",
+        "max_database_size",
+        "only_use_own_samples",
+        "use_self_normalized_importance_weights",
+        "ng.use_self_normalized_importance_weights",
+        "weight_update.use_self_normalized_importance_weights",
+        "initial_l2_regularizer",
+        "del_iters",
+        "add_iters",
+        "max_components",
+        "thresholds_for_add_heuristic",
+        "min_weight_for_del_heuristic",
+        "num_database_samples",
+        "num_prior_samples",
+        "n_des",
+        "reuse",
+        "max_db",
+        "del",
+        "add",
+        "max_k",
+        "beta",
+        "beta_w",
+        "ng_estimator_type",
+        "num_component_adapter_type",
+        "sample_selector_type",
+        "ng_based_updater_type",
+        "component_stepsize_adapter_type",
+        "weight_updater_type",
+        "weight_stepsize_adapter_type",
+        "component_stepsize.initial_stepsize",
+        "component_stepsize.min_stepsize",
+        "component_stepsize.max_stepsize",
+        "component_stepsize.stepsize_inc_factor",
+        "component_stepsize.stepsize_dec_factor",
+        "component_stepsize.annealing_exponent",
+        "weight_stepsize.initial_stepsize",
+        "weight_stepsize.min_stepsize",
+        "weight_stepsize.max_stepsize",
+        "weight_stepsize.stepsize_inc_factor",
+        "weight_stepsize.stepsize_dec_factor",
+        "weight_stepsize.annealing_exponent",
+    ];
+
     /// Parses the short text form: tokens separated by whitespace or commas, the first one
     /// optionally a codeword (`SAMTRUX` or `codeword=SAMTRUX`, selecting the options and their
     /// per-letter defaults as [`Config::from_codeword`]; without one the start is
@@ -981,6 +1030,38 @@ impl<T: Real> Config<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_keys_are_exactly_the_accepted_ones() {
+        let value = |k: &str| match k {
+            "codeword" => "SAMTRUX",
+            "thresholds_for_add_heuristic" => "1000;100",
+            k if k.ends_with("_type") => "fixed",
+            k if k.contains("use_") => "true",
+            _ => "1",
+        };
+        for k in Config::<f64>::KEYS {
+            let v = match k {
+                "ng_estimator_type" => "Stein",
+                "sample_selector_type" => "component-based",
+                "ng_based_updater_type" | "weight_updater_type" => "direct",
+                "num_component_adapter_type" => "adaptive",
+                _ => value(k),
+            };
+            let mut cfg = Config::<f64>::samtrux();
+            assert_eq!(cfg.set(k, v), Ok(()), "{k}={v}");
+        }
+        let canonical = Config::<f64>::KEYS.iter().filter(|k| !ALIASES.iter().any(|(a, _)| a == *k)).count();
+        assert_eq!(canonical + ALIASES.len(), Config::<f64>::KEYS.len());
+        for (a, k) in ALIASES {
+            assert!(Config::<f64>::KEYS.contains(&a) && Config::<f64>::KEYS.contains(&k), "{a} -> {k}");
+        }
+        for k in OPTION_KEYS {
+            assert!(Config::<f64>::KEYS.contains(&k), "{k}");
+        }
+        let mut cfg = Config::<f64>::samtrux();
+        assert!(matches!(cfg.set("n_de", "1"), Err(ParseError::UnknownKey { .. })));
+    }
 
     #[test]
     fn config_parse_usize_takes_exact_integers_only() {

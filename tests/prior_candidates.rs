@@ -3,33 +3,11 @@
 //! and counted as evaluations.
 mod common;
 
-use common::{Mixture, big_stack, four_modes};
-use gmmvi::{Config, Error, Gmm, Optimizer, StopRule, Target, TargetError};
+use common::{big_stack, four_modes};
+use gmmvi::{Config, Error, Gmm, Optimizer, StopRule};
 use nalgebra::{SMatrix, SVector};
 
 type Opt = Optimizer<f64, 2, 16, 4096, 64, 256>;
-
-struct Four(Mixture<2>);
-
-impl Target<f64, 2> for Four {
-    fn log_density(&mut self, x: &[SVector<f64, 2>], lp: &mut [f64]) -> Result<(), TargetError> {
-        for (xi, l) in x.iter().zip(lp) {
-            *l = self.0.eval(xi).0;
-        }
-        Ok(())
-    }
-    fn log_density_with_grad(
-        &mut self,
-        x: &[SVector<f64, 2>],
-        lp: &mut [f64],
-        g: &mut [SVector<f64, 2>],
-    ) -> Result<(), TargetError> {
-        for ((xi, l), gi) in x.iter().zip(lp).zip(g) {
-            (*l, *gi) = self.0.eval(xi);
-        }
-        Ok(())
-    }
-}
 
 /// One narrow component on the mode at (−10, −10): the stored samples never leave it, so only
 /// the prior's draws can show the add heuristic the other three modes.
@@ -46,7 +24,7 @@ fn setup(prior_samples: usize) -> Box<Opt> {
 fn prior_candidates_need_the_prior_mean() {
     big_stack(|| {
         let mut opt = setup(100);
-        let mut t = Four(four_modes());
+        let mut t = four_modes();
         let before = opt.model().clone();
         // Entropy only is not enough: the draws need the mean.
         opt.set_prior_variances(&SVector::repeat(225.0)).unwrap();
@@ -64,7 +42,7 @@ fn prior_candidates_find_the_other_modes_and_are_counted() {
     big_stack(|| {
         let mut opt = setup(200);
         opt.set_prior(&SVector::zeros(), &SVector::repeat(225.0)).unwrap();
-        let mut t = Four(four_modes());
+        let mut t = four_modes();
         let (mut sum, mut with_prior) = (0u64, 0);
         let s = opt
             .run(&mut t, &StopRule::iterations(400), |r| {
@@ -92,7 +70,7 @@ fn first_add_reaches_another_mode_only_with_prior_candidates() {
         for (n, elsewhere) in [(200, true), (0, false)] {
             let mut opt = setup(n);
             opt.set_prior(&SVector::zeros(), &SVector::repeat(225.0)).unwrap();
-            let mut t = Four(four_modes());
+            let mut t = four_modes();
             opt.run(&mut t, &StopRule::iterations(5), |_| {}).unwrap();
             assert_eq!(opt.model().len(), 2);
             let added = *opt.model().mean(1).unwrap();
@@ -106,7 +84,7 @@ fn first_add_reaches_another_mode_only_with_prior_candidates() {
 #[test]
 fn checkpoint_carries_the_prior() {
     big_stack(|| {
-        let mut t = Four(four_modes());
+        let mut t = four_modes();
         let mut a = setup(50);
         a.set_prior(&SVector::from([1.0, -2.0]), &SVector::repeat(225.0)).unwrap();
         a.run(&mut t, &StopRule::iterations(7), |_| {}).unwrap();
