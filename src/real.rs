@@ -30,6 +30,14 @@ pub trait Real: RealField + Copy + Default + Send + Sync + core::fmt::Debug + 's
     fn is_nan_like(self) -> bool {
         self.partial_cmp(&self).is_none()
     }
+    /// Two independent standard normals (Box–Muller) from two draws of `rng`, in this type's
+    /// own arithmetic: `f32` takes 24-bit uniforms and the `f32` libm functions, so `f32`
+    /// builds (firmware) link no `f64` trigonometry. Not part of the stable API.
+    #[doc(hidden)]
+    fn normal_pair<R: rand_core::Rng + ?Sized>(rng: &mut R) -> (Self, Self);
+    /// `n^a` in this type's arithmetic (the decaying step sizes). Not part of the stable API.
+    #[doc(hidden)]
+    fn count_pow(n: u64, a: Self) -> Self;
 }
 
 impl Real for f32 {
@@ -51,6 +59,20 @@ impl Real for f32 {
     fn finite(self) -> bool {
         self.is_finite()
     }
+    #[inline]
+    fn normal_pair<R: rand_core::Rng + ?Sized>(rng: &mut R) -> (Self, Self) {
+        const ULP: f32 = 1.0 / 16_777_216.0;
+        // 1 - u lies in (0, 1] (u has 24 bits, exact in f32), so the logarithm is finite.
+        let u1 = 1.0 - (rng.next_u32() >> 8) as f32 * ULP;
+        let u2 = (rng.next_u32() >> 8) as f32 * ULP;
+        let r = libm::sqrtf(-2.0 * libm::logf(u1));
+        let (s, c) = libm::sincosf(core::f32::consts::TAU * u2);
+        (r * c, r * s)
+    }
+    #[inline]
+    fn count_pow(n: u64, a: Self) -> Self {
+        libm::powf(n as f32, a)
+    }
 }
 
 impl Real for f64 {
@@ -71,6 +93,19 @@ impl Real for f64 {
     #[inline(always)]
     fn finite(self) -> bool {
         self.is_finite()
+    }
+    #[inline]
+    fn normal_pair<R: rand_core::Rng + ?Sized>(rng: &mut R) -> (Self, Self) {
+        // 1 - u lies in (0, 1], so the logarithm is finite.
+        let u1 = 1.0 - crate::rng::uniform(rng);
+        let u2 = crate::rng::uniform(rng);
+        let r = libm::sqrt(-2.0 * libm::log(u1));
+        let (s, c) = libm::sincos(core::f64::consts::TAU * u2);
+        (r * c, r * s)
+    }
+    #[inline]
+    fn count_pow(n: u64, a: Self) -> Self {
+        libm::pow(n as f64, a)
     }
 }
 

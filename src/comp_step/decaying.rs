@@ -7,8 +7,8 @@ use crate::real::Real;
 
 /// The step size of a component that has received `n` updates.
 pub(crate) fn stepsize<T: Real>(cfg: &ComponentStepConfig<T>, n: u64) -> T {
-    let decay = if n == 0 { 0.0 } else { libm::pow(n as f64, cfg.annealing_exponent.to_f64()) };
-    cfg.initial / T::of(1.0 + decay)
+    let decay = if n == 0 { T::zero() } else { T::count_pow(n, cfg.annealing_exponent) };
+    cfg.initial / (T::one() + decay)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use crate::real::Real;
 
 /// The step size of call number `m` (from 0); an unset exponent counts as 0 (validated away).
 pub(crate) fn stepsize<T: Real>(cfg: &WeightStepConfig<T>, m: u64) -> T {
-    let a = cfg.annealing_exponent.map_or(0.0, |a| a.to_f64());
-    let decay = if m == 0 { 0.0 } else { libm::pow(m as f64, a) };
-    cfg.initial / T::of(1.0 + decay)
+    let a = cfg.annealing_exponent.unwrap_or_else(T::zero);
+    let decay = if m == 0 { T::zero() } else { T::count_pow(m, a) };
+    cfg.initial / (T::one() + decay)
 }
