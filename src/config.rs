@@ -288,6 +288,54 @@ fn codeword_options(code: &str) -> Result<[usize; 7], CodewordError> {
 }
 
 impl<T: Real> Config<T> {
+    /// Zeros and first variants: a placeholder (see `Optimizer::BLANK`), not a valid
+    /// configuration.
+    pub(crate) const BLANK: Self = Self {
+        temperature: T::ZERO_CONST,
+        ng: NgEstimationConfig {
+            estimator: NgEstimator::More,
+            only_use_own_samples: false,
+            self_normalized: false,
+            initial_l2_regularizer: T::ZERO_CONST,
+        },
+        adapt: AdaptConfig {
+            mode: ComponentAdaptation::Adaptive,
+            del_iters: 0,
+            add_iters: 0,
+            max_components: 0,
+            thresholds: Vec::new(),
+            min_weight_for_del: T::ZERO_CONST,
+            num_database_samples: 0,
+            num_prior_samples: 0,
+        },
+        samples: SampleSelectionConfig {
+            selector: SampleSelector::ComponentBased,
+            desired_samples_per_component: 0,
+            reuse_ratio: T::ZERO_CONST,
+            max_database_size: 0,
+        },
+        component_update: ComponentUpdateConfig { updater: ComponentUpdater::Direct },
+        component_step: ComponentStepConfig {
+            schedule: StepSchedule::Fixed,
+            initial: T::ZERO_CONST,
+            min: T::ZERO_CONST,
+            max: T::ZERO_CONST,
+            inc_factor: T::ZERO_CONST,
+            dec_factor: T::ZERO_CONST,
+            annealing_exponent: T::ZERO_CONST,
+        },
+        weight_update: WeightUpdateConfig { updater: WeightUpdater::Direct, self_normalized: false },
+        weight_step: WeightStepConfig {
+            schedule: StepSchedule::Fixed,
+            initial: T::ZERO_CONST,
+            min: T::ZERO_CONST,
+            max: T::ZERO_CONST,
+            inc_factor: T::ZERO_CONST,
+            dec_factor: T::ZERO_CONST,
+            annealing_exponent: None,
+        },
+    };
+
     /// The configuration of a 7-letter codeword (spec §11): per position the option and its
     /// default hyperparameters, merged letter by letter.
     ///

@@ -12,9 +12,13 @@ pub(crate) struct History<T, const K: usize, const H: usize> {
 }
 
 impl<T: Real, const K: usize, const H: usize> History<T, K, H> {
-    pub fn new(fill: T) -> Self {
-        const { assert!(H > 1, "history needs H > 1") };
-        Self { data: [[fill; H]; K], head: 0 }
+    /// All zeros (see `Optimizer::BLANK`).
+    pub const BLANK: Self = Self { data: [[T::ZERO_CONST; H]; K], head: 0 };
+
+    /// Every entry `fill`, the ring at its start.
+    pub fn fill(&mut self, fill: T) {
+        self.data = [[fill; H]; K];
+        self.head = 0;
     }
 
     /// Appends one column: `values[k]` for the first `values.len()` rows.

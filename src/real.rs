@@ -140,6 +140,9 @@ pub(crate) struct OnlineLse<T> {
 }
 
 impl<T: Real> OnlineLse<T> {
+    /// All zeros (see `Optimizer::BLANK`).
+    pub const BLANK: Self = Self { max: T::ZERO_CONST, sum: T::ZERO_CONST };
+
     pub fn new() -> Self {
         Self { max: T::NEG_INF, sum: T::zero() }
     }

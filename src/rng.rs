@@ -31,6 +31,9 @@ pub struct Xoshiro256 {
 }
 
 impl Xoshiro256 {
+    /// The all-zero state: a placeholder (see `Optimizer::BLANK`), never drawn from.
+    pub(crate) const BLANK: Self = Self { s: [0; 4] };
+
     /// Seeds as `Xoshiro256PlusPlus::seed_from_u64`: 32 bytes from SplitMix64, little-endian.
     pub fn seed_from_u64(seed: u64) -> Self {
         let mut sm = seed;

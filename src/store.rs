@@ -84,26 +84,43 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
     /// An empty store.
     pub fn new() -> Self {
         const { assert!(S > 0 && G > 0, "store needs S > 0 and G > 0") };
-        Self {
-            len: 0,
-            x: [SVector::zeros(); S],
-            log_p: [T::zero(); S],
-            grad: [SVector::zeros(); S],
-            gid: [0; S],
-            log_b: [T::zero(); S],
-            log_q: [T::zero(); S],
-            gamma: [SVector::zeros(); S],
-            next_gid: 0,
-            g_id: [u64::MAX; G],
-            g_comp: [usize::MAX; G],
-            draw_first_gid: u64::MAX,
-            g: [Component::ZERO; G],
-            bg_len: 0,
-            bg: [Component::ZERO; G],
-            bg_log_w: [T::zero(); G],
-            blocks: [RowBlock::EMPTY; G],
-            written: 0,
-        }
+        let mut s = Self::BLANK;
+        s.reset();
+        s
+    }
+
+    /// All-zero bytes (see `Optimizer::BLANK`); [`Self::reset`] makes it the empty store.
+    pub(crate) const BLANK: Self = Self {
+        len: 0,
+        x: [SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])); S],
+        log_p: [T::ZERO_CONST; S],
+        grad: [SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])); S],
+        gid: [0; S],
+        log_b: [T::ZERO_CONST; S],
+        log_q: [T::ZERO_CONST; S],
+        gamma: [SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])); S],
+        next_gid: 0,
+        g_id: [0; G],
+        g_comp: [0; G],
+        draw_first_gid: 0,
+        g: [Component::ZERO; G],
+        bg_len: 0,
+        bg: [Component::ZERO; G],
+        bg_log_w: [T::ZERO_CONST; G],
+        blocks: [RowBlock::EMPTY; G],
+        written: 0,
+    };
+
+    /// Empties a [`Self::BLANK`] store in place: the counters and the Gaussian ring's ids.
+    /// The row arrays are not touched (nothing reads a row at or beyond `len`).
+    pub(crate) fn reset(&mut self) {
+        self.len = 0;
+        self.next_gid = 0;
+        self.g_id = [u64::MAX; G];
+        self.g_comp = [usize::MAX; G];
+        self.draw_first_gid = u64::MAX;
+        self.bg_len = 0;
+        self.written = 0;
     }
 
     /// Number of stored samples.

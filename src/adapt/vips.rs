@@ -42,7 +42,7 @@ use crate::target::Target;
 
 /// Unnormalised weight of an added component.
 pub const NEW_COMPONENT_WEIGHT: f64 = 1e-29;
-/// Most kernel taps: `del_iters` up to 3·`MAX_TAPS`/2.
+/// Most kernel taps (`del_iters` up to 3·`MAX_TAPS`/2 use them all).
 const MAX_TAPS: usize = 1024;
 /// Most components in a block's lower bound on `log q`.
 const TOP: usize = 4;
@@ -61,19 +61,29 @@ const SLACK_ULPS: f64 = 4096.0;
 
 /// The `G = 2⌊del/3⌋` normalised kernel taps `κ_j = φ(j; 0, del/8)`, `j = −f..f−1` (TV10).
 pub fn deletion_kernel(del_iters: usize, out: &mut [f64]) -> usize {
-    let f = del_iters / 3;
-    let g = (2 * f).min(out.len());
-    let sigma = del_iters as f64 / 8.0;
-    let mut sum = 0.0;
+    let g = (2 * (del_iters / 3)).min(out.len());
+    let sum = tap_sum(del_iters, g);
     for (i, o) in out.iter_mut().enumerate().take(g) {
-        let j = i as f64 - f as f64;
-        *o = libm::exp(-0.5 * (j / sigma) * (j / sigma)) / (sigma * libm::sqrt(core::f64::consts::TAU));
-        sum += *o;
-    }
-    for o in out.iter_mut().take(g) {
-        *o /= sum;
+        *o = tap(del_iters, i) / sum;
     }
     g
+}
+
+/// Unnormalised tap `i` of [`deletion_kernel`]: computed where it is used rather than kept in
+/// an array, which would cost `8·MAX_TAPS` bytes of stack on a microcontroller.
+fn tap(del_iters: usize, i: usize) -> f64 {
+    let sigma = del_iters as f64 / 8.0;
+    let j = i as f64 - (del_iters / 3) as f64;
+    libm::exp(-0.5 * (j / sigma) * (j / sigma)) / (sigma * libm::sqrt(core::f64::consts::TAU))
+}
+
+/// The sum of the first `g` taps, in tap order.
+fn tap_sum(del_iters: usize, g: usize) -> f64 {
+    let mut sum = 0.0;
+    for i in 0..g {
+        sum += tap(del_iters, i);
+    }
+    sum
 }
 
 /// Marks in `bad` the components to delete (spec §10.2). `H` must hold `2f + del` columns.
@@ -85,21 +95,24 @@ pub(crate) fn deletion_candidates<T: Real, const K: usize, const H: usize>(
     min_weight: T,
     bad: &mut [bool; K],
 ) -> usize {
-    let mut kern = [0.0f64; MAX_TAPS];
-    let g = deletion_kernel(del, &mut kern);
+    let g = (2 * (del / 3)).min(MAX_TAPS);
+    let sum = tap_sum(del, g);
     let win = g + del;
     let sentinel = T::SENTINEL;
     let mut cur = [0.0f64; K];
     let mut old = [0.0f64; K];
     let mut max_cur = f64::NEG_INFINITY;
-    for k in 0..n {
-        let (mut c, mut o) = (0.0, 0.0);
-        for (j, &kj) in kern.iter().enumerate().take(g) {
-            c += rh.get(k, g - j).to_f64() * kj;
-            o += rh.get(k, g + del - j).to_f64() * kj;
+    // Tap-major, so each tap is computed once; every sum still runs over j in order.
+    for j in 0..g {
+        let kj = tap(del, j) / sum;
+        for k in 0..n {
+            cur[k] += rh.get(k, g - j).to_f64() * kj;
+            old[k] += rh.get(k, g + del - j).to_f64() * kj;
         }
-        cur[k] = c / g as f64;
-        old[k] = o / g as f64;
+    }
+    for k in 0..n {
+        cur[k] /= g as f64;
+        old[k] /= g as f64;
         max_cur = max_cur.max(cur[k]);
     }
     // Greedy weights: per column, softmax over components of the rewards.

@@ -21,6 +21,7 @@ use crate::real::Real;
 /// New mean and lower Cholesky factor `L'` (`Σ' = L'L'ᵀ`) after a direct NG step of size `beta`
 /// from the component `(mean, chol)` with the negated expected Hessian `hess` (`Ĥ`) and gradient
 /// `grad` (`ĝ`) of the log ratio; `None` if the update is rejected.
+#[inline(never)]
 pub(crate) fn update<T: Real, const D: usize>(
     mean: &SVector<T, D>,
     chol: &SMatrix<T, D, D>,

@@ -16,6 +16,7 @@ use crate::real::Real;
 /// New mean and lower Cholesky factor after an iBLR step of size `beta` from `(mean, chol)` with
 /// the negated expected Hessian `hess` (`Ĥ`) and gradient `grad` (`ĝ`); `first_update` is true
 /// for a component that has never been updated (its mean is then kept). `None` if rejected.
+#[inline(never)]
 pub(crate) fn update<T: Real, const D: usize>(
     mean: &SVector<T, D>,
     chol: &SMatrix<T, D, D>,
@@ -40,6 +41,7 @@ pub(crate) fn update<T: Real, const D: usize>(
 /// [`update`] for the diagonal model, elementwise in O(D) (spec §5.2): with `s = L_d²`,
 /// `Λ'_d = 1/s + β(Ĥ_d + (β/2)Ĥ_d² s)`, `μ'_d = μ_d − β s ĝ_d` (kept on the first update),
 /// `L'_d = (Λ'_d)^{-1/2}`. Only the diagonals of `chol` and `hess` are read.
+#[inline(never)]
 pub(crate) fn update_diag<T: Real, const D: usize>(
     mean: &SVector<T, D>,
     chol: &SMatrix<T, D, D>,

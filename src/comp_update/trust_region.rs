@@ -113,6 +113,7 @@ pub(crate) struct Step<T: Real, const D: usize> {
 
 /// One trust-region update with KL bound `eps`, previous multiplier `last_eta` (< 0 = cold
 /// start) and temperature `temp`.
+#[inline(never)]
 pub(crate) fn update<T: Real, const D: usize>(pr: &Problem<'_, T, D>, eps: T, last_eta: T, temp: T) -> Step<T, D> {
     let (mut lo, mut hi) = if last_eta < T::zero() {
         (-20.0f64, 80.0f64)

@@ -392,13 +392,25 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     /// An empty mixture (no active component).
     pub fn new() -> Self {
         const { assert!(D > 0 && K > 0, "Gmm needs D > 0 and K > 0") };
-        Self {
-            n: 0,
-            log_w: [T::zero(); K],
-            mean: [SVector::zeros(); K],
-            chol: [SMatrix::zeros(); K],
-            comp: [Component::ZERO; K],
-        }
+        Self::BLANK
+    }
+
+    /// The empty mixture as a constant: all-zero bytes.
+    pub(crate) const BLANK: Self = Self {
+        n: 0,
+        log_w: [T::ZERO_CONST; K],
+        mean: [SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])); K],
+        chol: [SMatrix::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; D])); K],
+        comp: [Component::ZERO; K],
+    };
+
+    /// `*self = other.clone()` field by field, so that no mixture-sized temporary is built.
+    pub(crate) fn assign(&mut self, other: &Self) {
+        self.n = other.n;
+        self.log_w = other.log_w;
+        self.mean = other.mean;
+        self.chol = other.chol;
+        self.comp = other.comp;
     }
 
     /// The initial model of targets.md §0: `k0` components with weights `1/k0`, covariance

@@ -197,6 +197,7 @@ impl<const D: usize, const C: usize> Regression<D, C> {
 /// `l2[k]` is component k's ridge coefficient. For `D ≤ 10` one parallel task per component
 /// with a stack regression; above, one component after the other in `ws`.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const M: usize, X>(
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,

@@ -22,6 +22,7 @@ use crate::store::{RowBlock, SampleStore, clipped, estimate_rows};
 
 /// Fills `gamma[r] = ∇log p~ − ∇log q` for the working-set rows, with
 /// `∇log q(x) = Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2) over the non-negligible `r_k`.
+#[inline(never)]
 pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
     model: &Gmm<T, D, K>,
     store: &mut SampleStore<T, D, S, G>,
@@ -79,6 +80,7 @@ fn gradient_rows<T: Real, const D: usize, const K: usize>(
 /// for a component without samples, `own` only); the working-set rows must carry `log_b` and
 /// `gamma` (see [`log_ratio_gradients`]). `own`: `only_use_own_samples`.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,

@@ -55,6 +55,7 @@ pub(crate) fn ess_floor<T: Real, const D: usize, const S: usize, const G: usize>
 
 /// Runs the selection; on `Err` the store holds what it held before.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub(crate) fn select<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, P, R, X>(
     model: &Gmm<T, D, K>,
     store: &mut SampleStore<T, D, S, G>,

@@ -25,6 +25,9 @@ pub(crate) struct WeightStepState<T> {
 }
 
 impl<T: Real> WeightStepState<T> {
+    /// All zeros (see `Optimizer::BLANK`).
+    pub const BLANK: Self = Self { beta: T::ZERO_CONST, calls: 0, last_elbo: T::ZERO_CONST };
+
     /// The state before the first call.
     pub fn new(cfg: &WeightStepConfig<T>) -> Self {
         Self { beta: cfg.initial, calls: 0, last_elbo: T::SENTINEL }

@@ -16,6 +16,7 @@ pub(crate) type Partial<T> = (OnlineLse<T>, T);
 /// Writes `E_k` for every active component into `e`; returns `false` if some `E_k` is not
 /// finite (the caller then skips the weight update). One pass over the working set in
 /// [`REWARD_TASKS`] row tasks, each with its own accumulators in `partial`, merged in task order.
+#[inline(never)]
 pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
