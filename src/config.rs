@@ -116,6 +116,11 @@ pub struct SampleSelectionConfig<T> {
     /// `max_database_size`: the store is thinned (every second row kept) when an insert would
     /// exceed `min(max_database_size, S)`. Default `usize::MAX`, i.e. the capacity `S`.
     pub max_database_size: usize,
+    /// `use_sample_database` (spec §9.1 step 3), default `true`: new samples are appended to
+    /// the store. `false`: each iteration's batch replaces the store, so the working set and the
+    /// add heuristic's stored candidates are that batch alone (the reuse pass still weighs the
+    /// previous batch when choosing how many samples to draw, as the reference does).
+    pub use_sample_database: bool,
 }
 
 /// Natural-gradient estimation (spec §2).
@@ -313,6 +318,7 @@ impl<T: Real> Config<T> {
             desired_samples_per_component: 0,
             reuse_ratio: T::ZERO_CONST,
             max_database_size: 0,
+            use_sample_database: false,
         },
         component_update: ComponentUpdateConfig { updater: ComponentUpdater::Direct },
         component_step: ComponentStepConfig {
@@ -378,6 +384,7 @@ impl<T: Real> Config<T> {
                 desired_samples_per_component: 100,
                 reuse_ratio: T::of(if mixture { 0.0 } else { 2.0 }),
                 max_database_size: usize::MAX,
+                use_sample_database: true,
             },
             component_update: ComponentUpdateConfig {
                 updater: match idx[3] {
@@ -817,12 +824,13 @@ fn schedule_of(i: usize) -> StepSchedule {
 impl<T: Real> Config<T> {
     /// Every key [`Config::set`] accepts (canonical names, then the short aliases), e.g. for a
     /// help text or a completion list.
-    pub const KEYS: [&'static str; 44] = [
+    pub const KEYS: [&'static str; 45] = [
         "codeword",
         "temperature",
         "desired_samples_per_component",
         "ratio_reused_samples_to_desired",
         "max_database_size",
+        "use_sample_database",
         "only_use_own_samples",
         "use_self_normalized_importance_weights",
         "ng.use_self_normalized_importance_weights",
@@ -916,6 +924,7 @@ impl<T: Real> Config<T> {
     /// | `desired_samples_per_component` | `n_des` | `samples.desired_samples_per_component` | integer |
     /// | `ratio_reused_samples_to_desired` | `reuse` | `samples.reuse_ratio` | number |
     /// | `max_database_size` | `max_db` | `samples.max_database_size` | integer |
+    /// | `use_sample_database` | | `samples.use_sample_database` | bool |
     /// | `only_use_own_samples` | | `ng.only_use_own_samples` | bool |
     /// | `use_self_normalized_importance_weights` | | `ng.self_normalized` and `weight_update.self_normalized` | bool |
     /// | `ng.use_self_normalized_importance_weights` | | `ng.self_normalized` | bool |
@@ -1043,6 +1052,9 @@ impl<T: Real> Config<T> {
             }
             "ratio_reused_samples_to_desired" => self.samples.reuse_ratio = real("samples.reuse_ratio")?,
             "max_database_size" => self.samples.max_database_size = int("samples.max_database_size")?,
+            "use_sample_database" => {
+                self.samples.use_sample_database = boolean("samples.use_sample_database")?;
+            }
             "only_use_own_samples" => self.ng.only_use_own_samples = boolean("ng.only_use_own_samples")?,
             "use_self_normalized_importance_weights" => {
                 let b = boolean("ng.self_normalized")?;

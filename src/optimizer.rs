@@ -616,15 +616,16 @@ impl<
         }
         // ---- sample selection (§9) ----
         let need_grad = cfg.ng.estimator == NgEstimator::Stein;
+        let replace = !cfg.samples.use_sample_database;
         let (n_des, reuse, max_rows) =
             (cfg.samples.desired_samples_per_component, cfg.reuse_rows(kn), cfg.samples.max_database_size);
         let (model, store, rng) = (&self.model, &mut self.store, &mut self.rng);
         let sel = match cfg.samples.selector {
             SampleSelector::ComponentBased => {
-                component::select(model, store, target, rng, n_des, reuse, max_rows, need_grad, par)?
+                component::select(model, store, target, rng, n_des, reuse, max_rows, need_grad, replace, par)?
             }
             SampleSelector::MixtureBased => {
-                mixture::select(model, store, target, rng, n_des, reuse, max_rows, need_grad, par)?
+                mixture::select(model, store, target, rng, n_des, reuse, max_rows, need_grad, replace, par)?
             }
         };
         let start = sel.start;

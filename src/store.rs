@@ -234,6 +234,19 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
         id < self.next_gid && self.next_gid - id <= G as u64
     }
 
+    /// Keeps only the newest `n` rows, moved to the front (`use_sample_database = false`).
+    pub(crate) fn keep_newest(&mut self, n: usize) {
+        let n = n.min(self.len);
+        let from = self.len - n;
+        if from > 0 {
+            self.x.copy_within(from..self.len, 0);
+            self.log_p.copy_within(from..self.len, 0);
+            self.grad.copy_within(from..self.len, 0);
+            self.gid.copy_within(from..self.len, 0);
+        }
+        self.len = n;
+    }
+
     /// Commits rows `[len, len + n)` as stored.
     pub(crate) fn commit(&mut self, n: usize) {
         self.len = (self.len + n).min(S);

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use gmmvi_bench::data::{DataDir, default_data_dir};
-use gmmvi_bench::presets::{PRESETS, ROWS, TargetId, paper_row};
+use gmmvi_bench::presets::{PRESETS, ROWS, TargetId};
 use gmmvi_bench::runner::{self, RunOptions, Summary};
 use gmmvi_bench::spec::{Request, build, smoke_settings};
 
@@ -129,9 +129,6 @@ fn request(cli: &Cli, target: &str, config: Vec<String>) -> Request {
 
 fn single(cli: &Cli) -> Result<(), String> {
     let (spec, text) = build(&request(cli, &cli.target, cli.config.clone()))?;
-    if let Some(r) = paper_row(&cli.algo, spec.target).filter(|r| !r.unsupported.is_empty()) {
-        eprintln!("note: not applied from algorithm.md §12: {}", r.unsupported);
-    }
     eprintln!("{} {}: config \"{text}\", init {:?}", spec.target.name(), cli.algo, spec.init);
     let summary = runner::run(spec)?;
     if let Some(path) = &cli.csv {
@@ -198,8 +195,6 @@ fn list() {
     }
     println!("paper rows (algorithm.md §12) applied with --algo:");
     for r in ROWS {
-        let extra =
-            if r.unsupported.is_empty() { String::new() } else { format!("  [not applied: {}]", r.unsupported) };
-        println!("  {} {:?}: k0={} {}{}", r.algo, r.env, r.k0, r.settings(), extra);
+        println!("  {} {:?}: k0={} {}", r.algo, r.env, r.k0, r.settings());
     }
 }

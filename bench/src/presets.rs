@@ -2,9 +2,9 @@
 //! the experiment-3 "eval" configs) for the codewords SAMTRUX, SAMTRON, ZAMTRUX and SEPYFUX.
 //!
 //! A row becomes `key=value` settings for [`gmmvi::Config::parse`] (after the codeword) plus
-//! the initial model of targets.md §0 (`K0`, `prior_scale`, `initial_cov`). Keys the core does
-//! not support are left out and listed in the field [`Row::unsupported`]:
-//! `use_sample_database: False` (WINE, SEPYFUX/STM300).
+//! the initial model of targets.md §0 (`K0`, `prior_scale`, `initial_cov`). Every setting of
+//! the rows is applied (`use_sample_database: False` of WINE and SEPYFUX/STM300 since
+//! 2026-12-06; runs before that date kept the database).
 
 use std::fmt::Write as _;
 
@@ -221,8 +221,8 @@ pub struct Row {
     pub own: bool,
     /// `num_prior_samples` (STM300, WINE; 0 elsewhere).
     pub prior_samples: usize,
-    /// Settings of the row the core cannot express (reported, not applied).
-    pub unsupported: &'static str,
+    /// `use_sample_database: False` (WINE, SEPYFUX/STM300).
+    pub no_db: bool,
 }
 
 const fn row(algo: &'static str, env: Env, k0: usize, n_des: usize, reuse: f64) -> Row {
@@ -239,7 +239,7 @@ const fn row(algo: &'static str, env: Env, k0: usize, n_des: usize, reuse: f64) 
         plain_iw: false,
         own: false,
         prior_samples: 0,
-        unsupported: "",
+        no_db: false,
     }
 }
 
@@ -272,8 +272,8 @@ impl Row {
         self.own = true;
         self
     }
-    const fn not_applied(mut self, what: &'static str) -> Self {
-        self.unsupported = what;
+    const fn no_db(mut self) -> Self {
+        self.no_db = true;
         self
     }
 
@@ -305,13 +305,12 @@ impl Row {
         if self.prior_samples > 0 {
             let _ = write!(s, " num_prior_samples={}", self.prior_samples);
         }
+        if self.no_db {
+            s.push_str(" use_sample_database=false");
+        }
         s
     }
 }
-
-const WINE_ADAPTIVE: &str = "use_sample_database=False";
-const WINE_FIXED: &str = "use_sample_database=False";
-const NO_DB: &str = "use_sample_database=False";
 
 /// The rows of algorithm.md §12 for SAMTRUX, SAMTRON, ZAMTRUX and SEPYFUX (values verbatim).
 pub const ROWS: &[Row] = &[
@@ -349,7 +348,7 @@ pub const ROWS: &[Row] = &[
         .db(500_000)
         .own()
         .prior(1000)
-        .not_applied(WINE_ADAPTIVE),
+        .no_db(),
     // samtron.yml
     row("SAMTRON", Env::Bc, 1, 250, 0.0).adapt(100, 25, 1000).comp(0.01, 0.001, 1.0).weight(0.1, 1e-5, 4.0),
     row("SAMTRON", Env::Gc, 1, 400, 1.61803).adapt(100, 25, 1000).comp(0.2, 0.001, 1.0).weight(0.1, 1e-5, 4.0),
@@ -384,7 +383,7 @@ pub const ROWS: &[Row] = &[
         .db(500_000)
         .own()
         .prior(1000)
-        .not_applied(WINE_ADAPTIVE),
+        .no_db(),
     // zamtrux.yml (no STM300 row)
     row("ZAMTRUX", Env::Bc, 1, 600, 0.0).adapt(100, 50, 1000).comp(1.0, 0.001, 1.0).weight(1.0, NA, NA),
     row("ZAMTRUX", Env::Gc, 1, 600, 0.0).adapt(100, 50, 1000).comp(0.05, 0.001, 1.0).weight(1.0, NA, NA),
@@ -413,7 +412,7 @@ pub const ROWS: &[Row] = &[
         .db(500_000)
         .own()
         .prior(1000)
-        .not_applied(WINE_ADAPTIVE),
+        .no_db(),
     // sepyfux.yml (fixed components; only the initial step sizes apply)
     row("SEPYFUX", Env::Bc, 25, 300, 0.0).comp(0.001, NA, NA).weight(0.0001, NA, NA).db(2_000_000),
     row("SEPYFUX", Env::Gc, 25, 300, 0.0).comp(0.001, NA, NA).weight(0.0001, NA, NA).db(2_000_000),
@@ -423,13 +422,8 @@ pub const ROWS: &[Row] = &[
     row("SEPYFUX", Env::Gmm20, 50, 300, 0.0).comp(0.001, NA, NA).weight(0.0001, NA, NA),
     row("SEPYFUX", Env::Gmm100, 10, 300, 0.0).comp(0.001, NA, NA).weight(0.0001, NA, NA).db(2_000_000),
     row("SEPYFUX", Env::Stm20, 25, 200, 0.0).comp(0.01, NA, NA).weight(0.0, NA, NA).db(2_000_000).plain(),
-    row("SEPYFUX", Env::Stm300, 20, 200, 0.0).comp(0.001, NA, NA).weight(0.0, NA, NA).db(100_000).not_applied(NO_DB),
-    row("SEPYFUX", Env::Wine, 40, 1500, 0.0)
-        .comp(0.0001, NA, NA)
-        .weight(0.001, NA, NA)
-        .db(500_000)
-        .own()
-        .not_applied(WINE_FIXED),
+    row("SEPYFUX", Env::Stm300, 20, 200, 0.0).comp(0.001, NA, NA).weight(0.0, NA, NA).db(100_000).no_db(),
+    row("SEPYFUX", Env::Wine, 40, 1500, 0.0).comp(0.0001, NA, NA).weight(0.001, NA, NA).db(500_000).own().no_db(),
 ];
 
 /// The §12 row of `algo` on `target`, if the table has one.

@@ -65,6 +65,7 @@ pub(crate) fn select<T: Real, const D: usize, const K: usize, const S: usize, co
     reuse_rows: usize,
     max_rows: usize,
     need_grad: bool,
+    replace: bool,
     par: &X,
 ) -> Result<Selection, Error>
 where
@@ -82,7 +83,7 @@ where
     for k in 0..kn {
         m[k] = n_des.saturating_sub(ess[k]).max(1);
     }
-    draw_and_store(model, store, target, rng, &m, reused, max_rows, need_grad, par)
+    draw_and_store(model, store, target, rng, &m, reused, max_rows, need_grad, replace, par)
 }
 
 #[cfg(test)]

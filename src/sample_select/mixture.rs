@@ -51,6 +51,7 @@ pub(crate) fn select<T: Real, const D: usize, const K: usize, const S: usize, co
     reuse_rows: usize,
     max_rows: usize,
     need_grad: bool,
+    replace: bool,
     par: &X,
 ) -> Result<Selection, Error>
 where
@@ -67,7 +68,7 @@ where
             *c += 1;
         }
     }
-    draw_and_store(model, store, target, rng, &m, reused, max_rows, need_grad, par)
+    draw_and_store(model, store, target, rng, &m, reused, max_rows, need_grad, replace, par)
 }
 
 #[cfg(test)]
@@ -112,14 +113,14 @@ mod tests {
         q.set_log_weights(&[0.2f64.ln(), 0.8f64.ln()]).unwrap();
         let mut st = SampleStore::<f64, 1, 4096, 8>::new();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
-        let sel = super::select(&q, &mut st, &mut Flat, &mut rng, 1000, 0, 4096, true, &Serial).unwrap();
+        let sel = super::select(&q, &mut st, &mut Flat, &mut rng, 1000, 0, 4096, true, false, &Serial).unwrap();
         assert_eq!(sel.evaluated, 1000);
         let left = st.x[..st.len].iter().filter(|x| x[0] < 0.0).count();
         // Binomial(1000, 0.2): 200 ± 4 standard deviations.
         assert!((150..=250).contains(&left), "{left}");
         // Reusing the 1000 mixture samples: b is the mixture with the realised counts, so
         // q/b is nearly constant and the ESS nearly 1000; only a few new samples are drawn.
-        let sel = super::select(&q, &mut st, &mut Flat, &mut rng, 1000, 1000, 4096, true, &Serial).unwrap();
+        let sel = super::select(&q, &mut st, &mut Flat, &mut rng, 1000, 1000, 4096, true, false, &Serial).unwrap();
         assert!((1..=10).contains(&sel.evaluated), "{}", sel.evaluated);
         assert_eq!(st.len - sel.start, 1000 + sel.evaluated);
     }

@@ -55,8 +55,9 @@ pub(crate) fn reuse_window<T: Real, const D: usize, const S: usize, const G: usi
 /// Draws `m[k]` samples of every component k (in component order), evaluates the target on them
 /// in blocks, stores the finite ones with the Gaussian of every component that kept a sample,
 /// and makes the newest `reused + accepted` rows the working set with their background.
-/// Samples with a non-finite target value (or gradient, if `need_grad`) are dropped. On `Err`
-/// the store holds what it held before.
+/// Samples with a non-finite target value (or gradient, if `need_grad`) are dropped. With
+/// `replace` (`use_sample_database = false`, spec §9.1 step 3) the accepted rows replace the
+/// store and are the whole working set. On `Err` the store holds what it held before.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn draw_and_store<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, P, R, X>(
     model: &Gmm<T, D, K>,
@@ -67,6 +68,7 @@ pub(crate) fn draw_and_store<T: Real, const D: usize, const K: usize, const S: u
     reused: usize,
     max_rows: usize,
     need_grad: bool,
+    replace: bool,
     par: &X,
 ) -> Result<Selection, Error>
 where
@@ -135,9 +137,15 @@ where
     }
     let accepted = w - first;
     store.commit(accepted);
-    if accepted == 0 && reused == 0 {
+    if accepted == 0 && (reused == 0 || replace) {
         return Err(Error::NonFiniteTarget);
     }
+    let reused = if replace {
+        store.keep_newest(accepted);
+        0
+    } else {
+        reused
+    };
     let start = store.newest(reused + accepted);
     store.compute_background(par);
     Ok(Selection { start, evaluated: total, rejected: total - accepted })

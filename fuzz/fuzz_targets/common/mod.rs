@@ -211,7 +211,7 @@ impl Codeword {
     }
 }
 
-const KEYS: [&str; 44] = gmmvi::Config::<f32>::KEYS;
+const KEYS: &[&str] = &gmmvi::Config::<f32>::KEYS;
 
 const WORDS: [&str; 22] = [
     "MORE",
