@@ -15,8 +15,8 @@
 //! 6. natural-gradient pair (`natural_gradient`): `Ĥ = R`, `ĝ = Rμ − r` (= `−∇ρ̃(μ)`).
 //!
 //! Without a heap the normal equations live in a `[[f64; C]; C]` array of capacity `C ≥ P`:
-//! for `D ≤ 10` a stack array of `C = MAX_MORE_FEATURES = 66` (≈ 35 KB, one per parallel
-//! task); for larger `D` the optimiser's own workspace ([`MoreWorkspace`], its const parameter
+//! for `D ≤ 10` a stack array of exactly `C = P` (`8·P²` bytes: 10 KB at `D = 7`, 35 KB at
+//! `D = 10`, one per parallel task); for larger `D` the optimiser's own workspace ([`MoreWorkspace`], its const parameter
 //! `M`, e.g. 231 for `D = 20`, 528 for `D = 31`), used by one component after the other. The
 //! regression arithmetic is done in `f64` whatever `T` is, and the `P × P` system is solved by
 //! Gaussian elimination with partial pivoting (the reference uses a general LU solve).
@@ -228,9 +228,10 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
     });
 }
 
-// Never inlined: the normal equations are a 35 KB stack frame that must not grow the frame of
-// every caller (e.g. a firmware step that never runs MORE).
-#[inline(never)]
+/// [`estimate_with`] on a stack regression of exactly `P = num_features(D)` features: `D` is a
+/// constant, so one arm survives, and the frame is `8·P²` bytes (10 KB at `D = 7`) instead of
+/// the `D = 10` maximum (35 KB) — the difference between fitting and overflowing the stack of a
+/// microcontroller.
 fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
     c: &Component<T, D>,
     k: usize,
@@ -239,7 +240,32 @@ fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
     self_normalized: bool,
     l2: f64,
 ) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
-    let mut acc = Regression::<D, MAX_MORE_FEATURES>::new()?;
+    let args = (c, k, own, store, self_normalized, l2);
+    match D {
+        1 => estimate_sized::<T, D, S, G, { num_features(1) }>(args),
+        2 => estimate_sized::<T, D, S, G, { num_features(2) }>(args),
+        3 => estimate_sized::<T, D, S, G, { num_features(3) }>(args),
+        4 => estimate_sized::<T, D, S, G, { num_features(4) }>(args),
+        5 => estimate_sized::<T, D, S, G, { num_features(5) }>(args),
+        6 => estimate_sized::<T, D, S, G, { num_features(6) }>(args),
+        7 => estimate_sized::<T, D, S, G, { num_features(7) }>(args),
+        8 => estimate_sized::<T, D, S, G, { num_features(8) }>(args),
+        9 => estimate_sized::<T, D, S, G, { num_features(9) }>(args),
+        _ => estimate_sized::<T, D, S, G, MAX_MORE_FEATURES>(args),
+    }
+}
+
+/// The arguments of [`estimate_with`] after the regression.
+type OneArgs<'a, T, const D: usize, const S: usize, const G: usize> =
+    (&'a Component<T, D>, usize, bool, &'a SampleStore<T, D, S, G>, bool, f64);
+
+// Never inlined: the normal equations are a large stack frame that must not grow the frame of
+// every caller (e.g. a firmware step that never runs MORE).
+#[inline(never)]
+fn estimate_sized<T: Real, const D: usize, const S: usize, const G: usize, const C: usize>(
+    (c, k, own, store, self_normalized, l2): OneArgs<'_, T, D, S, G>,
+) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
+    let mut acc = Regression::<D, C>::new()?;
     estimate_with(&mut acc, c, k, own, store, self_normalized, l2)
 }
 
