@@ -275,7 +275,16 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut stm = Box::new(StudentTMixture::<f64, 20, 10>::zeroed());
             stm.numpy_benchmark_in_place(STM20_HALF_WIDTH, &mut np, &mut loc).map_err(gmmvi_err("STM20"))?;
             let mut e = stm.clone();
-            let mut t = pointwise(|x: &SVector<f64, 20>, g| stm.log_density_f64(x, g), spec.run.threads);
+            // Blocked rows: STM300's factors (14 MB) are swept once per block, not once per row.
+            let mut t = rowwise(
+                |x: &[SVector<f64, 20>], lp: &mut [f64], g: Option<&mut [SVector<f64, 20>]>| {
+                    // The lengths match by construction (split_eval); NaN rows would be rejected.
+                    if stm.log_density_rows_f64(x, lp, g).is_err() {
+                        lp.fill(f64::NAN);
+                    }
+                },
+                spec.run.threads,
+            );
             let q = initial_model(&mut np, &spec.init)?;
             drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut t, &mut *e, None)
         }
@@ -285,7 +294,16 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut stm = Box::new(StudentTMixture::<f64, 300, 20>::zeroed());
             stm.numpy_benchmark_in_place(STM300_HALF_WIDTH, &mut np, &mut loc).map_err(gmmvi_err("STM300"))?;
             let mut e = stm.clone();
-            let mut t = pointwise(|x: &SVector<f64, 300>, g| stm.log_density_f64(x, g), spec.run.threads);
+            // Blocked rows: STM300's factors (14 MB) are swept once per block, not once per row.
+            let mut t = rowwise(
+                |x: &[SVector<f64, 300>], lp: &mut [f64], g: Option<&mut [SVector<f64, 300>]>| {
+                    // The lengths match by construction (split_eval); NaN rows would be rejected.
+                    if stm.log_density_rows_f64(x, lp, g).is_err() {
+                        lp.fill(f64::NAN);
+                    }
+                },
+                spec.run.threads,
+            );
             let q = initial_model(&mut np, &spec.init)?;
             drive::<300, 64, 12_800, 64, 170, 0, _, _>(spec, q, &mut t, &mut *e, None)
         }
@@ -365,8 +383,6 @@ impl<F> Pointwise<F> {
     where
         F: Fn(&SVector<f64, D>, Option<&mut SVector<f64, D>>) -> f64 + Sync,
     {
-        let parts = self.threads.clamp(1, x.len().div_ceil(POINTWISE_MIN_PART).max(1));
-        let part = x.len().div_ceil(parts).max(1);
         let f = &self.f;
         let run = |x: &[SVector<f64, D>], lp: &mut [f64], g: Option<&mut [SVector<f64, D>]>| match g {
             None => x.iter().zip(lp).for_each(|(xi, l)| *l = f(xi, None)),
@@ -375,16 +391,73 @@ impl<F> Pointwise<F> {
                 *l = f(xi, Some(gi));
             }),
         };
-        if parts == 1 {
-            return run(x, log_p, grad);
+        split_eval(self.threads, x, log_p, grad, &run);
+    }
+}
+
+/// Evaluates `run` on parts of the batch on up to `threads` scoped threads (parts of at least
+/// [`POINTWISE_MIN_PART`] rows; one part runs on the calling thread).
+fn split_eval<const D: usize, R>(
+    threads: usize,
+    x: &[SVector<f64, D>],
+    log_p: &mut [f64],
+    grad: Option<&mut [SVector<f64, D>]>,
+    run: &R,
+) where
+    R: Fn(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>) + Sync,
+{
+    let parts = threads.clamp(1, x.len().div_ceil(POINTWISE_MIN_PART).max(1));
+    let part = x.len().div_ceil(parts).max(1);
+    if parts == 1 {
+        return run(x, log_p, grad);
+    }
+    std::thread::scope(|s| {
+        let mut gparts = grad.map(|g| g.chunks_mut(part));
+        for (xs, lp) in x.chunks(part).zip(log_p.chunks_mut(part)) {
+            let g = gparts.as_mut().and_then(Iterator::next);
+            s.spawn(move || run(xs, lp, g));
         }
-        std::thread::scope(|s| {
-            let mut gparts = grad.map(|g| g.chunks_mut(part));
-            for (xs, lp) in x.chunks(part).zip(log_p.chunks_mut(part)) {
-                let g = gparts.as_mut().and_then(Iterator::next);
-                s.spawn(move || run(xs, lp, g));
-            }
-        });
+    });
+}
+
+/// A target whose rows are evaluated by a function of a whole part of the batch (e.g. a
+/// blocked kernel), the parts spread over threads as [`Pointwise`] does.
+struct Rowwise<F> {
+    f: F,
+    threads: usize,
+}
+
+/// [`Rowwise`] with `f`'s signature fixed.
+fn rowwise<const D: usize, F>(f: F, threads: usize) -> Rowwise<F>
+where
+    F: Fn(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>) + Sync,
+{
+    Rowwise { f, threads }
+}
+
+impl<const D: usize, F> Target<f64, D> for Rowwise<F>
+where
+    F: Fn(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>) + Sync,
+{
+    fn log_density(&mut self, x: &[SVector<f64, D>], log_p: &mut [f64]) -> Result<(), gmmvi::TargetError> {
+        if x.len() != log_p.len() {
+            return Err(gmmvi::TargetError { code: -1 });
+        }
+        split_eval(self.threads, x, log_p, None, &self.f);
+        Ok(())
+    }
+
+    fn log_density_with_grad(
+        &mut self,
+        x: &[SVector<f64, D>],
+        log_p: &mut [f64],
+        grad: &mut [SVector<f64, D>],
+    ) -> Result<(), gmmvi::TargetError> {
+        if x.len() != log_p.len() || grad.len() != x.len() {
+            return Err(gmmvi::TargetError { code: -1 });
+        }
+        split_eval(self.threads, x, log_p, Some(grad), &self.f);
+        Ok(())
     }
 }
 

@@ -32,7 +32,7 @@ pub use logistic::{
 pub use logistic_mb::{LOGREG_BATCH_SIZE, LogisticRegressionMinibatch};
 pub use numpy_rng::NumpyRandomState;
 pub use planar_robot::PlanarRobot;
-pub use student_t::{STM_DOF, STM20_HALF_WIDTH, STM300_HALF_WIDTH, Stm20, Stm300, StudentTMixture};
+pub use student_t::{STM_BLOCK, STM_DOF, STM20_HALF_WIDTH, STM300_HALF_WIDTH, Stm20, Stm300, StudentTMixture};
 
 use nalgebra::SVector;
 
