@@ -275,16 +275,7 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut stm = Box::new(StudentTMixture::<f64, 20, 10>::zeroed());
             stm.numpy_benchmark_in_place(STM20_HALF_WIDTH, &mut np, &mut loc).map_err(gmmvi_err("STM20"))?;
             let mut e = stm.clone();
-            // Blocked rows: STM300's factors (14 MB) are swept once per block, not once per row.
-            let mut t = rowwise(
-                |x: &[SVector<f64, 20>], lp: &mut [f64], g: Option<&mut [SVector<f64, 20>]>| {
-                    // The lengths match by construction (split_eval); NaN rows would be rejected.
-                    if stm.log_density_rows_f64(x, lp, g).is_err() {
-                        lp.fill(f64::NAN);
-                    }
-                },
-                spec.run.threads,
-            );
+            let mut t = stm_rows(&stm, spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
             drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut t, &mut *e, None)
         }
@@ -294,16 +285,7 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut stm = Box::new(StudentTMixture::<f64, 300, 20>::zeroed());
             stm.numpy_benchmark_in_place(STM300_HALF_WIDTH, &mut np, &mut loc).map_err(gmmvi_err("STM300"))?;
             let mut e = stm.clone();
-            // Blocked rows: STM300's factors (14 MB) are swept once per block, not once per row.
-            let mut t = rowwise(
-                |x: &[SVector<f64, 300>], lp: &mut [f64], g: Option<&mut [SVector<f64, 300>]>| {
-                    // The lengths match by construction (split_eval); NaN rows would be rejected.
-                    if stm.log_density_rows_f64(x, lp, g).is_err() {
-                        lp.fill(f64::NAN);
-                    }
-                },
-                spec.run.threads,
-            );
+            let mut t = stm_rows(&stm, spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
             drive::<300, 64, 12_800, 64, 170, 0, _, _>(spec, q, &mut t, &mut *e, None)
         }
@@ -359,40 +341,65 @@ fn logistic<const D: usize, const K: usize, const S: usize, const G: usize, cons
     }
 }
 
-/// A target whose points are independent, `f(x, grad) = log p~(x)`, evaluated in contiguous
-/// parts on up to `threads` scoped threads. Every value is computed by the same code whatever
-/// the split, so runs are bit-identical for every thread count.
-struct Pointwise<F> {
+/// Points below which a batch is evaluated on the calling thread (a spawn costs ~20 µs).
+const POINTWISE_MIN_PART: usize = 16;
+
+/// `f(rows, log_p, grads)`: evaluates a part of a batch (`grads` when gradients are asked for).
+trait RowsFn<const D: usize>: Fn(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>) + Sync {}
+
+impl<const D: usize, F> RowsFn<D> for F where
+    F: Fn(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>) + Sync
+{
+}
+
+/// A target whose rows are independent: `f(rows, log_p, grads)` evaluates a contiguous part
+/// of a batch, and the parts run on up to `threads` scoped threads. Every row is computed by
+/// the same code whatever the split, so runs are bit-identical for every thread count.
+struct Rowwise<F> {
     f: F,
     threads: usize,
 }
 
-/// [`Pointwise`] with `f`'s signature fixed (closures infer the higher-ranked one from it).
-fn pointwise<const D: usize, F>(f: F, threads: usize) -> Pointwise<F>
+/// [`Rowwise`] with `f`'s signature fixed (closures infer the higher-ranked one from it).
+fn rowwise<const D: usize, F>(f: F, threads: usize) -> Rowwise<F>
+where
+    F: Fn(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>) + Sync,
+{
+    Rowwise { f, threads }
+}
+
+/// [`Rowwise`] of a per-point `f(x, grad) = log p~(x)` (the gradient buffer is zeroed first).
+fn pointwise<const D: usize, F>(f: F, threads: usize) -> Rowwise<impl RowsFn<D>>
 where
     F: Fn(&SVector<f64, D>, Option<&mut SVector<f64, D>>) -> f64 + Sync,
 {
-    Pointwise { f, threads }
-}
-
-/// Points below which a batch is evaluated on the calling thread (a spawn costs ~20 µs).
-const POINTWISE_MIN_PART: usize = 16;
-
-impl<F> Pointwise<F> {
-    fn eval<const D: usize>(&self, x: &[SVector<f64, D>], log_p: &mut [f64], grad: Option<&mut [SVector<f64, D>]>)
-    where
-        F: Fn(&SVector<f64, D>, Option<&mut SVector<f64, D>>) -> f64 + Sync,
-    {
-        let f = &self.f;
-        let run = |x: &[SVector<f64, D>], lp: &mut [f64], g: Option<&mut [SVector<f64, D>]>| match g {
+    rowwise(
+        move |x: &[SVector<f64, D>], lp: &mut [f64], g: Option<&mut [SVector<f64, D>]>| match g {
             None => x.iter().zip(lp).for_each(|(xi, l)| *l = f(xi, None)),
             Some(g) => x.iter().zip(lp).zip(g).for_each(|((xi, l), gi)| {
                 gi.fill(0.0);
                 *l = f(xi, Some(gi));
             }),
-        };
-        split_eval(self.threads, x, log_p, grad, &run);
-    }
+        },
+        threads,
+    )
+}
+
+/// [`Rowwise`] of a Student-t mixture's blocked rows: the factors (STM300: 14 MB) are swept
+/// once per block of rows, not once per row.
+fn stm_rows<const D: usize, const M: usize>(
+    stm: &StudentTMixture<f64, D, M>,
+    threads: usize,
+) -> Rowwise<impl RowsFn<D> + '_> {
+    rowwise(
+        move |x: &[SVector<f64, D>], lp: &mut [f64], g: Option<&mut [SVector<f64, D>]>| {
+            // The lengths match by construction (split_eval); NaN rows would be rejected.
+            if stm.log_density_rows_f64(x, lp, g).is_err() {
+                lp.fill(f64::NAN);
+            }
+        },
+        threads,
+    )
 }
 
 /// Evaluates `run` on parts of the batch on up to `threads` scoped threads (parts of at least
@@ -404,7 +411,7 @@ fn split_eval<const D: usize, R>(
     grad: Option<&mut [SVector<f64, D>]>,
     run: &R,
 ) where
-    R: Fn(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>) + Sync,
+    R: RowsFn<D>,
 {
     let parts = threads.clamp(1, x.len().div_ceil(POINTWISE_MIN_PART).max(1));
     let part = x.len().div_ceil(parts).max(1);
@@ -420,25 +427,7 @@ fn split_eval<const D: usize, R>(
     });
 }
 
-/// A target whose rows are evaluated by a function of a whole part of the batch (e.g. a
-/// blocked kernel), the parts spread over threads as [`Pointwise`] does.
-struct Rowwise<F> {
-    f: F,
-    threads: usize,
-}
-
-/// [`Rowwise`] with `f`'s signature fixed.
-fn rowwise<const D: usize, F>(f: F, threads: usize) -> Rowwise<F>
-where
-    F: Fn(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>) + Sync,
-{
-    Rowwise { f, threads }
-}
-
-impl<const D: usize, F> Target<f64, D> for Rowwise<F>
-where
-    F: Fn(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>) + Sync,
-{
+impl<const D: usize, F: RowsFn<D>> Target<f64, D> for Rowwise<F> {
     fn log_density(&mut self, x: &[SVector<f64, D>], log_p: &mut [f64]) -> Result<(), gmmvi::TargetError> {
         if x.len() != log_p.len() {
             return Err(gmmvi::TargetError { code: -1 });
@@ -457,32 +446,6 @@ where
             return Err(gmmvi::TargetError { code: -1 });
         }
         split_eval(self.threads, x, log_p, Some(grad), &self.f);
-        Ok(())
-    }
-}
-
-impl<const D: usize, F> Target<f64, D> for Pointwise<F>
-where
-    F: Fn(&SVector<f64, D>, Option<&mut SVector<f64, D>>) -> f64 + Sync,
-{
-    fn log_density(&mut self, x: &[SVector<f64, D>], log_p: &mut [f64]) -> Result<(), gmmvi::TargetError> {
-        if x.len() != log_p.len() {
-            return Err(gmmvi::TargetError { code: -1 });
-        }
-        self.eval(x, log_p, None);
-        Ok(())
-    }
-
-    fn log_density_with_grad(
-        &mut self,
-        x: &[SVector<f64, D>],
-        log_p: &mut [f64],
-        grad: &mut [SVector<f64, D>],
-    ) -> Result<(), gmmvi::TargetError> {
-        if x.len() != log_p.len() || grad.len() != x.len() {
-            return Err(gmmvi::TargetError { code: -1 });
-        }
-        self.eval(x, log_p, Some(grad));
         Ok(())
     }
 }
