@@ -240,30 +240,30 @@ fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
     self_normalized: bool,
     l2: f64,
 ) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
-    let args = (c, k, own, store, self_normalized, l2);
     match D {
-        1 => estimate_sized::<T, D, S, G, { num_features(1) }>(args),
-        2 => estimate_sized::<T, D, S, G, { num_features(2) }>(args),
-        3 => estimate_sized::<T, D, S, G, { num_features(3) }>(args),
-        4 => estimate_sized::<T, D, S, G, { num_features(4) }>(args),
-        5 => estimate_sized::<T, D, S, G, { num_features(5) }>(args),
-        6 => estimate_sized::<T, D, S, G, { num_features(6) }>(args),
-        7 => estimate_sized::<T, D, S, G, { num_features(7) }>(args),
-        8 => estimate_sized::<T, D, S, G, { num_features(8) }>(args),
-        9 => estimate_sized::<T, D, S, G, { num_features(9) }>(args),
-        _ => estimate_sized::<T, D, S, G, MAX_MORE_FEATURES>(args),
+        1 => estimate_sized::<T, D, S, G, { num_features(1) }>(c, k, own, store, self_normalized, l2),
+        2 => estimate_sized::<T, D, S, G, { num_features(2) }>(c, k, own, store, self_normalized, l2),
+        3 => estimate_sized::<T, D, S, G, { num_features(3) }>(c, k, own, store, self_normalized, l2),
+        4 => estimate_sized::<T, D, S, G, { num_features(4) }>(c, k, own, store, self_normalized, l2),
+        5 => estimate_sized::<T, D, S, G, { num_features(5) }>(c, k, own, store, self_normalized, l2),
+        6 => estimate_sized::<T, D, S, G, { num_features(6) }>(c, k, own, store, self_normalized, l2),
+        7 => estimate_sized::<T, D, S, G, { num_features(7) }>(c, k, own, store, self_normalized, l2),
+        8 => estimate_sized::<T, D, S, G, { num_features(8) }>(c, k, own, store, self_normalized, l2),
+        9 => estimate_sized::<T, D, S, G, { num_features(9) }>(c, k, own, store, self_normalized, l2),
+        _ => estimate_sized::<T, D, S, G, MAX_MORE_FEATURES>(c, k, own, store, self_normalized, l2),
     }
 }
-
-/// The arguments of [`estimate_with`] after the regression.
-type OneArgs<'a, T, const D: usize, const S: usize, const G: usize> =
-    (&'a Component<T, D>, usize, bool, &'a SampleStore<T, D, S, G>, bool, f64);
 
 // Never inlined: the normal equations are a large stack frame that must not grow the frame of
 // every caller (e.g. a firmware step that never runs MORE).
 #[inline(never)]
 fn estimate_sized<T: Real, const D: usize, const S: usize, const G: usize, const C: usize>(
-    (c, k, own, store, self_normalized, l2): OneArgs<'_, T, D, S, G>,
+    c: &Component<T, D>,
+    k: usize,
+    own: bool,
+    store: &SampleStore<T, D, S, G>,
+    self_normalized: bool,
+    l2: f64,
 ) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
     let mut acc = Regression::<D, C>::new()?;
     estimate_with(&mut acc, c, k, own, store, self_normalized, l2)

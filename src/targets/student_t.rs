@@ -308,8 +308,8 @@ impl<T: Real, const D: usize, const M: usize> StudentTMixture<T, D, M> {
         let half_nd = 0.5 * (nu + D as f64);
         let mut max = [f64::NEG_INFINITY; STM_BLOCK];
         let mut sum = [0.0; STM_BLOCK];
-        let mut coef = [0.0; STM_BLOCK];
-        let mut active = [false; STM_BLOCK];
+        // Per row: the gradient coefficient of this component, `None` when it is skipped.
+        let mut coef = [None; STM_BLOCK];
         let mut z = [SVector::<f64, D>::zeros(); STM_BLOCK];
         let mut w = [SVector::<f64, D>::zeros(); STM_BLOCK];
         if let Some(g) = gb.as_deref_mut() {
@@ -328,7 +328,7 @@ impl<T: Real, const D: usize, const M: usize> StudentTMixture<T, D, M> {
                 }
             }
             for s in 0..n {
-                active[s] = false;
+                coef[s] = None;
                 let delta = w[s].norm_squared();
                 let a = lw + ln - half_nd * libm::log1p(delta / nu);
                 if a == f64::NEG_INFINITY {
@@ -348,8 +348,7 @@ impl<T: Real, const D: usize, const M: usize> StudentTMixture<T, D, M> {
                     e
                 };
                 if a - max[s] > -SKIP_LOG {
-                    active[s] = true;
-                    coef[s] = -wt * 2.0 * half_nd / (nu + delta);
+                    coef[s] = Some(-wt * 2.0 * half_nd / (nu + delta));
                 }
             }
             // acc_s −= wt · ((ν + D)/(ν + δ)) · R w_s, column by column of R for all rows.
@@ -357,10 +356,8 @@ impl<T: Real, const D: usize, const M: usize> StudentTMixture<T, D, M> {
                 for (j, col) in r.as_slice().chunks_exact(D.max(1)).enumerate() {
                     let cj = col.get(j..).unwrap_or(&[]);
                     for s in 0..n {
-                        if !active[s] {
-                            continue;
-                        }
-                        let f = coef[s] * w[s][j];
+                        let Some(cs) = coef[s] else { continue };
+                        let f = cs * w[s][j];
                         if let Some(acc) = g.get_mut(s) {
                             for (ai, &rij) in acc.as_mut_slice().get_mut(j..).unwrap_or(&mut []).iter_mut().zip(cj) {
                                 *ai += f * rij;
