@@ -162,3 +162,9 @@ impl<T: Real> OnlineLse<T> {
         }
     }
 }
+
+/// The zero matrix as a constant (nalgebra's `zeros` is not `const`), for the all-zero
+/// placeholders that let a state be written in place (`Optimizer::BLANK`).
+pub(crate) const fn zeros<T: Real, const R: usize, const C: usize>() -> nalgebra::SMatrix<T, R, C> {
+    nalgebra::SMatrix::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; R]; C]))
+}

@@ -35,14 +35,8 @@ pub(crate) struct RowBlock<T: Real, const D: usize> {
 }
 
 impl<T: Real, const D: usize> RowBlock<T, D> {
-    const EMPTY: Self = Self {
-        start: 0,
-        end: 0,
-        lo: SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])),
-        hi: SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])),
-        min_log_b: T::ZERO_CONST,
-        gid: 0,
-    };
+    const EMPTY: Self =
+        Self { start: 0, end: 0, lo: crate::real::zeros(), hi: crate::real::zeros(), min_log_b: T::ZERO_CONST, gid: 0 };
 }
 
 /// Fixed-capacity store of `S` samples and `G` Gaussians.
@@ -92,13 +86,13 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
     /// All-zero bytes (see `Optimizer::BLANK`); [`Self::reset`] makes it the empty store.
     pub(crate) const BLANK: Self = Self {
         len: 0,
-        x: [SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])); S],
+        x: [crate::real::zeros(); S],
         log_p: [T::ZERO_CONST; S],
-        grad: [SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])); S],
+        grad: [crate::real::zeros(); S],
         gid: [0; S],
         log_b: [T::ZERO_CONST; S],
         log_q: [T::ZERO_CONST; S],
-        gamma: [SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])); S],
+        gamma: [crate::real::zeros(); S],
         next_gid: 0,
         g_id: [0; G],
         g_comp: [0; G],

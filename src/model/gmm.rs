@@ -51,11 +51,11 @@ pub(crate) struct Component<T: Real, const D: usize> {
 
 impl<T: Real, const D: usize> Component<T, D> {
     pub const ZERO: Self = Self {
-        mean: SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])),
-        inv_t: SMatrix::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; D])),
+        mean: crate::real::zeros(),
+        inv_t: crate::real::zeros(),
         log_norm: T::ZERO_CONST,
         inv_trace: T::ZERO_CONST,
-        inv_diag: SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])),
+        inv_diag: crate::real::zeros(),
         diag: false,
     };
 
@@ -399,8 +399,8 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     pub(crate) const BLANK: Self = Self {
         n: 0,
         log_w: [T::ZERO_CONST; K],
-        mean: [SVector::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; 1])); K],
-        chol: [SMatrix::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; D]; D])); K],
+        mean: [crate::real::zeros(); K],
+        chol: [crate::real::zeros(); K],
         comp: [Component::ZERO; K],
     };
 
