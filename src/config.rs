@@ -509,9 +509,50 @@ impl<T: Real> Config<T> {
         (n_re.to_f64() as usize).saturating_mul(k)
     }
 
+    /// The first option of this configuration that the build leaves out (its cargo feature is
+    /// off, see "Cargo features" in the crate docs), as the field to report; `None` if every
+    /// chosen option is compiled in. The optimiser's dispatch relies on [`Self::validate`]
+    /// having rejected such a configuration.
+    fn left_out(&self) -> Option<&'static str> {
+        let checks = [
+            (
+                self.ng.estimator == NgEstimator::More && !cfg!(feature = "ng-more"),
+                "ng.estimator (MORE: build with the `ng-more` feature)",
+            ),
+            (
+                self.samples.selector == SampleSelector::MixtureBased && !cfg!(feature = "mixture-selection"),
+                "samples.selector (mixture-based: build with the `mixture-selection` feature)",
+            ),
+            (
+                self.component_update.updater == ComponentUpdater::Direct && !cfg!(feature = "direct-update"),
+                "component_update.updater (direct: build with the `direct-update` feature)",
+            ),
+            (
+                self.component_update.updater == ComponentUpdater::Iblr && !cfg!(feature = "iblr-update"),
+                "component_update.updater (iBLR: build with the `iblr-update` feature)",
+            ),
+            (
+                self.component_step.schedule == StepSchedule::Decaying && !cfg!(feature = "decaying-steps"),
+                "component_step.schedule (decaying: build with the `decaying-steps` feature)",
+            ),
+            (
+                self.weight_step.schedule == StepSchedule::Decaying && !cfg!(feature = "decaying-steps"),
+                "weight_step.schedule (decaying: build with the `decaying-steps` feature)",
+            ),
+            (
+                self.weight_update.updater == WeightUpdater::TrustRegion && !cfg!(feature = "weight-trust-region"),
+                "weight_update.updater (trust region: build with the `weight-trust-region` feature)",
+            ),
+        ];
+        checks.iter().find(|(out, _)| *out).map(|(_, field)| *field)
+    }
+
     /// Checks every value; `Err(InvalidConfig { field })` names the first bad one.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |field| Err(Error::InvalidConfig { field });
+        if let Some(field) = self.left_out() {
+            return bad(field);
+        }
         let pos = |v: T| v > T::zero() && v.finite();
         if !pos(self.temperature) {
             return bad("temperature");
@@ -1090,6 +1131,33 @@ impl<T: Real> Config<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each option behind a cargo feature validates exactly when the feature is on; CI also
+    /// runs this with `--no-default-features`, where all of them must be rejected by name.
+    #[test]
+    fn options_left_out_of_the_build_are_rejected() {
+        let cases = [
+            ("ZAMTRUX", cfg!(feature = "ng-more"), "ng.estimator"),
+            ("SAPTRUX", cfg!(feature = "mixture-selection"), "samples.selector"),
+            ("SAMIRUX", cfg!(feature = "direct-update"), "component_update.updater"),
+            ("SAMYRUX", cfg!(feature = "iblr-update"), "component_update.updater"),
+            ("SAMTDUX", cfg!(feature = "decaying-steps"), "component_step.schedule"),
+            ("SAMTRUG", cfg!(feature = "decaying-steps"), "weight_step.schedule"),
+            ("SAMTROX", cfg!(feature = "weight-trust-region"), "weight_update.updater"),
+        ];
+        for (code, built, field) in cases {
+            let mut cfg = Config::<f32>::from_codeword(code).unwrap();
+            cfg.weight_step.annealing_exponent = Some(0.5);
+            match cfg.validate() {
+                Ok(()) => assert!(built, "{code} validates without its feature"),
+                Err(Error::InvalidConfig { field: f }) => {
+                    assert!(!built && f.starts_with(field) && f.contains("feature"), "{code}: {f}");
+                }
+                Err(e) => panic!("{code}: {e:?}"),
+            }
+        }
+        assert_eq!(Config::<f32>::samtrux().validate(), Ok(()));
+    }
 
     #[test]
     fn config_keys_are_exactly_the_accepted_ones() {

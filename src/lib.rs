@@ -61,6 +61,15 @@
 //! (build it on a thread with a big stack when it is megabytes: `Box::new` may build the value
 //! on the stack first).
 //!
+//! ## Cargo features
+//! The default feature `all-options` compiles in every option of the seven design choices. A
+//! build for one method turns the defaults off and keeps SAMTRUX's options (and `E`, `F`, `N`),
+//! adding back what it needs: `ng-more` (`Z`), `mixture-selection` (`P`), `direct-update`
+//! (`I`), `iblr-update` (`Y`), `decaying-steps` (`D`, `G`), `weight-trust-region` (`O`).
+//! [`Config::validate`] rejects a configuration that picks a left-out option, naming the field
+//! and the feature; the firmware in `firmware/` is built this way (62 KiB of flash instead of
+//! 79). `std` adds the threaded executor, `ffi` the C ABI.
+//!
 //! ## Failure handling
 //! No function panics on any input. A target error aborts the step and keeps the model; a
 //! non-finite target value or gradient rejects that sample; a failed factorisation rejects

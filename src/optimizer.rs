@@ -288,6 +288,7 @@ impl<
 
     /// Turns a [`Self::BLANK`] value into the initial state of a checked configuration, field
     /// by field (each assignment is at most a model-sized copy).
+    #[inline(never)]
     fn init_in_place(&mut self, cfg: &Config<T>, init: &Gmm<T, D, K>, seed: u64) {
         self.cfg.clone_from(cfg);
         self.model.assign(init);
@@ -624,9 +625,11 @@ impl<
             SampleSelector::ComponentBased => {
                 component::select(model, store, target, rng, n_des, reuse, max_rows, need_grad, replace, par)?
             }
-            SampleSelector::MixtureBased => {
+            SampleSelector::MixtureBased if cfg!(feature = "mixture-selection") => {
                 mixture::select(model, store, target, rng, n_des, reuse, max_rows, need_grad, replace, par)?
             }
+            // Left out of this build: `Config::validate` rejected it.
+            SampleSelector::MixtureBased => return Err(Error::InvalidConfig { field: "samples.selector" }),
         };
         let start = sel.start;
         // ---- component update (§6, §2, §5) ----
@@ -639,9 +642,9 @@ impl<
                 stein::log_ratio_gradients(&self.model, &mut self.store, par);
                 let sn = cfg.ng.self_normalized;
                 let own = cfg.ng.only_use_own_samples;
-                stein::estimate(&self.model, &self.store, sn, own, DIAG, &mut self.ng[..kn], par);
+                stein::estimate::<_, D, K, S, G, X, DIAG>(&self.model, &self.store, sn, own, &mut self.ng[..kn], par);
             }
-            NgEstimator::More => {
+            NgEstimator::More if cfg!(feature = "ng-more") => {
                 log_q_rows(&self.model, &mut self.store, par);
                 let l2 = &self.l2[..kn];
                 more::estimate(
@@ -655,6 +658,7 @@ impl<
                     par,
                 );
             }
+            NgEstimator::More => return Err(Error::InvalidConfig { field: "ng.estimator" }),
         }
         let mut rejected_updates = 0;
         for k in 0..kn {
@@ -680,14 +684,16 @@ impl<
                         Outcome::Rejected => None,
                     }
                 }
-                ComponentUpdater::Direct => {
+                ComponentUpdater::Direct if cfg!(feature = "direct-update") => {
                     comp_update::direct::update(&mean, &chol, &hess, &grad, beta).map(|(m, l)| (m, l, -T::one()))
                 }
-                ComponentUpdater::Iblr => {
+                ComponentUpdater::Iblr if cfg!(feature = "iblr-update") => {
                     let first = self.n_updates[k] == 0;
                     let step = if DIAG { iblr::update_diag } else { iblr::update };
                     step(&mean, &chol, &hess, &grad, beta, first).map(|(m, l)| (m, l, -T::one()))
                 }
+                // Left out of this build (`Config::validate` rejected it): no update.
+                ComponentUpdater::Direct | ComponentUpdater::Iblr => None,
             });
             let applied = cand.and_then(|(m, l, eta)| self.model.set_component(k, m, &l).is_ok().then_some(eta));
             let l2_init = cfg.ng.initial_l2_regularizer;
@@ -734,9 +740,11 @@ impl<
             let mut u = [T::zero(); K];
             match cfg.weight_update.updater {
                 WeightUpdater::Direct => weight_update::direct::update(lw, &self.e[..kn], beta_w, temp, &mut u[..kn]),
-                WeightUpdater::TrustRegion => {
+                WeightUpdater::TrustRegion if cfg!(feature = "weight-trust-region") => {
                     weight_update::trust_region::update(lw, &self.e[..kn], beta_w, temp, &mut u[..kn]);
                 }
+                // Left out of this build (`Config::validate` rejected it): weights unchanged.
+                WeightUpdater::TrustRegion => u[..kn].copy_from_slice(lw),
             }
             if self.model.set_log_weights(&u[..kn]).is_ok() {
                 let mut w = [T::zero(); K];

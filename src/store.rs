@@ -256,7 +256,7 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
         }
         // Run-length count of the Gaussians of rows start..len.
         self.bg_len = 0;
-        let total = (self.len - start) as f64;
+        let total = T::of((self.len - start) as f64);
         let mut r = start;
         while r < self.len && self.bg_len < G {
             let id = self.gid[r];
@@ -265,7 +265,7 @@ impl<T: Real, const D: usize, const S: usize, const G: usize> SampleStore<T, D, 
                 e += 1;
             }
             self.bg[self.bg_len] = self.g[(id % G as u64) as usize];
-            self.bg_log_w[self.bg_len] = T::of(libm::log((e - r) as f64 / total));
+            self.bg_log_w[self.bg_len] = (T::of((e - r) as f64) / total).ln();
             let mut b = RowBlock { start: r, end: e, lo: self.x[r], hi: self.x[r], min_log_b: T::zero(), gid: id };
             for x in &self.x[r..e] {
                 b.lo = b.lo.inf(x);

@@ -62,26 +62,26 @@ const SLACK_ULPS: f64 = 4096.0;
 /// The `G = 2⌊del/3⌋` normalised kernel taps `κ_j = φ(j; 0, del/8)`, `j = −f..f−1` (TV10).
 pub fn deletion_kernel(del_iters: usize, out: &mut [f64]) -> usize {
     let g = (2 * (del_iters / 3)).min(out.len());
-    let sum = tap_sum(del_iters, g);
+    let sum = tap_sum::<f64>(del_iters, g);
     for (i, o) in out.iter_mut().enumerate().take(g) {
-        *o = tap(del_iters, i) / sum;
+        *o = tap::<f64>(del_iters, i) / sum;
     }
     g
 }
 
 /// Unnormalised tap `i` of [`deletion_kernel`]: computed where it is used rather than kept in
 /// an array, which would cost `8·MAX_TAPS` bytes of stack on a microcontroller.
-fn tap(del_iters: usize, i: usize) -> f64 {
-    let sigma = del_iters as f64 / 8.0;
-    let j = i as f64 - (del_iters / 3) as f64;
-    libm::exp(-0.5 * (j / sigma) * (j / sigma)) / (sigma * libm::sqrt(core::f64::consts::TAU))
+fn tap<T: Real>(del_iters: usize, i: usize) -> T {
+    let sigma = T::of(del_iters as f64) / T::of(8.0);
+    let j = T::of(i as f64) - T::of((del_iters / 3) as f64);
+    (T::of(-0.5) * (j / sigma) * (j / sigma)).exp() / (sigma * T::of(core::f64::consts::TAU).sqrt())
 }
 
 /// The sum of the first `g` taps, in tap order.
-fn tap_sum(del_iters: usize, g: usize) -> f64 {
-    let mut sum = 0.0;
+fn tap_sum<T: Real>(del_iters: usize, g: usize) -> T {
+    let mut sum = T::zero();
     for i in 0..g {
-        sum += tap(del_iters, i);
+        sum += tap::<T>(del_iters, i);
     }
     sum
 }
@@ -96,52 +96,52 @@ pub(crate) fn deletion_candidates<T: Real, const K: usize, const H: usize>(
     bad: &mut [bool; K],
 ) -> usize {
     let g = (2 * (del / 3)).min(MAX_TAPS);
-    let sum = tap_sum(del, g);
+    let sum = tap_sum::<T>(del, g);
     let win = g + del;
     let sentinel = T::SENTINEL;
-    let mut cur = [0.0f64; K];
-    let mut old = [0.0f64; K];
-    let mut max_cur = f64::NEG_INFINITY;
+    let mut cur = [T::zero(); K];
+    let mut old = [T::zero(); K];
+    let mut max_cur = T::NEG_INF;
     // Tap-major, so each tap is computed once; every sum still runs over j in order.
     for j in 0..g {
-        let kj = tap(del, j) / sum;
+        let kj = tap::<T>(del, j) / sum;
         for k in 0..n {
-            cur[k] += rh.get(k, g - j).to_f64() * kj;
-            old[k] += rh.get(k, g + del - j).to_f64() * kj;
+            cur[k] += rh.get(k, g - j) * kj;
+            old[k] += rh.get(k, g + del - j) * kj;
         }
     }
     for k in 0..n {
-        cur[k] /= g as f64;
-        old[k] /= g as f64;
+        cur[k] /= T::of(g as f64);
+        old[k] /= T::of(g as f64);
         max_cur = max_cur.max(cur[k]);
     }
     // Greedy weights: per column, softmax over components of the rewards.
-    let mut max_greedy = [0.0f64; K];
+    let mut max_greedy = [T::zero(); K];
     for back in 1..=win {
-        let mut m = f64::NEG_INFINITY;
+        let mut m = T::NEG_INF;
         for k in 0..n {
-            m = m.max(rh.get(k, back).to_f64());
+            m = m.max(rh.get(k, back));
         }
-        let mut s = 0.0;
+        let mut s = T::zero();
         for k in 0..n {
-            s += libm::exp(rh.get(k, back).to_f64() - m);
+            s += (rh.get(k, back) - m).exp();
         }
-        let lse = m + libm::log(s);
+        let lse = m + s.ln();
         for (k, mg) in max_greedy.iter_mut().enumerate().take(n) {
-            *mg = mg.max(libm::exp(rh.get(k, back).to_f64() - lse));
+            *mg = mg.max((rh.get(k, back) - lse).exp());
         }
     }
     let mut count = 0;
     for k in 0..n {
         let (c, o) = (cur[k] - max_cur, old[k] - max_cur);
         let improvement = (c - o) / o.abs();
-        let mut max_actual = f64::NEG_INFINITY;
+        let mut max_actual = T::NEG_INF;
         for back in 2..=win {
-            max_actual = max_actual.max(wh.get(k, back).to_f64());
+            max_actual = max_actual.max(wh.get(k, back));
         }
         let max_w = max_actual.max(max_greedy[k]);
         let seasoned = rh.get(k, del) != sentinel && rh.get(k, win) != sentinel;
-        bad[k] = improvement <= 0.4 && max_w < min_weight.to_f64() && seasoned;
+        bad[k] = improvement <= T::of(0.4) && max_w < min_weight && seasoned;
         count += bad[k] as usize;
     }
     count
@@ -206,7 +206,7 @@ where
         }
         None => h_model,
     };
-    let c = T::of(isotropic_variance(h_des.to_f64(), D));
+    let c = isotropic_variance(h_des, D);
     ((c.finite() && c > T::zero()).then_some((best, c)), evaluated)
 }
 
@@ -287,7 +287,7 @@ impl<T: Real> Tol<T> {
         let rel = T::of(SLACK_ULPS) * T::default_epsilon();
         let scale = comps.iter().zip(lw).fold(T::one(), |m, (c, &w)| m.max(c.log_norm.abs() + w.abs()));
         let n = T::of(comps.len() as f64);
-        Self { abs: rel * (scale + n), rel, near: n * T::of(libm::exp(-NEAR)) }
+        Self { abs: rel * (scale + n), rel, near: n * T::of(-NEAR).exp() }
     }
 
     fn at(&self, v: T) -> T {
@@ -393,12 +393,10 @@ fn best_candidate<T: Real, const D: usize, const K: usize, const S: usize, const
             seeds.offer(r, b.upper(log_p[r], l), T::NEG_INF);
         }
     }
-    let mut xs = [SVector::<T, D>::zeros(); CHUNK];
-    for (xj, &(r, _)) in xs.iter_mut().zip(seeds.rows()) {
-        *xj = x[r];
-    }
     let mut s_seed = T::NEG_INF;
-    let (_, q) = dense::<T, D, false>(comps, lw, &Chunk::load(&xs[..seeds.n]), T::of(NEAR));
+    let seed_rows = seeds.rows();
+    let ch = Chunk::gather(seed_rows.len(), |j| &x[seed_rows[j].0]);
+    let (_, q) = dense::<T, D, false>(comps, lw, &ch, T::of(NEAR));
     for (&(r, _), &q) in seeds.rows().iter().zip(&q) {
         s_seed = s_seed.max(b.lower(log_p[r], q + tol.near + tol.at(q)));
     }
@@ -438,7 +436,6 @@ fn lower_bounds<T: Real, const D: usize>(
 ) {
     let lower = |v: T| if v.is_nan_like() { T::NEG_INF } else { v - tol.at(v) };
     let mut blocks = Blocks { next: 0 };
-    let mut xs = [SVector::<T, D>::zeros(); CHUNK];
     let mut rows = [0usize; CHUNK];
     // Bounded by the rows: every round consumes at least one block.
     for _ in 0..out.len() {
@@ -448,13 +445,13 @@ fn lower_bounds<T: Real, const D: usize>(
         while nc < CHUNK {
             let Some((r, n)) = blocks.next(out, gid) else { break };
             starts[nc] = (r, n);
-            xs[nc] = x[r];
             nc += 1;
         }
         if nc == 0 {
             break;
         }
-        let (dom, lse) = dense::<T, D, true>(comps, lw, &Chunk::load(&xs[..nc]), T::of(FIRST_NEAR));
+        let ch = Chunk::gather(nc, |j| &x[starts[j].0]);
+        let (dom, lse) = dense::<T, D, true>(comps, lw, &ch, T::of(FIRST_NEAR));
         for ((&(r0, len), dom), &lse) in starts.iter().zip(&dom).zip(&lse).take(nc) {
             // The block's other rows: the next len − 1 candidate rows after r0 (L is never NaN,
             // so the rows written keep marking candidates).
@@ -465,7 +462,6 @@ fn lower_bounds<T: Real, const D: usize>(
                 while n < CHUNK && left > 0 && i < out.len() {
                     if !out[i].is_nan_like() {
                         rows[n] = i;
-                        xs[n] = x[i];
                         n += 1;
                         left -= 1;
                     }
@@ -474,7 +470,8 @@ fn lower_bounds<T: Real, const D: usize>(
                 if n == 0 {
                     break;
                 }
-                let l = chunk_mixture(comps, lw, dom.components(), &Chunk::load(&xs[..n]), None);
+                let ch = Chunk::gather(n, |j| &x[rows[j]]);
+                let l = chunk_mixture(comps, lw, dom.components(), &ch, None);
                 for (k, &r) in rows.iter().enumerate().take(n) {
                     out[r] = lower(l.lse(k));
                 }
@@ -503,7 +500,6 @@ fn contenders<T: Real, const D: usize, const K: usize>(
     let n = out.len().min(ROW_TASK).min(x.len()).min(log_p.len());
     let mut state = [PENDING; ROW_TASK];
     let mut best = seed;
-    let mut xs = [SVector::<T, D>::zeros(); CHUNK];
     for _ in 0..n {
         let mut picks = Picks::new();
         for i in 0..n {
@@ -514,10 +510,9 @@ fn contenders<T: Real, const D: usize, const K: usize>(
         if picks.n == 0 {
             break;
         }
-        for (xj, &(i, _)) in xs.iter_mut().zip(picks.rows()) {
-            *xj = x[i];
-        }
-        let (_, lse) = dense::<T, D, false>(comps, lw, &Chunk::load(&xs[..picks.n]), T::of(NEAR));
+        let picked = picks.rows();
+        let ch = Chunk::gather(picked.len(), |j| &x[picked[j].0]);
+        let (_, lse) = dense::<T, D, false>(comps, lw, &ch, T::of(NEAR));
         for (&(i, _), &q) in picks.rows().iter().zip(&lse) {
             if q.is_nan_like() {
                 out[i] = model.log_density(&x[i]);
@@ -666,19 +661,18 @@ fn exact_max<T: Real, const D: usize, const K: usize, X: Parallel>(
     let (comps, lw) = (model.components(), model.log_weights());
     par.for_each_chunk(lq, ROW_TASK, &|first, out| {
         let mut rows = [0usize; CHUNK];
-        let mut xs = [SVector::<T, D>::zeros(); CHUNK];
         let mut n = 0;
         for i in 0..=out.len() {
             if out.get(i).is_some_and(|&v| v == T::INFINITY) {
                 rows[n] = i;
-                xs[n] = x[first + i];
                 n += 1;
             }
             if n == CHUNK || (i == out.len() && n > 0) {
-                let (_, lse) = dense::<T, D, false>(comps, lw, &Chunk::load(&xs[..n]), T::of(NEAR));
-                for ((&r, xr), &v) in rows.iter().zip(&xs).zip(&lse).take(n) {
+                let ch = Chunk::gather(n, |j| &x[first + rows[j]]);
+                let (_, lse) = dense::<T, D, false>(comps, lw, &ch, T::of(NEAR));
+                for (&r, &v) in rows.iter().zip(&lse).take(n) {
                     if !(v + tol.at(v) + tol.near < known) {
-                        out[r] = model.log_density(xr);
+                        out[r] = model.log_density(&x[first + r]);
                     }
                 }
                 n = 0;
@@ -690,8 +684,9 @@ fn exact_max<T: Real, const D: usize, const K: usize, X: Parallel>(
 
 /// The variance `c` of `N(μ, c·I)` in `R^d` with entropy `h`:
 /// `c = exp(2(h − (d/2)(log 2π + 1))/d)` (spec §10.1 step 6, TV9).
-pub fn isotropic_variance(h: f64, d: usize) -> f64 {
-    libm::exp(2.0 * (h - 0.5 * d as f64 * (LN_2PI + 1.0)) / d as f64)
+pub fn isotropic_variance<T: Real>(h: T, d: usize) -> T {
+    let d = T::of(d as f64);
+    (T::of(2.0) * (h - T::of(0.5) * d * T::of(LN_2PI + 1.0)) / d).exp()
 }
 
 #[cfg(test)]
@@ -764,7 +759,7 @@ mod tests {
             }
             None => h_model,
         };
-        let c = T::of(isotropic_variance(h_des.to_f64(), 3));
+        let c = isotropic_variance(h_des, 3);
         (c.finite() && c > T::zero()).then_some((xbest, c))
     }
 

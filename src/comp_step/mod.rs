@@ -20,7 +20,9 @@ use crate::real::Real;
 pub(crate) fn adapt<T: Real>(cfg: &ComponentStepConfig<T>, beta: T, n: u64, prev: T, last: T) -> T {
     match cfg.schedule {
         StepSchedule::Fixed => fixed::stepsize(cfg),
-        StepSchedule::Decaying => decaying::stepsize(cfg, n),
+        StepSchedule::Decaying if cfg!(feature = "decaying-steps") => decaying::stepsize(cfg, n),
+        // Left out of this build (`Config::validate` rejected it).
+        StepSchedule::Decaying => beta,
         StepSchedule::ImprovementBased => improvement::adapt(cfg, beta, prev, last),
     }
 }

@@ -115,35 +115,37 @@ pub(crate) struct Step<T: Real, const D: usize> {
 /// start) and temperature `temp`.
 #[inline(never)]
 pub(crate) fn update<T: Real, const D: usize>(pr: &Problem<'_, T, D>, eps: T, last_eta: T, temp: T) -> Step<T, D> {
+    // Bisection over log η in `T` (f32 builds link no f64 arithmetic); for f64 the same
+    // operations as an explicit f64 search.
     let (mut lo, mut hi) = if last_eta < T::zero() {
-        (-20.0f64, 80.0f64)
+        (T::of(-20.0), T::of(80.0))
     } else {
-        let l = libm::log(last_eta.to_f64());
-        ((l - 3.0).max(0.0), l + 3.0)
+        let l = last_eta.ln();
+        ((l - T::of(3.0)).max(T::zero()), l + T::of(3.0))
     };
-    let eps64 = eps.to_f64();
-    let mut e = 0.5 * (lo + hi);
+    let (half, tol, rel) = (T::of(0.5), T::of(0.1), T::of(0.1));
+    let mut e = half * (lo + hi);
     let mut ok = false;
     let mut evals = 0;
     for _ in 0..MAX_BRACKET_ITERS {
-        let diff = (libm::exp(hi) - libm::exp(e)).min(libm::exp(e) - libm::exp(lo));
-        if diff < 0.1 {
+        let diff = (hi.exp() - e.exp()).min(e.exp() - lo.exp());
+        if diff < tol {
             break;
         }
         evals += 1;
-        let kl = pr.kl(T::of(libm::exp(e))).map_or(f32::MAX as f64, |v| v.0.to_f64());
-        if (eps64 - kl).abs() < 0.1 * eps64 {
+        let kl = pr.kl(e.exp()).map_or(T::of(f32::MAX as f64), |v| v.0);
+        if (eps - kl).abs() < rel * eps {
             lo = e;
             hi = e;
             break;
         }
-        if kl < eps64 {
+        if kl < eps {
             hi = e;
             ok = true;
         } else {
             lo = e;
         }
-        e = 0.5 * (lo + hi);
+        e = half * (lo + hi);
     }
     if ok {
         lo = hi;
@@ -152,7 +154,7 @@ pub(crate) fn update<T: Real, const D: usize>(pr: &Problem<'_, T, D>, eps: T, la
     if lo != hi {
         return rejected;
     }
-    let eta = T::of(libm::exp(lo)).max(temp);
+    let eta = lo.exp().max(temp);
     let Some((kl, mean, p)) = pr.kl(eta) else { return rejected };
     if pr.diag {
         let chol = SMatrix::<T, D, D>::from_diagonal(&SVector::from_fn(|d, _| T::one() / p[(d, d)]));

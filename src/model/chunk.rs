@@ -37,6 +37,23 @@ impl<T: Real, const D: usize> Chunk<T, D> {
         }
         Self { xt, n }
     }
+
+    /// The rows `row(0), …, row(n − 1)` (`n` at most [`CHUNK`]), transposed straight from where
+    /// they are: the same values as [`Self::load`] of a row-major copy, without that copy's
+    /// `CHUNK·D` scalars on the stack.
+    pub fn gather<'a>(n: usize, row: impl Fn(usize) -> &'a SVector<T, D>) -> Self {
+        let n = n.min(CHUNK);
+        let mut xt = [[T::zero(); CHUNK]; D];
+        if n > 0 {
+            for r in 0..CHUNK {
+                let x = row(r.min(n - 1));
+                for d in 0..D {
+                    xt[d][r] = x[d];
+                }
+            }
+        }
+        Self { xt, n }
+    }
 }
 
 /// Per-row streaming log-sum-exp over the terms pushed for a chunk.

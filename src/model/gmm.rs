@@ -712,10 +712,10 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
 
     /// Index of the component for a uniform draw `u ∈ [0, 1)` by inverse CDF on the weights
     /// (clamped to the last component when rounding leaves `u` above the total, spec §0.4).
-    pub(crate) fn component_for(&self, u: f64) -> usize {
-        let mut c = 0.0;
+    pub(crate) fn component_for(&self, u: T) -> usize {
+        let mut c = T::zero();
         for k in 0..self.n {
-            c += libm::exp(self.log_w[k].to_f64());
+            c += self.log_w[k].exp();
             if u < c {
                 return k;
             }
@@ -730,7 +730,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
             return 0;
         }
         for o in out.iter_mut() {
-            let k = self.component_for(uniform(rng));
+            let k = self.component_for(T::of(uniform(rng)));
             if let Some(x) = self.sample_component(k, rng) {
                 *o = x;
             }

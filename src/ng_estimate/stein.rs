@@ -81,12 +81,11 @@ fn gradient_rows<T: Real, const D: usize, const K: usize>(
 /// `gamma` (see [`log_ratio_gradients`]). `own`: `only_use_own_samples`.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
+pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X, const DIAG: bool>(
     model: &Gmm<T, D, K>,
     store: &SampleStore<T, D, S, G>,
     self_normalized: bool,
     own: bool,
-    diag: bool,
     ng: &mut [Option<(SMatrix<T, D, D>, SVector<T, D>)>],
     par: &X,
 ) where
@@ -97,7 +96,7 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
         for (j, slot) in out.iter_mut().enumerate() {
             let k = first + j;
             if let Some(c) = model.components().get(k) {
-                *slot = if diag {
+                *slot = if DIAG {
                     estimate_one_diag(c, k, own, store, self_normalized)
                 } else {
                     estimate_one(c, k, own, store, self_normalized)
@@ -113,7 +112,7 @@ fn normalizer<T: Real>(n: usize, lse: &OnlineLse<T>, self_normalized: bool) -> O
     if n == 0 || !(lse.sum > T::zero()) {
         return None;
     }
-    Some(if self_normalized { T::one() / lse.sum } else { (lse.max - T::of(libm::log(n as f64))).exp() })
+    Some(if self_normalized { T::one() / lse.sum } else { (lse.max - T::of(n as f64).ln()).exp() })
 }
 
 /// The diagonal model's estimate (spec §2.1): `d_n = (x_n − μ)/L²` and the "Hessian" is the

@@ -64,7 +64,7 @@ where
     let total = n_des.saturating_sub(ess).max(1);
     let mut m = [0usize; K];
     for _ in 0..total {
-        if let Some(c) = m.get_mut(model.component_for(uniform(rng))) {
+        if let Some(c) = m.get_mut(model.component_for(T::of(uniform(rng)))) {
             *c += 1;
         }
     }

@@ -39,7 +39,7 @@ where
             rows_task(model, store, temperature, a, b, p);
         }
     });
-    let n = T::of(libm::log(w as f64));
+    let n = T::of(w as f64).ln();
     for k in 0..kn {
         let (mut acc, mut pay) = (OnlineLse::<T>::new(), T::zero());
         for p in partial.iter() {
