@@ -25,6 +25,7 @@ int main() {
     gmmvi::Config cfg = gmmvi::default_config();
     cfg.initial_components = 4;
     for (auto& s : cfg.initial_std) s = 0.3f;
+    cfg.overrides = "num_prior_samples=50";  // prior candidates for new components, as planar_arm.c
     if (auto s = optimizer.init(cfg, 1); s != gmmvi::Status::ok) return fail("init", s);
 
     std::size_t calls = 0;  // the target may carry state: here, a call counter
