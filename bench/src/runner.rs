@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use gmmvi::config::{ComponentAdaptation, SampleSelector};
 use gmmvi::targets::{
     BnnBatch, GaussianMixtureTarget, LOGREG_BATCH_SIZE, LogisticRegression, LogisticRegressionMinibatch,
     NumpyRandomState, PlanarRobot, STM20_HALF_WIDTH, STM300_HALF_WIDTH, StudentTMixture, WINE_BATCH_SIZE, WineBnn,
@@ -249,7 +250,7 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             };
             let mut t = pointwise(f, spec.run.threads);
             let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
-            drive::<10, 1000, 200_000, 2000, 170, 0, _, _>(spec, q, &mut t, &mut e, ground_truth::<10>(spec)?)
+            drive::<10, 1000, 200_000, 2000, 170, 0, _, _>(spec, q, &mut t, &mut e, ground_truth::<10>(spec)?, false)
         }
         TargetId::Gmm20 => {
             let mut np = numpy_seed(spec);
@@ -258,7 +259,7 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut e = gmm.clone();
             let mut t = pointwise(|x: &SVector<f64, 20>, g| gmm.log_density_f64(x, g), spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut t, &mut *e, None)
+            drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut t, &mut *e, None, false)
         }
         TargetId::Gmm100 => {
             let mut np = numpy_seed(spec);
@@ -267,7 +268,7 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut e = gmm.clone();
             let mut t = pointwise(|x: &SVector<f64, 100>, g| gmm.log_density_f64(x, g), spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<100, 50, 15_000, 100, 170, 0, _, _>(spec, q, &mut t, &mut *e, None)
+            drive::<100, 50, 15_000, 100, 170, 0, _, _>(spec, q, &mut t, &mut *e, None, false)
         }
         TargetId::Stm20 => {
             let mut np = numpy_seed(spec);
@@ -277,7 +278,7 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut e = stm.clone();
             let mut t = stm_rows(&stm, spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut t, &mut *e, None)
+            drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut t, &mut *e, None, false)
         }
         TargetId::Stm300 => {
             let mut np = numpy_seed(spec);
@@ -287,19 +288,29 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut e = stm.clone();
             let mut t = stm_rows(&stm, spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<300, 64, 12_800, 64, 170, 0, _, _>(spec, q, &mut t, &mut *e, None)
+            drive::<300, 64, 12_800, 64, 170, 0, _, _>(spec, q, &mut t, &mut *e, None, false)
         }
         TargetId::BreastCancer | TargetId::BreastCancerMb => {
             let (rows, labels) = spec.run.data.breast_cancer()?;
-            let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
             let mmd = ground_truth::<31>(spec)?;
-            logistic::<31, 100, 160_000, 300, 340, 528>(spec, q, &rows, &labels, mmd)
+            if few_components_fit(spec, 160_000, 100, FEW_COMPONENTS) {
+                let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
+                logistic::<31, FEW_COMPONENTS, 160_000, 300, 340, 528>(spec, q, &rows, &labels, mmd, true)
+            } else {
+                let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
+                logistic::<31, 100, 160_000, 300, 340, 528>(spec, q, &rows, &labels, mmd, false)
+            }
         }
         TargetId::GermanCredit | TargetId::GermanCreditMb => {
             let (rows, labels) = spec.run.data.german_credit()?;
-            let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
             let mmd = ground_truth::<25>(spec)?;
-            logistic::<25, 100, 160_000, 300, 340, 351>(spec, q, &rows, &labels, mmd)
+            if few_components_fit(spec, 160_000, 100, FEW_COMPONENTS) {
+                let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
+                logistic::<25, FEW_COMPONENTS, 160_000, 300, 340, 351>(spec, q, &rows, &labels, mmd, true)
+            } else {
+                let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
+                logistic::<25, 100, 160_000, 300, 340, 351>(spec, q, &rows, &labels, mmd, false)
+            }
         }
         TargetId::Wine => {
             let (x, y) = spec.run.data.wine_train(seed % 10)?;
@@ -310,9 +321,27 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut e = WineBnn::<f64, _>::new(&x, &y, batch, Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED))
                 .map_err(gmmvi_err("WINE"))?;
             let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
-            drive::<177, 64, 48_000, 128, 170, 0, _, _>(spec, q, &mut t, &mut e, None)
+            drive::<177, 64, 48_000, 128, 170, 0, _, _>(spec, q, &mut t, &mut e, None, false)
         }
     }
+}
+
+/// The smaller component capacity of the BC/GC instantiations.
+const FEW_COMPONENTS: usize = 8;
+
+/// Whether a run takes the small-capacity instantiation: one iteration at the full capacity
+/// `k_big` would draw more rows than the store's `s` (the ZAMTRUX minibatch rows: 4 200 and
+/// 3 600 samples per component, with one add every 250 iterations), and `k_small` components
+/// fit. The run then stops with an error if it reaches `k_small` components (`drive`'s
+/// `k_exact`), so a finished run is the one a larger capacity would have given.
+fn few_components_fit(spec: &RunSpec, s: usize, k_big: usize, k_small: usize) -> bool {
+    let c = &spec.config;
+    let n_des = c.samples.desired_samples_per_component;
+    c.samples.selector == SampleSelector::ComponentBased
+        && c.adapt.mode == ComponentAdaptation::Adaptive
+        && n_des.saturating_mul(k_big) > s
+        && n_des.saturating_mul(k_small) <= s
+        && spec.init.k0 < k_small
 }
 
 /// BC/GC, full batch or minibatch (ELBO always on the full batch, targets.md §6).
@@ -322,6 +351,7 @@ fn logistic<const D: usize, const K: usize, const S: usize, const G: usize, cons
     rows: &[SVector<f64, D>],
     labels: &[u8],
     mmd: Option<Mmd>,
+    k_exact: bool,
 ) -> Result<Summary, String> {
     let full = || LogisticRegression::<f64, D>::new(rows, labels).map_err(gmmvi_err("logistic regression"));
     let mut e = full()?;
@@ -330,14 +360,14 @@ fn logistic<const D: usize, const K: usize, const S: usize, const G: usize, cons
         let rng = Xoshiro256PlusPlus::seed_from_u64(u64::from(spec.seed));
         let mut t = LogisticRegressionMinibatch::new(full()?, &mut perm, LOGREG_BATCH_SIZE, true, rng)
             .map_err(gmmvi_err("minibatch target"))?;
-        drive::<D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd)
+        drive::<D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd, k_exact)
     } else {
         // Full batch: the points are independent, so they are split over the runner's threads
         // (as the TF reference batches them over its cores); the values do not depend on the split.
         let t = full()?;
         let f = |th: &SVector<f64, D>, g: Option<&mut SVector<f64, D>>| t.log_density_f64(th, g);
         let mut t = pointwise(f, spec.run.threads);
-        drive::<D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd)
+        drive::<D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd, k_exact)
     }
 }
 
@@ -469,6 +499,7 @@ fn drive<const D: usize, const K: usize, const S: usize, const G: usize, const H
     target: &mut P,
     elbo_target: &mut E,
     mmd: Option<Mmd>,
+    k_exact: bool,
 ) -> Result<Summary, String>
 where
     P: Target<f64, D>,
@@ -520,6 +551,15 @@ where
     };
     while opt.evaluations() < spec.run.evals && opt.iterations() < spec.run.max_iterations {
         let rep = opt.step_with(target, &par).map_err(gmmvi_err("step"))?;
+        // `k_exact`: K was chosen below what the configuration allows; reaching it could block
+        // an add, and the run would no longer be the configuration's.
+        if k_exact && rep.components >= K && K < spec.config.adapt.max_components {
+            return Err(format!(
+                "{}: the component capacity K = {K} was reached at iteration {}; this run needs a larger instantiation",
+                spec.target.name(),
+                rep.iteration
+            ));
+        }
         bar.set_position(rep.evaluations.min(spec.run.evals));
         if spec.run.log_every > 0 && rep.iteration.is_multiple_of(spec.run.log_every) {
             let row = log(&mut opt, &mut rows)?;
