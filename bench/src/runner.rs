@@ -292,25 +292,11 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
         }
         TargetId::BreastCancer | TargetId::BreastCancerMb => {
             let (rows, labels) = spec.run.data.breast_cancer()?;
-            let mmd = ground_truth::<31>(spec)?;
-            if few_components_fit(spec, 160_000, 100, FEW_COMPONENTS) {
-                let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
-                logistic::<31, FEW_COMPONENTS, 160_000, 300, 340, 528>(spec, q, &rows, &labels, mmd, true)
-            } else {
-                let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
-                logistic::<31, 100, 160_000, 300, 340, 528>(spec, q, &rows, &labels, mmd, false)
-            }
+            logistic_sized::<31, 528>(spec, &rows, &labels, ground_truth::<31>(spec)?)
         }
         TargetId::GermanCredit | TargetId::GermanCreditMb => {
             let (rows, labels) = spec.run.data.german_credit()?;
-            let mmd = ground_truth::<25>(spec)?;
-            if few_components_fit(spec, 160_000, 100, FEW_COMPONENTS) {
-                let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
-                logistic::<25, FEW_COMPONENTS, 160_000, 300, 340, 351>(spec, q, &rows, &labels, mmd, true)
-            } else {
-                let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
-                logistic::<25, 100, 160_000, 300, 340, 351>(spec, q, &rows, &labels, mmd, false)
-            }
+            logistic_sized::<25, 351>(spec, &rows, &labels, ground_truth::<25>(spec)?)
         }
         TargetId::Wine => {
             let (x, y) = spec.run.data.wine_train(seed % 10)?;
@@ -342,6 +328,24 @@ fn few_components_fit(spec: &RunSpec, s: usize, k_big: usize, k_small: usize) ->
         && n_des.saturating_mul(k_big) > s
         && n_des.saturating_mul(k_small) <= s
         && spec.init.k0 < k_small
+}
+
+/// BC/GC at the component capacity the run needs (K = 100, or [`FEW_COMPONENTS`] when
+/// [`few_components_fit`]), with its initial model.
+fn logistic_sized<const D: usize, const M: usize>(
+    spec: &RunSpec,
+    rows: &[SVector<f64, D>],
+    labels: &[u8],
+    mmd: Option<Mmd>,
+) -> Result<Summary, String> {
+    const S: usize = 160_000;
+    if few_components_fit(spec, S, 100, FEW_COMPONENTS) {
+        let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
+        logistic::<D, FEW_COMPONENTS, S, 300, 340, M>(spec, q, rows, labels, mmd, true)
+    } else {
+        let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
+        logistic::<D, 100, S, 300, 340, M>(spec, q, rows, labels, mmd, false)
+    }
 }
 
 /// BC/GC, full batch or minibatch (ELBO always on the full batch, targets.md §6).

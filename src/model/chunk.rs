@@ -25,22 +25,11 @@ pub(crate) struct Chunk<T, const D: usize> {
 impl<T: Real, const D: usize> Chunk<T, D> {
     /// The first `min(xs.len(), CHUNK)` rows of `xs` (`n = 0` for an empty slice).
     pub fn load(xs: &[SVector<T, D>]) -> Self {
-        let n = xs.len().min(CHUNK);
-        let mut xt = [[T::zero(); CHUNK]; D];
-        if let Some(last) = xs[..n].last() {
-            for r in 0..CHUNK {
-                let x = xs.get(r).filter(|_| r < n).unwrap_or(last);
-                for d in 0..D {
-                    xt[d][r] = x[d];
-                }
-            }
-        }
-        Self { xt, n }
+        Self::gather(xs.len(), |r| &xs[r])
     }
 
-    /// The rows `row(0), …, row(n − 1)` (`n` at most [`CHUNK`]), transposed straight from where
-    /// they are: the same values as [`Self::load`] of a row-major copy, without that copy's
-    /// `CHUNK·D` scalars on the stack.
+    /// The rows `row(0), …, row(n − 1)` (`n` clamped to [`CHUNK`]), transposed straight from
+    /// where they are: no row-major copy of `CHUNK·D` scalars on the stack.
     pub fn gather<'a>(n: usize, row: impl Fn(usize) -> &'a SVector<T, D>) -> Self {
         let n = n.min(CHUNK);
         let mut xt = [[T::zero(); CHUNK]; D];
