@@ -369,8 +369,13 @@ fn logistic<const D: usize, const K: usize, const S: usize, const G: usize, cons
         // Full batch: the points are independent, so they are split over the runner's threads
         // (as the TF reference batches them over its cores); the values do not depend on the split.
         let t = full()?;
-        let f = |th: &SVector<f64, D>, g: Option<&mut SVector<f64, D>>| t.log_density_f64(th, g);
-        let mut t = pointwise(f, spec.run.threads);
+        let f = |th: &[SVector<f64, D>], lp: &mut [f64], g: Option<&mut [SVector<f64, D>]>| {
+            // The lengths match by construction (split_eval).
+            if t.log_density_rows_f64(th, lp, g).is_err() {
+                lp.fill(f64::NAN);
+            }
+        };
+        let mut t = rowwise(f, spec.run.threads);
         drive::<D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd, k_exact)
     }
 }

@@ -17,6 +17,7 @@
 mod bnn;
 mod gaussian;
 mod linalg;
+mod log_sigmoid;
 mod logistic;
 mod logistic_mb;
 mod numpy_rng;
@@ -27,7 +28,7 @@ pub use bnn::{BnnBatch, WINE_BATCH_SIZE, WINE_DIM, WINE_HIDDEN, WINE_INPUTS, Win
 pub use gaussian::{GaussianMixtureTarget, Gmm20, Gmm100, draw_gmm_component};
 pub use logistic::{
     BREAST_CANCER_DIM, BREAST_CANCER_ROWS, BreastCancer, GERMAN_CREDIT_DIM, GERMAN_CREDIT_ROWS, GermanCredit,
-    LOGREG_PRIOR_STD, LogisticRegression, parse_breast_cancer, parse_german_credit, preprocess_features,
+    LOGREG_BLOCK, LOGREG_PRIOR_STD, LogisticRegression, parse_breast_cancer, parse_german_credit, preprocess_features,
 };
 pub use logistic_mb::{LOGREG_BATCH_SIZE, LogisticRegressionMinibatch};
 pub use numpy_rng::NumpyRandomState;
