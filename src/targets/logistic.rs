@@ -349,17 +349,11 @@ impl<'a, T: Real, const D: usize> LogisticRegression<'a, T, D> {
         &self,
         thetas: &[SVector<f64, D>],
         log_p: &mut [f64],
-        mut grads: Option<&mut [SVector<f64, D>]>,
+        grads: Option<&mut [SVector<f64, D>]>,
     ) -> Result<(), TargetError> {
-        if thetas.len() != log_p.len() || grads.as_ref().is_some_and(|g| g.len() != thetas.len()) {
-            return Err(TargetError { code: -1 });
-        }
-        for (b, (tb, lb)) in thetas.chunks(LOGREG_BLOCK).zip(log_p.chunks_mut(LOGREG_BLOCK)).enumerate() {
-            let range = b * LOGREG_BLOCK..b * LOGREG_BLOCK + tb.len();
-            let gb = grads.as_deref_mut().and_then(|g| g.get_mut(range));
-            self.block::<LOGREG_BLOCK>(tb, lb, gb);
-        }
-        Ok(())
+        super::eval_in_blocks::<_, _, _, LOGREG_BLOCK>(thetas, log_p, grads, |tb, lb, gb| {
+            self.block::<LOGREG_BLOCK>(tb, lb, gb)
+        })
     }
 
     /// Up to `L` points (`thetas.len() ≤ L`, the rest of the lanes idle). Lane `l` runs the
@@ -451,34 +445,11 @@ impl<T: Real, const D: usize> LogisticRegression<'_, T, D> {
         &self,
         x: &[SVector<T, D>],
         log_p: &mut [T],
-        mut grad: Option<&mut [SVector<T, D>]>,
+        grad: Option<&mut [SVector<T, D>]>,
     ) -> Result<(), TargetError> {
-        if x.len() != log_p.len() || grad.as_ref().is_some_and(|g| g.len() != x.len()) {
-            return Err(TargetError { code: -1 });
-        }
-        let mut th = [SVector::<f64, D>::zeros(); LOGREG_BLOCK];
-        let mut gb = [SVector::<f64, D>::zeros(); LOGREG_BLOCK];
-        let mut lb = [0.0f64; LOGREG_BLOCK];
-        for (b, (xs, lps)) in x.chunks(LOGREG_BLOCK).zip(log_p.chunks_mut(LOGREG_BLOCK)).enumerate() {
-            let n = xs.len();
-            for (t, xi) in th.iter_mut().zip(xs) {
-                *t = xi.map(|v| v.to_f64());
-            }
-            let range = b * LOGREG_BLOCK..b * LOGREG_BLOCK + n;
-            match grad.as_deref_mut().and_then(|g| g.get_mut(range)) {
-                Some(gs) => {
-                    self.block::<LOGREG_BLOCK>(&th[..n], &mut lb[..n], Some(&mut gb[..n]));
-                    for (gi, g64) in gs.iter_mut().zip(&gb) {
-                        *gi = g64.map(T::of);
-                    }
-                }
-                None => self.block::<LOGREG_BLOCK>(&th[..n], &mut lb[..n], None),
-            }
-            for (l, &v) in lps.iter_mut().zip(&lb) {
-                *l = T::of(v);
-            }
-        }
-        Ok(())
+        super::eval_blocks_as_f64::<T, D, LOGREG_BLOCK>(x, log_p, grad, |xb, lb, gb| {
+            self.block::<LOGREG_BLOCK>(xb, lb, gb)
+        })
     }
 }
 

@@ -68,3 +68,116 @@ pub(crate) fn eval_pointwise_f64<T: Real, const D: usize>(
     }
     Ok(())
 }
+
+/// The length check and block loop shared by the blocked targets: `f` gets consecutive
+/// blocks of at most `B` points with their `log_p` (and `grads`) sub-slices, in order.
+/// Mismatched slice lengths give `TargetError { code: -1 }` and `f` is not called.
+pub(crate) fn eval_in_blocks<P, V, G, const B: usize>(
+    xs: &[P],
+    log_p: &mut [V],
+    mut grads: Option<&mut [G]>,
+    mut f: impl FnMut(&[P], &mut [V], Option<&mut [G]>),
+) -> Result<(), TargetError> {
+    if xs.len() != log_p.len() || grads.as_ref().is_some_and(|g| g.len() != xs.len()) {
+        return Err(TargetError { code: -1 });
+    }
+    for (b, (xb, lb)) in xs.chunks(B.max(1)).zip(log_p.chunks_mut(B.max(1))).enumerate() {
+        let start = b * B.max(1);
+        let gb = grads.as_deref_mut().and_then(|g| g.get_mut(start..start + xb.len()));
+        f(xb, lb, gb);
+    }
+    Ok(())
+}
+
+/// [`eval_in_blocks`] for a target whose block kernel `f` runs in `f64`: each block of `T`
+/// points is converted to `f64` (in `B`-sized stack buffers), evaluated, and converted back.
+pub(crate) fn eval_blocks_as_f64<T: Real, const D: usize, const B: usize>(
+    x: &[SVector<T, D>],
+    log_p: &mut [T],
+    grad: Option<&mut [SVector<T, D>]>,
+    mut f: impl FnMut(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>),
+) -> Result<(), TargetError> {
+    let mut xb = [SVector::<f64, D>::zeros(); B];
+    let mut lb = [0.0f64; B];
+    let mut gb = [SVector::<f64, D>::zeros(); B];
+    eval_in_blocks::<_, _, _, B>(x, log_p, grad, |xs, ls, gs| {
+        // `xs.len() ≤ B` by construction of the blocks.
+        let n = xs.len().min(B);
+        for (d, s) in xb.iter_mut().zip(xs) {
+            *d = s.map(|v| v.to_f64());
+        }
+        match gs {
+            Some(gs) => {
+                f(&xb[..n], &mut lb[..n], Some(&mut gb[..n]));
+                for (d, s) in gs.iter_mut().zip(&gb) {
+                    *d = s.map(T::of);
+                }
+            }
+            None => f(&xb[..n], &mut lb[..n], None),
+        }
+        for (d, &s) in ls.iter_mut().zip(&lb) {
+            *d = T::of(s);
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eval_in_blocks_covers_every_point_once_in_order() {
+        let xs: [u32; 7] = [0, 1, 2, 3, 4, 5, 6];
+        let mut lp = [0u32; 7];
+        let mut g = [0u32; 7];
+        let mut sizes = [0usize; 4];
+        let mut calls = 0;
+        let r = eval_in_blocks::<_, _, _, 3>(&xs, &mut lp, Some(&mut g), |xb, lb, gb| {
+            if let Some(s) = sizes.get_mut(calls) {
+                *s = xb.len();
+            }
+            calls += 1;
+            let gb = gb.unwrap_or(&mut []);
+            assert_eq!((lb.len(), gb.len()), (xb.len(), xb.len()));
+            for ((x, l), gi) in xb.iter().zip(lb.iter_mut()).zip(gb.iter_mut()) {
+                *l = 10 * x;
+                *gi = 100 * x;
+            }
+        });
+        assert_eq!(r, Ok(()));
+        assert_eq!(sizes, [3, 3, 1, 0]);
+        assert_eq!(lp, [0, 10, 20, 30, 40, 50, 60]);
+        assert_eq!(g, [0, 100, 200, 300, 400, 500, 600]);
+    }
+
+    #[test]
+    fn eval_in_blocks_rejects_mismatched_lengths_without_calling() {
+        let xs = [1.0f64; 5];
+        let mut called = false;
+        let r = eval_in_blocks::<_, _, f64, 2>(&xs, &mut [0.0; 4], None, |_, _, _| called = true);
+        assert_eq!(r, Err(TargetError { code: -1 }));
+        let r = eval_in_blocks::<_, _, _, 2>(&xs, &mut [0.0; 5], Some(&mut [0.0f64; 6]), |_, _, _| called = true);
+        assert_eq!(r, Err(TargetError { code: -1 }));
+        assert!(!called);
+        assert_eq!(eval_in_blocks::<f64, f64, f64, 2>(&[], &mut [], None, |_, _, _| called = true), Ok(()));
+        assert!(!called);
+    }
+
+    #[test]
+    fn eval_blocks_as_f64_round_trips_through_f64() {
+        let x =
+            [SVector::<f32, 2>::new(1.5, -2.0), SVector::<f32, 2>::new(0.25, 4.0), SVector::<f32, 2>::new(-1.0, 0.5)];
+        let mut lp = [0.0f32; 3];
+        let mut g = [SVector::<f32, 2>::zeros(); 3];
+        let r = eval_blocks_as_f64::<f32, 2, 2>(&x, &mut lp, Some(&mut g), |xb, lb, gb| {
+            let gb = gb.unwrap_or(&mut []);
+            for ((x, l), gi) in xb.iter().zip(lb.iter_mut()).zip(gb.iter_mut()) {
+                *l = x[0] * x[1];
+                *gi = x * 2.0;
+            }
+        });
+        assert_eq!(r, Ok(()));
+        assert_eq!(lp, [-3.0, 1.0, -0.5]);
+        assert_eq!(g[2], SVector::<f32, 2>::new(-2.0, 1.0));
+    }
+}

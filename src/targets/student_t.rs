@@ -288,16 +288,9 @@ impl<T: Real, const D: usize, const M: usize> StudentTMixture<T, D, M> {
         &self,
         xs: &[SVector<f64, D>],
         log_p: &mut [f64],
-        mut grads: Option<&mut [SVector<f64, D>]>,
+        grads: Option<&mut [SVector<f64, D>]>,
     ) -> Result<(), TargetError> {
-        if xs.len() != log_p.len() || grads.as_ref().is_some_and(|g| g.len() != xs.len()) {
-            return Err(TargetError { code: -1 });
-        }
-        for (b, (xb, lb)) in xs.chunks(STM_BLOCK).zip(log_p.chunks_mut(STM_BLOCK)).enumerate() {
-            let gb = grads.as_deref_mut().and_then(|g| g.get_mut(b * STM_BLOCK..b * STM_BLOCK + xb.len()));
-            self.block(xb, lb, gb);
-        }
-        Ok(())
+        super::eval_in_blocks::<_, _, _, STM_BLOCK>(xs, log_p, grads, |xb, lb, gb| self.block(xb, lb, gb))
     }
 
     /// One block of at most [`STM_BLOCK`] rows of [`Self::log_density_rows_f64`]: per row the
@@ -481,33 +474,8 @@ impl<T: Real, const D: usize, const M: usize> StudentTMixture<T, D, M> {
         &self,
         x: &[SVector<T, D>],
         log_p: &mut [T],
-        mut grad: Option<&mut [SVector<T, D>]>,
+        grad: Option<&mut [SVector<T, D>]>,
     ) -> Result<(), TargetError> {
-        if x.len() != log_p.len() || grad.as_ref().is_some_and(|g| g.len() != x.len()) {
-            return Err(TargetError { code: -1 });
-        }
-        let mut xb = [SVector::<f64, D>::zeros(); STM_BLOCK];
-        let mut lb = [0.0; STM_BLOCK];
-        let mut gb = [SVector::<f64, D>::zeros(); STM_BLOCK];
-        for (b, (xs, ls)) in x.chunks(STM_BLOCK).zip(log_p.chunks_mut(STM_BLOCK)).enumerate() {
-            let n = xs.len();
-            for (d, s) in xb.iter_mut().zip(xs) {
-                *d = s.map(|v| v.to_f64());
-            }
-            let rows = b * STM_BLOCK..b * STM_BLOCK + n;
-            match grad.as_deref_mut().and_then(|g| g.get_mut(rows)) {
-                Some(gs) => {
-                    self.block(&xb[..n], &mut lb[..n], Some(&mut gb[..n]));
-                    for (d, s) in gs.iter_mut().zip(&gb) {
-                        *d = s.map(T::of);
-                    }
-                }
-                None => self.block(&xb[..n], &mut lb[..n], None),
-            }
-            for (d, &s) in ls.iter_mut().zip(&lb) {
-                *d = T::of(s);
-            }
-        }
-        Ok(())
+        super::eval_blocks_as_f64::<T, D, STM_BLOCK>(x, log_p, grad, |xb, lb, gb| self.block(xb, lb, gb))
     }
 }
