@@ -110,18 +110,17 @@ scaled() { awk -v n="$1" -v s="$2" 'BEGIN { v = int(n * s + 0.5); if (v < 1) v =
 # (checked on BC, GC, STM20, STM300, planar_robot_4, GMM20 and WINE); only the speed differs.
 if [ -n "${GMMVI_BENCH:-}" ]; then
     BIN=$GMMVI_BENCH
-elif [ "${NATIVE:-1}" = 1 ]; then
-    BIN=$root/target/native/release/gmmvi-bench
-    if [ "$DRY" = 0 ]; then
-        echo "building $BIN (-C target-cpu=native)" >&2
-        (cd "$root" && RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=native" CARGO_TARGET_DIR=$root/target/native \
-            cargo build --release -q -p gmmvi-bench --bin gmmvi-bench) || exit 1
-    fi
 else
-    BIN=$root/target/release/gmmvi-bench
+    build_dir=$root/target build_env=()
+    if [ "${NATIVE:-1}" = 1 ]; then
+        build_dir=$root/target/native
+        build_env=(RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=native" CARGO_TARGET_DIR="$build_dir")
+    fi
+    BIN=$build_dir/release/gmmvi-bench
     if [ "$DRY" = 0 ]; then
-        echo "building $BIN" >&2
-        (cd "$root" && cargo build --release -q -p gmmvi-bench --bin gmmvi-bench) || exit 1
+        echo "building $BIN ${build_env[*]:-}" >&2
+        (cd "$root" && env ${build_env[@]+"${build_env[@]}"} cargo build --release -q -p gmmvi-bench --bin gmmvi-bench) ||
+            exit 1
     fi
 fi
 if ! awk -v s="$BUDGET_SCALE" 'BEGIN { exit !(s + 0 > 0) }'; then

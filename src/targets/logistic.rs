@@ -203,6 +203,15 @@ pub fn preprocess_features<const D: usize>(raw: &[f64], rows: &mut [SVector<f64,
     Ok(())
 }
 
+/// One row's `(ℓ, ∂ℓ/∂z)` at `z = θ·x` with §5.2's labels: `y = 1`: `ℓ = ln σ(−z)`,
+/// `∂ℓ/∂z = −σ(z)`; otherwise `ℓ = ln σ(z)`, `∂ℓ/∂z = σ(−z)`. The sign flips are exact.
+#[inline(always)]
+fn row_term(y: u8, z: f64) -> (f64, f64) {
+    let sign = if y == 1 { -1.0 } else { 1.0 };
+    let (l, s) = log_sigmoid_and_complement(sign * z);
+    (l, sign * s)
+}
+
 /// `σ(a) = 1/(1 + e^{−a})`, stable for every finite `a`.
 #[inline]
 pub(crate) fn sigmoid(a: f64) -> f64 {
@@ -313,14 +322,7 @@ impl<'a, T: Real, const D: usize> LogisticRegression<'a, T, D> {
         let (Some(x), Some(&y)) = (self.rows.get(n), self.labels.get(n)) else {
             return f64::NAN;
         };
-        let z = theta.dot(x);
-        // §5.2's labels: y = 1: ℓ = ln σ(−z), ∂ℓ/∂z = −σ(z); y = 0: ℓ = ln σ(z), ∂ℓ/∂z = σ(−z).
-        let (l, c) = if y == 1 {
-            let (l, s) = log_sigmoid_and_complement(-z);
-            (l, -s)
-        } else {
-            log_sigmoid_and_complement(z)
-        };
+        let (l, c) = row_term(y, theta.dot(x));
         if let Some(g) = grad {
             g.axpy(scale * c, x, 1.0);
         }
@@ -332,10 +334,7 @@ impl<'a, T: Real, const D: usize> LogisticRegression<'a, T, D> {
     /// [`Self::log_density_rows_f64`].
     pub fn log_density_f64(&self, theta: &SVector<f64, D>, grad: Option<&mut SVector<f64, D>>) -> f64 {
         let mut lp = [0.0];
-        match grad {
-            Some(g) => self.block::<1>(core::slice::from_ref(theta), &mut lp, Some(core::slice::from_mut(g))),
-            None => self.block::<1>(core::slice::from_ref(theta), &mut lp, None),
-        }
+        self.block::<1>(core::slice::from_ref(theta), &mut lp, grad.map(core::slice::from_mut));
         lp[0]
     }
 
@@ -383,13 +382,11 @@ impl<'a, T: Real, const D: usize> LogisticRegression<'a, T, D> {
                     *zl += t * xd;
                 }
             }
-            // §5.2's labels: y = 1: ℓ = ln σ(−z), ∂ℓ/∂z = −σ(z); y = 0: ℓ = ln σ(z), ∂ℓ/∂z = σ(−z).
-            let sign = if y == 1 { -1.0 } else { 1.0 };
             let mut c = [0.0f64; L];
             for ((cl, lll), &zl) in c.iter_mut().zip(ll.iter_mut()).zip(&z) {
-                let (l, s) = log_sigmoid_and_complement(sign * zl);
+                let (l, dl) = row_term(y, zl);
                 *lll += l;
-                *cl = sign * s;
+                *cl = dl;
             }
             if want_grad {
                 for (gd, &xd) in g.iter_mut().zip(x.iter()) {
