@@ -34,6 +34,11 @@ const VARS: [&str; 7] = [
 /// Alignment the C side must give the state: enough for every field on every target.
 const STATE_ALIGN: usize = 8;
 
+/// Revision of the C layout (structs, enums, signatures) within one crate version: raise it
+/// with every change to `src/ffi/` that a C caller compiled against an older header would
+/// misread, so that the fingerprint changes with it.
+const ABI_REVISION: u32 = 1;
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     if env::var_os("CARGO_FEATURE_FFI").is_none() {
@@ -141,11 +146,49 @@ impl Sizes {
         );
         c("Alignment that suffices for a `gmmvi_state` on every target.", "GMMVI_STATE_ALIGN", STATE_ALIGN);
         c("`GMMVI_STATE_SIZE / 8`: the 64-bit words of `gmmvi_state`.", "GMMVI_STATE_WORDS", size / 8);
+        let ver = |name: &str| env::var(name).ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+        let (major, minor, patch) =
+            (ver("CARGO_PKG_VERSION_MAJOR"), ver("CARGO_PKG_VERSION_MINOR"), ver("CARGO_PKG_VERSION_PATCH"));
+        let mut v = |doc: &str, name: &str, value: u32| {
+            let _ = writeln!(o, "/// {doc}\npub const {name}: u32 = {value};");
+        };
+        v("Major version of the library this header belongs to.", "GMMVI_VERSION_MAJOR", major);
+        v("Minor version of the library this header belongs to.", "GMMVI_VERSION_MINOR", minor);
+        v("Patch version of the library this header belongs to.", "GMMVI_VERSION_PATCH", patch);
+        let _ = writeln!(
+            o,
+            "/// Fingerprint of the build this header was generated for: its version, ABI revision,\n\
+             /// scalar and every size. `gmmvi_init` and the `gmmvi_config_*` macros pass it to the\n\
+             /// library, which refuses a header of another build with `GMMVI_ABI_MISMATCH`.\n\
+             pub const GMMVI_ABI_FINGERPRINT: u64 = {:#018x};",
+            self.fingerprint(major, minor, patch)
+        );
         let _ = writeln!(
             o,
             "/// The scalar of every point, density and parameter (`GMMVI_SCALAR`).\npub type gmmvi_real = {scalar};"
         );
         o
+    }
+
+    /// FNV-1a (64 bit) of a description of everything the C layout depends on; the top bit is
+    /// cleared so that the constant is a plain C integer literal everywhere.
+    fn fingerprint(&self, major: u32, minor: u32, patch: u32) -> u64 {
+        let text = format!(
+            "gmmvi {major}.{minor}.{patch} abi {ABI_REVISION} {} D={} K={} N={} S={} G={} H={} size={} align={STATE_ALIGN}",
+            if self.f64 { "f64" } else { "f32" },
+            self.d,
+            self.k,
+            self.n_des,
+            self.s,
+            self.g,
+            self.h,
+            self.state_size(),
+        );
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h & (u64::MAX >> 1)
     }
 }
 
@@ -162,19 +205,40 @@ mod header {
  * below; see build.rs). It never allocates: the whole optimiser lives in a gmmvi_state that
  * the caller provides, e.g. `static gmmvi_state state;`.
  *
- *   gmmvi_config cfg = gmmvi_config_default();      // SAMTRUX fitted to the build's sizes
- *   gmmvi_init(&state, sizeof state, &cfg, seed);
+ *   gmmvi_config cfg;
+ *   gmmvi_config_default(&cfg);                      // SAMTRUX fitted to the build's sizes
+ *   gmmvi_init(&state, sizeof state, &cfg, seed);    // GMMVI_BAD_CONFIG: see gmmvi_last_error
  *   gmmvi_run(&state, my_log_density, my_ctx, 200, 0, NULL);
  *   gmmvi_sample(&state, xs, n);                     // n x GMMVI_DIM, row-major
  *
  * Every function returns a gmmvi_status (GMMVI_OK = 0) and checks its pointers, sizes and
  * alignment first. A state is not thread-safe: use one from one thread at a time.
+ *
+ * Versions: the header states the version and a fingerprint of the build it was generated for
+ * (GMMVI_VERSION_*, GMMVI_ABI_FINGERPRINT); gmmvi_init and the gmmvi_config_* functions are
+ * macros that pass the fingerprint, and the library answers GMMVI_ABI_MISMATCH to a header of
+ * another build instead of misreading memory.
  */";
+
+    /// The macros through which C calls the entry points that depend on the build's sizes.
+    const MACROS: &str = "
+/*
+ * The entry points whose memory layout depends on the build's sizes, called with the
+ * fingerprint of this header (GMMVI_ABI_MISMATCH if the library is of another build).
+ */
+#define gmmvi_init(s, s_size, cfg, seed) \\
+  gmmvi_init_abi((s), (s_size), (cfg), (seed), GMMVI_ABI_FINGERPRINT)
+#define gmmvi_config_default(out) gmmvi_config_default_abi((out), GMMVI_ABI_FINGERPRINT)
+#define gmmvi_config_from_codeword(codeword, out) \\
+  gmmvi_config_from_codeword_abi((codeword), (out), GMMVI_ABI_FINGERPRINT)
+#define gmmvi_config_parse(text, out, error_offset, message, message_cap) \\
+  gmmvi_config_parse_abi((text), (out), (error_offset), (message), (message_cap), GMMVI_ABI_FINGERPRINT)";
 
     pub fn generate(consts: &Path, out: &Path) {
         let mut cfg = cbindgen::Config {
             language: cbindgen::Language::C,
             header: Some(PREAMBLE.into()),
+            after_includes: Some(MACROS.into()),
             include_guard: Some("GMMVI_H".into()),
             cpp_compat: true,
             no_includes: true,

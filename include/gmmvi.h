@@ -6,13 +6,19 @@
  * below; see build.rs). It never allocates: the whole optimiser lives in a gmmvi_state that
  * the caller provides, e.g. `static gmmvi_state state;`.
  *
- *   gmmvi_config cfg = gmmvi_config_default();      // SAMTRUX fitted to the build's sizes
- *   gmmvi_init(&state, sizeof state, &cfg, seed);
+ *   gmmvi_config cfg;
+ *   gmmvi_config_default(&cfg);                      // SAMTRUX fitted to the build's sizes
+ *   gmmvi_init(&state, sizeof state, &cfg, seed);    // GMMVI_BAD_CONFIG: see gmmvi_last_error
  *   gmmvi_run(&state, my_log_density, my_ctx, 200, 0, NULL);
  *   gmmvi_sample(&state, xs, n);                     // n x GMMVI_DIM, row-major
  *
  * Every function returns a gmmvi_status (GMMVI_OK = 0) and checks its pointers, sizes and
  * alignment first. A state is not thread-safe: use one from one thread at a time.
+ *
+ * Versions: the header states the version and a fingerprint of the build it was generated for
+ * (GMMVI_VERSION_*, GMMVI_ABI_FINGERPRINT); gmmvi_init and the gmmvi_config_* functions are
+ * macros that pass the fingerprint, and the library answers GMMVI_ABI_MISMATCH to a header of
+ * another build instead of misreading memory.
  */
 
 #ifndef GMMVI_H
@@ -20,6 +26,18 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * The entry points whose memory layout depends on the build's sizes, called with the
+ * fingerprint of this header (GMMVI_ABI_MISMATCH if the library is of another build).
+ */
+#define gmmvi_init(s, s_size, cfg, seed) \
+  gmmvi_init_abi((s), (s_size), (cfg), (seed), GMMVI_ABI_FINGERPRINT)
+#define gmmvi_config_default(out) gmmvi_config_default_abi((out), GMMVI_ABI_FINGERPRINT)
+#define gmmvi_config_from_codeword(codeword, out) \
+  gmmvi_config_from_codeword_abi((codeword), (out), GMMVI_ABI_FINGERPRINT)
+#define gmmvi_config_parse(text, out, error_offset, message, message_cap) \
+  gmmvi_config_parse_abi((text), (out), (error_offset), (message), (message_cap), GMMVI_ABI_FINGERPRINT)
 
 /**
  * Dimension `D` of the target's domain (`GMMVI_DIM`).
@@ -70,6 +88,28 @@
  * `GMMVI_STATE_SIZE / 8`: the 64-bit words of `gmmvi_state`.
  */
 #define GMMVI_STATE_WORDS 7280
+
+/**
+ * Major version of the library this header belongs to.
+ */
+#define GMMVI_VERSION_MAJOR 0
+
+/**
+ * Minor version of the library this header belongs to.
+ */
+#define GMMVI_VERSION_MINOR 1
+
+/**
+ * Patch version of the library this header belongs to.
+ */
+#define GMMVI_VERSION_PATCH 0
+
+/**
+ * Fingerprint of the build this header was generated for: its version, ABI revision,
+ * scalar and every size. `gmmvi_init` and the `gmmvi_config_*` macros pass it to the
+ * library, which refuses a header of another build with `GMMVI_ABI_MISMATCH`.
+ */
+#define GMMVI_ABI_FINGERPRINT 190527139485031923
 
 /**
  * Result of every call. `GMMVI_OK` is 0; `gmmvi_status_str` names each code.
@@ -134,6 +174,12 @@ enum gmmvi_status
    * build configuration; the state is unchanged.
    */
   GMMVI_BAD_CHECKPOINT = 12,
+  /**
+   * The program was compiled against a header of another build of the library (another
+   * version, scalar or size): nothing was read or written. Use the header generated with
+   * the library (`GMMVI_ABI_FINGERPRINT` differs).
+   */
+  GMMVI_ABI_MISMATCH = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -308,8 +354,21 @@ extern "C" {
 
 /**
  * A short, static, NUL-terminated description of a status code (also of unknown codes).
+ * `gmmvi_last_error` says more about the last failure of a state.
  */
 const char *gmmvi_status_str(uint32_t status);
+
+/**
+ * The library's version, `major << 16 | minor << 8 | patch` (compare with
+ * `GMMVI_VERSION_MAJOR`, `GMMVI_VERSION_MINOR` and `GMMVI_VERSION_PATCH` of the header).
+ */
+uint32_t gmmvi_version(void);
+
+/**
+ * The fingerprint of the library's build (version, ABI revision, scalar, every size): equal
+ * to the header's `GMMVI_ABI_FINGERPRINT` exactly when the header belongs to this library.
+ */
+uint64_t gmmvi_abi_fingerprint(void);
 
 /**
  * The default configuration: SAMTRUX (Stein, adaptive, component-based samples, trust-region
@@ -319,18 +378,27 @@ const char *gmmvi_status_str(uint32_t status);
  * `del_iters` as large as `GMMVI_HISTORY` allows (at most 100; 10 for the default),
  * `max_components = GMMVI_MAX_COMPONENTS`; one initial component, `N(0, I)` prior,
  * `initial_std` 1.
+ *
+ * C: `gmmvi_config_default(&cfg)` (a macro passing `GMMVI_ABI_FINGERPRINT`).
+ *
+ * # Safety
+ * `out` is NULL or valid for writing a `gmmvi_config`.
  */
-struct gmmvi_config gmmvi_config_default(void);
+gmmvi_status gmmvi_config_default_abi(struct gmmvi_config *out, uint64_t abi);
 
 /**
  * Writes the default configuration of a codeword (options and their defaults, fitted to the
  * build's sizes as in `gmmvi_config_default`) to `out`.
  *
+ * C: `gmmvi_config_from_codeword(codeword, &cfg)` (a macro passing `GMMVI_ABI_FINGERPRINT`).
+ *
  * # Safety
  * `codeword` is NULL or a NUL-terminated string; `out` is NULL or valid for writing a
  * `gmmvi_config`.
  */
-gmmvi_status gmmvi_config_from_codeword(const char *codeword, struct gmmvi_config *out);
+gmmvi_status gmmvi_config_from_codeword_abi(const char *codeword,
+                                            struct gmmvi_config *out,
+                                            uint64_t abi);
 
 /**
  * Parses the text form — an optional codeword (SAMTRUX if absent), then `key=value` settings
@@ -338,13 +406,25 @@ gmmvi_status gmmvi_config_from_codeword(const char *codeword, struct gmmvi_confi
  * defaults and writes the result to `out`, with `out->overrides = text` for the settings
  * that have no field: keep `text` alive until `gmmvi_init`. On `GMMVI_BAD_CONFIG`,
  * `*error_offset` (if not NULL) is the byte offset in `text` of the offending key or token,
- * or the text's length when the values are fine but do not fit together.
+ * or the text's length when the values are fine but do not fit together, and `message` (if
+ * not NULL) receives a NUL-terminated explanation naming the key or field and what it must
+ * satisfy, e.g. `del_iters = 50: ... at most 12 in this build` (truncated to
+ * `message_cap - 1` bytes; 256 bytes always suffice). On success `message` holds "".
+ *
+ * C: `gmmvi_config_parse(text, &cfg, &offset, msg, sizeof msg)` (a macro passing
+ * `GMMVI_ABI_FINGERPRINT`).
  *
  * # Safety
  * `text` is NULL or a NUL-terminated string of at most 4096 bytes; `out` is NULL or valid
- * for writing a `gmmvi_config`; `error_offset` is NULL or valid for writing a `size_t`.
+ * for writing a `gmmvi_config`; `error_offset` is NULL or valid for writing a `size_t`;
+ * `message` is NULL or valid for writing `message_cap` bytes.
  */
-gmmvi_status gmmvi_config_parse(const char *text, struct gmmvi_config *out, size_t *error_offset);
+gmmvi_status gmmvi_config_parse_abi(const char *text,
+                                    struct gmmvi_config *out,
+                                    size_t *error_offset,
+                                    char *message,
+                                    size_t message_cap,
+                                    uint64_t abi);
 
 /**
  * Initialises an optimiser in `s` (`s_size` bytes: at least `GMMVI_STATE_SIZE`) from `cfg`;
@@ -356,15 +436,38 @@ gmmvi_status gmmvi_config_parse(const char *text, struct gmmvi_config *out, size
  * field by field), so no state-sized temporary lands on the stack: at the default sizes
  * `gmmvi_init` and `gmmvi_step` each run within 8 KiB on x86-64 (`tests/ffi_stack.rs`).
  *
+ * On `GMMVI_BAD_CONFIG` (and every other failure after the state pointer and size checks),
+ * `gmmvi_last_error` names the field or key and what it must satisfy.
+ *
+ * C: `gmmvi_init(&state, sizeof state, &cfg, seed)` (a macro passing `GMMVI_ABI_FINGERPRINT`;
+ * a header of another build gives `GMMVI_ABI_MISMATCH` and leaves `s` untouched).
+ *
  * # Safety
  * `s` is NULL or valid for reads and writes of `s_size` bytes, and no other thread uses it;
  * `cfg` is NULL or points to a `gmmvi_config` whose `overrides` is NULL or a NUL-terminated
  * string.
  */
-gmmvi_status gmmvi_init(struct gmmvi_state *s,
-                        size_t s_size,
-                        const struct gmmvi_config *cfg,
-                        uint64_t seed);
+gmmvi_status gmmvi_init_abi(struct gmmvi_state *s,
+                            size_t s_size,
+                            const struct gmmvi_config *cfg,
+                            uint64_t seed,
+                            uint64_t abi);
+
+/**
+ * Writes why the last failed call on `s` failed — which `gmmvi_config` field or `overrides`
+ * key is wrong and what it must satisfy after `gmmvi_init`, the callback's code or the
+ * numerical failure after `gmmvi_step`/`gmmvi_run`, what is wrong with the bytes after
+ * `gmmvi_restore`/`gmmvi_import_model` — as a NUL-terminated string into `buf` (`cap` bytes;
+ * truncated to `cap - 1`, 256 always suffice) and its full length to `*written` (if not
+ * NULL). "" if no failure was recorded since the last successful `gmmvi_init`. Works on a
+ * state whose `gmmvi_init` failed, which is when it matters most; reading functions (those
+ * taking a `const gmmvi_state *`) record nothing.
+ *
+ * # Safety
+ * `s` is NULL or a state given to `gmmvi_init` (successfully or not); `buf` is NULL or valid
+ * for writing `cap` bytes; `written` is NULL or writable.
+ */
+gmmvi_status gmmvi_last_error(const struct gmmvi_state *s, char *buf, size_t cap, size_t *written);
 
 /**
  * One iteration: draws samples, calls `f` (with `ctx`) on blocks of them, updates the

@@ -95,13 +95,14 @@ fn ffi_sizes_of_the_header_match_the_types() {
 #[test]
 fn ffi_status_strings_name_every_code() {
     let text = |c: u32| unsafe { CStr::from_ptr(gmmvi_status_str(c)) }.to_str().unwrap().to_string();
-    let known: Vec<String> = (0..=12).map(text).collect();
+    let known: Vec<String> = (0..=13).map(text).collect();
     assert_eq!(known[0], "ok");
     let mut unique = known.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), known.len(), "{known:?}");
-    assert_eq!(text(13), "unknown status");
+    assert!(!known.contains(&"unknown status".to_string()), "{known:?}");
+    assert_eq!(text(14), "unknown status");
     assert_eq!(text(u32::MAX), "unknown status");
     assert_eq!(text(GMMVI_BUSY as u32), "state busy (called from its own callback)");
 }
@@ -224,7 +225,10 @@ fn ffi_every_entry_point_checks_its_pointers() {
         assert_eq!(gmmvi_stats(null(), &mut rep), GMMVI_NULL_POINTER);
         assert_eq!(gmmvi_config_from_codeword(null(), &mut gmmvi_config_default()), GMMVI_NULL_POINTER);
         assert_eq!(gmmvi_config_from_codeword(c"SAMTRUX".as_ptr(), null_mut()), GMMVI_NULL_POINTER);
-        assert_eq!(gmmvi_config_parse(null(), &mut gmmvi_config_default(), null_mut()), GMMVI_NULL_POINTER);
+        assert_eq!(
+            gmmvi_config_parse(null(), &mut gmmvi_config_default(), null_mut(), core::ptr::null_mut(), 0),
+            GMMVI_NULL_POINTER
+        );
         // Too small a buffer.
         assert_eq!(gmmvi_init(sp, GMMVI_STATE_SIZE - 1, &cfg, 1), GMMVI_BUFFER_TOO_SMALL);
         assert_eq!(gmmvi_init(sp, 0, &cfg, 1), GMMVI_BUFFER_TOO_SMALL);
@@ -263,30 +267,200 @@ fn ffi_every_entry_point_checks_its_pointers() {
 fn ffi_bad_configs_are_rejected_and_leave_the_state_uninitialised() {
     let mut s = new_state();
     type Spoil = Box<dyn Fn(&mut gmmvi_config)>;
+    // What is spoiled, and what gmmvi_last_error must say about it.
     let bad: Vec<(&str, Spoil)> = vec![
-        ("codeword", Box::new(|c| c.codeword = b"SAMTRUQ\0".map(|b| b as _))),
-        ("unterminated codeword", Box::new(|c| c.codeword = b"SAMTRUXX".map(|b| b as _))),
-        ("temperature NaN", Box::new(|c| c.temperature = f64::NAN)),
-        ("zero samples", Box::new(|c| c.samples_per_component = 0)),
-        ("store overflow", Box::new(|c| c.samples_per_component = (GMMVI_STORE_CAPACITY + 1) as u32)),
-        ("history overflow", Box::new(|c| c.del_iters = GMMVI_HISTORY as u32)),
-        ("huge del_iters", Box::new(|c| c.del_iters = u32::MAX)),
-        ("huge del_iters text", Box::new(|c| c.overrides = c"del_iters=4294967295".as_ptr())),
-        ("no initial component", Box::new(|c| c.initial_components = 0)),
-        ("too many initial", Box::new(|c| c.initial_components = GMMVI_MAX_COMPONENTS as u32 + 1)),
-        ("zero prior std", Box::new(|c| c.prior_std[0] = 0.0)),
-        ("infinite initial std", Box::new(|c| c.initial_std[D - 1] = gmmvi_real::INFINITY)),
-        ("NaN prior mean", Box::new(|c| c.prior_mean[0] = gmmvi_real::NAN)),
-        ("reserved", Box::new(|c| c.reserved = 1)),
-        ("unknown override", Box::new(|c| c.overrides = c"tempreature=2".as_ptr())),
-        ("codeword change", Box::new(|c| c.overrides = c"SAMTRON".as_ptr())),
+        (
+            "codeword \"SAMTRUQ\": codeword position 7 (X, G or N)",
+            Box::new(|c| c.codeword = b"SAMTRUQ\0".map(|b| b as _)),
+        ),
+        ("codeword: not NUL-terminated", Box::new(|c| c.codeword = b"SAMTRUXX".map(|b| b as _))),
+        ("temperature: must be finite and > 0", Box::new(|c| c.temperature = f64::NAN)),
+        ("samples_per_component: must be at least 1", Box::new(|c| c.samples_per_component = 0)),
+        (
+            "new samples per iteration exceed the store",
+            Box::new(|c| c.samples_per_component = (GMMVI_STORE_CAPACITY + 1) as u32),
+        ),
+        ("del_iters = 16: the deletion test keeps", Box::new(|c| c.del_iters = GMMVI_HISTORY as u32)),
+        ("del_iters = 4294967295", Box::new(|c| c.del_iters = u32::MAX)),
+        ("del_iters = 4294967295", Box::new(|c| c.overrides = c"del_iters=4294967295".as_ptr())),
+        ("initial_components = 0: must be in 1..=GMMVI_MAX_COMPONENTS", Box::new(|c| c.initial_components = 0)),
+        ("initial_components = 9", Box::new(|c| c.initial_components = GMMVI_MAX_COMPONENTS as u32 + 1)),
+        ("prior_std[0] = 0: must be", Box::new(|c| c.prior_std[0] = 0.0)),
+        ("initial_std[6] = inf", Box::new(|c| c.initial_std[D - 1] = gmmvi_real::INFINITY)),
+        ("prior_mean[0] = NaN: must be finite", Box::new(|c| c.prior_mean[0] = gmmvi_real::NAN)),
+        ("reserved = 1: must be 0", Box::new(|c| c.reserved = 1)),
+        ("overrides: tempreature=2: unknown key", Box::new(|c| c.overrides = c"tempreature=2".as_ptr())),
+        ("the overrides start with SAMTRON", Box::new(|c| c.overrides = c"SAMTRON".as_ptr())),
+        ("max_components = 9: at most GMMVI_MAX_COMPONENTS = 8", Box::new(|c| c.max_components = 9)),
     ];
-    for (what, f) in &bad {
+    for (why, f) in &bad {
         assert_eq!(init(&mut s, &two_modes_config(), 1), GMMVI_OK);
+        assert_eq!(last_error(&s), "", "a successful init leaves no message");
         let mut c = two_modes_config();
         f(&mut c);
-        assert_eq!(init(&mut s, &c, 1), GMMVI_BAD_CONFIG, "{what}");
-        assert_eq!(unsafe { gmmvi_stats(&*s, &mut gmmvi_report::default()) }, GMMVI_NOT_INITIALIZED, "{what}");
+        assert_eq!(init(&mut s, &c, 1), GMMVI_BAD_CONFIG, "{why}");
+        assert_eq!(unsafe { gmmvi_stats(&*s, &mut gmmvi_report::default()) }, GMMVI_NOT_INITIALIZED, "{why}");
+        let msg = last_error(&s);
+        assert!(msg.contains(why), "expected \"{why}\" in \"{msg}\"");
+    }
+}
+
+/// `gmmvi_last_error` of `s` as a string.
+fn last_error(s: &gmmvi_state) -> String {
+    let mut buf = [0 as std::ffi::c_char; 256];
+    let mut n = usize::MAX;
+    assert_eq!(unsafe { gmmvi_last_error(s, buf.as_mut_ptr(), buf.len(), &mut n) }, GMMVI_OK);
+    let text = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().to_string();
+    assert_eq!(text.len(), n);
+    text
+}
+
+/// Every field that `Config::validate` checks, made invalid the way a C caller would (a
+/// `gmmvi_config` field, or an `overrides` key for those without one): `gmmvi_init` refuses it
+/// and `gmmvi_last_error` names the field or key; `gmmvi_config_parse` names the same key.
+#[test]
+fn ffi_every_validated_field_is_named_by_the_error() {
+    // (field path of Config::validate, codeword, spoil the C struct, overrides, expected name)
+    type Spoil = fn(&mut gmmvi_config);
+    let keep: Spoil = |_| {};
+    let cases: [(&str, &str, Spoil, &str, &str); 18] = [
+        ("temperature", "SAMTRUX", |c| c.temperature = 0.0, "", "temperature"),
+        (
+            "samples.desired_samples_per_component",
+            "SAMTRUX",
+            |c| c.samples_per_component = 0,
+            "",
+            "samples_per_component",
+        ),
+        ("samples.reuse_ratio", "SAMTRUX", |c| c.reuse_ratio = -1.0, "", "reuse_ratio"),
+        ("samples.max_database_size", "SAMTRUX", keep, "max_database_size=0", "max_database_size"),
+        ("ng.initial_l2_regularizer", "SAMTRUX", keep, "initial_l2_regularizer=-1", "initial_l2_regularizer"),
+        ("component_step.initial", "SAMTRUX", |c| c.component_step = f64::INFINITY, "", "component_step"),
+        (
+            "component_step.min/max",
+            "SAMTRUX",
+            keep,
+            "component_stepsize.min_stepsize=0.5 component_stepsize.max_stepsize=0.1",
+            "component_stepsize.min_stepsize",
+        ),
+        (
+            "component_step.inc_factor/dec_factor",
+            "SAMTRUX",
+            keep,
+            "component_stepsize.stepsize_inc_factor=0",
+            "component_stepsize.stepsize_inc_factor",
+        ),
+        (
+            "component_step.annealing_exponent",
+            "SAMTDUX",
+            keep,
+            "component_stepsize.annealing_exponent=-1",
+            "component_stepsize.annealing_exponent",
+        ),
+        ("weight_step.initial", "SAMTRUX", |c| c.weight_step = -1.0, "", "weight_step"),
+        (
+            "weight_step.min/max",
+            "SAMTRUN",
+            keep,
+            "weight_stepsize.min_stepsize=0.9 weight_stepsize.max_stepsize=0.1",
+            "weight_stepsize.min_stepsize",
+        ),
+        (
+            "weight_step.inc_factor/dec_factor",
+            "SAMTRUN",
+            keep,
+            "weight_stepsize.stepsize_dec_factor=0",
+            "weight_stepsize.stepsize_dec_factor",
+        ),
+        ("weight_step.annealing_exponent", "SAMTRUG", keep, "", "weight_stepsize.annealing_exponent"),
+        ("adapt.del_iters", "SAMTRUX", |c| c.del_iters = 0, "", "del_iters"),
+        ("adapt.add_iters", "SAMTRUX", |c| c.add_iters = 0, "", "add_iters"),
+        ("adapt.max_components", "SAMTRUX", |c| c.max_components = 0, "", "max_components"),
+        ("adapt.thresholds", "SAMTRUX", keep, "thresholds_for_add_heuristic=0", "thresholds_for_add_heuristic"),
+        (
+            "adapt.min_weight_for_del",
+            "SAMTRUX",
+            keep,
+            "min_weight_for_del_heuristic=-1",
+            "min_weight_for_del_heuristic",
+        ),
+    ];
+    let mut s = new_state();
+    let mut paths: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), cases.len(), "one case per validated field");
+    for (path, codeword, spoil, text, name) in cases {
+        let cw = std::ffi::CString::new(codeword).unwrap();
+        let mut c = gmmvi_config_default();
+        assert_eq!(unsafe { gmmvi_config_from_codeword(cw.as_ptr(), &mut c) }, GMMVI_OK, "{codeword}");
+        spoil(&mut c);
+        let overrides = std::ffi::CString::new(text).unwrap();
+        if !text.is_empty() {
+            c.overrides = overrides.as_ptr();
+        }
+        assert_eq!(init(&mut s, &c, 1), GMMVI_BAD_CONFIG, "{path}");
+        let msg = last_error(&s);
+        assert!(msg.contains(name), "{path}: expected \"{name}\" in \"{msg}\"");
+        println!("{path:40} gmmvi_init: {msg}");
+        if !text.is_empty() {
+            // The same settings through the text form: the key is named there too.
+            let full = std::ffi::CString::new(format!("{codeword} {text}")).unwrap();
+            let (mut out, mut off, mut buf) = (gmmvi_config_default(), usize::MAX, [0 as std::ffi::c_char; 256]);
+            let st = unsafe { gmmvi_config_parse(full.as_ptr(), &mut out, &mut off, buf.as_mut_ptr(), buf.len()) };
+            assert_eq!(st, GMMVI_BAD_CONFIG, "{path}");
+            let msg = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap();
+            assert!(msg.contains(name), "{path}: expected \"{name}\" in parse's \"{msg}\"");
+            println!("{path:40} gmmvi_config_parse at byte {off}: {msg}");
+        }
+    }
+}
+
+/// The text form's message names the key and the build's limit; a short buffer truncates.
+#[test]
+fn ffi_config_parse_explains_and_truncates() {
+    let parse = |text: &CStr, cap: usize| {
+        let (mut out, mut off, mut buf) = (gmmvi_config_default(), usize::MAX, [0x55 as std::ffi::c_char; 256]);
+        let st = unsafe { gmmvi_config_parse(text.as_ptr(), &mut out, &mut off, buf.as_mut_ptr(), cap) };
+        assert!(buf[cap.min(256)..].iter().all(|&b| b == 0x55), "written beyond cap");
+        let msg = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().to_string();
+        (st, off, msg)
+    };
+    let (st, off, msg) = parse(c"SAMTRUX del_iters=abc", 256);
+    assert_eq!((st, off), (GMMVI_BAD_CONFIG, 8));
+    assert_eq!(msg, "del_iters=abc: not a non-negative integer");
+    let (st, _, msg) = parse(c"SAMTRUX del_iters=50", 256);
+    assert_eq!(st, GMMVI_BAD_CONFIG);
+    assert!(msg.starts_with("del_iters = 50: ") && msg.contains("at most 10 in this build"), "{msg}");
+    let (_, _, msg) = parse(c"SAMTRUX del_iters=50", 10);
+    assert_eq!(msg, "del_iters");
+    let (st, _, msg) = parse(c"SAMTRUX del_iters=5", 256);
+    assert_eq!((st, msg.as_str()), (GMMVI_OK, ""));
+}
+
+/// A header of another build: the fingerprint differs and every size-dependent entry point
+/// refuses it before touching memory (a C program compiled against such a header is in
+/// tests/c_examples.rs).
+#[test]
+fn ffi_other_fingerprints_are_refused() {
+    assert_eq!(gmmvi_abi_fingerprint(), GMMVI_ABI_FINGERPRINT);
+    assert_eq!(gmmvi_version(), GMMVI_VERSION_MAJOR << 16 | GMMVI_VERSION_MINOR << 8 | GMMVI_VERSION_PATCH);
+    let v: Vec<u32> = env!("CARGO_PKG_VERSION").split('.').map(|p| p.parse().unwrap()).collect();
+    assert_eq!(v, [GMMVI_VERSION_MAJOR, GMMVI_VERSION_MINOR, GMMVI_VERSION_PATCH]);
+    let other = GMMVI_ABI_FINGERPRINT ^ 1;
+    let mut s = new_state();
+    let cfg = gmmvi_config_default();
+    let mut out = gmmvi_config_default();
+    unsafe {
+        assert_eq!(gmmvi_init_abi(&mut *s, GMMVI_STATE_SIZE, &cfg, 1, other), GMMVI_ABI_MISMATCH);
+        let bytes = std::slice::from_raw_parts((&raw const *s).cast::<u8>(), GMMVI_STATE_SIZE);
+        assert!(bytes.iter().all(|&b| b == 0), "the state was touched");
+        assert_eq!(gmmvi_config_default_abi(&mut out, other), GMMVI_ABI_MISMATCH);
+        assert_eq!(gmmvi_config_from_codeword_abi(c"SAMTRON".as_ptr(), &mut out, other), GMMVI_ABI_MISMATCH);
+        let mut off = 0;
+        let text = c"SAMTRUX";
+        assert_eq!(gmmvi_config_parse_abi(text.as_ptr(), &mut out, &mut off, null_mut(), 0, other), GMMVI_ABI_MISMATCH);
+        assert_eq!(gmmvi_init_abi(&mut *s, GMMVI_STATE_SIZE, &cfg, 1, GMMVI_ABI_FINGERPRINT), GMMVI_OK);
     }
 }
 
@@ -301,7 +475,7 @@ fn ffi_codewords_text_form_and_overrides_reach_the_optimiser() {
     // A codeword and a value with a field, then one without a field (kept as the override).
     let text = c"SEMTRUX n_des=5 thresholds_for_add_heuristic=100;50";
     let mut off = usize::MAX;
-    assert_eq!(unsafe { gmmvi_config_parse(text.as_ptr(), &mut c, &mut off) }, GMMVI_OK);
+    assert_eq!(unsafe { gmmvi_config_parse(text.as_ptr(), &mut c, &mut off, core::ptr::null_mut(), 0) }, GMMVI_OK);
     assert_eq!((c.samples_per_component, c.overrides), (5, text.as_ptr()));
     assert_eq!(off, usize::MAX);
     let mut s = new_state();
@@ -314,13 +488,25 @@ fn ffi_codewords_text_form_and_overrides_reach_the_optimiser() {
 
     // Errors point at the culprit.
     let bad = c"SAMTRUX add_iters=3 bogus=1";
-    assert_eq!(unsafe { gmmvi_config_parse(bad.as_ptr(), &mut c, &mut off) }, GMMVI_BAD_CONFIG);
+    assert_eq!(
+        unsafe { gmmvi_config_parse(bad.as_ptr(), &mut c, &mut off, core::ptr::null_mut(), 0) },
+        GMMVI_BAD_CONFIG
+    );
     assert_eq!(&bad.to_str().unwrap()[off..], "bogus=1");
-    assert_eq!(unsafe { gmmvi_config_parse(bad.as_ptr(), &mut c, null_mut()) }, GMMVI_BAD_CONFIG);
+    assert_eq!(
+        unsafe { gmmvi_config_parse(bad.as_ptr(), &mut c, null_mut(), core::ptr::null_mut(), 0) },
+        GMMVI_BAD_CONFIG
+    );
     let long = std::ffi::CString::new("n_des=5 ".repeat(600)).unwrap();
-    assert_eq!(unsafe { gmmvi_config_parse(long.as_ptr(), &mut c, null_mut()) }, GMMVI_BAD_CONFIG);
+    assert_eq!(
+        unsafe { gmmvi_config_parse(long.as_ptr(), &mut c, null_mut(), core::ptr::null_mut(), 0) },
+        GMMVI_BAD_CONFIG
+    );
     let not_utf8 = [b'S', 0xff, 0];
-    assert_eq!(unsafe { gmmvi_config_parse(not_utf8.as_ptr().cast(), &mut c, null_mut()) }, GMMVI_BAD_CONFIG);
+    assert_eq!(
+        unsafe { gmmvi_config_parse(not_utf8.as_ptr().cast(), &mut c, null_mut(), core::ptr::null_mut(), 0) },
+        GMMVI_BAD_CONFIG
+    );
 }
 
 /// What a misbehaving callback does, chosen through `ctx`.
@@ -575,7 +761,11 @@ fn ffi_fuzz_regression_parsed_texts_that_change_the_codeword_initialise() {
     ] {
         let mut c = gmmvi_config_default();
         let mut off = usize::MAX;
-        assert_eq!(unsafe { gmmvi_config_parse(text.as_ptr(), &mut c, &mut off) }, GMMVI_OK, "{text:?}");
+        assert_eq!(
+            unsafe { gmmvi_config_parse(text.as_ptr(), &mut c, &mut off, core::ptr::null_mut(), 0) },
+            GMMVI_OK,
+            "{text:?}"
+        );
         assert_eq!(&c.codeword[..7], want.as_bytes().iter().map(|&b| b as _).collect::<Vec<_>>(), "{text:?}");
         assert_eq!(init(&mut s, &c, 1), GMMVI_OK, "{text:?}");
     }
@@ -592,10 +782,16 @@ fn ffi_fuzz_regression_parse_reports_the_offset_of_long_or_non_utf8_text() {
     let mut c = gmmvi_config_default();
     let mut off = usize::MAX;
     let not_utf8 = [b'S', b'A', b' ', 0xc3, 0x28, 0];
-    assert_eq!(unsafe { gmmvi_config_parse(not_utf8.as_ptr().cast(), &mut c, &mut off) }, GMMVI_BAD_CONFIG);
+    assert_eq!(
+        unsafe { gmmvi_config_parse(not_utf8.as_ptr().cast(), &mut c, &mut off, core::ptr::null_mut(), 0) },
+        GMMVI_BAD_CONFIG
+    );
     assert_eq!(off, 3);
     let long = std::ffi::CString::new("add=3 ".repeat(1000)).unwrap();
     off = usize::MAX;
-    assert_eq!(unsafe { gmmvi_config_parse(long.as_ptr(), &mut c, &mut off) }, GMMVI_BAD_CONFIG);
+    assert_eq!(
+        unsafe { gmmvi_config_parse(long.as_ptr(), &mut c, &mut off, core::ptr::null_mut(), 0) },
+        GMMVI_BAD_CONFIG
+    );
     assert_eq!(off, 4096);
 }

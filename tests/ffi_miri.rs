@@ -75,22 +75,34 @@ fn miri_status_strings_and_config_functions() {
     assert_eq!(unsafe { gmmvi_config_from_codeword(c"SAMTRON".as_ptr(), null_mut()) }, GMMVI_NULL_POINTER);
     let text = c"SEMTRUX n_des=5 thresholds_for_add_heuristic=100;50";
     let mut off = usize::MAX;
-    assert_eq!(unsafe { gmmvi_config_parse(text.as_ptr(), &mut c, &mut off) }, GMMVI_OK);
+    assert_eq!(unsafe { gmmvi_config_parse(text.as_ptr(), &mut c, &mut off, core::ptr::null_mut(), 0) }, GMMVI_OK);
     assert_eq!((c.samples_per_component, c.overrides, off), (5, text.as_ptr(), usize::MAX));
-    assert_eq!(unsafe { gmmvi_config_parse(c"SAMTRUX bogus=1".as_ptr(), &mut c, &mut off) }, GMMVI_BAD_CONFIG);
+    assert_eq!(
+        unsafe { gmmvi_config_parse(c"SAMTRUX bogus=1".as_ptr(), &mut c, &mut off, core::ptr::null_mut(), 0) },
+        GMMVI_BAD_CONFIG
+    );
     assert_eq!(off, 8);
     // Not UTF-8, too long: the offset where the text stops being acceptable.
     let not_utf8 = [b'S', b' ', 0xff, 0];
-    assert_eq!(unsafe { gmmvi_config_parse(not_utf8.as_ptr().cast(), &mut c, &mut off) }, GMMVI_BAD_CONFIG);
+    assert_eq!(
+        unsafe { gmmvi_config_parse(not_utf8.as_ptr().cast(), &mut c, &mut off, core::ptr::null_mut(), 0) },
+        GMMVI_BAD_CONFIG
+    );
     assert_eq!(off, 2);
     let mut long = vec![b' '; 5000];
     long.push(0);
-    assert_eq!(unsafe { gmmvi_config_parse(long.as_ptr().cast(), &mut c, &mut off) }, GMMVI_BAD_CONFIG);
+    assert_eq!(
+        unsafe { gmmvi_config_parse(long.as_ptr().cast(), &mut c, &mut off, core::ptr::null_mut(), 0) },
+        GMMVI_BAD_CONFIG
+    );
     assert_eq!(off, 4096);
     let mut offs = [0usize; 2];
     let mis = unsafe { offs.as_mut_ptr().cast::<u8>().add(1).cast::<usize>() };
-    assert_eq!(unsafe { gmmvi_config_parse(text.as_ptr(), &mut c, mis) }, GMMVI_BAD_ALIGNMENT);
-    assert_eq!(unsafe { gmmvi_config_parse(null(), &mut c, null_mut()) }, GMMVI_NULL_POINTER);
+    assert_eq!(
+        unsafe { gmmvi_config_parse(text.as_ptr(), &mut c, mis, core::ptr::null_mut(), 0) },
+        GMMVI_BAD_ALIGNMENT
+    );
+    assert_eq!(unsafe { gmmvi_config_parse(null(), &mut c, null_mut(), core::ptr::null_mut(), 0) }, GMMVI_NULL_POINTER);
 }
 
 #[test]

@@ -46,8 +46,20 @@ fn header_states_the_sizes_and_every_entry_point() {
         "gmmvi_log_density",
         "gmmvi_stats",
         "gmmvi_get_component",
+        "gmmvi_version",
+        "gmmvi_abi_fingerprint",
+        "gmmvi_last_error",
+        "gmmvi_init_abi",
+        "gmmvi_config_default_abi",
+        "gmmvi_config_from_codeword_abi",
+        "gmmvi_config_parse_abi",
     ] {
         assert!(h.contains(&format!("{f}(")), "{f}");
+    }
+    // The size-dependent entry points are macros passing this build's fingerprint.
+    assert!(h.contains(&format!("#define GMMVI_ABI_FINGERPRINT {GMMVI_ABI_FINGERPRINT}\n")));
+    for m in ["gmmvi_init(s, s_size, cfg, seed)", "gmmvi_config_default(out)", "gmmvi_config_parse(text, out"] {
+        assert!(h.contains(&format!("#define {m}")), "{m}");
     }
     // Doc comments are carried over.
     assert!(h.contains("The unnormalised log-density"));

@@ -21,6 +21,12 @@ fn init_and_step(cfg: &gmmvi_config, seed: u64) {
     let st = unsafe { gmmvi_init(s, GMMVI_STATE_SIZE, cfg, seed) };
     check_status(st, &[GMMVI_OK, GMMVI_BAD_CONFIG], "gmmvi_init");
     check_state(s, st == GMMVI_OK);
+    // A refused config is explained; an accepted one leaves no message.
+    let mut msg = [0x55 as core::ffi::c_char; 256];
+    let mut n = usize::MAX;
+    assert_eq!(unsafe { gmmvi_last_error(s, msg.as_mut_ptr(), msg.len(), &mut n) }, GMMVI_OK);
+    assert!(n < msg.len() && msg[n] == 0 && msg[..n].iter().all(|&c| c != 0));
+    assert_eq!(n == 0, st == GMMVI_OK, "gmmvi_last_error after gmmvi_init returned {st:?}");
     if st == GMMVI_OK {
         let mut ctx = Script::new(&[0, 3, 7], s);
         let st = unsafe { gmmvi_step(s, Some(callback), (&raw mut ctx).cast(), null_mut()) };
@@ -46,11 +52,19 @@ fuzz_target!(|data: &[u8]| {
         2 => unsafe { off_store.as_mut_ptr().cast::<u8>().add(1).cast() },
         _ => &mut off,
     };
-    let st = unsafe { gmmvi_config_parse(text.as_ptr(), &mut cfg, off_p) };
+    // The message buffer: full size, tiny (truncation) or none.
+    let mut msg = [0x55 as core::ffi::c_char; 256];
+    let cap = [256, 1, 7, 0][usize::from(mode >> 2) % 4];
+    let st = unsafe { gmmvi_config_parse(text.as_ptr(), &mut cfg, off_p, msg.as_mut_ptr(), cap) };
     check_status(st, &[GMMVI_OK, GMMVI_BAD_CONFIG, GMMVI_BAD_ALIGNMENT], "gmmvi_config_parse");
     assert_eq!(st == GMMVI_BAD_ALIGNMENT, mode % 4 == 2);
     if st == GMMVI_BAD_CONFIG && !off_p.is_null() {
         assert!(off <= len, "error offset {off} beyond the text ({len})");
+    }
+    if cap > 0 && st != GMMVI_BAD_ALIGNMENT {
+        let n = msg.iter().take(cap).position(|&c| c == 0).expect("message NUL-terminated within cap");
+        assert!(msg[cap..].iter().all(|&c| c == 0x55), "message written beyond cap");
+        assert_eq!(n == 0, st == GMMVI_OK || cap == 1, "a refused text is explained, an accepted one is not");
     }
     if st == GMMVI_OK {
         assert_eq!(cfg.overrides, text.as_ptr());

@@ -1,5 +1,7 @@
 //! `gmmvi_config` ↔ [`Config`]: the defaults fitted to the build's sizes, the text form, and
 //! the initial model. Safe code: the entry points read the C memory and pass plain values here.
+// Errors carry their message in a fixed buffer (no heap to box it in); they are cold.
+#![allow(clippy::result_large_err)]
 
 use core::ffi::c_char;
 
@@ -7,12 +9,14 @@ use nalgebra::SVector;
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use super::detail::{self, Fail, Msg};
 use super::gmmvi_status::{self, *};
 use super::{
     GMMVI_DIM, GMMVI_HISTORY, GMMVI_MAX_COMPONENTS, GMMVI_SAMPLES_PER_COMPONENT, GMMVI_STORE_CAPACITY, gmmvi_config,
     gmmvi_real,
 };
 use crate::config::{Config, ParseError, SampleSelector};
+use crate::error::Error;
 use crate::model::Gmm;
 use crate::real::Real;
 
@@ -124,12 +128,9 @@ fn leading_codeword(text: &str) -> Option<&str> {
 }
 
 /// What `Optimizer::new` checks against the build's sizes, checked early for the text form.
+#[cfg(test)]
 fn fits(c: &Cfg) -> bool {
-    let per_iteration = match c.samples.selector {
-        SampleSelector::ComponentBased => c.samples.desired_samples_per_component.saturating_mul(GMMVI_MAX_COMPONENTS),
-        SampleSelector::MixtureBased => c.samples.desired_samples_per_component,
-    };
-    c.history_needed() <= GMMVI_HISTORY && per_iteration <= GMMVI_STORE_CAPACITY.min(c.samples.max_database_size)
+    detail::check_fits(c).is_ok()
 }
 
 /// Byte offset of `part` (a slice of `text`) in `text`; `text.len()` if it is not one.
@@ -138,22 +139,41 @@ fn offset_in(text: &str, part: &str) -> usize {
     if p >= t && p - t <= text.len() { p - t } else { text.len() }
 }
 
-/// `gmmvi_config_parse` without the pointers: the config, or the offset of the culprit.
-pub(super) fn parse(text: &str) -> Result<gmmvi_config, usize> {
+/// `gmmvi_config_parse` without the pointers: the config, or the offset of the culprit and
+/// what is wrong with it.
+pub(super) fn parse(text: &str) -> Result<gmmvi_config, (usize, Msg)> {
     let first = tokens(text).next();
     let codeword = match first {
         Some(t) if !t.contains('=') => t,
         Some(t) => t.strip_prefix("codeword=").unwrap_or("SAMTRUX"),
         None => "SAMTRUX",
     };
-    let mut c = fitted(codeword).map_err(|_| first.map_or(0, |t| offset_in(text, t)))?;
-    apply_text(&mut c, text).map_err(|e| offset_in(text, e.key()))?;
-    let counts =
-        [c.samples.desired_samples_per_component, c.adapt.max_components, c.adapt.add_iters, c.adapt.del_iters];
-    if c.validate().is_err() || !fits(&c) || counts.iter().any(|&v| u32::try_from(v).is_err()) {
-        return Err(text.len());
+    let mut c = fitted(codeword).map_err(|_| {
+        let at = first.map_or(0, |t| offset_in(text, t));
+        (at, Msg::of(format_args!("\"{codeword}\": {}", codeword_problem(codeword))))
+    })?;
+    apply_text(&mut c, text).map_err(|e| (offset_in(text, e.key()), detail::parse_error(&e)))?;
+    let whole = |f: Fail| (text.len(), f.msg);
+    c.validate().map_err(|e| whole(Fail::from(e)))?;
+    detail::check_fits(&c).map_err(whole)?;
+    let counts = [
+        ("samples_per_component", c.samples.desired_samples_per_component),
+        ("max_components", c.adapt.max_components),
+        ("add_iters", c.adapt.add_iters),
+        ("del_iters", c.adapt.del_iters),
+    ];
+    if let Some((name, v)) = counts.iter().find(|(_, v)| u32::try_from(*v).is_err()) {
+        return Err((text.len(), Msg::of(format_args!("{name} = {v}: above the C field's range (uint32_t)"))));
     }
     Ok(fields_of(&c))
+}
+
+/// Why `codeword` is not one (the position and letter it stumbles on).
+fn codeword_problem(codeword: &str) -> &'static str {
+    match Cfg::from_codeword(codeword) {
+        Err(Error::InvalidConfig { field }) => field,
+        _ => "must have 7 letters",
+    }
 }
 
 /// The codeword field as a string: up to the NUL, which must be within the 8 bytes.
@@ -165,14 +185,19 @@ fn codeword_of(c: &gmmvi_config) -> Option<([u8; 8], usize)> {
 }
 
 /// The optimiser configuration of `c`, with the `overrides` text already read.
-pub(super) fn to_config(c: &gmmvi_config, overrides: Option<&str>) -> Result<Cfg, gmmvi_status> {
-    let (bytes, n) = codeword_of(c).ok_or(GMMVI_BAD_CONFIG)?;
-    let codeword = bytes.get(..n).and_then(|b| core::str::from_utf8(b).ok()).ok_or(GMMVI_BAD_CONFIG)?;
+pub(super) fn to_config(c: &gmmvi_config, overrides: Option<&str>) -> Result<Cfg, Fail> {
+    let (bytes, n) = codeword_of(c).ok_or(Fail::config(format_args!("codeword: not NUL-terminated within 8 bytes")))?;
+    let codeword = bytes
+        .get(..n)
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .ok_or(Fail::config(format_args!("codeword: not ASCII letters")))?;
     // A text of `gmmvi_config_parse` starts with the codeword its settings apply to; its
     // design-choice keys may have turned that into `codeword`. Start from the text's codeword
     // then, and require the settings to arrive at `codeword`.
     let lead = overrides.and_then(leading_codeword).filter(|&l| l != codeword);
-    let mut cfg = Cfg::from_codeword(lead.unwrap_or(codeword)).map_err(|_| GMMVI_BAD_CONFIG)?;
+    let start = lead.unwrap_or(codeword);
+    let mut cfg = Cfg::from_codeword(start)
+        .map_err(|_| Fail::config(format_args!("codeword \"{start}\": {}", codeword_problem(start))))?;
     let us = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
     cfg.temperature = gmmvi_real::of(c.temperature);
     cfg.component_step.initial = gmmvi_real::of(c.component_step);
@@ -183,51 +208,82 @@ pub(super) fn to_config(c: &gmmvi_config, overrides: Option<&str>) -> Result<Cfg
     cfg.adapt.add_iters = us(c.add_iters);
     cfg.adapt.del_iters = us(c.del_iters);
     if c.reserved != 0 {
-        return Err(GMMVI_BAD_CONFIG);
+        return Err(Fail::config(format_args!("reserved = {}: must be 0", c.reserved)));
     }
     if let Some(text) = overrides {
-        apply_text(&mut cfg, text).map_err(|_| GMMVI_BAD_CONFIG)?;
+        apply_text(&mut cfg, text).map_err(|e| {
+            let m = detail::parse_error(&e);
+            Fail::config(format_args!("overrides: {}", core::str::from_utf8(m.as_bytes()).unwrap_or("?")))
+        })?;
     }
     if lead.is_some() && cfg.codeword().as_str() != codeword {
-        return Err(GMMVI_BAD_CONFIG);
+        return Err(Fail::config(format_args!(
+            "codeword \"{codeword}\": the overrides start with {start}, and their settings arrive at {}",
+            cfg.codeword().as_str()
+        )));
     }
-    // The history this build holds (as `gmmvi_config_parse` checks; `del_iters` matters only
-    // with adaptive components, and the need saturates instead of overflowing).
-    if cfg.history_needed() > GMMVI_HISTORY {
-        return Err(GMMVI_BAD_CONFIG);
+    if c.max_components as usize > GMMVI_MAX_COMPONENTS {
+        return Err(Fail::config(format_args!(
+            "max_components = {}: at most GMMVI_MAX_COMPONENTS = {GMMVI_MAX_COMPONENTS} in this build",
+            c.max_components
+        )));
     }
-    cfg.validate().map_err(|_| GMMVI_BAD_CONFIG)?;
+    // The validated fields first, then the sizes of the build (`del_iters` matters only with
+    // adaptive components, and the history need saturates instead of overflowing).
+    cfg.validate()?;
+    detail::check_fits(&cfg)?;
     Ok(cfg)
 }
 
-/// `v` if every entry is finite and, with `positive`, above 0.
-fn checked(v: &[gmmvi_real; GMMVI_DIM], positive: bool) -> Result<SVector<gmmvi_real, GMMVI_DIM>, gmmvi_status> {
-    let ok = v.iter().all(|x| x.is_finite() && (!positive || *x > 0.0));
-    if ok { Ok(SVector::from(*v)) } else { Err(GMMVI_BAD_CONFIG) }
+/// `v` if every entry is finite and, with `positive`, above 0 (and, with `square`, its square
+/// too); else the first entry that is not, by the field's `name`.
+fn checked(
+    name: &str,
+    v: &[gmmvi_real; GMMVI_DIM],
+    positive: bool,
+    square: bool,
+) -> Result<SVector<gmmvi_real, GMMVI_DIM>, Fail> {
+    let ok = |x: gmmvi_real| x.is_finite() && (!positive || x > 0.0);
+    match v.iter().position(|&x| !ok(x) || (square && !ok(x * x))) {
+        None => Ok(SVector::from(*v)),
+        Some(i) => {
+            let need = match (positive, square) {
+                (false, _) => "must be finite",
+                (true, false) => "must be finite and > 0",
+                (true, true) => "must be > 0 with a finite, positive square",
+            };
+            Err(Fail::config(format_args!("{name}[{i}] = {}: {need}", v.get(i).copied().unwrap_or(0.0))))
+        }
+    }
 }
 
 /// The prior's variances `prior_std²` (finite and positive).
-pub(super) fn prior_variances(c: &gmmvi_config) -> Result<SVector<gmmvi_real, GMMVI_DIM>, gmmvi_status> {
-    let var = checked(&c.prior_std, true)?.map(|s| s * s);
-    if var.iter().all(|v| v.is_finite() && *v > 0.0) { Ok(var) } else { Err(GMMVI_BAD_CONFIG) }
+pub(super) fn prior_variances(c: &gmmvi_config) -> Result<SVector<gmmvi_real, GMMVI_DIM>, Fail> {
+    Ok(checked("prior_std", &c.prior_std, true, true)?.map(|s| s * s))
 }
 
 /// The prior's mean (finite).
-pub(super) fn prior_mean(c: &gmmvi_config) -> Result<SVector<gmmvi_real, GMMVI_DIM>, gmmvi_status> {
-    checked(&c.prior_mean, false)
+pub(super) fn prior_mean(c: &gmmvi_config) -> Result<SVector<gmmvi_real, GMMVI_DIM>, Fail> {
+    checked("prior_mean", &c.prior_mean, false, false)
 }
 
 /// The initial model of the config (see `gmmvi_config`), deterministic in `seed`.
 pub(super) fn initial_model(
     c: &gmmvi_config,
     seed: u64,
-) -> Result<Gmm<gmmvi_real, GMMVI_DIM, GMMVI_MAX_COMPONENTS>, gmmvi_status> {
+) -> Result<Gmm<gmmvi_real, GMMVI_DIM, GMMVI_MAX_COMPONENTS>, Fail> {
     let k0 = usize::try_from(c.initial_components).unwrap_or(usize::MAX);
-    let mean = checked(&c.prior_mean, false)?;
-    let std = checked(&c.prior_std, true)?;
-    let var = checked(&c.initial_std, true)?.map(|s| s * s);
+    if !(1..=GMMVI_MAX_COMPONENTS).contains(&k0) {
+        return Err(Fail::config(format_args!(
+            "initial_components = {k0}: must be in 1..=GMMVI_MAX_COMPONENTS = {GMMVI_MAX_COMPONENTS}"
+        )));
+    }
+    let mean = prior_mean(c)?;
+    let std = checked("prior_std", &c.prior_std, true, true)?;
+    let var = checked("initial_std", &c.initial_std, true, true)?.map(|s| s * s);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ INIT_STREAM);
-    Gmm::from_prior(k0, &mean, &std, &var, &mut rng).map_err(|_| GMMVI_BAD_CONFIG)
+    Gmm::from_prior(k0, &mean, &std, &var, &mut rng)
+        .map_err(|e| Fail::config(format_args!("initial model (prior_mean, prior_std, initial_std): {e}")))
 }
 
 #[cfg(test)]
@@ -264,14 +320,14 @@ mod tests {
         let c = parse("SAMTRON del_iters=4, add_iters=3").unwrap();
         assert_eq!(c.codeword, b"SAMTRON\0".map(|b| b as c_char));
         assert_eq!((c.del_iters, c.add_iters), (4, 3));
-        assert_eq!(parse("SAMTRUX add_iters=3 bogus=1").err(), Some(20));
-        assert_eq!(parse("SAMTRUX add_iters=x").err(), Some(8));
-        assert_eq!(parse("XAMTRUX").err(), Some(0));
-        assert_eq!(parse("  SAMTRUX add_iters=3 SAMTRON").err(), Some(22));
+        assert_eq!(parse("SAMTRUX add_iters=3 bogus=1").err().map(|e| e.0), Some(20));
+        assert_eq!(parse("SAMTRUX add_iters=x").err().map(|e| e.0), Some(8));
+        assert_eq!(parse("XAMTRUX").err().map(|e| e.0), Some(0));
+        assert_eq!(parse("  SAMTRUX add_iters=3 SAMTRON").err().map(|e| e.0), Some(22));
         // Values fine one by one, but the history does not fit: the text's length.
         let t = "SAMTRUX del_iters=100";
-        assert_eq!(parse(t).err(), Some(t.len()));
-        assert_eq!(parse("SAMTRUX add_iters=1e10").err(), Some(22));
+        assert_eq!(parse(t).err().map(|e| e.0), Some(t.len()));
+        assert_eq!(parse("SAMTRUX add_iters=1e10").err().map(|e| e.0), Some(22));
         // A later codeword would reset the fields: rejected.
         assert!(parse("SAMTRUX codeword=SAMTRON").is_err());
     }

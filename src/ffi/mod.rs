@@ -18,6 +18,7 @@
 #![allow(non_camel_case_types)]
 
 mod config;
+mod detail;
 mod raw;
 
 use core::ffi::{c_char, c_int, c_void};
@@ -71,6 +72,10 @@ pub enum gmmvi_status {
     /// Checkpoint or model bytes are truncated, corrupted, of another version or for another
     /// build configuration; the state is unchanged.
     GMMVI_BAD_CHECKPOINT = 12,
+    /// The program was compiled against a header of another build of the library (another
+    /// version, scalar or size): nothing was read or written. Use the header generated with
+    /// the library (`GMMVI_ABI_FINGERPRINT` differs).
+    GMMVI_ABI_MISMATCH = 13,
 }
 
 use gmmvi_status::*;
@@ -224,13 +229,14 @@ fn status(r: Result<(), gmmvi_status>) -> gmmvi_status {
 }
 
 /// A short, static, NUL-terminated description of a status code (also of unknown codes).
+/// `gmmvi_last_error` says more about the last failure of a state.
 #[unsafe(no_mangle)]
 pub extern "C" fn gmmvi_status_str(status: u32) -> *const c_char {
     let s: &'static core::ffi::CStr = match status {
         0 => c"ok",
         1 => c"null pointer",
         2 => c"invalid argument",
-        3 => c"invalid configuration (or one that does not fit the build's sizes)",
+        3 => c"invalid configuration (gmmvi_last_error names the field)",
         4 => c"the log-density callback failed",
         5 => c"numerical failure (factorisation)",
         6 => c"buffer too small",
@@ -240,9 +246,29 @@ pub extern "C" fn gmmvi_status_str(status: u32) -> *const c_char {
         10 => c"state busy (called from its own callback)",
         11 => c"no such component",
         12 => c"bad checkpoint or model bytes (truncated, corrupted, other version or build)",
+        13 => c"header and library are of different builds (version or sizes): regenerate the header",
         _ => c"unknown status",
     };
     s.as_ptr()
+}
+
+/// The library's version, `major << 16 | minor << 8 | patch` (compare with
+/// `GMMVI_VERSION_MAJOR`, `GMMVI_VERSION_MINOR` and `GMMVI_VERSION_PATCH` of the header).
+#[unsafe(no_mangle)]
+pub extern "C" fn gmmvi_version() -> u32 {
+    (GMMVI_VERSION_MAJOR << 16) | (GMMVI_VERSION_MINOR << 8) | GMMVI_VERSION_PATCH
+}
+
+/// The fingerprint of the library's build (version, ABI revision, scalar, every size): equal
+/// to the header's `GMMVI_ABI_FINGERPRINT` exactly when the header belongs to this library.
+#[unsafe(no_mangle)]
+pub extern "C" fn gmmvi_abi_fingerprint() -> u64 {
+    GMMVI_ABI_FINGERPRINT
+}
+
+/// `Err(GMMVI_ABI_MISMATCH)` unless the caller's header is this build's.
+fn check_abi(abi: u64) -> Result<(), gmmvi_status> {
+    if abi == GMMVI_ABI_FINGERPRINT { Ok(()) } else { Err(GMMVI_ABI_MISMATCH) }
 }
 
 /// The default configuration: SAMTRUX (Stein, adaptive, component-based samples, trust-region
@@ -252,20 +278,43 @@ pub extern "C" fn gmmvi_status_str(status: u32) -> *const c_char {
 /// `del_iters` as large as `GMMVI_HISTORY` allows (at most 100; 10 for the default),
 /// `max_components = GMMVI_MAX_COMPONENTS`; one initial component, `N(0, I)` prior,
 /// `initial_std` 1.
+///
+/// C: `gmmvi_config_default(&cfg)` (a macro passing `GMMVI_ABI_FINGERPRINT`).
+///
+/// # Safety
+/// `out` is NULL or valid for writing a `gmmvi_config`.
 #[unsafe(no_mangle)]
-pub extern "C" fn gmmvi_config_default() -> gmmvi_config {
+pub unsafe extern "C" fn gmmvi_config_default_abi(out: *mut gmmvi_config, abi: u64) -> gmmvi_status {
+    status((|| {
+        check_abi(abi)?;
+        raw::check_out(out)?;
+        // SAFETY: checked non-null and aligned; the caller guarantees it is writable.
+        unsafe { out.write(config::default_config()) };
+        Ok(())
+    })())
+}
+
+/// The default configuration (Rust callers of the C ABI; C calls `gmmvi_config_default_abi`).
+pub fn gmmvi_config_default() -> gmmvi_config {
     config::default_config()
 }
 
 /// Writes the default configuration of a codeword (options and their defaults, fitted to the
 /// build's sizes as in `gmmvi_config_default`) to `out`.
 ///
+/// C: `gmmvi_config_from_codeword(codeword, &cfg)` (a macro passing `GMMVI_ABI_FINGERPRINT`).
+///
 /// # Safety
 /// `codeword` is NULL or a NUL-terminated string; `out` is NULL or valid for writing a
 /// `gmmvi_config`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn gmmvi_config_from_codeword(codeword: *const c_char, out: *mut gmmvi_config) -> gmmvi_status {
+pub unsafe extern "C" fn gmmvi_config_from_codeword_abi(
+    codeword: *const c_char,
+    out: *mut gmmvi_config,
+    abi: u64,
+) -> gmmvi_status {
     status((|| {
+        check_abi(abi)?;
         raw::check_out(out)?;
         // SAFETY: the caller passes a NUL-terminated string (or NULL, rejected).
         let cw = unsafe { raw::c_str(codeword, 8) }?;
@@ -281,26 +330,41 @@ pub unsafe extern "C" fn gmmvi_config_from_codeword(codeword: *const c_char, out
 /// defaults and writes the result to `out`, with `out->overrides = text` for the settings
 /// that have no field: keep `text` alive until `gmmvi_init`. On `GMMVI_BAD_CONFIG`,
 /// `*error_offset` (if not NULL) is the byte offset in `text` of the offending key or token,
-/// or the text's length when the values are fine but do not fit together.
+/// or the text's length when the values are fine but do not fit together, and `message` (if
+/// not NULL) receives a NUL-terminated explanation naming the key or field and what it must
+/// satisfy, e.g. `del_iters = 50: ... at most 12 in this build` (truncated to
+/// `message_cap - 1` bytes; 256 bytes always suffice). On success `message` holds "".
+///
+/// C: `gmmvi_config_parse(text, &cfg, &offset, msg, sizeof msg)` (a macro passing
+/// `GMMVI_ABI_FINGERPRINT`).
 ///
 /// # Safety
 /// `text` is NULL or a NUL-terminated string of at most 4096 bytes; `out` is NULL or valid
-/// for writing a `gmmvi_config`; `error_offset` is NULL or valid for writing a `size_t`.
+/// for writing a `gmmvi_config`; `error_offset` is NULL or valid for writing a `size_t`;
+/// `message` is NULL or valid for writing `message_cap` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn gmmvi_config_parse(
+pub unsafe extern "C" fn gmmvi_config_parse_abi(
     text: *const c_char,
     out: *mut gmmvi_config,
     error_offset: *mut usize,
+    message: *mut c_char,
+    message_cap: usize,
+    abi: u64,
 ) -> gmmvi_status {
     status((|| {
+        check_abi(abi)?;
         raw::check_out(out)?;
         if !error_offset.is_null() {
             raw::check_out(error_offset)?;
         }
+        // SAFETY: the caller guarantees `message_cap` writable bytes at `message` (or NULL).
+        let msg = unsafe { raw::out_text(message, message_cap) }?;
         // SAFETY: the caller passes a NUL-terminated string (or NULL, rejected).
         let parsed = match unsafe { raw::c_str_at(text, config::MAX_TEXT) } {
             // Too long or not UTF-8: the offset where it stops being acceptable.
-            Err((GMMVI_BAD_CONFIG, offset)) => Err(offset),
+            Err((GMMVI_BAD_CONFIG, offset)) => {
+                Err((offset, detail::Msg::of(format_args!("byte {offset}: text longer than 4096 bytes or not UTF-8"))))
+            }
             Err((st, _)) => return Err(st),
             Ok(t) => config::parse(t),
         };
@@ -309,17 +373,43 @@ pub unsafe extern "C" fn gmmvi_config_parse(
                 c.overrides = text;
                 // SAFETY: checked non-null and aligned; the caller guarantees it is writable.
                 unsafe { out.write(c) };
+                raw::write_text(msg, &[]);
                 Ok(())
             }
-            Err(offset) => {
+            Err((offset, why)) => {
                 if !error_offset.is_null() {
                     // SAFETY: checked non-null and aligned above.
                     unsafe { error_offset.write(offset) };
                 }
+                raw::write_text(msg, why.as_bytes());
                 Err(GMMVI_BAD_CONFIG)
             }
         }
     })())
+}
+
+/// [`gmmvi_config_parse_abi`] with this build's fingerprint (Rust callers of the C ABI).
+///
+/// # Safety
+/// As [`gmmvi_config_parse_abi`].
+pub unsafe fn gmmvi_config_parse(
+    text: *const c_char,
+    out: *mut gmmvi_config,
+    error_offset: *mut usize,
+    message: *mut c_char,
+    message_cap: usize,
+) -> gmmvi_status {
+    // SAFETY: forwarded contract.
+    unsafe { gmmvi_config_parse_abi(text, out, error_offset, message, message_cap, GMMVI_ABI_FINGERPRINT) }
+}
+
+/// [`gmmvi_config_from_codeword_abi`] with this build's fingerprint (Rust callers).
+///
+/// # Safety
+/// As [`gmmvi_config_from_codeword_abi`].
+pub unsafe fn gmmvi_config_from_codeword(codeword: *const c_char, out: *mut gmmvi_config) -> gmmvi_status {
+    // SAFETY: forwarded contract.
+    unsafe { gmmvi_config_from_codeword_abi(codeword, out, GMMVI_ABI_FINGERPRINT) }
 }
 
 /// Initialises an optimiser in `s` (`s_size` bytes: at least `GMMVI_STATE_SIZE`) from `cfg`;
@@ -331,24 +421,86 @@ pub unsafe extern "C" fn gmmvi_config_parse(
 /// field by field), so no state-sized temporary lands on the stack: at the default sizes
 /// `gmmvi_init` and `gmmvi_step` each run within 8 KiB on x86-64 (`tests/ffi_stack.rs`).
 ///
+/// On `GMMVI_BAD_CONFIG` (and every other failure after the state pointer and size checks),
+/// `gmmvi_last_error` names the field or key and what it must satisfy.
+///
+/// C: `gmmvi_init(&state, sizeof state, &cfg, seed)` (a macro passing `GMMVI_ABI_FINGERPRINT`;
+/// a header of another build gives `GMMVI_ABI_MISMATCH` and leaves `s` untouched).
+///
 /// # Safety
 /// `s` is NULL or valid for reads and writes of `s_size` bytes, and no other thread uses it;
 /// `cfg` is NULL or points to a `gmmvi_config` whose `overrides` is NULL or a NUL-terminated
 /// string.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn gmmvi_init(
+pub unsafe extern "C" fn gmmvi_init_abi(
     s: *mut gmmvi_state,
     s_size: usize,
     cfg: *const gmmvi_config,
     seed: u64,
+    abi: u64,
 ) -> gmmvi_status {
     status((|| {
+        check_abi(abi)?;
         raw::check_in(cfg)?;
         // SAFETY: checked non-null and aligned; the caller guarantees a readable config.
         // Every field accepts any bit pattern.
         let c = unsafe { cfg.read() };
         // SAFETY: the caller guarantees `s_size` bytes at `s`; `overrides` as documented.
         unsafe { raw::init(s, s_size, &c, seed) }
+    })())
+}
+
+/// [`gmmvi_init_abi`] with this build's fingerprint (Rust callers of the C ABI).
+///
+/// # Safety
+/// As [`gmmvi_init_abi`].
+pub unsafe fn gmmvi_init(s: *mut gmmvi_state, s_size: usize, cfg: *const gmmvi_config, seed: u64) -> gmmvi_status {
+    // SAFETY: forwarded contract.
+    unsafe { gmmvi_init_abi(s, s_size, cfg, seed, GMMVI_ABI_FINGERPRINT) }
+}
+
+/// Writes why the last failed call on `s` failed — which `gmmvi_config` field or `overrides`
+/// key is wrong and what it must satisfy after `gmmvi_init`, the callback's code or the
+/// numerical failure after `gmmvi_step`/`gmmvi_run`, what is wrong with the bytes after
+/// `gmmvi_restore`/`gmmvi_import_model` — as a NUL-terminated string into `buf` (`cap` bytes;
+/// truncated to `cap - 1`, 256 always suffice) and its full length to `*written` (if not
+/// NULL). "" if no failure was recorded since the last successful `gmmvi_init`. Works on a
+/// state whose `gmmvi_init` failed, which is when it matters most; reading functions (those
+/// taking a `const gmmvi_state *`) record nothing.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init` (successfully or not); `buf` is NULL or valid
+/// for writing `cap` bytes; `written` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_last_error(
+    s: *const gmmvi_state,
+    buf: *mut c_char,
+    cap: usize,
+    written: *mut usize,
+) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let d = unsafe { raw::detail(s) }?;
+        if !written.is_null() {
+            raw::check_out(written)?;
+            raw::disjoint(written, 1, s)?;
+        }
+        raw::disjoint(buf, cap, s)?;
+        // SAFETY: the caller guarantees `cap` writable bytes at `buf` (or NULL); outside the
+        // state (checked above).
+        let out = unsafe { raw::out_text(buf, cap) }?;
+        let mut text = [0u8; detail::DETAIL_LEN];
+        let mut n = 0;
+        for (dst, b) in text.iter_mut().zip(d.bytes()) {
+            *dst = b;
+            n += 1;
+        }
+        raw::write_text(out, text.get(..n).unwrap_or_default());
+        if !written.is_null() {
+            // SAFETY: checked non-null, aligned and outside the state above.
+            unsafe { written.write(n) };
+        }
+        Ok(())
     })())
 }
 
@@ -415,7 +567,7 @@ pub unsafe extern "C" fn gmmvi_run(
             // SAFETY: checked non-null, aligned and outside the state above.
             unsafe { report.write(r) };
         }
-        run.map(|_| ()).map_err(gmmvi_status::from)
+        run.map(|_| ()).map_err(|e| st.fail(e))
     })())
 }
 
@@ -665,7 +817,10 @@ pub unsafe extern "C" fn gmmvi_restore(s: *mut gmmvi_state, bytes: *const u8, le
         let (opt_bytes, tail) = b.split_at(split);
         let (rng, elbo, target_error) = read_tail(tail).ok_or(GMMVI_BAD_CHECKPOINT)?;
         let body = st.body();
-        body.opt.restore(opt_bytes).map_err(gmmvi_status::from)?;
+        if let Err(e) = body.opt.restore(opt_bytes) {
+            return Err(st.fail(e));
+        }
+        let body = st.body();
         body.rng = rng;
         body.last = gmmvi_report { elbo, target_error, ..gmmvi_report::default() };
         Ok(())
@@ -711,6 +866,7 @@ pub unsafe extern "C" fn gmmvi_import_model(s: *mut gmmvi_state, bytes: *const u
         let mut st = unsafe { raw::state_mut(s) }?;
         // SAFETY: the caller's bytes per the contract.
         let b = unsafe { raw::in_bytes(s, bytes, len) }?;
-        st.body().opt.import_model(b).map_err(gmmvi_status::from)
+        let r = st.body().opt.import_model(b);
+        r.map_err(|e| st.fail(e))
     })())
 }

@@ -1,5 +1,7 @@
 //! The unsafe half of the C ABI: the layout of the state and the only ways to reach it, the
 //! pointer checks, C strings, rows of caller buffers and the callback adapter.
+// Errors carry their message in a fixed buffer (no heap to box it in); they are cold.
+#![allow(clippy::result_large_err)]
 
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::{c_char, c_int, c_void};
@@ -7,6 +9,7 @@ use core::mem::{MaybeUninit, align_of, size_of};
 
 use nalgebra::SVector;
 
+use super::detail::{DETAIL_LEN, Fail, Msg};
 use super::gmmvi_status::{self, *};
 use super::{
     FfiOptimizer, GMMVI_DIM, GMMVI_STATE_ALIGN, GMMVI_STATE_SIZE, config, gmmvi_config, gmmvi_log_density_fn,
@@ -16,8 +19,12 @@ use crate::error::TargetError;
 use crate::rng::Xoshiro256;
 use crate::target::Target;
 
-/// Marks an initialised state ("gmmvi", layout version 1).
-const MAGIC: u64 = u64::from_le_bytes(*b"gmmvi\0\0\x01");
+/// Marks an initialised state ("gmmvi", layout version 2).
+const MAGIC: u64 = u64::from_le_bytes(*b"gmmvi\0\0\x02");
+
+/// Marks a recorded message of the last failed call (the header is valid for every bit
+/// pattern, so a state that was never initialised has none unless this tag is there).
+const DETAIL_TAG: u64 = u64::from_le_bytes(*b"gmmvi\0\0E");
 
 /// Seed offset of `gmmvi_sample`'s stream, so that sampling never changes the optimisation.
 const SAMPLE_STREAM: u64 = 0x2545_F491_4F6C_DD1D;
@@ -30,7 +37,39 @@ struct State {
     magic: Cell<u64>,
     /// 1 while a call holds the body mutably (a callback runs inside it).
     busy: Cell<u32>,
+    /// Why the last failed call on this state failed (`gmmvi_last_error`).
+    detail: Detail,
     body: UnsafeCell<Body>,
+}
+
+/// A message in the state's header: `tag == DETAIL_TAG` and `len <= DETAIL_LEN` when set.
+#[repr(C)]
+pub(super) struct Detail {
+    tag: Cell<u64>,
+    len: Cell<u32>,
+    text: [Cell<u8>; DETAIL_LEN],
+}
+
+impl Detail {
+    pub fn set(&self, m: &Msg) {
+        let b = m.as_bytes();
+        for (dst, src) in self.text.iter().zip(b) {
+            dst.set(*src);
+        }
+        self.len.set(u32::try_from(b.len()).unwrap_or(0));
+        self.tag.set(DETAIL_TAG);
+    }
+
+    pub fn clear(&self) {
+        self.tag.set(0);
+        self.len.set(0);
+    }
+
+    /// The recorded message (empty if none); bytes as recorded, at most `DETAIL_LEN`.
+    pub fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        let n = if self.tag.get() == DETAIL_TAG { self.len.get() as usize } else { 0 };
+        self.text.iter().take(n.min(DETAIL_LEN)).map(Cell::get)
+    }
 }
 
 /// The initialised part of a state.
@@ -136,29 +175,77 @@ pub(super) unsafe fn in_bytes<'a>(
     Ok(unsafe { core::slice::from_raw_parts(bytes, len) })
 }
 
+/// The caller's text buffer of `cap` bytes at `p`: `None` for NULL or `cap == 0`.
+///
+/// # Safety
+/// `p` is NULL or valid for writing `cap` bytes, not accessed by anyone else during the call.
+pub(super) unsafe fn out_text<'a>(p: *mut c_char, cap: usize) -> Result<Option<&'a mut [u8]>, gmmvi_status> {
+    if p.is_null() || cap == 0 {
+        return Ok(None);
+    }
+    if cap > isize::MAX as usize {
+        return Err(GMMVI_INVALID_ARGUMENT);
+    }
+    // SAFETY: non-null, byte-aligned, `cap <= isize::MAX` writable bytes (caller's contract).
+    Ok(Some(unsafe { core::slice::from_raw_parts_mut(p.cast::<u8>(), cap) }))
+}
+
+/// Writes `text` as a NUL-terminated string into `out`, truncated to fit.
+pub(super) fn write_text(out: Option<&mut [u8]>, text: &[u8]) {
+    if let Some(buf) = out {
+        let n = text.len().min(buf.len().saturating_sub(1));
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), text.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        if let Some(end) = buf.get_mut(n) {
+            *end = 0;
+        }
+    }
+}
+
 /// The header cells and the body pointer of the state at `s`, after the null and alignment
 /// checks.
 ///
 /// # Safety
 /// `s` is NULL or valid for reads (and, through the cells, writes) of `GMMVI_STATE_SIZE` bytes.
-unsafe fn header<'a>(s: *const gmmvi_state) -> Result<(&'a Cell<u64>, &'a Cell<u32>, *mut Body), gmmvi_status> {
+unsafe fn header<'a>(s: *const gmmvi_state) -> Result<Header<'a>, gmmvi_status> {
     let st = s.cast::<State>().cast_mut();
     check_in(st)?;
     // SAFETY: `st` is non-null, aligned and points to at least size_of::<State>() bytes (the
-    // caller's contract and GMMVI_STATE_SIZE >= size_of::<State>()). `Cell<u64>`/`Cell<u32>`
+    // caller's contract and GMMVI_STATE_SIZE >= size_of::<State>()). The cells of the header
     // are valid for every bit pattern; only raw place projections touch the body.
-    unsafe { Ok((&(*st).magic, &(*st).busy, UnsafeCell::raw_get(&raw const (*st).body))) }
+    unsafe { Ok((&(*st).magic, &(*st).busy, &(*st).detail, UnsafeCell::raw_get(&raw const (*st).body))) }
+}
+
+/// The magic, busy flag and message of a state, and a pointer to its body.
+type Header<'a> = (&'a Cell<u64>, &'a Cell<u32>, &'a Detail, *mut Body);
+
+/// The message of the last failed call on `s` (see `gmmvi_last_error`).
+///
+/// # Safety
+/// As [`header`].
+pub(super) unsafe fn detail<'a>(s: *const gmmvi_state) -> Result<&'a Detail, gmmvi_status> {
+    // SAFETY: forwarded contract.
+    unsafe { header(s) }.map(|(_, _, d, _)| d)
 }
 
 /// Exclusive access to an initialised state; marks it busy until dropped.
 pub(super) struct StateMut<'a> {
     busy: &'a Cell<u32>,
+    detail: &'a Detail,
     body: &'a mut Body,
 }
 
 impl StateMut<'_> {
     pub fn body(&mut self) -> &mut Body {
         self.body
+    }
+
+    /// Records why the call failed, for `gmmvi_last_error`, and returns its status.
+    pub fn fail(&self, e: crate::error::Error) -> gmmvi_status {
+        let f = Fail::from(e);
+        self.detail.set(&f.msg);
+        f.status
     }
 }
 
@@ -174,7 +261,7 @@ impl Drop for StateMut<'_> {
 /// As [`header`]; no other thread uses the state.
 pub(super) unsafe fn state_mut<'a>(s: *mut gmmvi_state) -> Result<StateMut<'a>, gmmvi_status> {
     // SAFETY: forwarded contract.
-    let (magic, busy, body) = unsafe { header(s) }?;
+    let (magic, busy, detail, body) = unsafe { header(s) }?;
     if magic.get() != MAGIC {
         return Err(GMMVI_NOT_INITIALIZED);
     }
@@ -185,7 +272,7 @@ pub(super) unsafe fn state_mut<'a>(s: *mut gmmvi_state) -> Result<StateMut<'a>, 
     // SAFETY: the magic says `gmmvi_init` wrote a valid body; the state is not busy, so no
     // reference to the body is live (one thread at a time), and while this one lives every
     // other entry point stops at the busy flag.
-    Ok(StateMut { busy, body: unsafe { &mut *body } })
+    Ok(StateMut { busy, detail, body: unsafe { &mut *body } })
 }
 
 /// The body of the initialised, idle state at `s`, shared.
@@ -194,7 +281,7 @@ pub(super) unsafe fn state_mut<'a>(s: *mut gmmvi_state) -> Result<StateMut<'a>, 
 /// As [`header`]; no other thread uses the state.
 pub(super) unsafe fn state_ref<'a>(s: *const gmmvi_state) -> Result<&'a Body, gmmvi_status> {
     // SAFETY: forwarded contract.
-    let (magic, busy, body) = unsafe { header(s) }?;
+    let (magic, busy, _, body) = unsafe { header(s) }?;
     if magic.get() != MAGIC {
         return Err(GMMVI_NOT_INITIALIZED);
     }
@@ -218,19 +305,38 @@ pub(super) unsafe fn init(s: *mut gmmvi_state, s_size: usize, c: &gmmvi_config, 
         return Err(GMMVI_BUFFER_TOO_SMALL);
     }
     // SAFETY: `s_size >= GMMVI_STATE_SIZE` bytes at `s` (caller's contract).
-    let (magic, busy, body) = unsafe { header(s) }?;
+    let (magic, busy, detail, body) = unsafe { header(s) }?;
     if magic.get() == MAGIC && busy.get() != 0 {
         return Err(GMMVI_BUSY);
     }
-    // From here on every error leaves the state uninitialised.
+    // From here on every error leaves the state uninitialised, with its reason recorded.
     magic.set(0);
     busy.set(0);
+    detail.clear();
+    // SAFETY: forwarded contract; `magic` is 0, so nothing references the body.
+    unsafe { init_body(body, c, seed) }.map_err(|f| {
+        detail.set(&f.msg);
+        f.status
+    })?;
+    magic.set(MAGIC);
+    Ok(())
+}
+
+/// The part of [`init`] that can fail for the configuration: builds the body in place.
+///
+/// # Safety
+/// `body` points to the writable, aligned, unreferenced body of a state;
+/// `c.overrides` is NULL or a NUL-terminated string.
+unsafe fn init_body(body: *mut Body, c: &gmmvi_config, seed: u64) -> Result<(), Fail> {
     let overrides = if c.overrides.is_null() {
         None
     } else {
-        // SAFETY: non-null, and NUL-terminated by the caller's contract. The state is not
-        // referenced while the text is read, so the text may even lie inside it.
-        Some(unsafe { c_str(c.overrides, config::MAX_TEXT) }?)
+        // SAFETY: non-null, and NUL-terminated by the caller's contract. The body is not
+        // referenced while the text is read, so the text may even lie inside the state.
+        Some(unsafe { c_str(c.overrides, config::MAX_TEXT) }.map_err(|st| {
+            let why = if st == GMMVI_BAD_CONFIG { "longer than 4096 bytes or not UTF-8" } else { "unreadable" };
+            Fail { status: st, msg: Msg::of(format_args!("overrides: {why}")) }
+        })?)
     };
     let cfg = config::to_config(c, overrides)?;
     let model = config::initial_model(c, seed)?;
@@ -248,7 +354,6 @@ pub(super) unsafe fn init(s: *mut gmmvi_state, s_size: usize, c: &gmmvi_config, 
         (&raw mut (*body).rng).write(Xoshiro256::seed_from_u64(seed ^ SAMPLE_STREAM));
         (&raw mut (*body).last).write(gmmvi_report { elbo: f64::NAN, ..gmmvi_report::default() });
     }
-    magic.set(MAGIC);
     Ok(())
 }
 

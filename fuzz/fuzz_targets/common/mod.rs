@@ -340,7 +340,7 @@ pub fn build_config(spec: &ConfigSpec) -> BuiltConfig {
         CfgSource::Parse(pieces) => {
             let s = CString::new(text(pieces)).expect("no NUL");
             let mut off = usize::MAX;
-            let st = unsafe { gmmvi_config_parse(s.as_ptr(), &mut cfg, &mut off) };
+            let st = unsafe { gmmvi_config_parse(s.as_ptr(), &mut cfg, &mut off, core::ptr::null_mut(), 0) };
             check_status(st, &[GMMVI_OK, GMMVI_BAD_CONFIG], "gmmvi_config_parse");
             let len = s.as_bytes().len();
             if st == GMMVI_OK {

@@ -1,0 +1,237 @@
+//! Messages that name the problem: which `gmmvi_config` field or text key is wrong and what it
+//! must satisfy, for `gmmvi_last_error` and `gmmvi_config_parse`. Safe code; fixed-size
+//! buffers (no allocation, truncated at a character boundary when too long).
+// Errors carry their message in a fixed buffer (no heap to box it in); they are cold.
+#![allow(clippy::result_large_err)]
+
+use core::fmt::{self, Write as _};
+
+use super::gmmvi_status::{self, *};
+use super::{GMMVI_HISTORY, GMMVI_MAX_COMPONENTS, GMMVI_STORE_CAPACITY};
+use crate::config::{Config, ParseError, SampleSelector};
+use crate::error::Error;
+
+/// Bytes of a message, without the NUL.
+pub(super) const DETAIL_LEN: usize = 200;
+
+/// A message in a fixed buffer.
+#[derive(Clone, Copy)]
+pub(super) struct Msg {
+    buf: [u8; DETAIL_LEN],
+    len: usize,
+}
+
+impl Msg {
+    pub const EMPTY: Self = Self { buf: [0; DETAIL_LEN], len: 0 };
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// A message from format arguments.
+    pub fn of(args: fmt::Arguments<'_>) -> Self {
+        let mut m = Self::EMPTY;
+        // A full buffer truncates; it is not an error.
+        let _ = m.write_fmt(args);
+        m
+    }
+}
+
+impl fmt::Debug for Msg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(core::str::from_utf8(self.as_bytes()).unwrap_or("<not UTF-8>"), f)
+    }
+}
+
+impl fmt::Write for Msg {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = DETAIL_LEN - self.len;
+        let mut n = s.len().min(room);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..self.len + n), s.as_bytes().get(..n)) {
+            dst.copy_from_slice(src);
+            self.len += n;
+        }
+        Ok(())
+    }
+}
+
+/// A failed call: its status and the message `gmmvi_last_error` gives for it.
+#[derive(Debug)]
+pub(super) struct Fail {
+    pub status: gmmvi_status,
+    pub msg: Msg,
+}
+
+impl Fail {
+    pub fn config(args: fmt::Arguments<'_>) -> Self {
+        Self { status: GMMVI_BAD_CONFIG, msg: Msg::of(args) }
+    }
+}
+
+impl From<gmmvi_status> for Fail {
+    fn from(status: gmmvi_status) -> Self {
+        Self { status, msg: Msg::of(format_args!("{}", status_text(status))) }
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidConfig { field } => Self::config(format_args!("{}", Field(field))),
+            _ => Self { status: gmmvi_status::from(e), msg: Msg::of(format_args!("{e}")) },
+        }
+    }
+}
+
+/// The text of `gmmvi_status_str`.
+pub(super) fn status_text(s: gmmvi_status) -> &'static str {
+    match s {
+        GMMVI_OK => "ok",
+        GMMVI_NULL_POINTER => "null pointer",
+        GMMVI_INVALID_ARGUMENT => "invalid argument",
+        GMMVI_BAD_CONFIG => "invalid configuration (gmmvi_last_error names the field)",
+        GMMVI_TARGET_FAILED => "the log-density callback failed",
+        GMMVI_NUMERICAL => "numerical failure (factorisation)",
+        GMMVI_BUFFER_TOO_SMALL => "buffer too small",
+        GMMVI_BAD_ALIGNMENT => "pointer not aligned",
+        GMMVI_NON_FINITE_TARGET => "the log-density callback returned no finite value",
+        GMMVI_NOT_INITIALIZED => "state not initialised",
+        GMMVI_BUSY => "state busy (called from its own callback)",
+        GMMVI_NO_SUCH_COMPONENT => "no such component",
+        GMMVI_BAD_CHECKPOINT => "bad checkpoint or model bytes (truncated, corrupted, other version or build)",
+        GMMVI_ABI_MISMATCH => "header and library are of different builds (version or sizes): regenerate the header",
+    }
+}
+
+/// Where a C caller sets each field that [`Config::validate`] or `Optimizer::new` can name,
+/// and what it must satisfy: (field path, `gmmvi_config` field or text key, requirement).
+pub(super) const FIELDS: [(&str, &str, &str); 18] = [
+    ("temperature", "temperature", "must be finite and > 0"),
+    ("samples.desired_samples_per_component", "samples_per_component", "must be at least 1"),
+    ("samples.reuse_ratio", "reuse_ratio", "must be finite and >= 0"),
+    ("samples.max_database_size", "key max_database_size", "must be at least 1"),
+    ("ng.initial_l2_regularizer", "key initial_l2_regularizer", "must be finite and >= 0"),
+    ("component_step.initial", "component_step", "must be finite and > 0"),
+    (
+        "component_step.min/max",
+        "keys component_stepsize.min_stepsize, component_stepsize.max_stepsize",
+        "must be finite, > 0 and min <= max",
+    ),
+    (
+        "component_step.inc_factor/dec_factor",
+        "keys component_stepsize.stepsize_inc_factor, component_stepsize.stepsize_dec_factor",
+        "must be finite and > 0",
+    ),
+    ("component_step.annealing_exponent", "key component_stepsize.annealing_exponent", "must be finite and >= 0"),
+    (
+        "weight_step.initial",
+        "weight_step",
+        "must be finite and >= 0 (> 0 with the trust-region weight update, letter O)",
+    ),
+    (
+        "weight_step.min/max",
+        "keys weight_stepsize.min_stepsize, weight_stepsize.max_stepsize",
+        "must be finite, > 0 and min <= max",
+    ),
+    (
+        "weight_step.inc_factor/dec_factor",
+        "keys weight_stepsize.stepsize_inc_factor, weight_stepsize.stepsize_dec_factor",
+        "must be finite and > 0",
+    ),
+    (
+        "weight_step.annealing_exponent",
+        "key weight_stepsize.annealing_exponent",
+        "must be set with letter G (it has no default), finite and >= 0",
+    ),
+    ("adapt.del_iters", "del_iters", "must be at least 1"),
+    ("adapt.add_iters", "add_iters", "must be at least 1"),
+    ("adapt.max_components", "max_components", "must be at least 1"),
+    ("adapt.thresholds", "key thresholds_for_add_heuristic", "needs 1 to 8 values, each finite and > 0"),
+    ("adapt.min_weight_for_del", "key min_weight_for_del_heuristic", "must be finite and >= 0"),
+];
+
+/// A field path as [`Error::InvalidConfig`] names it, said in the C caller's terms.
+pub(super) struct Field<'a>(pub &'a str);
+
+impl fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A path may carry its reason in parentheses ("ng.estimator (MORE: build with ...)").
+        let path = self.0.split(' ').next().unwrap_or(self.0);
+        match FIELDS.iter().find(|(p, ..)| *p == path) {
+            Some((_, name, need)) if path == self.0 => write!(f, "{name}: {need}"),
+            Some((_, name, _)) => write!(f, "{name}: {}", self.0.get(path.len()..).unwrap_or("").trim()),
+            // The design choices are set by the codeword.
+            None => write!(f, "codeword: {}", self.0),
+        }
+    }
+}
+
+/// A text-form error, with the key and value as written.
+pub(super) fn parse_error(e: &ParseError<'_>) -> Msg {
+    match *e {
+        ParseError::NoEquals { token } => Msg::of(format_args!("\"{token}\": not key=value")),
+        ParseError::UnknownKey { key, value } => Msg::of(format_args!("{key}={value}: unknown key")),
+        ParseError::BadValue { key, value, reason, .. } => Msg::of(format_args!("{key}={value}: {reason}")),
+        ParseError::Invalid { field } => Msg::of(format_args!("{}", Field(field))),
+    }
+}
+
+/// The checks of `Optimizer::new` against the build's sizes, with the sizes in the message.
+pub(super) fn check_fits<T: crate::Real>(c: &Config<T>) -> Result<(), Fail> {
+    let need = c.history_needed();
+    if need > GMMVI_HISTORY {
+        // The largest `del_iters` whose history fits (the need grows with it).
+        let fits = (1..=GMMVI_HISTORY).rev().find(|&d| 2 * (d / 3) + d <= GMMVI_HISTORY).unwrap_or(1);
+        return Err(Fail::config(format_args!(
+            "del_iters = {}: the deletion test keeps 2*(del_iters/3) + del_iters columns, more than \
+             GMMVI_HISTORY = {GMMVI_HISTORY}: at most {fits} in this build",
+            c.adapt.del_iters
+        )));
+    }
+    let n = c.samples.desired_samples_per_component;
+    let room = GMMVI_STORE_CAPACITY.min(c.samples.max_database_size);
+    match c.samples.selector {
+        SampleSelector::ComponentBased if n.saturating_mul(GMMVI_MAX_COMPONENTS) > room => {
+            Err(Fail::config(format_args!(
+                "samples_per_component = {n}: {n} x GMMVI_MAX_COMPONENTS = {GMMVI_MAX_COMPONENTS} new samples per \
+                 iteration exceed the store ({room} rows): at most {} in this build",
+                room / GMMVI_MAX_COMPONENTS
+            )))
+        }
+        SampleSelector::MixtureBased if n > room => Err(Fail::config(format_args!(
+            "samples_per_component = {n}: new samples per iteration exceed the store ({room} rows)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_truncate_at_a_character_boundary() {
+        let long = "é".repeat(DETAIL_LEN);
+        let m = Msg::of(format_args!("{long}"));
+        assert!(m.as_bytes().len() <= DETAIL_LEN && m.as_bytes().len() >= DETAIL_LEN - 1);
+        assert!(core::str::from_utf8(m.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn every_field_validate_names_has_a_c_name_and_a_requirement() {
+        // The `bad("…")` literals of Config::validate, read from its source.
+        let src = include_str!("../config.rs");
+        let body = src.split("pub fn validate(&self)").nth(1).and_then(|s| s.split("\n    }\n").next()).unwrap();
+        let mut n = 0;
+        for part in body.split("bad(\"").skip(1) {
+            let field = part.split('"').next().unwrap();
+            let path = field.split(' ').next().unwrap();
+            assert!(FIELDS.iter().any(|(p, ..)| *p == path), "{field} has no entry in FIELDS");
+            n += 1;
+        }
+        assert_eq!(n, FIELDS.len(), "FIELDS lists a field that validate does not name");
+    }
+}
