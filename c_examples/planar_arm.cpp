@@ -1,13 +1,14 @@
-// planar_arm.cpp: planar_arm.c through the C++17 wrapper gmmvi.hpp. A 7-joint planar arm with
-// unit links should reach (3, 3) or (3, -3) (arm.h); fit, then draw joint configurations.
+// planar_arm.cpp: planar_arm.c through the C++17 wrapper include/gmmvi.hpp. A 7-joint planar arm
+// with unit links should reach (3, 3) or (3, -3) (arm.h); fit, then draw joint configurations.
 // No new, no malloc, no exceptions.
 //
 //   cargo build --release -p gmmvi-ffi
 //   c++ -std=c++17 -O2 -Iinclude c_examples/planar_arm.cpp target/release/libgmmvi.a -o planar_arm_cpp
+#include <gmmvi.hpp>
+
 #include <cstdio>
 
 #include "arm.h"
-#include "gmmvi.hpp"
 
 namespace {
 
@@ -15,18 +16,18 @@ gmmvi::Optimizer optimizer;                // the whole state, static
 std::array<gmmvi::Point, 1000> checks;     // samples for the summary
 
 int fail(const char* what, gmmvi::Status s) {
-    std::fprintf(stderr, "%s: %s\n", what, gmmvi::to_string(s));
+    std::fprintf(stderr, "%s: %s\n", what, s.str());
     return 1;
 }
 
 }  // namespace
 
 int main() {
-    gmmvi::Config cfg = gmmvi::default_config();
+    gmmvi::Config cfg = gmmvi::config_default();
     cfg.initial_components = 4;
     for (auto& s : cfg.initial_std) s = 0.3f;
     cfg.overrides = "num_prior_samples=50";  // prior candidates for new components, as planar_arm.c
-    if (auto s = optimizer.init(cfg, 1); s != gmmvi::Status::ok) return fail("init", s);
+    if (auto s = optimizer.init(cfg, 1); !s.ok()) return fail("init", s);
 
     std::size_t calls = 0;  // the target may carry state: here, a call counter
     auto target = [&calls](const gmmvi::Real* x, std::size_t n, gmmvi::Real* log_p, gmmvi::Real* grad) {
@@ -35,14 +36,14 @@ int main() {
     };
     gmmvi::Report rep{};
     for (int round = 1; round <= 6; ++round) {
-        if (auto s = optimizer.run(target, 250, 0, &rep); s != gmmvi::Status::ok) return fail("run", s);
+        if (auto s = optimizer.run(target, 250, 0, &rep); !s.ok()) return fail("run", s);
         std::printf("iteration %4llu: %7llu evaluations in %zu calls, %lu components, ELBO estimate %8.3f\n",
                     static_cast<unsigned long long>(rep.iterations), static_cast<unsigned long long>(rep.evaluations),
                     calls, static_cast<unsigned long>(rep.components), rep.elbo);
     }
 
     std::array<gmmvi::Point, 10> q;
-    if (auto s = optimizer.sample(q); s != gmmvi::Status::ok) return fail("sample", s);
+    if (auto s = optimizer.sample(q); !s.ok()) return fail("sample", s);
     std::printf("10 joint configurations (rad) and their end effectors:\n");
     for (const auto& p : q) {
         double phi[ARM_JOINTS], ex, ey;
@@ -52,7 +53,7 @@ int main() {
         std::printf("] -> (%6.3f, %6.3f)\n", ex, ey);
     }
 
-    if (auto s = optimizer.sample(checks); s != gmmvi::Status::ok) return fail("sample", s);
+    if (auto s = optimizer.sample(checks); !s.ok()) return fail("sample", s);
     int near[ARM_GOALS] = {0, 0};
     for (const auto& p : checks) {
         if (int g = arm_goal_reached(p.data(), 0.2); g >= 0) ++near[g];

@@ -1,6 +1,6 @@
 //! The README's two commands for a C developer: build `libgmmvi.a`, compile
-//! `c_examples/planar_arm.c` (and the C++17 `planar_arm.cpp` over `gmmvi.hpp`) against the
-//! checked-in header with the system compilers, warnings as errors; run them and check that
+//! `c_examples/planar_arm.c` (and the C++17 `planar_arm.cpp` over `include/gmmvi.hpp`) against
+//! the checked-in headers with the system compilers, warnings as errors; run them and check that
 //! the fitted mixture reaches both goals. The C build also runs under ASan and UBSan.
 mod staticlib;
 
@@ -62,7 +62,8 @@ fn c_and_cpp_examples_reach_both_goals_with_the_same_samples() {
     }
     let c = compile_and_run("cc", "c_examples/planar_arm.c", &["-std=c11", "-O2"], "planar_arm");
     print!("{c}");
-    let cpp = compile_and_run("c++", "c_examples/planar_arm.cpp", &["-std=c++17", "-O2"], "planar_arm_cpp");
+    let cpp_flags = ["-std=c++17", "-O2", "-Wpedantic", "-fno-exceptions", "-fno-rtti"];
+    let cpp = compile_and_run("c++", "c_examples/planar_arm.cpp", &cpp_flags, "planar_arm_cpp");
     // Same library, same seed, same target: the wrapper changes nothing.
     assert_eq!(check_output(&c), check_output(&cpp));
 }
