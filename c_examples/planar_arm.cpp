@@ -23,7 +23,9 @@ int fail(const char* what, gmmvi::Status s) {
 }  // namespace
 
 int main() {
-    gmmvi::Config cfg = gmmvi::config_default();
+    const auto defaults = gmmvi::config_default();  // Code::abi_mismatch for another build's header
+    if (!defaults.ok()) return fail("config_default", defaults.status());
+    gmmvi::Config cfg = *defaults;
     cfg.initial_components = 4;
     for (auto& s : cfg.initial_std) s = 0.3f;
     cfg.overrides = "num_prior_samples=50";  // prior candidates for new components, as planar_arm.c

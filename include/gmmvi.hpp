@@ -86,6 +86,7 @@ enum class Code : std::uint32_t {
     busy = GMMVI_BUSY,
     no_such_component = GMMVI_NO_SUCH_COMPONENT,
     bad_checkpoint = GMMVI_BAD_CHECKPOINT,
+    abi_mismatch = GMMVI_ABI_MISMATCH,
 };
 
 // The status of a call: a gmmvi_status, kept as is (also a code this header does not name).
@@ -141,8 +142,22 @@ struct Component {
 // gmmvi_status_str of any code.
 inline const char* status_str(Status s) noexcept { return s.str(); }
 
+// The version of this header, and that of the library (major << 16 | minor << 8 | patch).
+inline constexpr std::uint32_t version_major = GMMVI_VERSION_MAJOR;
+inline constexpr std::uint32_t version_minor = GMMVI_VERSION_MINOR;
+inline constexpr std::uint32_t version_patch = GMMVI_VERSION_PATCH;
+inline std::uint32_t library_version() noexcept { return gmmvi_version(); }
+
+// True when the library was built for this header (same version, scalar and sizes); the
+// calls that depend on it answer Code::abi_mismatch otherwise.
+inline bool abi_matches() noexcept { return gmmvi_abi_fingerprint() == GMMVI_ABI_FINGERPRINT; }
+
 // SAMTRUX fitted to the build's sizes (gmmvi_config_default).
-inline Config config_default() noexcept { return gmmvi_config_default(); }
+inline Result<Config> config_default() noexcept {
+    Config c{};
+    Status s(gmmvi_config_default(&c));
+    return {s, c};
+}
 
 // The fitted defaults of a 7-letter codeword, e.g. "SAMTRON".
 inline Result<Config> config_from_codeword(const char* codeword) noexcept {
@@ -153,11 +168,21 @@ inline Result<Config> config_from_codeword(const char* codeword) noexcept {
 
 // The text form, e.g. "SAMTRON samples_per_component=10 num_prior_samples=50". The result's
 // `overrides` points at `text`: keep it alive until init. On Code::bad_config,
-// `*error_offset` (if given) is the byte offset of the offending token.
-inline Result<Config> config_parse(const char* text, std::size_t* error_offset = nullptr) noexcept {
+// `*error_offset` (if given) is the byte offset of the offending token and `message` (if
+// given, `message_cap` bytes) says which key is wrong and why.
+inline Result<Config> config_parse(const char* text, std::size_t* error_offset, char* message,
+                                   std::size_t message_cap) noexcept {
     Config c{};
-    Status s(gmmvi_config_parse(text, &c, error_offset));
+    Status s(gmmvi_config_parse(text, &c, error_offset, message, message_cap));
     return {s, c};
+}
+inline Result<Config> config_parse(const char* text, std::size_t* error_offset = nullptr) noexcept {
+    return config_parse(text, error_offset, nullptr, 0);
+}
+// The same, with the message in a char array.
+template <std::size_t N>
+inline Result<Config> config_parse(const char* text, std::size_t* error_offset, char (&message)[N]) noexcept {
+    return config_parse(text, error_offset, message, N);
 }
 
 namespace detail {
@@ -244,6 +269,16 @@ public:
         std::size_t size = 0;
         self().init_target(s, size);
         return Status(gmmvi_init(s, size, &cfg, seed));
+    }
+
+    // Why the last call on the storage failed (gmmvi_last_error): for a failed init, which
+    // config field or key is wrong and what it must satisfy. "" when nothing failed.
+    Status last_error(char* buf, std::size_t cap, std::size_t* written = nullptr) const noexcept {
+        return Status(gmmvi_last_error(self().state(), buf, cap, written));
+    }
+    template <std::size_t N>
+    Status last_error(char (&buf)[N]) const noexcept {
+        return last_error(buf, N);
     }
 
     // Iterations until `max_iterations` ran or `max_evaluations` target evaluations were

@@ -80,7 +80,7 @@ struct ConstFunctor {
 };
 
 gmmvi::Config test_config() {
-    gmmvi::Config cfg = gmmvi::config_default();
+    gmmvi::Config cfg = gmmvi::config_default().value();
     cfg.initial_components = GMMVI_MAX_COMPONENTS < 3 ? GMMVI_MAX_COMPONENTS : 3;
     return cfg;
 }
@@ -128,7 +128,12 @@ bool same_config(const gmmvi::Config& a, const gmmvi::Config& b) {
 }
 
 void test_config_and_status() {
-    CHECK(same_config(gmmvi::config_default(), gmmvi_config_default()));
+    gmmvi_config d{};
+    CHECK(gmmvi_config_default(&d) == GMMVI_OK);
+    CHECK(gmmvi::config_default().ok() && same_config(gmmvi::config_default().value(), d));
+    CHECK(gmmvi::abi_matches());
+    CHECK(gmmvi::library_version() ==
+          (gmmvi::version_major << 16 | gmmvi::version_minor << 8 | gmmvi::version_patch));
 
     gmmvi_config c{};
     CHECK(gmmvi_config_from_codeword("SAMTRON", &c) == GMMVI_OK);
@@ -138,17 +143,27 @@ void test_config_and_status() {
     CHECK(gmmvi::config_from_codeword(nullptr).status() == Code::null_pointer);
 
     const char* text = "SAMTRON n_des=10 num_prior_samples=5";
-    CHECK(gmmvi_config_parse(text, &c, nullptr) == GMMVI_OK);
+    CHECK(gmmvi_config_parse(text, &c, nullptr, nullptr, 0) == GMMVI_OK);
     const auto p = gmmvi::config_parse(text);
     CHECK(p.ok() && same_config(*p, c) && p->overrides == text && p->samples_per_component == 10);
 
     const char* bad = "SAMTRUX n_des=10 no_such_key=1";
     std::size_t c_off = 0, w_off = 0;
-    CHECK(gmmvi_config_parse(bad, &c, &c_off) == GMMVI_BAD_CONFIG);
-    const auto q = gmmvi::config_parse(bad, &w_off);
+    char c_msg[256] = {0}, w_msg[256] = {0};
+    CHECK(gmmvi_config_parse(bad, &c, &c_off, c_msg, sizeof c_msg) == GMMVI_BAD_CONFIG);
+    const auto q = gmmvi::config_parse(bad, &w_off, w_msg);
     CHECK(q.status() == Code::bad_config && w_off == c_off && w_off == 17);
+    CHECK(std::strcmp(c_msg, w_msg) == 0 && std::strcmp(w_msg, "no_such_key=1: unknown key") == 0);
 
-    for (std::uint32_t code = 0; code <= 13; ++code) CHECK(gmmvi::Status(code).str() == gmmvi_status_str(code));
+    // A refused init names the field.
+    gmmvi::Optimizer refused;
+    gmmvi::Config spoilt = gmmvi::config_default().value();
+    spoilt.del_iters = 0;
+    CHECK(refused.init(spoilt, 1).code() == Code::bad_config);
+    char why[256] = {0};
+    CHECK(refused.last_error(why).ok() && std::strcmp(why, "del_iters: must be at least 1") == 0);
+
+    for (std::uint32_t code = 0; code <= 14; ++code) CHECK(gmmvi::Status(code).str() == gmmvi_status_str(code));
     CHECK(gmmvi::status_str(Code::busy) == gmmvi_status_str(GMMVI_BUSY));
     CHECK(gmmvi::Status().ok() && !gmmvi::Status(Code::numerical).ok());
     CHECK(gmmvi::Status(Code::numerical).raw() == GMMVI_NUMERICAL);
@@ -388,7 +403,7 @@ void test_checkpoints() {
     // Export into a fresh optimiser of another config and seed: the same mixture.
     std::vector<std::uint8_t> model(opt.export_size().value());
     CHECK(opt.export_model(model).value() == model.size());
-    CHECK(other.init(gmmvi::config_default(), 7).ok() && other.import_model(model).ok());
+    CHECK(other.init(gmmvi::config_default().value(), 7).ok() && other.import_model(model).ok());
     CHECK(other.stats()->components == opt.stats()->components);
     std::vector<Real> la(n_points), lb(n_points);
     CHECK(opt.log_density(a, la).ok() && other.log_density(a, lb).ok());

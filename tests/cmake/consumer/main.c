@@ -44,7 +44,8 @@ int main(void) {
     if (st != GMMVI_OK && st != GMMVI_BAD_CONFIG) return fail("gmmvi_init(SAMTRON)", st);
     const char *options = st == GMMVI_OK ? "all options" : "SAMTRUX only";
 
-    cfg = gmmvi_config_default(); /* SAMTRUX from one N(0, I) component */
+    st = gmmvi_config_default(&cfg); /* SAMTRUX from one N(0, I) component */
+    if (st != GMMVI_OK) return fail("gmmvi_config_default", st);
     st = gmmvi_init(&state, sizeof state, &cfg, 7);
     if (st != GMMVI_OK) return fail("gmmvi_init", st);
     gmmvi_report rep;
