@@ -44,7 +44,7 @@ fn all_432_codewords_run_20_iterations() {
             let mut cfg = Config::<f64>::from_codeword(code).unwrap();
             assert_eq!(cfg.codeword().as_str(), code);
             if cfg.weight_step.schedule == StepSchedule::Decaying {
-                // `G` has no default exponent (spec §8): it must be given.
+                // `G` has no default exponent (docs/algorithm.md §8): it must be given.
                 assert!(cfg.validate().is_err(), "{code}");
                 cfg.weight_step.annealing_exponent = Some(0.5);
             }

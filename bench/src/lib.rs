@@ -1,7 +1,7 @@
-//! `gmmvi-bench`: the benchmark runner of the paper's suite (issue 6) over the targets of
-//! `gmmvi::targets` — target and initial-model construction (targets.md §0), the paper's
-//! per-target hyperparameters (algorithm.md §12), the 2000-sample ELBO, the MMD of
-//! targets.md §9, CSV rows and a final JSON line.
+//! `gmmvi-bench`: the benchmark runner of the paper's suite over the targets of
+//! `gmmvi::targets` — target and initial-model construction (docs/targets.md §0), the paper's
+//! per-target hyperparameters (docs/algorithm.md §12), the 2000-sample ELBO, the MMD of
+//! docs/targets.md §9, CSV rows and a final JSON line.
 //!
 //! * [`baselines`]: the gradient-based baselines (`--algo ADVI-MF`, `SVGD`, `FLOW`, …);
 //! * [`data`]: `.npy`/`.npz` and UCI data loading;
