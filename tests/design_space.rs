@@ -137,9 +137,9 @@ fn presets_converge_on_a_correlated_10d_gaussian_and_agree() {
 
 /// Every preset finds all four modes: the adaptive ones from one component, the fixed-K ones
 /// (SEPIFUX, SEPYFUX) from 16 random components with the same initial covariance, samples from
-/// the whole mixture and fixed steps from the paper's range (§12). A fixed-K method finds only
-/// the modes some initial component reaches: with other initial draws (seeds 4–7) SEPYFUX
-/// missed one mode once in two runs, SEPIFUX never in two.
+/// the whole mixture and fixed steps from the paper's range (docs/algorithm.md §12). A fixed-K
+/// method finds only the modes some initial component reaches: with other initial draws (seeds 4–7)
+/// SEPYFUX missed one mode once in two runs, SEPIFUX never in two.
 #[test]
 fn presets_on_four_modes() {
     big_stack(|| {

@@ -6,7 +6,7 @@
 //! * [`baselines`]: the gradient-based baselines (`--algo ADVI-MF`, `SVGD`, `FLOW`, …);
 //! * [`data`]: `.npy`/`.npz` and UCI data loading;
 //! * [`mmd`]: the MMD with the median-bandwidth rule;
-//! * [`presets`]: target names and the §12 rows;
+//! * [`presets`]: target names and the rows of docs/algorithm.md §12;
 //! * [`runner`]: one run (capacities per target, the loop, CSV and JSON);
 //! * [`spec`]: command-line settings → a [`runner::RunSpec`].
 

@@ -140,7 +140,7 @@ impl TargetId {
     }
 
     /// The experiment YAML's initial model (docs/targets.md §2.4–§7.4, library default `K0`),
-    /// used when no §12 row matches the codeword.
+    /// used when no row of docs/algorithm.md §12 matches the codeword.
     pub fn default_init(self) -> InitSpec {
         let (k0, scale, cov) = match self.paper_env() {
             Env::Planar4 => (300, PerDim::PlanarScale, PerDim::PlanarCov),
@@ -426,7 +426,7 @@ pub const ROWS: &[Row] = &[
     row("SEPYFUX", Env::Wine, 40, 1500, 0.0).comp(0.0001, NA, NA).weight(0.001, NA, NA).db(500_000).own().no_db(),
 ];
 
-/// The §12 row of `algo` on `target`, if the table has one.
+/// The docs/algorithm.md §12 row of `algo` on `target`, if the table has one.
 pub fn paper_row(algo: &str, target: TargetId) -> Option<&'static Row> {
     ROWS.iter().find(|r| r.algo == algo && r.env == target.paper_env())
 }
