@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper's benchmark suite (issue 6 item 4): every algorithm × every target × seeds, at the
+# The paper's benchmark suite: every algorithm × every target × seeds, at the
 # paper's evaluation budgets, with the release `gmmvi-bench`. Resumable: a run whose JSON file
 # exists is not repeated. Then `gmmvi-report` turns bench/results/ into SVGs and bench/RESULTS.md.
 #
@@ -33,7 +33,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 
 GMM_ALGOS="SAMTRUX SAMTRON ZAMTRUX SEPYFUX"
-# Being added to the runner (issue 7); until it accepts them their runs are recorded as skipped.
+# The gradient-based baselines (bench/src/baselines.rs); a run the runner rejects is recorded as skipped.
 BASELINE_ALGOS=${BASELINE_ALGOS-"ADVI-MF ADVI-FR IWAE VR SVGD FLOW"}
 ALL_TARGETS="planar_robot_1 planar_robot_4 gmm20 gmm100 stm20 stm300 breast_cancer german_credit breast_cancer_mb german_credit_mb wine"
 
@@ -62,26 +62,26 @@ done
 shift $((OPTIND - 1))
 EXTRA=("$@")
 
-# The paper's runs were wall-clock limited (algorithm.md §12 "Budget"), so there is no budget in
+# The paper's runs were wall-clock limited (docs/algorithm.md §12 "Budget"), so there is no budget in
 # the configs; these are the target evaluations the published runs reached
-# (reference_results.md = spec/reference_results.md, targets.md = spec/targets.md).
+# (bench/RESULTS.md, "Published figures", lists them with their sources).
 budget() {
     case $1 in
-        # reference_results.md "Speed of the Python/TensorFlow reference": SAMTRUX planar_robot_4, 1 240 700 evals.
+        # Python/TensorFlow reference timed with the paper's settings, seed 0: SAMTRUX planar_robot_4, 1 240 700 evals.
         planar_robot_4) echo 1240700 ;;
-        # No published run (targets.md §4.4: PlanarRobot1 uses Planar4's config): Planar4's budget.
+        # No published run (docs/targets.md §4.4: PlanarRobot1 uses Planar4's config): Planar4's budget.
         planar_robot_1) echo 1240700 ;;
-        # reference_results.md speed table: SAMTRUX gmm20, 1 490 800 evals (VIPS gmm20: 0.57–0.83 M).
+        # Python/TensorFlow reference timing: SAMTRUX gmm20, 1 490 800 evals (VIPS gmm20: 0.57–0.83 M).
         gmm20) echo 1490800 ;;
-        # No published evaluation count for GMM100 (30 min wall clock, algorithm.md §12): assumed 2 M.
+        # No published evaluation count for GMM100 (30 min wall clock, docs/algorithm.md §12): assumed 2 M.
         gmm100) echo 2000000 ;;
-        # reference_results.md STM20 tf_ours (SEPYFUX) and targets.md §3: 4.47 M evals.
+        # Reproducibility package, STM20 tf_ours (SEPYFUX), and docs/targets.md §3: 4.47 M evals.
         stm20) echo 4470200 ;;
-        # reference_results.md STM300 tf_ours / mat_ours and targets.md §3: 1.6 M evals.
+        # Reproducibility package, STM300 tf_ours / mat_ours, and docs/targets.md §3: 1.6 M evals.
         stm300) echo 1600200 ;;
-        # reference_results.md speed table: SAMTRUX breast_cancer, 1 785 000 evals (VIPS BC: 3.6–3.9 M).
+        # Python/TensorFlow reference timing: SAMTRUX breast_cancer, 1 785 000 evals (VIPS BC: 3.6–3.9 M).
         breast_cancer) echo 1785000 ;;
-        # reference_results.md VIPS germanCredit: final num_samples 1.05–1.37 M, mean 1.19 M.
+        # Reproducibility package, VIPS germanCredit: final num_samples 1.05–1.37 M, mean 1.19 M.
         german_credit) echo 1194657 ;;
         # No published minibatch runs: the full-batch targets' budgets (assumed).
         breast_cancer_mb) echo 1785000 ;;

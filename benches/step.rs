@@ -2,10 +2,10 @@
 //!
 //! * `step/planar_robot_4_k30`: the 10-link planar robot with four goals, Planar4
 //!   hyperparameters, 30 components (adding switched off);
-//! * `step/gmm20_k10`: a random 20-D mixture of 10 broad Gaussians (targets.md §2.1 recipe,
+//! * `step/gmm20_k10`: a random 20-D mixture of 10 broad Gaussians (docs/targets.md §2.1 recipe,
 //!   own RNG stream), library-default SAMTRUX, 10 components;
 //! * `step/planar_robot_4_k300_f64` and `_f32`: the reference's timing configuration
-//!   (`reference_results.md`, last section: SAMTRUX on planar_robot_4 with ~300 components and
+//!   (bench/RESULTS.md, "Published figures": SAMTRUX on planar_robot_4 with ~300 components and
 //!   100 samples per component, 3.9 s per iteration on two cores): 300 components, Planar4
 //!   hyperparameters including the add heuristic over 10⁵ stored samples every iteration;
 //!   serial and on every core (`_threads`, [`Threads::available`]).

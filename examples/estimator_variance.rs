@@ -1,4 +1,4 @@
-//! The §4 variance comparison of `estimators.md`: single-sample variance of the score-function
+//! The §4 variance comparison of `docs/estimators.md`: single-sample variance of the score-function
 //! estimator (no baseline, `b = E_q f`, optimal `b*`) and the pathwise estimator for the
 //! gradient of `E_{N(μ, σ²)}[(x − k)²]` with respect to `θ = μ` and `θ = σ` at `μ = σ = 1`,
 //! `k = −3..3`; S = 10⁵ draws per point next to the exact values.

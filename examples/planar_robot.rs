@@ -1,6 +1,6 @@
 //! SAMTRUX (or another preset, `--algo`) on the 10-link planar robot with four goals
-//! (`planar_robot_4`, spec targets.md §4), with the paper's Planar4 hyperparameters
-//! (algorithm.md §12) and its initial model drawn from the joint prior (targets.md §4.4).
+//! (`planar_robot_4`, docs/targets.md §4), with the paper's Planar4 hyperparameters
+//! (docs/algorithm.md §12) and its initial model drawn from the joint prior (docs/targets.md §4.4).
 //!
 //! The posterior over the ten joint angles is strongly multimodal (several arm configurations
 //! reach each of the four goals), so the example shows the adaptive mixture finding and keeping
@@ -35,7 +35,7 @@ type Opt = Optimizer<f64, D, K, 200_000, 2000, 32>;
 /// The mixture model the optimiser learns.
 type Model = Gmm<f64, D, K>;
 
-/// The presets with a Planar4 row in algorithm.md §12: codeword, initial components and the
+/// The presets with a Planar4 row in docs/algorithm.md §12: codeword, initial components and the
 /// row's settings in `Config::parse` form. (SEPIFUX has no Planar4 row; it runs with the
 /// SEPYFUX row's sizes.) The same rows drive `gmmvi-bench`.
 const PLANAR4_ROWS: [(&str, usize, &str); 5] = [
@@ -70,7 +70,7 @@ const PRIOR_SCALE: [f64; D] = PlanarRobot::PRIOR_STD;
 /// Initial covariance diagonal (std 0.25 and 0.05); also declared as the prior's variances.
 const INITIAL_VAR: [f64; D] = [0.0625, 0.0025, 0.0025, 0.0025, 0.0025, 0.0025, 0.0025, 0.0025, 0.0025, 0.0025];
 
-/// Samples of the Monte-Carlo ELBO (spec algorithm.md §1.3).
+/// Samples of the Monte-Carlo ELBO (docs/algorithm.md §1.3).
 const ELBO_SAMPLES: usize = 2000;
 /// Progress line every this many iterations.
 const PROGRESS_EVERY: u64 = 5;

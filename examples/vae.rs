@@ -1,4 +1,4 @@
-//! A tiny amortised-inference example (spec `estimators.md` §15): a variational autoencoder
+//! A tiny amortised-inference example (`docs/estimators.md` §15): a variational autoencoder
 //! with a one-hidden-layer tanh MLP encoder and decoder, trained with the pathwise
 //! (reparameterisation) estimator on a synthetic data set generated here.
 //!

@@ -1,4 +1,4 @@
-//! Byte formats for checkpoints and model export (issue 5 item 9), without allocation.
+//! Byte formats for checkpoints and model export, without allocation.
 //!
 //! Both formats are little-endian throughout and end with an FNV-1a 64-bit checksum of every
 //! byte before it, so a truncated or corrupted blob is rejected before anything is written.

@@ -1,7 +1,8 @@
-//! Hyperparameters of the optimiser (spec algorithm.md §11): one plain value holding the seven
-//! design choices of the unified framework and every hyperparameter of each, with the spec's
-//! defaults. A 7-letter codeword picks one option per choice ([`Config::from_codeword`]);
-//! [`Config::validate`] names the first invalid field.
+//! Hyperparameters of the optimiser (Arenz et al. 2023, §4, Table 1, and App. H;
+//! docs/algorithm.md §11, §12): one plain value holding the seven design choices of the unified
+//! framework and every hyperparameter of each, with the reference's defaults. A 7-letter codeword
+//! picks one option per choice ([`Config::from_codeword`]); [`Config::validate`] names the first
+//! invalid field.
 //!
 //! | pos | design choice | letters | field |
 //! |---|---|---|---|
@@ -43,7 +44,7 @@ use crate::real::Real;
 /// Most entries of the add-heuristic threshold list.
 pub const MAX_ADD_THRESHOLDS: usize = 8;
 
-/// Natural-gradient estimator, codeword position 1 (spec §2).
+/// Natural-gradient estimator, codeword position 1 (docs/algorithm.md §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NgEstimator {
     /// `Z`: zero-order MORE regression of the log ratio on quadratic features (§2.2).
@@ -52,7 +53,7 @@ pub enum NgEstimator {
     Stein,
 }
 
-/// Adaptation of the number of components, codeword position 2 (spec §3).
+/// Adaptation of the number of components, codeword position 2 (docs/algorithm.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ComponentAdaptation {
     /// `A`: VIPS add/delete heuristics (§10).
@@ -61,7 +62,7 @@ pub enum ComponentAdaptation {
     Fixed,
 }
 
-/// Sample selection, codeword position 3 (spec §4, §9).
+/// Sample selection, codeword position 3 (docs/algorithm.md §4, §9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SampleSelector {
     /// `M`: every component draws `n_des` samples minus its effective reused samples (§9.2).
@@ -70,7 +71,7 @@ pub enum SampleSelector {
     MixtureBased,
 }
 
-/// Natural-gradient-based component update, codeword position 4 (spec §5).
+/// Natural-gradient-based component update, codeword position 4 (docs/algorithm.md §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ComponentUpdater {
     /// `I`: direct step in the natural parameters (§5.1).
@@ -81,7 +82,7 @@ pub enum ComponentUpdater {
     TrustRegion,
 }
 
-/// Step-size schedule (spec §6 for components, §8 for the weights).
+/// Step-size schedule (docs/algorithm.md §6 for components, §8 for the weights).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepSchedule {
     /// `F` (components) / `X` (weights): constant `initial`.
@@ -93,7 +94,7 @@ pub enum StepSchedule {
     ImprovementBased,
 }
 
-/// Weight update, codeword position 6 (spec §7).
+/// Weight update, codeword position 6 (docs/algorithm.md §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WeightUpdater {
     /// `U`: direct natural-gradient step on the log weights (§7.2).
@@ -102,7 +103,7 @@ pub enum WeightUpdater {
     TrustRegion,
 }
 
-/// Sample selection (spec §4, §9).
+/// Sample selection (docs/algorithm.md §4, §9).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SampleSelectionConfig<T> {
     /// `M` or `P`.
@@ -116,21 +117,21 @@ pub struct SampleSelectionConfig<T> {
     /// `max_database_size`: the store is thinned (every second row kept) when an insert would
     /// exceed `min(max_database_size, S)`. Default `usize::MAX`, i.e. the capacity `S`.
     pub max_database_size: usize,
-    /// `use_sample_database` (spec §9.1 step 3), default `true`: new samples are appended to
-    /// the store. `false`: each iteration's batch replaces the store, so the working set and the
-    /// add heuristic's stored candidates are that batch alone (the reuse pass still weighs the
-    /// previous batch when choosing how many samples to draw, as the reference does).
+    /// `use_sample_database` (docs/algorithm.md §9.1 step 3), default `true`: new samples are
+    /// appended to the store. `false`: each iteration's batch replaces the store, so the working
+    /// set and the add heuristic's stored candidates are that batch alone (the reuse pass still
+    /// weighs the previous batch when choosing how many samples to draw, as the reference does).
     pub use_sample_database: bool,
 }
 
-/// Natural-gradient estimation (spec §2).
+/// Natural-gradient estimation (docs/algorithm.md §2).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NgEstimationConfig<T> {
     /// `Z` or `S`.
     pub estimator: NgEstimator,
     /// Use only the samples a component drew itself in this iteration, as plain Monte Carlo
-    /// over them (spec §2, "Sample subset per component"; the paper's WINE configs). Default
-    /// false: every working-set sample, importance-weighted against its background.
+    /// over them (docs/algorithm.md §2, "Sample subset per component"; the paper's WINE configs).
+    /// Default false: every working-set sample, importance-weighted against its background.
     pub only_use_own_samples: bool,
     /// Self-normalised importance weights (default true) or plain ones.
     pub self_normalized: bool,
@@ -139,15 +140,15 @@ pub struct NgEstimationConfig<T> {
     pub initial_l2_regularizer: T,
 }
 
-/// Component update (spec §5); the options have no hyperparameters of their own.
+/// Component update (docs/algorithm.md §5); the options have no hyperparameters of their own.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ComponentUpdateConfig {
     /// `I`, `Y` or `T`.
     pub updater: ComponentUpdater,
 }
 
-/// Component step size (spec §6). For the trust-region update the "step size" is the KL
-/// bound ε, for `I`/`Y` the natural-gradient step size β.
+/// Component step size (docs/algorithm.md §6). For the trust-region update the "step size" is the
+/// KL bound ε, for `I`/`Y` the natural-gradient step size β.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ComponentStepConfig<T> {
     /// `F`, `D` or `R`.
@@ -167,7 +168,7 @@ pub struct ComponentStepConfig<T> {
     pub annealing_exponent: T,
 }
 
-/// Weight update (spec §7).
+/// Weight update (docs/algorithm.md §7).
 #[derive(Clone, Debug, PartialEq)]
 pub struct WeightUpdateConfig {
     /// `U` or `O`.
@@ -176,7 +177,7 @@ pub struct WeightUpdateConfig {
     pub self_normalized: bool,
 }
 
-/// Weight step size (spec §8): a step size for `U`, a KL bound for `O`.
+/// Weight step size (docs/algorithm.md §8): a step size for `U`, a KL bound for `O`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WeightStepConfig<T> {
     /// `X`, `G` or `N`.
@@ -191,13 +192,13 @@ pub struct WeightStepConfig<T> {
     pub inc_factor: T,
     /// `N`: factor otherwise. Default 0.85.
     pub dec_factor: T,
-    /// `G`: `β_w = initial / (1 + m^a)` with `m` the previous calls. The spec ships no
-    /// default (`TODO` in the reference), so `G` needs it set: `None` is rejected by
+    /// `G`: `β_w = initial / (1 + m^a)` with `m` the previous calls. The reference ships no
+    /// default (`TODO` in its config), so `G` needs it set: `None` is rejected by
     /// [`Config::validate`].
     pub annealing_exponent: Option<T>,
 }
 
-/// Adaptive number of components (spec §3, §10).
+/// Adaptive number of components (docs/algorithm.md §3, §10).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AdaptConfig<T> {
     /// `A` or `E` (with `E` the other fields are unused).
@@ -223,7 +224,7 @@ pub struct AdaptConfig<T> {
 /// All hyperparameters of one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config<T> {
-    /// Temperature `T` of `max E_q[log p~] + T·H(q)` (spec §0). Default 1.
+    /// Temperature `T` of `max E_q[log p~] + T·H(q)` (docs/algorithm.md §0). Default 1.
     pub temperature: T,
     /// Natural-gradient estimation (§2), codeword position 1.
     pub ng: NgEstimationConfig<T>,
@@ -342,8 +343,8 @@ impl<T: Real> Config<T> {
         },
     };
 
-    /// The configuration of a 7-letter codeword (spec §11): per position the option and its
-    /// default hyperparameters, merged letter by letter.
+    /// The configuration of a 7-letter codeword (docs/algorithm.md §11): per position the option
+    /// and its default hyperparameters, merged letter by letter.
     ///
     /// # Errors
     /// `InvalidConfig` with `field` `"codeword (must have 7 letters)"`, or
@@ -444,36 +445,37 @@ impl<T: Real> Config<T> {
         s
     }
 
-    /// SAMTRUX with the defaults of spec §11: Stein, adaptive, component-based samples,
-    /// trust-region components with improvement-based KL bounds, direct weights with a fixed
-    /// step (the paper's recommended method).
+    /// SAMTRUX with the defaults of docs/algorithm.md §11: Stein, adaptive, component-based
+    /// samples, trust-region components with improvement-based KL bounds, direct weights with a
+    /// fixed step (the paper's recommended method).
     pub fn samtrux() -> Self {
         Self::with_options([1, 0, 0, 2, 2, 0, 0])
     }
 
-    /// SAMTRON (spec §11): SAMTRUX with trust-region weights and improvement-based weight
-    /// KL bounds.
+    /// SAMTRON (docs/algorithm.md §11): SAMTRUX with trust-region weights and improvement-based
+    /// weight KL bounds.
     pub fn samtron() -> Self {
         Self::with_options([1, 0, 0, 2, 2, 1, 2])
     }
 
-    /// ZAMTRUX (spec §11), close to VIPS: SAMTRUX with the zero-order MORE estimator.
+    /// ZAMTRUX (docs/algorithm.md §11), close to VIPS: SAMTRUX with the zero-order MORE estimator.
     pub fn zamtrux() -> Self {
         Self::with_options([0, 0, 0, 2, 2, 0, 0])
     }
 
-    /// SEPIFUX (spec §11): Stein, fixed components, mixture samples without reuse, direct
-    /// component steps of fixed size 1e-5, direct weights with a fixed step.
+    /// SEPIFUX (docs/algorithm.md §11): Stein, fixed components, mixture samples without reuse,
+    /// direct component steps of fixed size 1e-5, direct weights with a fixed step.
     pub fn sepifux() -> Self {
         Self::with_options([1, 1, 1, 0, 0, 0, 0])
     }
 
-    /// SEPYFUX (spec §11), close to iBayes-GMM: SEPIFUX with the iBLR component update.
+    /// SEPYFUX (docs/algorithm.md §11), close to iBayes-GMM: SEPIFUX with the iBLR component
+    /// update.
     pub fn sepyfux() -> Self {
         Self::with_options([1, 1, 1, 1, 0, 0, 0])
     }
 
-    /// SAMTRUX with the paper's hyperparameters for planar_robot_4 (spec §12, row
+    /// SAMTRUX with the paper's hyperparameters for planar_robot_4 (docs/algorithm.md §12, row
     /// `samtrux.yml | Planar4`): `n_des = 100`, no reuse, `del/add = 10/1`, component KL bound
     /// 0.1 in [0.001, 1], weight step 0.85, store of 2·10⁶ samples (capped by `S`).
     pub fn samtrux_planar_robot_4() -> Self {
@@ -492,8 +494,8 @@ impl<T: Real> Config<T> {
     }
 
     /// Number of reward-history entries the deletion heuristic reads:
-    /// `2·⌊del_iters/3⌋ + del_iters` (spec §0.6) with `A`, 2 with `E`; the history capacity `H`
-    /// must be at least this.
+    /// `2·⌊del_iters/3⌋ + del_iters` (docs/algorithm.md §0.6) with `A`, 2 with `E`; the history
+    /// capacity `H` must be at least this.
     pub fn history_needed(&self) -> usize {
         match self.adapt.mode {
             // Saturating: a huge `del_iters` then needs more than any capacity (no overflow).
@@ -605,7 +607,7 @@ impl<T: Real> Config<T> {
             }
         }
         if w.schedule == StepSchedule::Decaying && !w.annealing_exponent.is_some_and(|a| a >= T::zero() && a.finite()) {
-            return bad("weight_step.annealing_exponent (required for G: the spec ships no default)");
+            return bad("weight_step.annealing_exponent (required for G: it has no default)");
         }
         if self.adapt.mode == ComponentAdaptation::Fixed {
             return Ok(());
@@ -1061,7 +1063,7 @@ impl<T: Real> Config<T> {
         if let Some(sub) = canonical.strip_prefix("weight_stepsize.") {
             let w = &mut self.weight_step;
             if sub == "annealing_exponent" {
-                // `None` is the spec's "no default" state of `G`.
+                // `None` is the "no default" state of `G`.
                 w.annealing_exponent =
                     if value == "none" { None } else { Some(real("weight_step.annealing_exponent")?) };
                 return Ok(());

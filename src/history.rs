@@ -1,4 +1,4 @@
-//! Per-component histories (spec algorithm.md §0.6): a ring of `H` columns shared by all
+//! Per-component histories (docs/algorithm.md §0.6): a ring of `H` columns shared by all
 //! components, so a push ("shift left, append") is O(K) and reading column `−j` is O(1).
 
 use crate::checkpoint::{Reader, Writer};

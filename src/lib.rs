@@ -6,12 +6,13 @@
 //! generics and lives inline in one value.
 //!
 //! Given an unnormalised log-density `log p~(x)` (a [`Target`]), the [`Optimizer`] fits
-//! `q(x) = Σ_k w_k N(x; μ_k, Σ_k)` by maximising `ELBO = E_q[log p~(x) − log q(x)]`. This
-//! version implements **SAMTRUX** (spec `algorithm.md`): Stein natural-gradient estimates,
-//! Adaptive number of components, coMponent-based sample selection with a replay store,
-//! Trust-region component updates with impRovement-based KL bounds, direct (U) weight updates
-//! with a fixed (X) step. One module per design choice: [`ng_estimate`], [`adapt`],
-//! [`sample_select`], [`comp_update`], [`comp_step`], [`weight_update`], [`weight_step`].
+//! `q(x) = Σ_k w_k N(x; μ_k, Σ_k)` by maximising `ELBO = E_q[log p~(x) − log q(x)]`. Every
+//! design of the paper's modular framework (Arenz et al. 2023, §3) is implemented: a
+//! 7-letter codeword picks one option for each of the seven design choices (432 designs, e.g.
+//! **SAMTRUX**, the default, or SAMTRON, ZAMTRUX ≈ VIPS, SEPYFUX ≈ iBayes-GMM). One module per
+//! design choice: [`ng_estimate`], [`adapt`], [`sample_select`], [`comp_update`],
+//! [`comp_step`], [`weight_update`], [`weight_step`]; the method is described in
+//! `docs/algorithm.md`.
 //!
 //! ```
 //! use gmmvi::{Config, Gmm, Optimizer, Real, StopRule, Target, TargetError};

@@ -1,7 +1,7 @@
 //! The optimiser: one value holding the model, the sample store, the per-component
-//! bookkeeping and the RNG; [`Optimizer::step`] runs one bounded iteration of spec
-//! algorithm.md §1.2 with the seven design choices of its [`Config`]:
-//! sample selection (`M`/`P`) → component step sizes (`F`/`D`/`R`) → natural-gradient
+//! bookkeeping and the RNG; [`Optimizer::step`] runs one bounded iteration of
+//! Algorithm 1 (Arenz et al. 2023, §3; docs/algorithm.md §1.2) with the seven design choices of its
+//! [`Config`]: sample selection (`M`/`P`) → component step sizes (`F`/`D`/`R`) → natural-gradient
 //! estimation (`Z`/`S`) → component update (`I`/`Y`/`T`) → weight step size (`X`/`G`/`N`) →
 //! weight update (`U`/`O`) → adaptation of the number of components (`A`/`E`).
 //! Each choice is an enum matched once per iteration (or once per component), never per
@@ -243,11 +243,11 @@ impl<
             });
         }
         if DIAG && cfg.ng.estimator == NgEstimator::More {
-            return Err(Error::InvalidConfig { field: "ng.estimator (MORE needs full covariances, spec §2.2)" });
+            return Err(Error::InvalidConfig { field: "ng.estimator (MORE needs full covariances)" });
         }
         if DIAG && cfg.component_update.updater == ComponentUpdater::Direct {
             return Err(Error::InvalidConfig {
-                field: "component_update.updater (the direct update needs full covariances, spec §5.1)",
+                field: "component_update.updater (the direct update needs full covariances)",
             });
         }
         if DIAG && init.components().iter().any(|c| !c.diag) {
@@ -312,8 +312,8 @@ impl<
         self.prior = None;
     }
 
-    /// Declares the prior `N(mean, diag(var))` of the initial model (spec §10.1 step 5): the
-    /// add heuristic then draws the entropy of a new component between the model's average
+    /// Declares the prior `N(mean, diag(var))` of the initial model (docs/algorithm.md §10.1 step
+    /// 5): the add heuristic then draws the entropy of a new component between the model's average
     /// entropy and the prior's.
     ///
     /// This sets the prior's entropy only; `adapt.num_prior_samples > 0` also needs its mean
@@ -334,7 +334,7 @@ impl<
         Ok(())
     }
 
-    /// Declares the prior `N(mean, diag(var))` (spec §10.1): its entropy as
+    /// Declares the prior `N(mean, diag(var))` (docs/algorithm.md §10.1): its entropy as
     /// [`Self::set_prior_variances`] does, and the distribution that the add heuristic draws
     /// `adapt.num_prior_samples` further candidates from (the target is evaluated on them; they
     /// count as evaluations).
@@ -583,15 +583,15 @@ impl<
         Ok(())
     }
 
-    /// Monte-Carlo ELBO of the current model with `n` fresh samples (spec §1.3), drawn from a
-    /// separate random stream so that asking for it does not change the optimisation.
+    /// Monte-Carlo ELBO of the current model with `n` fresh samples (docs/algorithm.md §1.3), drawn
+    /// from a separate random stream so that asking for it does not change the optimisation.
     /// These evaluations are not counted in [`Self::evaluations`].
     pub fn estimate_elbo<P: Target<T, D> + ?Sized>(&mut self, target: &mut P, n: usize) -> Result<T, Error> {
         self.model.elbo(target, &mut self.eval_rng, n)
     }
 
-    /// One iteration (spec §1.2). Work is bounded by the capacities: at most `n_des·K` target
-    /// evaluations and `O((S + K)·K·D²)` arithmetic.
+    /// One iteration (docs/algorithm.md §1.2). Work is bounded by the capacities: at most `n_des·K`
+    /// target evaluations and `O((S + K)·K·D²)` arithmetic.
     ///
     /// # Errors
     /// `TargetFailed` (the target returned `Err`) or `NonFiniteTarget` (no usable sample):
@@ -803,8 +803,8 @@ impl<
         deleted
     }
 
-    /// Adds a component if it is time (spec §10.1); the number added (0 or 1) and the target
-    /// evaluations spent on prior candidates.
+    /// Adds a component if it is time (docs/algorithm.md §10.1); the number added (0 or 1) and the
+    /// target evaluations spent on prior candidates.
     #[inline(never)]
     fn maybe_add_component<P: Target<T, D> + ?Sized, X: Parallel>(
         &mut self,

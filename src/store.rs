@@ -1,5 +1,5 @@
-//! The sample store ("sample database", spec algorithm.md §9.1): a fixed-capacity replay
-//! buffer of evaluated samples and of the Gaussians that drew them.
+//! The sample store ("sample database"; Arenz et al. 2023, §3.1; docs/algorithm.md §9.1): a
+//! fixed-capacity replay buffer of evaluated samples and of the Gaussians that drew them.
 //!
 //! Rows are kept oldest → newest in structure-of-arrays form (`x`, `log p~`, `∇ log p~`, the id
 //! of the drawing Gaussian), so a block of new rows is handed to the target as plain slices.
@@ -55,7 +55,8 @@ pub struct SampleStore<T: Real, const D: usize, const S: usize, const G: usize> 
     next_gid: u64,
     g_id: [u64; G],
     // Model component that each ring Gaussian was, and the first id of the newest draw: the
-    // "own samples" of component k are the rows of the newest draw's Gaussian of k (spec §2).
+    // "own samples" of component k are the rows of the newest draw's Gaussian of k
+    // (docs/algorithm.md §2).
     g_comp: [usize; G],
     draw_first_gid: u64,
     g: [Component<T, D>; G],
@@ -353,11 +354,11 @@ pub(crate) fn component_softmax<T: Real, const D: usize, const S: usize, const G
     }
 }
 
-/// The rows of component `k`'s natural-gradient estimate (spec §2, "Sample subset per
+/// The rows of component `k`'s natural-gradient estimate (docs/algorithm.md §2, "Sample subset per
 /// component"), like [`component_softmax`]: with `own = false` every working-set row with
 /// `a_n = log N(x_n; c) − log b(x_n)`; with `own = true` (`only_use_own_samples`) only the rows
 /// that component `k` drew itself in the newest draw, each with `a_n = 0` (plain Monte Carlo
-/// over its own samples). The spec maps rows to components by Gaussian index arithmetic, which
+/// over its own samples). The reference maps rows to components by Gaussian index arithmetic, which
 /// holds only for rows of the newest draw; older reused rows are excluded here, as there (the
 /// paper uses the option only without reuse). Returns the number of rows `N` the estimate
 /// averages over (for plain weights).

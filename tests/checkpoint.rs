@@ -1,4 +1,4 @@
-//! Checkpoint and resume (issue 5 item 9): save → restore → n steps is bit-identical to n
+//! Checkpoint and resume: save → restore → n steps is bit-identical to n
 //! uninterrupted steps, for every kind of design choice, f32 and f64, full and diagonal; bad
 //! bytes give `BadCheckpoint` and leave the optimiser unchanged.
 

@@ -1,4 +1,5 @@
-//! `Config`: codewords, per-letter defaults of spec §11, `validate`, and the key=value text form.
+//! `Config`: codewords, per-letter defaults of docs/algorithm.md §11, `validate`, and the key=value
+//! text form.
 
 use gmmvi::config::{
     ComponentAdaptation, ComponentUpdater, MAX_ADD_THRESHOLDS, NgEstimator, ParseError, SampleSelector, StepSchedule,
@@ -7,7 +8,7 @@ use gmmvi::config::{
 use gmmvi::{Config, Error, Real};
 
 const LETTERS: [&str; 7] = ["ZS", "AE", "MP", "IYT", "FDR", "UO", "XGN"];
-const G_FIELD: &str = "weight_step.annealing_exponent (required for G: the spec ships no default)";
+const G_FIELD: &str = "weight_step.annealing_exponent (required for G: it has no default)";
 
 /// All 432 codewords.
 fn all_codewords() -> Vec<String> {

@@ -44,7 +44,7 @@ fn all_432_codewords_run_20_iterations() {
             let mut cfg = Config::<f64>::from_codeword(code).unwrap();
             assert_eq!(cfg.codeword().as_str(), code);
             if cfg.weight_step.schedule == StepSchedule::Decaying {
-                // `G` has no default exponent (spec §8): it must be given.
+                // `G` has no default exponent (docs/algorithm.md §8): it must be given.
                 assert!(cfg.validate().is_err(), "{code}");
                 cfg.weight_step.annealing_exponent = Some(0.5);
             }
@@ -137,9 +137,9 @@ fn presets_converge_on_a_correlated_10d_gaussian_and_agree() {
 
 /// Every preset finds all four modes: the adaptive ones from one component, the fixed-K ones
 /// (SEPIFUX, SEPYFUX) from 16 random components with the same initial covariance, samples from
-/// the whole mixture and fixed steps from the paper's range (§12). A fixed-K method finds only
-/// the modes some initial component reaches: with other initial draws (seeds 4–7) SEPYFUX
-/// missed one mode once in two runs, SEPIFUX never in two.
+/// the whole mixture and fixed steps from the paper's range (docs/algorithm.md §12). A fixed-K
+/// method finds only the modes some initial component reaches: with other initial draws (seeds 4–7)
+/// SEPYFUX missed one mode once in two runs, SEPIFUX never in two.
 #[test]
 fn presets_on_four_modes() {
     big_stack(|| {

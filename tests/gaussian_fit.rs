@@ -1,5 +1,5 @@
 //! One-component fits of Gaussians with log Z = 0: the ELBO must reach log Z and the component
-//! must match the target's moments (issue: core engine, test list item 2 and f32/f64).
+//! must match the target's moments, in f32 and f64.
 mod common;
 
 use common::{Gauss, big_stack, random_10d};
@@ -88,8 +88,8 @@ fn correlated_10d_f32() {
     });
 }
 
-/// `use_sample_database = false` (spec §9.1 step 3): after every step the store holds exactly
-/// that step's batch, and the fit still converges. The reuse pass (ratio 2) still sees the
+/// `use_sample_database = false` (docs/algorithm.md §9.1 step 3): after every step the store holds
+/// exactly that step's batch, and the fit still converges. The reuse pass (ratio 2) still sees the
 /// previous batch when it decides how many samples to draw, as in the reference, so a batch may
 /// be smaller than `n_des`.
 #[test]

@@ -1,7 +1,7 @@
-//! `only_use_own_samples` (spec §2, the paper's WINE configs): every component estimates its
-//! natural gradient from the samples it drew itself, as plain Monte Carlo. The fits must still
-//! reach log Z = 0 of a correlated Gaussian, with Stein (S) and MORE (Z), without reuse as in the
-//! paper's configs and with reuse; the option must change the run and stay deterministic.
+//! `only_use_own_samples` (docs/algorithm.md §2, the paper's WINE configs): every component
+//! estimates its natural gradient from the samples it drew itself, as plain Monte Carlo. The fits
+//! must still reach log Z = 0 of a correlated Gaussian, with Stein (S) and MORE (Z), without reuse
+//! as in the paper's configs and with reuse; the option must change the run and stay deterministic.
 mod common;
 
 use common::{Gauss, big_stack};

@@ -1,5 +1,5 @@
-//! `num_prior_samples` (spec §10.1 step 2; the paper's STM300 and WINE configs): every add
-//! also scores draws from the prior `N(prior_mean, diag(initial_cov))`, evaluated on the target
+//! `num_prior_samples` (docs/algorithm.md §10.1 step 2; the paper's STM300 and WINE configs): every
+//! add also scores draws from the prior `N(prior_mean, diag(initial_cov))`, evaluated on the target
 //! and counted as evaluations.
 mod common;
 

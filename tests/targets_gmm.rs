@@ -1,5 +1,5 @@
-//! NumPy legacy stream (targets.md §1) and the GMM20/GMM100 targets (§2): every test vector
-//! of the spec, and central finite-difference gradients.
+//! NumPy legacy stream (docs/targets.md §1) and the GMM20/GMM100 targets (§2): the test vectors
+//! of docs/targets.md §1 and §2.5, and central finite-difference gradients.
 
 mod data_loading;
 
@@ -51,7 +51,7 @@ struct Vectors {
     init_m4: [f64; 3],
 }
 
-/// The raw GMM parameters of the spec's recipe for seed 10000, the target built from the
+/// The raw GMM parameters of the §2.1 recipe for seed 10000, the target built from the
 /// same stream and the K0 = 5 initial means, checked against §2.5; then finite differences.
 fn check_gmm<const D: usize>(v: Vectors) {
     let Vectors { mu0, mu9_last, sigma0_row0, sigma9_last, log_p0, log_p_mu0, init_m0, init_m4 } = v;
@@ -110,7 +110,7 @@ fn check_gmm<const D: usize>(v: Vectors) {
         assert_rel("m_4", init[4][k], init_m4[k], 1e-11);
     }
 
-    // Finite differences at the spec points, near a mean and at random points.
+    // Finite differences at the test-vector points, near a mean and at random points.
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(D as u64);
     let mut pts = vec![SVector::<f64, D>::zeros(), means[0], means[3] + SVector::repeat(2.0)];
     for _ in 0..3 {

@@ -1,5 +1,5 @@
-//! BreastCancer / GermanCredit logistic regression (targets.md §5) and their minibatch
-//! variants (§6): data parsing and preprocessing, every spec test vector, the shipped
+//! BreastCancer / GermanCredit logistic regression (docs/targets.md §5) and their minibatch
+//! variants (§6): data parsing and preprocessing, the §5.3 test vectors, the shipped
 //! ground-truth log densities, an independent straightforward implementation on random
 //! inputs, and central finite-difference gradients.
 
@@ -129,7 +129,7 @@ fn german_credit_spec_vectors() {
 }
 
 /// The shipped ground-truth samples' stored log densities agree with §5.2 and their mean is
-/// the spec's; returns the samples.
+/// the one §5.3 states; returns the samples.
 fn check_ground_truth<const D: usize>(
     name: &str,
     t: &LogisticRegression<'_, f64, D>,

@@ -1,4 +1,4 @@
-//! PlanarRobot1 against the shipped ground truth (targets.md §4.3): the mean of `log p~` over
+//! PlanarRobot1 against the shipped ground truth (docs/targets.md §4.3): the mean of `log p~` over
 //! the 10 000 VIPS samples is −0.9716.
 
 mod data_loading;
@@ -20,7 +20,7 @@ fn planar_robot_1_ground_truth_mean_log_density() {
     }
     let mean = sum / gt.shape[0] as f64;
     eprintln!("PlanarRobot1: mean log p~ over the ground truth = {mean}");
-    // The spec quotes four decimals.
+    // docs/targets.md §4.3 quotes four decimals.
     assert!((mean - (-0.9716)).abs() < 5e-5, "mean log p~ {mean} vs -0.9716");
 
     // The batched trait agrees on the first block.

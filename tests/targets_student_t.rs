@@ -1,4 +1,4 @@
-//! STM20/STM300 mixtures of Student-t distributions (targets.md §3): the §3.2 check value,
+//! STM20/STM300 mixtures of Student-t distributions (docs/targets.md §3): the §3.2 check value,
 //! closed forms, the NumPy-stream scale matrices, and central finite-difference gradients.
 
 mod data_loading;

@@ -1,4 +1,4 @@
-//! WINE Bayesian neural-network regression (targets.md §7): the §7.3 test vectors on the
+//! WINE Bayesian neural-network regression (docs/targets.md §7): the §7.3 test vectors on the
 //! seed-0 split, back-propagation against central finite differences, and the minibatch
 //! estimator's expectation.
 

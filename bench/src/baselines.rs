@@ -1,8 +1,8 @@
-//! The gradient-based baselines in the runner (issue 7 item 8): `--algo ADVI-MF | ADVI-FR |
+//! The gradient-based baselines in the runner: `--algo ADVI-MF | ADVI-FR |
 //! IWAE | VR | SVGD | FLOW` besides the 7-letter codewords, on every target, with the same CSV
 //! rows and final JSON line as the GMM runs.
 //!
-//! Fixed defaults (no §12 row exists for these methods):
+//! Fixed defaults (docs/algorithm.md §12 has no row for these methods):
 //!
 //! | algo | method (`gmmvi::estimators`) | family / state | per step |
 //! |---|---|---|---|
@@ -13,10 +13,10 @@
 //! | `SVGD` | `baselines::SvgdVi`, RBF kernel, median bandwidth | N = 100 particles | 100 evaluations |
 //! | `FLOW` | `baselines::FlowVi`, pathwise ELBO | planar flow, DEPTH = 8 | S = 16 |
 //!
-//! Every method uses Adam with step 0.01 (per particle for SVGD; the §11 defaults otherwise).
-//! The initial q is the target's initial Gaussian of targets.md §0 (the `InitSpec`): mean 0 and
-//! the diagonal initial covariance (`initial_cov`, settable with `--config initial_cov=…`); the
-//! SVGD particles are drawn from it, and the flow's base is it, with layers
+//! Every method uses Adam with step 0.01 (per particle for SVGD; the docs/estimators.md §11
+//! defaults otherwise). The initial q is the target's initial Gaussian of docs/targets.md §0 (the
+//! `InitSpec`): mean 0 and the diagonal initial covariance (`initial_cov`, settable with `--config
+//! initial_cov=…`); the SVGD particles are drawn from it, and the flow's base is it, with layers
 //! `u = 0.1·σ⊙ξ_u`, `w = ξ_w/√(Σ_d σ_d²)` (so `wᵀz` has unit scale under the base), `b = 0`
 //! (`ξ ~ N(0, I)` from the run's seed). The ELBO of every row is a Monte-Carlo estimate with
 //! `--elbo-samples` (2000) samples of q on the full-batch target, as for the GMM; SVGD has no
@@ -378,7 +378,7 @@ pub fn run_here(spec: &RunSpec, algo: Algo) -> Result<Summary, String> {
     }
 }
 
-/// The minibatch logistic-regression target of targets.md §6 (as the GMM runner builds it).
+/// The minibatch logistic-regression target of docs/targets.md §6 (as the GMM runner builds it).
 fn minibatch<'a, const D: usize>(
     spec: &RunSpec,
     full: LogisticRegression<'a, f64, D>,

@@ -1,12 +1,12 @@
-//! `gmmvi-bench`: the benchmark runner of the paper's suite (issue 6) over the targets of
-//! `gmmvi::targets` — target and initial-model construction (targets.md §0), the paper's
-//! per-target hyperparameters (algorithm.md §12), the 2000-sample ELBO, the MMD of
-//! targets.md §9, CSV rows and a final JSON line.
+//! `gmmvi-bench`: the benchmark runner of the paper's suite over the targets of
+//! `gmmvi::targets` — target and initial-model construction (docs/targets.md §0), the paper's
+//! per-target hyperparameters (docs/algorithm.md §12), the 2000-sample ELBO, the MMD of
+//! docs/targets.md §9, CSV rows and a final JSON line.
 //!
 //! * [`baselines`]: the gradient-based baselines (`--algo ADVI-MF`, `SVGD`, `FLOW`, …);
 //! * [`data`]: `.npy`/`.npz` and UCI data loading;
 //! * [`mmd`]: the MMD with the median-bandwidth rule;
-//! * [`presets`]: target names and the §12 rows;
+//! * [`presets`]: target names and the rows of docs/algorithm.md §12;
 //! * [`runner`]: one run (capacities per target, the loop, CSV and JSON);
 //! * [`spec`]: command-line settings → a [`runner::RunSpec`].
 

@@ -24,8 +24,8 @@ struct Cli {
     /// Target (see --list).
     #[arg(long, default_value = "planar_robot_4")]
     target: String,
-    /// 7-letter codeword (the paper's per-target hyperparameters apply where algorithm.md §12 has
-    /// a row), or a baseline: ADVI-MF, ADVI-FR, IWAE, VR, SVGD, FLOW.
+    /// 7-letter codeword (the paper's per-target hyperparameters apply where docs/algorithm.md §12
+    /// has a row), or a baseline: ADVI-MF, ADVI-FR, IWAE, VR, SVGD, FLOW.
     #[arg(long, default_value = "SAMTRUX")]
     algo: String,
     /// Seed of the target instance, the initial model and the optimiser (< 2^32).
@@ -55,10 +55,11 @@ struct Cli {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
-    /// Samples of each ELBO estimate (the benchmark uses 2000, targets.md §0).
+    /// Samples of each ELBO estimate (the benchmark uses 2000, docs/targets.md §0).
     #[arg(long, default_value_t = runner::ELBO_SAMPLES)]
     elbo_samples: usize,
-    /// Use only the first N ground-truth rows for the MMD (default: all, as targets.md §9 says).
+    /// Use only the first N ground-truth rows for the MMD (default: all, as docs/targets.md §9
+    /// says).
     #[arg(long)]
     mmd_gt_rows: Option<usize>,
     /// Print every target and the codeword presets, then exit.
@@ -193,7 +194,7 @@ fn list() {
     for p in PRESETS {
         println!("  {p}");
     }
-    println!("paper rows (algorithm.md §12) applied with --algo:");
+    println!("paper rows (docs/algorithm.md §12) applied with --algo:");
     for r in ROWS {
         println!("  {} {:?}: k0={} {}", r.algo, r.env, r.k0, r.settings());
     }

@@ -1,4 +1,4 @@
-//! Maximum mean discrepancy of targets.md §9 between ground-truth samples `G` (n₁ rows) and
+//! Maximum mean discrepancy of docs/targets.md §9 between ground-truth samples `G` (n₁ rows) and
 //! model samples `S` (n₂ = 2000 rows):
 //!
 //! * bandwidth: over all pairs `i ≤ j` (including `i = j`) of the first `m = min(1000, n₁)`
@@ -10,7 +10,7 @@
 //! [`Mmd`] scales the ground truth once and caches its `G`–`G` term (10⁸ kernel values for
 //! 10⁴ rows), so each evaluation costs only the `S`–`S` and `G`–`S` terms.
 
-/// Samples of the model per MMD evaluation (targets.md §9).
+/// Samples of the model per MMD evaluation (docs/targets.md §9).
 pub const MMD_MODEL_SAMPLES: usize = 2000;
 /// Ground-truth rows used by the bandwidth rule.
 pub const BANDWIDTH_ROWS: usize = 1000;

@@ -1,8 +1,8 @@
-//! The benchmark targets and the paper's per-target hyperparameters (spec algorithm.md §12,
+//! The benchmark targets and the paper's per-target hyperparameters (docs/algorithm.md §12,
 //! the experiment-3 "eval" configs) for the codewords SAMTRUX, SAMTRON, ZAMTRUX and SEPYFUX.
 //!
 //! A row becomes `key=value` settings for [`gmmvi::Config::parse`] (after the codeword) plus
-//! the initial model of targets.md §0 (`K0`, `prior_scale`, `initial_cov`). Every setting of
+//! the initial model of docs/targets.md §0 (`K0`, `prior_scale`, `initial_cov`). Every setting of
 //! the rows is applied (`use_sample_database: False` of WINE and SEPYFUX/STM300 since
 //! 2026-12-06; runs before that date kept the database).
 
@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use gmmvi::targets::PlanarRobot;
 
-/// The benchmark targets of targets.md §2–§7.
+/// The benchmark targets of docs/targets.md §2–§7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetId {
     /// 10-link planar robot, one goal (§4).
@@ -42,7 +42,7 @@ pub enum TargetId {
 pub enum PerDim {
     /// The same value in every coordinate.
     Scalar(f64),
-    /// The planar robot's per-joint list (targets.md §4.4): `prior_scale = (1, 0.2 × 9)`,
+    /// The planar robot's per-joint list (docs/targets.md §4.4): `prior_scale = (1, 0.2 × 9)`,
     /// `initial_cov = (0.0625, 0.0025 × 9)`.
     PlanarScale,
     /// See [`PerDim::PlanarScale`].
@@ -60,14 +60,14 @@ impl PerDim {
     }
 }
 
-/// The initial model of targets.md §0 (`prior_mean = 0` everywhere).
+/// The initial model of docs/targets.md §0 (`prior_mean = 0` everywhere).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InitSpec {
     /// Initial components `K0`.
     pub k0: usize,
     /// Scale of the initial means around 0.
     pub prior_scale: PerDim,
-    /// Initial covariance diagonal (also the prior of the add heuristic, algorithm.md §10.1).
+    /// Initial covariance diagonal (also the prior of the add heuristic, docs/algorithm.md §10.1).
     pub initial_cov: PerDim,
 }
 
@@ -122,8 +122,8 @@ impl TargetId {
         }
     }
 
-    /// The environment column of algorithm.md §12 (PlanarRobot1 has no config of its own and
-    /// uses Planar4's, targets.md §4.4).
+    /// The environment column of docs/algorithm.md §12 (PlanarRobot1 has no config of its own and
+    /// uses Planar4's, docs/targets.md §4.4).
     pub fn paper_env(self) -> Env {
         match self {
             TargetId::PlanarRobot1 | TargetId::PlanarRobot4 => Env::Planar4,
@@ -139,8 +139,8 @@ impl TargetId {
         }
     }
 
-    /// The experiment YAML's initial model (targets.md §2.4–§7.4, library default `K0`),
-    /// used when no §12 row matches the codeword.
+    /// The experiment YAML's initial model (docs/targets.md §2.4–§7.4, library default `K0`),
+    /// used when no row of docs/algorithm.md §12 matches the codeword.
     pub fn default_init(self) -> InitSpec {
         let (k0, scale, cov) = match self.paper_env() {
             Env::Planar4 => (300, PerDim::PlanarScale, PerDim::PlanarCov),
@@ -152,8 +152,8 @@ impl TargetId {
         InitSpec { k0, prior_scale: scale, initial_cov: cov }
     }
 
-    /// Ground truth for the MMD (targets.md §9): (file, `.npz` member or `None` for `.npy`,
-    /// bandwidth factor α). PlanarRobot1 uses α = 6 of Planar4 (the spec names none for it).
+    /// Ground truth for the MMD (docs/targets.md §9): (file, `.npz` member or `None` for `.npy`,
+    /// bandwidth factor α). PlanarRobot1 uses α = 6 of Planar4 (none is published for it).
     pub fn ground_truth(self) -> Option<(&'static str, Option<&'static str>, f64)> {
         match self {
             TargetId::PlanarRobot1 => Some(("groundtruth/planar1_10link_gt_10k.npz", Some("arr_0"), 6.0)),
@@ -166,7 +166,7 @@ impl TargetId {
     }
 }
 
-/// The environments of algorithm.md §12.
+/// The environments of docs/algorithm.md §12.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Env {
     /// `Planar4`.
@@ -194,7 +194,7 @@ pub enum Env {
 /// "Not applicable" in a step-size triplet.
 const NA: f64 = f64::NAN;
 
-/// One row of algorithm.md §12.
+/// One row of docs/algorithm.md §12.
 #[derive(Clone, Copy, Debug)]
 pub struct Row {
     /// Codeword.
@@ -312,7 +312,7 @@ impl Row {
     }
 }
 
-/// The rows of algorithm.md §12 for SAMTRUX, SAMTRON, ZAMTRUX and SEPYFUX (values verbatim).
+/// The rows of docs/algorithm.md §12 for SAMTRUX, SAMTRON, ZAMTRUX and SEPYFUX (values verbatim).
 pub const ROWS: &[Row] = &[
     // samtrux.yml
     row("SAMTRUX", Env::Bc, 1, 250, 0.0).adapt(100, 25, 1000).comp(0.1, 0.001, 1.0).weight(0.85, NA, NA),
@@ -426,12 +426,12 @@ pub const ROWS: &[Row] = &[
     row("SEPYFUX", Env::Wine, 40, 1500, 0.0).comp(0.0001, NA, NA).weight(0.001, NA, NA).db(500_000).own().no_db(),
 ];
 
-/// The §12 row of `algo` on `target`, if the table has one.
+/// The docs/algorithm.md §12 row of `algo` on `target`, if the table has one.
 pub fn paper_row(algo: &str, target: TargetId) -> Option<&'static Row> {
     ROWS.iter().find(|r| r.algo == algo && r.env == target.paper_env())
 }
 
-/// The codewords with named presets in the core (algorithm.md §11).
+/// The codewords with named presets in the core (docs/algorithm.md §11).
 pub const PRESETS: [&str; 5] = ["SAMTRUX", "SAMTRON", "ZAMTRUX", "SEPIFUX", "SEPYFUX"];
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
-//! The suite report (issue 6 item 4): reads the results directory written by
+//! The suite report: reads the results directory written by
 //! `bench/run_suite.sh` (`<target>/<algo>_s<seed>.{json,csv,skipped}`), aggregates the final
 //! −ELBO, MMD and ms/iteration over seeds (mean ± sample standard deviation), compares them with
-//! the published figures of `spec/reference_results.md` ([`PUBLISHED`]) and writes a Markdown
+//! the published figures ([`PUBLISHED`]) and writes a Markdown
 //! table plus one SVG per target (−ELBO against target evaluations, mean over seeds, log axes).
 
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use plotters::prelude::*;
 
 use crate::presets::TargetId;
 
-/// A published final −ELBO (spec/reference_results.md).
+/// A published final −ELBO.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Published {
     /// Target name of the runner.
@@ -49,12 +49,12 @@ const fn published(
     Published { target, algo, neg_elbo, ci, runs, evals, ms_per_iter, source }
 }
 
-const SPEED: &str = "reference_results.md, \"Speed of the Python/TensorFlow reference\" (TF gmmvi, seed 0)";
+const SPEED: &str = "Python/TensorFlow gmmvi timed on a 2-core machine, paper settings, seed 0";
 
-/// The published figures of spec/reference_results.md: its per-target sections (VIPS and iBayes-GMM
-/// baselines, gmmvi SEPYFUX `tf_ours`; "Mean final -ELBO" lines, evaluations = mean of the final
-/// `num_samples`) and its last section "Speed of the Python/TensorFlow reference on a 2-core machine"
-/// (single runs; ms/iter).
+/// The published figures: the learning curves shipped with the paper's reproducibility package
+/// (VIPS and iBayes-GMM baselines, gmmvi SEPYFUX `tf_ours`; mean final −ELBO, evaluations = mean of
+/// the final `num_samples`) and single timed runs of the Python/TensorFlow reference on a 2-core
+/// machine with the paper's settings (ms/iter).
 pub const PUBLISHED: &[Published] = &[
     published("planar_robot_4", "SAMTRUX", 12.35, 0.005, 1, 1_240_700.0, Some(3924.0), SPEED),
     published("planar_robot_4", "SEPYFUX", 27.86, 0.005, 1, 413_700.0, Some(65.0), SPEED),
@@ -66,7 +66,7 @@ pub const PUBLISHED: &[Published] = &[
         5,
         8_609_729.0,
         None,
-        "reference_results.md, Planar4 (VIPS_results/planar4)",
+        "Arenz et al. (2023) reproducibility package, evaluations/VIPS_results/planar4",
     ),
     // "≈ 0.00" in the table: the rounding half-width 0.005.
     published("gmm20", "SAMTRUX", 0.0, 0.005, 1, 1_490_800.0, Some(103.0), SPEED),
@@ -78,7 +78,7 @@ pub const PUBLISHED: &[Published] = &[
         5,
         701_823.0,
         None,
-        "reference_results.md, GMM20 (VIPS_results/gmm20)",
+        "Arenz et al. (2023) reproducibility package, evaluations/VIPS_results/gmm20",
     ),
     published("breast_cancer", "SAMTRUX", 78.28, 0.005, 1, 1_785_000.0, Some(176.0), SPEED),
     published(
@@ -89,7 +89,7 @@ pub const PUBLISHED: &[Published] = &[
         5,
         3_778_954.0,
         None,
-        "reference_results.md, BreastCancer (VIPS_results/BreastCancer)",
+        "Arenz et al. (2023) reproducibility package, evaluations/VIPS_results/BreastCancer",
     ),
     published(
         "german_credit",
@@ -99,7 +99,7 @@ pub const PUBLISHED: &[Published] = &[
         5,
         1_194_657.0,
         None,
-        "reference_results.md, GermanCredit (VIPS_results/germanCredit)",
+        "Arenz et al. (2023) reproducibility package, evaluations/VIPS_results/germanCredit",
     ),
     published(
         "stm20",
@@ -109,7 +109,7 @@ pub const PUBLISHED: &[Published] = &[
         10,
         4_422_200.0,
         None,
-        "reference_results.md, STM20 tf_ours (TF gmmvi SEPYFUX, iBayes-GMM-like settings)",
+        "Arenz et al. (2023) reproducibility package, STM20 tf_ours (TF gmmvi SEPYFUX, iBayes-GMM-like settings)",
     ),
     published(
         "stm20",
@@ -119,7 +119,7 @@ pub const PUBLISHED: &[Published] = &[
         10,
         4_500_000.0,
         None,
-        "reference_results.md, STM20 mat_ours (iBayes-GMM MATLAB, our settings)",
+        "Arenz et al. (2023) reproducibility package, STM20 mat_ours (iBayes-GMM MATLAB)",
     ),
     published(
         "stm300",
@@ -129,7 +129,7 @@ pub const PUBLISHED: &[Published] = &[
         10,
         1_600_200.0,
         None,
-        "reference_results.md, STM300 tf_ours (TF gmmvi SEPYFUX, iBayes-GMM-like settings)",
+        "Arenz et al. (2023) reproducibility package, STM300 tf_ours (TF gmmvi SEPYFUX, iBayes-GMM-like settings)",
     ),
     published(
         "stm300",
@@ -139,12 +139,12 @@ pub const PUBLISHED: &[Published] = &[
         10,
         1_600_000.0,
         None,
-        "reference_results.md, STM300 mat_ours (iBayes-GMM MATLAB, our settings)",
+        "Arenz et al. (2023) reproducibility package, STM300 mat_ours (iBayes-GMM MATLAB)",
     ),
 ];
 
-/// SAMTRUX on planar_robot_4, (evaluations, −ELBO) of the reference (reference_results.md, last
-/// paragraph of the speed section), drawn into that target's plot.
+/// SAMTRUX on planar_robot_4, (evaluations, −ELBO) of the timed Python/TensorFlow reference run,
+/// drawn into that target's plot.
 pub const PLANAR4_REFERENCE_CURVE: [(f64, f64); 5] =
     [(3.0e4, 30525.0), (3.3e5, 76.8), (6.4e5, 14.0), (9.3e5, 12.53), (1.24e6, 12.35)];
 
@@ -702,7 +702,7 @@ pub fn neg_elbo_text(s: Option<Stat>) -> String {
     format!("{:.decimals$} ± {std}", s.mean)
 }
 
-/// A published figure as printed in the spec (shortest representation).
+/// A published figure as printed in the table (shortest representation).
 fn published_text(p: &Published) -> String {
     if p.neg_elbo == 0.0 {
         return "≈ 0.00".into();
@@ -724,10 +724,10 @@ pub fn markdown(res: &Results, rows: &[Row], header: &str, plot_prefix: &str, pl
     }
     s.push_str(
         "## Summary\n\nMean ± sample standard deviation over the seeds of the final values. −ELBO: 2000-sample \
-         estimate at the end of the run (lower is better); MMD: targets.md §9 (targets with ground truth); ms/iter: \
+         estimate at the end of the run (lower is better); MMD: docs/targets.md §9 (targets with ground truth); ms/iter: \
          optimiser time per iteration without the ELBO/MMD evaluations. \"published\": the same algorithm's \
          published figure where there is one, otherwise the target's best published figure \
-         (spec/reference_results.md; ± = 3·std/√n over its runs). \"vs published\": worse/better when the \
+         (see \"Published figures\"; ± = 3·std/√n over its runs). \"vs published\": worse/better when the \
          difference exceeds both half-widths (ours: 3·std/√n), and the share of the published run's evaluations \
          we used when below 95 %. \"ref ms/iter\" and \"speed-up\": the TF reference's time per iteration on a 2-core \
          machine (same algorithm only) and its ratio to ours.\n\n",
@@ -770,7 +770,7 @@ pub fn markdown(res: &Results, rows: &[Row], header: &str, plot_prefix: &str, pl
         s.push_str(vs.trim_end());
         s.push('\n');
     }
-    s.push_str("\n## Published figures (spec/reference_results.md)\n\n");
+    s.push_str("\n## Published figures\n\n");
     s.push_str(
         "| target | algorithm | final −ELBO (± 3·std/√n) | runs | evals | ms/iter | source |\n|---|---|---|---|---|---|---|\n",
     );

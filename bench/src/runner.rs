@@ -1,6 +1,6 @@
-//! One benchmark run: builds the target and the initial model (targets.md §0), the
+//! One benchmark run: builds the target and the initial model (docs/targets.md §0), the
 //! optimiser with its per-target capacities, steps it until the evaluation budget, and logs
-//! the 2000-sample ELBO (targets.md §0) and the MMD (§9) every `log_every` iterations.
+//! the 2000-sample ELBO (docs/targets.md §0) and the MMD (§9) every `log_every` iterations.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use crate::data::DataDir;
 use crate::mmd::{MMD_MODEL_SAMPLES, Mmd};
 use crate::presets::{InitSpec, TargetId};
 
-/// Samples of the Monte-Carlo ELBO (targets.md §0).
+/// Samples of the Monte-Carlo ELBO (docs/targets.md §0).
 pub const ELBO_SAMPLES: usize = 2000;
 /// Stack of the worker thread that builds the (up to several hundred MB) optimiser.
 pub const WORKER_STACK: usize = 4 << 30;
@@ -190,7 +190,7 @@ fn gmmvi_err(what: &str) -> impl Fn(gmmvi::Error) -> String + '_ {
     move |e| format!("{what}: {e:?}")
 }
 
-/// The initial model of targets.md §0 with means from the NumPy stream `np`.
+/// The initial model of docs/targets.md §0 with means from the NumPy stream `np`.
 fn initial_model<const D: usize, const K: usize>(
     np: &mut NumpyRandomState,
     init: &InitSpec,
@@ -348,7 +348,7 @@ fn logistic_sized<const D: usize, const M: usize>(
     }
 }
 
-/// BC/GC, full batch or minibatch (ELBO always on the full batch, targets.md §6).
+/// BC/GC, full batch or minibatch (ELBO always on the full batch, docs/targets.md §6).
 fn logistic<const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, const M: usize>(
     spec: &RunSpec,
     q: Gmm<f64, D, K>,
@@ -524,7 +524,7 @@ where
             )
         })?,
     );
-    // The prior N(prior_mean = 0, diag(initial_cov)) of targets.md §0: the add heuristic's
+    // The prior N(prior_mean = 0, diag(initial_cov)) of docs/targets.md §0: the add heuristic's
     // entropy and, with num_prior_samples, its extra candidates.
     opt.set_prior(&SVector::zeros(), &var).map_err(gmmvi_err("prior"))?;
     let mut mmd_rng = Xoshiro256PlusPlus::seed_from_u64(u64::from(spec.seed) ^ 0x004D_4D44);

@@ -1,6 +1,6 @@
-//! Merging a codeword, the paper's §12 row and `--config key=value` overrides into a
-//! [`RunSpec`]. The keys `k0`, `prior_scale` and `initial_cov` (scalars) set the initial
-//! model; every other key goes to [`gmmvi::Config::parse`].
+//! Merging a codeword, the paper's hyperparameter row (docs/algorithm.md §12) and `--config
+//! key=value` overrides into a [`RunSpec`]. The keys `k0`, `prior_scale` and `initial_cov`
+//! (scalars) set the initial model; every other key goes to [`gmmvi::Config::parse`].
 
 use gmmvi::Config;
 

@@ -1,4 +1,4 @@
-//! The MMD of targets.md §9 against closed forms: identical sets give 0, and for shifted
+//! The MMD of docs/targets.md §9 against closed forms: identical sets give 0, and for shifted
 //! Gaussians the V-statistic's expectation is known analytically for the RBF kernel.
 
 use gmmvi_bench::mmd::{Mmd, median_bandwidth, mmd_with_scale};

@@ -259,7 +259,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     halt()
 }
 
-/// Candidates the add heuristic draws from the prior at each call (spec §10.1 step 3).
+/// Candidates the add heuristic draws from the prior at each call (docs/algorithm.md §10.1 step 2).
 const PRIOR_CANDIDATES: usize = 50;
 
 /// SAMTRUX with `N_DES` new samples per component, no reuse, prior candidates for the add

@@ -1,4 +1,5 @@
-//! Adaptive number of components, letter `A` (VIPS heuristics, spec algorithm.md §10).
+//! Adaptive number of components, letter `A` (VIPS heuristics; Arenz et al. 2023, §3.6;
+//! docs/algorithm.md §10).
 //!
 //! **Delete** (§10.2), with `f = ⌊del/3⌋`, `G = 2f` and a Gaussian kernel `κ` of `G` taps
 //! (σ = del/8, normalised): `cur_k`/`old_k` are the kernel-smoothed rewards of the newest `G`
@@ -86,7 +87,8 @@ fn tap_sum<T: Real>(del_iters: usize, g: usize) -> T {
     sum
 }
 
-/// Marks in `bad` the components to delete (spec §10.2). `H` must hold `2f + del` columns.
+/// Marks in `bad` the components to delete (docs/algorithm.md §10.2). `H` must hold `2f + del`
+/// columns.
 pub(crate) fn deletion_candidates<T: Real, const K: usize, const H: usize>(
     rh: &History<T, K, H>,
     wh: &History<T, K, H>,
@@ -150,8 +152,8 @@ pub(crate) fn deletion_candidates<T: Real, const K: usize, const H: usize>(
 /// Rows of one target call on prior candidates (a stack buffer of `PRIOR_BLOCK·D` values).
 const PRIOR_BLOCK: usize = 16;
 
-/// The prior candidates of an add (spec §10.1 step 2): `n` draws `mean + std ⊙ ε` and the
-/// target that scores them.
+/// The prior candidates of an add (docs/algorithm.md §10.1 step 2): `n` draws `mean + std ⊙ ε` and
+/// the target that scores them.
 pub(crate) struct PriorCandidates<'a, T: Real, const D: usize, P: ?Sized> {
     pub mean: &'a SVector<T, D>,
     pub std: &'a SVector<T, D>,
@@ -683,7 +685,7 @@ fn exact_max<T: Real, const D: usize, const K: usize, X: Parallel>(
 }
 
 /// The variance `c` of `N(μ, c·I)` in `R^d` with entropy `h`:
-/// `c = exp(2(h − (d/2)(log 2π + 1))/d)` (spec §10.1 step 6, TV9).
+/// `c = exp(2(h − (d/2)(log 2π + 1))/d)` (docs/algorithm.md §10.1 step 6, TV9).
 pub fn isotropic_variance<T: Real>(h: T, d: usize) -> T {
     let d = T::of(d as f64);
     (T::of(2.0) * (h - T::of(0.5) * d * T::of(LN_2PI + 1.0)) / d).exp()

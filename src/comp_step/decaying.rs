@@ -1,4 +1,4 @@
-//! Decaying component step size, letter `D` (spec algorithm.md §6):
+//! Decaying component step size, letter `D` (Arenz et al. 2023, §3.5; docs/algorithm.md §6):
 //! `β_k = initial / (1 + n_k^a)`, `n_k` = the component's received updates (so a component that
 //! was never updated gets `initial`; `0^a = 0`), `a` = `annealing_exponent` (default 0.55).
 

@@ -1,5 +1,5 @@
-//! Fixed component step size, letter `F` (spec algorithm.md §6): `β_k = initial_stepsize`
-//! (default 1e-5).
+//! Fixed component step size, letter `F` (Arenz et al. 2023, §3.5; docs/algorithm.md §6): `β_k =
+//! initial_stepsize` (default 1e-5).
 
 use crate::config::ComponentStepConfig;
 

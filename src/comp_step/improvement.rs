@@ -1,4 +1,5 @@
-//! Improvement-based component step size, letter `R` (spec algorithm.md §6).
+//! Improvement-based component step size, letter `R` (Arenz et al. 2023, §3.5; docs/algorithm.md
+//! §6).
 //!
 //! With `rh_k` the component's reward history (`R_k` of the previous weight updates):
 //! if `rh_k[−2] ≥ rh_k[−1]` then `β_k ← max(dec·β_k, min)`, else `β_k ← min(inc·β_k, max)`.

@@ -1,6 +1,6 @@
-//! Design choice 5 — component step size (spec algorithm.md §6), called at the start of every
-//! iteration's component update. For the trust-region update the step size is the KL bound ε,
-//! for the direct and iBLR updates the natural-gradient step size β.
+//! Design choice 5 — component step size (Arenz et al. 2023, §3.5; docs/algorithm.md §6), called at
+//! the start of every iteration's component update. For the trust-region update the step size is
+//! the KL bound ε, for the direct and iBLR updates the natural-gradient step size β.
 //!
 //! * Option `F` ([`fixed`]): `β_k = initial`.
 //! * Option `D` ([`decaying`]): `β_k = initial / (1 + n_k^a)` with `n_k` the component's

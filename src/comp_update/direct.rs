@@ -1,5 +1,5 @@
-//! Direct natural-gradient component update, letter `I` (spec algorithm.md §5.1), full
-//! covariances only.
+//! Direct natural-gradient component update, letter `I` (Arenz et al. 2023, §3.3; docs/algorithm.md
+//! §5.1), full covariances only.
 //!
 //! With `Λ = L⁻ᵀL⁻¹` and `h = Λμ`, one natural-gradient step of size `β` in the natural
 //! parameters of the component is
@@ -69,7 +69,7 @@ fn from_natural<T: Real, const D: usize>(
 mod tests {
     use super::*;
 
-    // The common component and quadratic reward of algorithm.md §13: Ĥ = A, ĝ = Aμ − b.
+    // The common component and quadratic reward of docs/algorithm.md §13: Ĥ = A, ĝ = Aμ − b.
     fn case() -> (SVector<f64, 2>, SMatrix<f64, 2, 2>, SMatrix<f64, 2, 2>, SVector<f64, 2>) {
         let mean = SVector::from([0.5, -0.2]);
         let chol = cholesky(&SMatrix::<f64, 2, 2>::new(1.0, 0.3, 0.3, 0.5)).unwrap();

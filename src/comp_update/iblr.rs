@@ -1,5 +1,5 @@
-//! iBLR component update, letter `Y` (spec algorithm.md §5.2): the improved Bayesian learning
-//! rule of Lin et al. (2020), full covariances.
+//! iBLR component update, letter `Y` (Arenz et al. 2023, §3.3; docs/algorithm.md §5.2): the
+//! improved Bayesian learning rule of Lin et al. (2020), full covariances.
 //!
 //! With the old covariance `Σ = LLᵀ`, `Λ = Σ⁻¹` and step size `β`:
 //! `Λ' = Λ + β·(Ĥ + (β/2)·ĤΣĤ)` (the second-order term keeps `Λ'` positive definite for a
@@ -38,8 +38,8 @@ pub(crate) fn update<T: Real, const D: usize>(
     Some((new_mean, new_l))
 }
 
-/// [`update`] for the diagonal model, elementwise in O(D) (spec §5.2): with `s = L_d²`,
-/// `Λ'_d = 1/s + β(Ĥ_d + (β/2)Ĥ_d² s)`, `μ'_d = μ_d − β s ĝ_d` (kept on the first update),
+/// [`update`] for the diagonal model, elementwise in O(D) (docs/algorithm.md §5.2): with `s =
+/// L_d²`, `Λ'_d = 1/s + β(Ĥ_d + (β/2)Ĥ_d² s)`, `μ'_d = μ_d − β s ĝ_d` (kept on the first update),
 /// `L'_d = (Λ'_d)^{-1/2}`. Only the diagonals of `chol` and `hess` are read.
 #[inline(never)]
 pub(crate) fn update_diag<T: Real, const D: usize>(
@@ -73,7 +73,7 @@ mod tests {
     use super::*;
     use crate::model::cholesky;
 
-    // The common component and quadratic reward of algorithm.md §13: Ĥ = A, ĝ = Aμ − b.
+    // The common component and quadratic reward of docs/algorithm.md §13: Ĥ = A, ĝ = Aμ − b.
     fn case() -> (SVector<f64, 2>, SMatrix<f64, 2, 2>, SMatrix<f64, 2, 2>, SVector<f64, 2>) {
         let mean = SVector::from([0.5, -0.2]);
         let chol = cholesky(&SMatrix::<f64, 2, 2>::new(1.0, 0.3, 0.3, 0.5)).unwrap();

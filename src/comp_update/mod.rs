@@ -1,4 +1,5 @@
-//! Design choice 4 — natural-gradient component update (spec algorithm.md §5).
+//! Design choice 4 — natural-gradient component update (Arenz et al. 2023, §3.3, equivalence of the
+//! updates §2.3; docs/algorithm.md §5).
 //!
 //! Every updater receives `(Ĥ_k, ĝ_k)` and a step size per component and either replaces the
 //! component's mean and Cholesky factor or rejects the update and keeps the component.

@@ -1,4 +1,4 @@
-//! Trust-region component update, letter `T` (spec algorithm.md §5.3).
+//! Trust-region component update, letter `T` (Arenz et al. 2023, §3.3; docs/algorithm.md §5.3).
 //!
 //! With the quadratic reward surrogate `R = Ĥ`, `r = Ĥμ − ĝ`, the candidate for a multiplier
 //! `η > 0` is `q_η ∝ q·exp(ρ̃/η)`: `Λ_η = Λ + R/η`, `h_η = Λμ + r/η`, the maximiser of
@@ -104,7 +104,7 @@ pub(crate) struct Step<T: Real, const D: usize> {
     pub outcome: Outcome<T>,
     pub mean: SVector<T, D>,
     pub chol: SMatrix<T, D, D>,
-    // Read by the spec test vectors (TV4–TV6).
+    // Read by the unit tests (TV4–TV6 of docs/algorithm.md §13).
     #[cfg_attr(not(test), allow(dead_code))]
     pub kl: T,
     #[cfg_attr(not(test), allow(dead_code))]
@@ -179,7 +179,7 @@ mod tests {
         b: SVector<f64, 2>,
     }
 
-    // The common component and quadratic reward of algorithm.md §13.
+    // The common component and quadratic reward of docs/algorithm.md §13.
     fn case(scale: f64) -> Case {
         let mean = SVector::from([0.5, -0.2]);
         let cov = SMatrix::<f64, 2, 2>::new(1.0, 0.3, 0.3, 0.5);

@@ -1,9 +1,9 @@
 //! SVGD and planar-flow drivers with the contract of [`super::driver::GradientVi`] and the GMM
-//! [`crate::Optimizer`] (issue 7 item 8): `new(…, seed)`, `step(target)` →
+//! [`crate::Optimizer`]: `new(…, seed)`, `step(target)` →
 //! [`StepReport`], `run(target, &StopRule, report)` → [`RunSummary`], `iterations()`,
 //! `evaluations()`, and sampling from the fitted approximation into a caller slice.
 //!
-//! * [`SvgdVi`] (`estimators.md` §12): `N` particles; one step evaluates `log p~` and
+//! * [`SvgdVi`] (`docs/estimators.md` §12): `N` particles; one step evaluates `log p~` and
 //!   `∇log p~` at every particle (`N` evaluations), forms the Stein direction
 //!   `φ(x_i) = (1/N) Σ_j [k(x_j, x_i) ∇log p~(x_j) + ∇_{x_j} k(x_j, x_i)]` (RBF kernel, median or
 //!   fixed bandwidth) and moves every particle by one step of a §11 optimiser with `φ` in place
@@ -478,7 +478,7 @@ mod tests {
     use crate::families::planar::PlanarLayer;
     use crate::targets::GaussianMixtureTarget;
 
-    /// TP2 of estimators.md §16: `N((1, −1), [[2, 0.6], [0.6, 1]])`, log Z = 0.
+    /// TP2 of docs/estimators.md §16: `N((1, −1), [[2, 0.6], [0.6, 1]])`, log Z = 0.
     fn tp2() -> GaussianMixtureTarget<f64, 2, 1> {
         let cov = SMatrix::<f64, 2, 2>::new(2.0, 0.6, 0.6, 1.0);
         GaussianMixtureTarget::new(&[1.0], &[SVector::from([1.0, -1.0])], &[cov]).unwrap()

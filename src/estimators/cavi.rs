@@ -1,5 +1,5 @@
 //! Mean-field coordinate-ascent VI (CAVI) for the Bayesian mixture of unit-variance
-//! Gaussians (`estimators.md` §10).
+//! Gaussians (`docs/estimators.md` §10).
 //!
 //! Model: `μ_k ~ N(0, σ²)` for `k < K`, `c_n ~ Cat(1/K, …, 1/K)`, `y_n | c_n, μ ~ N(μ_{c_n}, 1)`.
 //! Family: `q(μ_k) = N(m_k, s_k²)`, `q(c_n) = Cat(φ_n)`. One sweep updates all `φ`, then all

@@ -1,4 +1,4 @@
-//! One driver for the gradient-based baselines (issue 7 item 8): the same `step()` /
+//! One driver for the gradient-based baselines: the same `step()` /
 //! [`StopRule`] / [`StepReport`] contract as the GMM [`crate::Optimizer`], so a caller (the
 //! benchmark runner, a control loop) runs ADVI, IWAE or VR exactly like SAMTRUX.
 //!
@@ -9,7 +9,7 @@
 //!
 //! | objective | estimator | reported value |
 //! |---|---|---|
-//! | [`Objective::Elbo`] | pathwise, analytic entropy (`estimators.md` §3.1) | ELBO estimate |
+//! | [`Objective::Elbo`] | pathwise, analytic entropy (`docs/estimators.md` §3.1) | ELBO estimate |
 //! | [`Objective::ElboStl`] | pathwise, sticking the landing (§3.3) | ELBO estimate |
 //! | [`Objective::Iwae`] | importance-weighted pathwise (§5), `S/k` groups of `k` | `L̂_k` (mean over groups) |
 //! | [`Objective::Renyi`] | VR-α pathwise (§8), groups of `k` | `L̂_{α,k}` (mean over groups) |
@@ -296,7 +296,7 @@ mod tests {
     use crate::optimizer::StopReason;
     use crate::targets::GaussianMixtureTarget;
 
-    /// TP2 of estimators.md §16: `N((1, −1), [[2, 0.6], [0.6, 1]])`, log Z = 0.
+    /// TP2 of docs/estimators.md §16: `N((1, −1), [[2, 0.6], [0.6, 1]])`, log Z = 0.
     fn tp2() -> GaussianMixtureTarget<f64, 2, 1> {
         let cov = SMatrix::<f64, 2, 2>::new(2.0, 0.6, 0.6, 1.0);
         GaussianMixtureTarget::new(&[1.0], &[SVector::from([1.0, -1.0])], &[cov]).unwrap()
@@ -366,7 +366,7 @@ mod tests {
         );
     }
 
-    /// The planar robots' failure mode (issue 7): a posterior scale (0.01) far below the initial
+    /// The planar robots' failure mode: a posterior scale (0.01) far below the initial
     /// σ = 0.05 and Adam's step 0.01. The raw Cholesky diagonal is pushed across 0 (ELBO: within
     /// a few steps) and the step is rejected; the log-Cholesky family moves freely and fits the
     /// target with every objective.

@@ -1,4 +1,4 @@
-//! IWAE bound and its pathwise gradient (`estimators.md` §5, value §1.3).
+//! IWAE bound and its pathwise gradient (`docs/estimators.md` §5, value §1.3).
 //!
 //! For one group of K reparameterised samples `x_k = r(λ, ε_k)` with log weights `ℓ_k`:
 //! value `L̂_K = lse(ℓ) − ln K`, normalised weights `w̃ = softmax(ℓ)` and gradient

@@ -1,6 +1,6 @@
 //! Closed-form Gaussian KL divergences and the unit-variance Gaussian log-likelihood: the
 //! analytic pieces of the VAE-style objective `L = E_q[log p(y | x)] − KL(q(x) ‖ p(x))`
-//! (`estimators.md` §15).
+//! (`docs/estimators.md` §15).
 //!
 //! * Full covariance: `KL(N(μ0, Σ0) ‖ N(μ1, Σ1)) = ½ [tr(Σ1⁻¹Σ0) + (μ1 − μ0)ᵀΣ1⁻¹(μ1 − μ0) −
 //!   D + ln(det Σ1 / det Σ0)]`, evaluated with Cholesky factors `Σi = Li Liᵀ`:

@@ -1,7 +1,7 @@
-//! Gradient estimators for variational objectives (`estimators.md`): the classic
+//! Gradient estimators for variational objectives (`docs/estimators.md`): the classic
 //! baselines beside the natural-gradient GMM core.
 //!
-//! Every estimator is a pure function of per-sample quantities (`estimators.md` §0): the
+//! Every estimator is a pure function of per-sample quantities (`docs/estimators.md` §0): the
 //! caller supplies the base noise or the samples and receives the gradient in its own
 //! buffer, so nothing here owns an RNG or allocates.
 
@@ -71,7 +71,7 @@ mod tests {
 
     #[test]
     fn lse_and_softmax_match_iw1() {
-        // estimators.md §5 IW1.
+        // docs/estimators.md §5 IW1.
         let l = [-1.0f64, 0.5, 2.0, -0.3];
         let mut w = [0.0; 4];
         let lse = softmax(&l, &mut w);

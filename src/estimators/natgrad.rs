@@ -1,4 +1,4 @@
-//! Natural gradients of the Gaussian family (`estimators.md` §9.1), as pure functions.
+//! Natural gradients of the Gaussian family (`docs/estimators.md` §9.1), as pure functions.
 //!
 //! The natural gradient is `g̃ = F⁻¹ ∇_λ L` with the Fisher information
 //! `F(λ) = E_q[∇_λ log q ∇_λ log qᵀ]`. For an exponential family with natural parameters `η`

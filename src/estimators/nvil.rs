@@ -1,4 +1,4 @@
-//! NVIL: the score-function estimator with a learned baseline (`estimators.md` §6).
+//! NVIL: the score-function estimator with a learned baseline (`docs/estimators.md` §6).
 //!
 //! Objective `E_q[f(x)]`, `f = log p~(x) − log q(x; λ)` (the log weight `ℓ`). In the
 //! non-amortised setting the input-dependent baseline network collapses to a constant `c`:

@@ -1,4 +1,4 @@
-//! Values of the variational objectives (`estimators.md` §1).
+//! Values of the variational objectives (`docs/estimators.md` §1).
 //!
 //! * ELBO (§1.1): `L = E_q[ℓ]`, `ℓ = log p~(x) − log q(x; λ)`, estimated by `L̂ = (1/S) Σ_s ℓ_s`,
 //!   or by `(1/S) Σ_s lp_s + H(q)` when the entropy is analytic.

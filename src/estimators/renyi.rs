@@ -1,4 +1,4 @@
-//! VR (Rényi) bound gradient (`estimators.md` §8, value §1.4).
+//! VR (Rényi) bound gradient (`docs/estimators.md` §8, value §1.4).
 //!
 //! Pathwise, for one group of K reparameterised samples: `ĝ = Σ_k w̃^(α)_k ∇_λ ℓ_k` with
 //! `w̃^(α) = softmax((1 − α) ℓ)` and `∇_λ ℓ_k` the total derivative of §5 (caller-supplied

@@ -1,4 +1,4 @@
-//! Pathwise (reparameterisation, SGVB) ELBO gradient (`estimators.md` §3) and the §4
+//! Pathwise (reparameterisation, SGVB) ELBO gradient (`docs/estimators.md` §3) and the §4
 //! variance-comparison estimators ([`variance`]).
 //!
 //! With `x_s = r(λ, ε_s)` and the target score `gp_s = ∇_x log p~(x_s)`:

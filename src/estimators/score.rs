@@ -1,4 +1,4 @@
-//! Score-function (REINFORCE, likelihood-ratio) ELBO gradient (`estimators.md` §2).
+//! Score-function (REINFORCE, likelihood-ratio) ELBO gradient (`docs/estimators.md` §2).
 //!
 //! `∇_λ E_q[h] = E_q[h ∇_λ log q]`; for the ELBO the learning signal is
 //! `f_s = ℓ_s = log p~(x_s) − log q(x_s; λ)` and, with the score `sq_s = ∇_λ log q(x_s; λ)`,

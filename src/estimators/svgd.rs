@@ -1,4 +1,4 @@
-//! Stein variational gradient descent with an RBF kernel (`estimators.md` §12, §17).
+//! Stein variational gradient descent with an RBF kernel (`docs/estimators.md` §12, §17).
 //!
 //! `N` particles `x_1..x_N ∈ R^D` represent q. One synchronous step with step size ε:
 //! `x_i ← x_i + ε φ(x_i)`, with

@@ -1,5 +1,5 @@
 //! Stochastic variational inference (SVI) for conditionally conjugate models
-//! (`estimators.md` §9.2).
+//! (`docs/estimators.md` §9.2).
 //!
 //! A global variable β has a conjugate prior with natural parameter `α`; the complete
 //! conditional of β is in the prior's family, with sufficient statistics `t(y_n, z_n)`

@@ -1,4 +1,4 @@
-//! VIMCO: the leave-one-out baseline for the K-sample bound (`estimators.md` §7).
+//! VIMCO: the leave-one-out baseline for the K-sample bound (`docs/estimators.md` §7).
 //!
 //! For one group of `K ≥ 2` samples from a (possibly non-reparameterisable) `q` with log weights
 //! `ℓ_k` and scores `sq_k = ∇_λ log q(x_k; λ)`:

@@ -1,4 +1,4 @@
-//! Gaussian variational families (`estimators.md` §0).
+//! Gaussian variational families (`docs/estimators.md` §0).
 //!
 //! * [`MeanFieldGaussian`]: `λ = (μ, ω)`, `ω_d = log σ_d`, `x = μ + σ ⊙ ε`, `ε ~ N(0, I)`.
 //!   Per coordinate `∂ log q/∂μ_d|_x = (x_d − μ_d)/σ_d² = ε_d/σ_d`,
@@ -23,11 +23,11 @@
 //!
 //! # Why two full-rank families
 //!
-//! The spec states the full-covariance family in the raw factor: §0 and §3.1 give
+//! docs/estimators.md states the full-covariance family in the raw factor: §0 and §3.1 give
 //! `∇_L = tril(g εᵀ) + diag(1/L_dd)`, and the test cases built on it (PW4's general `(μ, L)`
 //! case `∇_L = tril(L⁻ᵀ − P L)`, TP2's `∇_L L`, the score-function tests of §2 on TP2) are
 //! stated for `λ = (μ, L)`. [`FullRankGaussian`] keeps exactly that parameterisation, so those
-//! tests check the spec's formulas as written. Its domain has a boundary, though: a gradient
+//! tests check those formulas as written. Its domain has a boundary, though: a gradient
 //! step larger than a diagonal entry (Adam moves every coordinate by about its step size, 0.01
 //! by default) leaves the family, which is what made ADVI-FR, IWAE and VR fail on the planar
 //! robots (initial `σ = 0.05`, posterior scales far below it). [`LogCholeskyGaussian`] has no

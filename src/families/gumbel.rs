@@ -1,4 +1,5 @@
-//! Gumbel-softmax (Concrete) relaxation of a categorical over `C` classes (`estimators.md` §14).
+//! Gumbel-softmax (Concrete) relaxation of a categorical over `C` classes (`docs/estimators.md`
+//! §14).
 //!
 //! * Gumbel noise `g_i = −ln(−ln U_i)`, `U_i` clamped to `[1e−12, 1 − 1e−12]`.
 //! * Gumbel-max: `argmax_i (l_i + g_i)` is distributed as `Cat(softmax(l))`.

@@ -1,4 +1,4 @@
-//! Variational families for the gradient-based baselines (`estimators.md` §0, §13, §14).
+//! Variational families for the gradient-based baselines (`docs/estimators.md` §0, §13, §14).
 //!
 //! A family `q(x; λ)` over `R^D` with `P` real parameters `λ` and a sampler `x = r(λ, ε)`
 //! driven by base noise `ε` that the caller draws (estimators never own an RNG, §0).

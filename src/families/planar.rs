@@ -1,4 +1,4 @@
-//! Planar normalizing flows over a diagonal Gaussian base (`estimators.md` §13).
+//! Planar normalizing flows over a diagonal Gaussian base (`docs/estimators.md` §13).
 //!
 //! Layer `f(z) = z + û tanh(wᵀz + b)` with Jacobian `I + û ψᵀ`, `ψ(z) = (1 − tanh²(wᵀz + b)) w`,
 //! so `log|det| = ln|1 + ûᵀψ(z)|` (matrix-determinant lemma). The free vector `u` is mapped to

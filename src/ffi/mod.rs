@@ -272,8 +272,9 @@ fn check_abi(abi: u64) -> Result<(), gmmvi_status> {
 }
 
 /// The default configuration: SAMTRUX (Stein, adaptive, component-based samples, trust-region
-/// components with improvement-based KL bounds, direct weights) with the spec's defaults,
-/// fitted to the build's sizes: `samples_per_component = GMMVI_SAMPLES_PER_COMPONENT`,
+/// components with improvement-based KL bounds, direct weights) with the defaults of
+/// docs/algorithm.md §11, fitted to the build's sizes:
+/// `samples_per_component = GMMVI_SAMPLES_PER_COMPONENT`,
 /// `reuse_ratio` as large as the store keeps (at most 2; 1 for the default sizes),
 /// `del_iters` as large as `GMMVI_HISTORY` allows (at most 100; 10 for the default),
 /// `max_components = GMMVI_MAX_COMPONENTS`; one initial component, `N(0, I)` prior,

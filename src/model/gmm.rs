@@ -1,4 +1,5 @@
-//! Gaussian mixture `q(x) = Σ_k w_k N(x; μ_k, L_k L_kᵀ)` (spec algorithm.md §0).
+//! Gaussian mixture `q(x) = Σ_k w_k N(x; μ_k, L_k L_kᵀ)` (Arenz et al. 2023, §2 and App. D;
+//! docs/algorithm.md §0).
 //!
 //! Stored per component: `log w_k`, `μ_k`, the lower Cholesky factor `L_k` of the covariance
 //! and, derived from it, the inverse factor `L_k⁻¹` and the log normaliser
@@ -413,7 +414,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         self.comp = other.comp;
     }
 
-    /// The initial model of targets.md §0: `k0` components with weights `1/k0`, covariance
+    /// The initial model of docs/targets.md §0: `k0` components with weights `1/k0`, covariance
     /// `diag(cov_diag)` and means `prior_mean` (if `k0 == 1`) or `prior_mean + prior_scale ⊙ ε_k`,
     /// `ε_k ~ N(0, I)`.
     ///
@@ -539,7 +540,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         Ok(())
     }
 
-    /// Replaces all log weights by `v − logsumexp(v)` (spec §0.1 "replace_weights").
+    /// Replaces all log weights by `v − logsumexp(v)` (docs/algorithm.md §0.1 "replace_weights").
     ///
     /// # Errors
     /// `InvalidArgument` if `v.len() != len()` or the result would not be finite; the weights
@@ -596,12 +597,12 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         &self.comp[..self.n]
     }
 
-    /// Entropy of component `k`: `(D/2)(log 2π + 1) + Σ_d log L[d,d]` (spec §0.3).
+    /// Entropy of component `k`: `(D/2)(log 2π + 1) + Σ_d log L[d,d]` (docs/algorithm.md §0.3).
     pub fn component_entropy(&self, k: usize) -> Option<T> {
         (k < self.n).then(|| T::of(0.5 * D as f64) - self.comp[k].log_norm)
     }
 
-    /// `Σ_k w_k H_k`, the weighted mean of component entropies (spec §0.3).
+    /// `Σ_k w_k H_k`, the weighted mean of component entropies (docs/algorithm.md §0.3).
     pub fn average_entropy(&self) -> T {
         let mut h = T::zero();
         for k in 0..self.n {
@@ -671,8 +672,9 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         Ok(m + s.ln())
     }
 
-    /// `log q(x)` and its gradient `Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2). Components whose
-    /// responsibility is below the scalar's precision relative to the largest are skipped.
+    /// `log q(x)` and its gradient `Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (docs/algorithm.md §0.2).
+    /// Components whose responsibility is below the scalar's precision relative to the largest are
+    /// skipped.
     pub fn log_density_and_grad(&self, x: &SVector<T, D>, grad: &mut SVector<T, D>) -> T {
         let mut vals = [T::zero(); K];
         let mut ub = [T::zero(); K];
@@ -696,7 +698,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         lq
     }
 
-    /// Draws one sample of component `k`: `μ_k + L_k ε` (spec §0.4).
+    /// Draws one sample of component `k`: `μ_k + L_k ε` (docs/algorithm.md §0.4).
     pub fn sample_component<R: Rng + ?Sized>(&self, k: usize, rng: &mut R) -> Option<SVector<T, D>> {
         if k >= self.n {
             return None;
@@ -711,7 +713,8 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     }
 
     /// Index of the component for a uniform draw `u ∈ [0, 1)` by inverse CDF on the weights
-    /// (clamped to the last component when rounding leaves `u` above the total, spec §0.4).
+    /// (clamped to the last component when rounding leaves `u` above the total, docs/algorithm.md
+    /// §0.4).
     pub(crate) fn component_for(&self, u: T) -> usize {
         let mut c = T::zero();
         for k in 0..self.n {
@@ -739,7 +742,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     }
 
     /// Monte-Carlo ELBO `mean_s[log p~(x_s) − log q(x_s)]` over `n` samples of `q`
-    /// (spec algorithm.md §1.3, `T = 1`), evaluated in blocks of [`TARGET_BLOCK`].
+    /// (docs/algorithm.md §1.3, `T = 1`), evaluated in blocks of [`TARGET_BLOCK`].
     /// Samples whose target value is not finite are left out of the mean.
     ///
     /// # Errors

@@ -1,4 +1,5 @@
-//! The variational model: a Gaussian mixture with a const-generic component capacity.
+//! The variational model: a Gaussian mixture with a const-generic component capacity
+//! (Arenz et al. 2023, §2; docs/algorithm.md §0).
 
 mod chunk;
 mod gmm;

@@ -1,4 +1,4 @@
-//! Design choice 1 — natural-gradient estimation (spec algorithm.md §2).
+//! Design choice 1 — natural-gradient estimation (Arenz et al. 2023, §3.2; docs/algorithm.md §2).
 //!
 //! Every estimator returns, per component o, the negated expected Hessian
 //! `Ĥ_o = −E_{q(x|o)}[∇²ρ]` and the negated expected gradient `ĝ_o = −E_{q(x|o)}[∇ρ]` of the log

@@ -1,5 +1,6 @@
-//! MORE natural-gradient estimator, letter `Z` (spec algorithm.md §2.2): a compatible quadratic
-//! surrogate of the log ratio by weighted ridge regression (zero order, no target gradients).
+//! MORE natural-gradient estimator, letter `Z` (Arenz et al. 2023, §3.2; docs/algorithm.md §2.2): a
+//! compatible quadratic surrogate of the log ratio by weighted ridge regression (zero order, no
+//! target gradients).
 //!
 //! For a component `(μ, L)` and samples `x_n` with rewards `ρ_n = log p~(x_n) − log q(x_n)` and
 //! importance weights `ŵ_n`:
@@ -296,7 +297,8 @@ fn estimate_with<T: Real, const D: usize, const S: usize, const G: usize, const 
     if !(lse.sum > T::zero()) {
         return None;
     }
-    // Self-normalised: ŵ = w/Σw; plain: ŵ = exp(a) = exp(max)·w (spec §2: no 1/N for MORE).
+    // Self-normalised: ŵ = w/Σw; plain: ŵ = exp(a) = exp(max)·w (docs/algorithm.md §2: no 1/N for
+    // MORE).
     acc.scale(if self_normalized { 1.0 / lse.sum.to_f64() } else { libm::exp(lse.max.to_f64()) });
     let a = c.inv_t.transpose().map(|v| v.to_f64());
     let (r_mat, r_vec, _) = acc.solve(&c.mean, &a, l2)?;

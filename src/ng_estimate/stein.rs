@@ -1,4 +1,4 @@
-//! Stein natural-gradient estimator, letter `S` (spec algorithm.md §2.1).
+//! Stein natural-gradient estimator, letter `S` (Arenz et al. 2023, §3.2; docs/algorithm.md §2.1).
 //!
 //! Per sample `γ_n = ∇log p~(x_n) − ∇log q(x_n)`. For component k with `z_n = L⁻¹(x_n − μ)`,
 //! `d_n = Λ(x_n − μ) = L⁻ᵀ z_n` and importance weights `ŵ_n ∝ exp(log N(x_n; μ_k, Σ_k) −
@@ -21,7 +21,8 @@ use crate::real::{OnlineLse, Real};
 use crate::store::{RowBlock, SampleStore, clipped, estimate_rows};
 
 /// Fills `gamma[r] = ∇log p~ − ∇log q` for the working-set rows, with
-/// `∇log q(x) = Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (spec §0.2) over the non-negligible `r_k`.
+/// `∇log q(x) = Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (docs/algorithm.md §0.2) over the non-negligible
+/// `r_k`.
 #[inline(never)]
 pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
     model: &Gmm<T, D, K>,
@@ -115,8 +116,8 @@ fn normalizer<T: Real>(n: usize, lse: &OnlineLse<T>, self_normalized: bool) -> O
     Some(if self_normalized { T::one() / lse.sum } else { (lse.max - T::of(n as f64).ln()).exp() })
 }
 
-/// The diagonal model's estimate (spec §2.1): `d_n = (x_n − μ)/L²` and the "Hessian" is the
-/// vector `Σ ŵ d ⊙ γ`, returned as a diagonal matrix; O(D) per sample.
+/// The diagonal model's estimate (docs/algorithm.md §2.1): `d_n = (x_n − μ)/L²` and the "Hessian"
+/// is the vector `Σ ŵ d ⊙ γ`, returned as a diagonal matrix; O(D) per sample.
 fn estimate_one_diag<T: Real, const D: usize, const S: usize, const G: usize>(
     c: &Component<T, D>,
     k: usize,
@@ -170,7 +171,7 @@ fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
     let norm = normalizer(n, &lse, self_normalized)?;
     // M = (Σ ŵ γ zᵀ) L⁻¹, with L⁻¹ = inv_tᵀ.
     let m = gz * inv_t.transpose() * norm;
-    // The plain-weight branch of the reference does not symmetrise (spec §2.1).
+    // The plain-weight branch of the reference does not symmetrise (docs/algorithm.md §2.1).
     let hess = if self_normalized { (m + m.transpose()) * T::of(-0.5) } else { -m };
     Some((hess, eg * (-norm)))
 }
@@ -182,9 +183,9 @@ mod tests {
     use crate::model::Gmm;
     use crate::store::SampleStore;
 
-    /// `only_use_own_samples` (spec §2): component k's estimate is the plain average over the
-    /// rows it drew in the newest draw, `ĝ = −mean γ`, `Ĥ = −½(M + Mᵀ)` with `M = mean γ dᵀ`,
-    /// `d = Σ⁻¹(x − μ)`; rows of other components and of older draws do not enter.
+    /// `only_use_own_samples` (docs/algorithm.md §2): component k's estimate is the plain average
+    /// over the rows it drew in the newest draw, `ĝ = −mean γ`, `Ĥ = −½(M + Mᵀ)` with `M = mean γ
+    /// dᵀ`, `d = Σ⁻¹(x − μ)`; rows of other components and of older draws do not enter.
     #[test]
     fn own_samples_are_a_plain_average() {
         let mut q = Gmm::<f64, 2, 2>::new();

@@ -1,4 +1,4 @@
-//! Stochastic optimisers in ascent form (`estimators.md` §11).
+//! Stochastic optimisers in ascent form (`docs/estimators.md` §11).
 //!
 //! Every optimiser maximises: `λ ← λ + step(g)` with `g` the (estimated) gradient of the
 //! objective; a caller minimising must negate its gradient, not the step rule (§0).
@@ -459,7 +459,7 @@ mod tests {
     #[test]
     fn adagrad_steps() {
         let mut o = AdaGrad::<f64, 2>::new(0.5, 1e-10).unwrap();
-        // Spec values are given to 10 significant digits.
+        // The §11 values are given to 10 significant digits.
         run(&mut o, &[[0.5, 0.5], [0.8200921998, 0.7236067977], [1.063801128, 0.843601264]], 1e-9);
     }
 

@@ -1,4 +1,4 @@
-//! Component-based sample selection, letter `M` (spec algorithm.md §9.2).
+//! Component-based sample selection, letter `M` (Arenz et al. 2023, §3.1; docs/algorithm.md §9.2).
 //!
 //! With `n_re = ⌊ratio·n_des⌋`, the newest `n_re·K` stored rows `X0` are importance-weighted
 //! for each component against their background `b`: `ŵ_k = softmax_n(log N(x_n; μ_k, Σ_k) −
@@ -18,7 +18,7 @@ use crate::store::{SampleStore, component_softmax};
 use crate::target::Target;
 
 /// `ess_k = ⌊exp(2·lse(a) − lse(2a))⌋` with `a_n = log N(x_n; k) − log b(x_n)` over rows
-/// `start..len` (spec §9.2, TV11).
+/// `start..len` (docs/algorithm.md §9.2, TV11).
 #[inline(never)] // once per iteration; keeps profiles readable
 pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
     model: &Gmm<T, D, K>,

@@ -1,5 +1,5 @@
-//! Mixture-based sample selection, letter `P` (spec algorithm.md §9.3). Here
-//! `desired_samples_per_component` is the **total** number of desired samples.
+//! Mixture-based sample selection, letter `P` (Arenz et al. 2023, §3.1; docs/algorithm.md §9.3).
+//! Here `desired_samples_per_component` is the **total** number of desired samples.
 //!
 //! With `n_re = ⌊ratio·n_des⌋`, the newest `n_re·K` stored rows `X0` are importance-weighted
 //! against their background: `ŵ = softmax_n(log q(x_n) − log b(x_n))`, `ess = ⌊1/Σ ŵ²⌋`. Then

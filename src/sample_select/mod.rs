@@ -1,7 +1,8 @@
-//! Design choice 3 — sample selection (spec algorithm.md §4, §9). Both options reuse the newest
-//! stored samples by importance weighting against their background density `b` (the mixture
-//! of the Gaussians that drew them, §9.1), draw fresh samples to top the effective sample size
-//! up to `n_des`, evaluate the target on them and return the newest rows as the working set.
+//! Design choice 3 — sample selection (Arenz et al. 2023, §3.1; docs/algorithm.md §4, §9). Both
+//! options reuse the newest stored samples by importance weighting against their background density
+//! `b` (the mixture of the Gaussians that drew them, §9.1), draw fresh samples to top the effective
+//! sample size up to `n_des`, evaluate the target on them and return the newest rows as the working
+//! set.
 //!
 //! * Option `M` ([`component`]): per component, `m_k = max(1, n_des − ess_k)` samples of its own.
 //! * Option `P` ([`mixture`]): `m = max(1, n_des − ess)` samples from the mixture in total.
@@ -56,8 +57,8 @@ pub(crate) fn reuse_window<T: Real, const D: usize, const S: usize, const G: usi
 /// in blocks, stores the finite ones with the Gaussian of every component that kept a sample,
 /// and makes the newest `reused + accepted` rows the working set with their background.
 /// Samples with a non-finite target value (or gradient, if `need_grad`) are dropped. With
-/// `replace` (`use_sample_database = false`, spec §9.1 step 3) the accepted rows replace the
-/// store and are the whole working set. On `Err` the store holds what it held before.
+/// `replace` (`use_sample_database = false`, docs/algorithm.md §9.1 step 3) the accepted rows
+/// replace the store and are the whole working set. On `Err` the store holds what it held before.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn draw_and_store<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, P, R, X>(
     model: &Gmm<T, D, K>,

@@ -1,4 +1,4 @@
-//! WINE: Bayesian neural-network regression (spec targets.md §7).
+//! WINE: Bayesian neural-network regression (docs/targets.md §7).
 //!
 //! A fully connected network `11 → 8 → 8 → 1` with logistic-sigmoid, sigmoid and identity
 //! activations: `h1 = sig(x W1 + b1)`, `h2 = sig(h1 W2 + b2)`, `f = h2 W3 + b3`. The parameter
@@ -8,10 +8,10 @@
 //! For each point `θ_i` of a call, its own minibatch `B_i` of rows is drawn and
 //! `log p~(θ_i) = λ·[−(N/|B_i|) Σ_{b ∈ B_i} (y_b − f_θ(x_b))² − ½‖θ‖²/σ_prior²]` with `N` the
 //! number of training rows, `λ = 1`, `σ_prior = 1` (§7.3; no normalising constants). The
-//! reference's batches come from a TensorFlow shuffle buffer; the spec allows 128 random
-//! rows per point with or without replacement — this target draws them **with replacement**
-//! (independent uniform indices), so `E[log p~]` is the full-data value. [`BnnBatch::Full`]
-//! uses all rows (the spec's test-vector setting). The gradient is back-propagation of the
+//! reference's batches come from a TensorFlow shuffle buffer (a row can repeat within a batch),
+//! which cannot be reproduced; this target draws the rows **with replacement** (independent
+//! uniform indices), so `E[log p~]` is the full-data value. [`BnnBatch::Full`]
+//! uses all rows (the setting of the §7.3 test vectors). The gradient is back-propagation of the
 //! same expression on the same batch.
 //!
 //! Data (§7.1): the shipped `wine_seed_{k}.npz` splits hold standardised `features_train`
@@ -166,7 +166,7 @@ pub fn wine_predict(theta: &SVector<f64, WINE_DIM>, x: &[f64; WINE_INPUTS]) -> f
     Params::unpack(&(*theta).into()).forward(x).2
 }
 
-/// The WINE BNN regression target of targets.md §7 over borrowed training data, with its
+/// The WINE BNN regression target of docs/targets.md §7 over borrowed training data, with its
 /// own RNG `R` for the minibatches; evaluated in `f64`, reported as `T`.
 #[derive(Debug)]
 pub struct WineBnn<'a, T: Real, R> {
@@ -357,7 +357,7 @@ impl<'a, T: Real, R: Rng> WineBnn<'a, T, R> {
 }
 
 impl<T: Real, R: Rng> Target<T, WINE_DIM> for WineBnn<'_, T, R> {
-    /// `log p~(θ_i)` of targets.md §7.3 on a fresh batch per point, computed in `f64`.
+    /// `log p~(θ_i)` of docs/targets.md §7.3 on a fresh batch per point, computed in `f64`.
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if `x.len() != log_p.len()`.
@@ -365,7 +365,7 @@ impl<T: Real, R: Rng> Target<T, WINE_DIM> for WineBnn<'_, T, R> {
         self.eval(x, log_p, None)
     }
 
-    /// `log p~(θ_i)` and its gradient (same batch) of targets.md §7.3, computed in `f64`.
+    /// `log p~(θ_i)` and its gradient (same batch) of docs/targets.md §7.3, computed in `f64`.
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if the slice lengths differ.

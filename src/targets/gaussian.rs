@@ -1,4 +1,4 @@
-//! A normalised mixture of full-covariance Gaussians as a target (spec targets.md §2.2; the
+//! A normalised mixture of full-covariance Gaussians as a target (docs/targets.md §2.2; the
 //! GMM20/GMM100 benchmark is an instance with `M = 10`, a single Gaussian is `M = 1`).
 //!
 //! `log p(x) = logsumexp_i [ log π_i + log N(x; μ_i, Σ_i) ]` with
@@ -24,13 +24,13 @@ use crate::target::Target;
 use super::linalg::{add_lower_outer, cholesky_in_place, log_diag_sum};
 use super::{NumpyRandomState, eval_pointwise_f64};
 
-/// The GMM20 benchmark target (targets.md §2): `D = 20`, 10 components.
+/// The GMM20 benchmark target (docs/targets.md §2): `D = 20`, 10 components.
 pub type Gmm20<T> = GaussianMixtureTarget<T, 20, 10>;
 
-/// The GMM100 benchmark target (targets.md §2): `D = 100`, 10 components (about 0.8 MB).
+/// The GMM100 benchmark target (docs/targets.md §2): `D = 100`, 10 components (about 0.8 MB).
 pub type Gmm100<T> = GaussianMixtureTarget<T, 100, 10>;
 
-/// Draws one GMM benchmark component from the NumPy stream (targets.md §2.1, gmmvi order):
+/// Draws one GMM benchmark component from the NumPy stream (docs/targets.md §2.1, gmmvi order):
 /// first the mean `μ = 100·(u − 0.5)`, `u` = `random(D)`; then `D·D` values
 /// `normal(0, D)`, each times `0.1`, as the rows of `A` (row-major), and `Σ = AᵀA + I_D`.
 ///
@@ -66,7 +66,7 @@ pub fn draw_gmm_component<const D: usize>(
 /// gradient by less than `e⁻⁵⁰ ≈ 2·10⁻²²` relative and are left out of it.
 const SKIP_LOG: f64 = 50.0;
 
-/// A normalised mixture of `M` full-covariance Gaussians in `R^D` (targets.md §2.2),
+/// A normalised mixture of `M` full-covariance Gaussians in `R^D` (docs/targets.md §2.2),
 /// evaluated in `f64` and reported as `T`.
 ///
 /// `log p(x) = logsumexp_i [log π_i + log N(x; μ_i, Σ_i)]` (exact, `log Z = 0`) and
@@ -150,7 +150,7 @@ impl<T: Real, const D: usize, const M: usize> GaussianMixtureTarget<T, D, M> {
         Ok(Self { log_w, mean: *means, chol, log_norm, _scalar: PhantomData })
     }
 
-    /// The GMM20/GMM100 benchmark instance of targets.md §2.1 drawn from `rng` (seed it with
+    /// The GMM20/GMM100 benchmark instance of docs/targets.md §2.1 drawn from `rng` (seed it with
     /// the run seed: `NumpyRandomState::new(seed)`): weights `1/M`, components from
     /// [`draw_gmm_component`] in order. Continue with the same stream for the initial means
     /// ([`NumpyRandomState::initial_means`]). For `D = 100` the value is about 0.8 MB; see
@@ -292,7 +292,7 @@ impl<T: Real, const D: usize, const M: usize> GaussianMixtureTarget<T, D, M> {
 }
 
 impl<T: Real, const D: usize, const M: usize> Target<T, D> for GaussianMixtureTarget<T, D, M> {
-    /// `log p(x_i)` of targets.md §2.2, computed in `f64`.
+    /// `log p(x_i)` of docs/targets.md §2.2, computed in `f64`.
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if `x.len() != log_p.len()`.
@@ -300,7 +300,7 @@ impl<T: Real, const D: usize, const M: usize> Target<T, D> for GaussianMixtureTa
         eval_pointwise_f64(x, log_p, None, |xi, _| self.log_density_f64(xi, None))
     }
 
-    /// `log p(x_i)` and `∇ log p(x_i)` of targets.md §2.2, computed in `f64`.
+    /// `log p(x_i)` and `∇ log p(x_i)` of docs/targets.md §2.2, computed in `f64`.
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if the slice lengths differ.

@@ -1,5 +1,5 @@
 //! `(ln σ(a), σ(−a))` without branches or calls, for the logistic-regression rows
-//! (targets.md §5.2).
+//! (docs/targets.md §5.2).
 //!
 //! With `e = exp(−|a|) ∈ (0, 1]`: `ln σ(a) = min(a, 0) − ln(1 + e)` and `σ(−a)` is `e/(1 + e)`
 //! for `a ≥ 0` and `1/(1 + e)` otherwise, each free of cancellation. The logistic targets

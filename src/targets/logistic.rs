@@ -1,5 +1,5 @@
 //! Bayesian logistic regression, full batch: the BreastCancer and GermanCredit benchmarks
-//! (spec targets.md §5).
+//! (docs/targets.md §5).
 //!
 //! For parameters `θ ∈ R^D` and preprocessed rows `x_n` (bias first), `z_n = θ·x_n` and the
 //! reference's label convention (inherited from VIPS, §5.2): `y_n = 1 → ℓ_n = ln σ(−z_n)`,
@@ -223,7 +223,7 @@ pub(crate) fn sigmoid(a: f64) -> f64 {
     }
 }
 
-/// Bayesian logistic regression over caller-provided rows (targets.md §5.2), evaluated in
+/// Bayesian logistic regression over caller-provided rows (docs/targets.md §5.2), evaluated in
 /// `f64`, reported as `T`. Holds only borrowed data.
 #[derive(Debug)]
 pub struct LogisticRegression<'a, T: Real, const D: usize> {
@@ -414,7 +414,7 @@ impl<'a, T: Real, const D: usize> LogisticRegression<'a, T, D> {
 }
 
 impl<T: Real, const D: usize> Target<T, D> for LogisticRegression<'_, T, D> {
-    /// `log p~(θ_i)` of targets.md §5.2 (all rows), computed in `f64`.
+    /// `log p~(θ_i)` of docs/targets.md §5.2 (all rows), computed in `f64`.
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if `x.len() != log_p.len()`.
@@ -422,7 +422,7 @@ impl<T: Real, const D: usize> Target<T, D> for LogisticRegression<'_, T, D> {
         self.eval_as_f64(x, log_p, None)
     }
 
-    /// `log p~(θ_i)` and its gradient (targets.md §5.2), computed in `f64`.
+    /// `log p~(θ_i)` and its gradient (docs/targets.md §5.2), computed in `f64`.
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if the slice lengths differ.

@@ -1,5 +1,5 @@
-//! Minibatch Bayesian logistic regression: BreastCancerMB and GermanCreditMB (spec
-//! targets.md §6). Same data, preprocessing, prior and label convention as §5
+//! Minibatch Bayesian logistic regression: BreastCancerMB and GermanCreditMB
+//! (docs/targets.md §6). Same data, preprocessing, prior and label convention as §5
 //! ([`LogisticRegression`]).
 //!
 //! Each call of a [`Target`] method on points `θ_1..θ_M`:
@@ -36,7 +36,7 @@ pub(crate) fn below<R: Rng + ?Sized>(rng: &mut R, n: usize) -> usize {
     ((u128::from(rng.next_u64()) * n as u128) >> 64) as usize
 }
 
-/// Minibatch logistic regression (targets.md §6) over a borrowed [`LogisticRegression`] and a
+/// Minibatch logistic regression (docs/targets.md §6) over a borrowed [`LogisticRegression`] and a
 /// caller-provided permutation buffer, with its own RNG `R`.
 #[derive(Debug)]
 pub struct LogisticRegressionMinibatch<'a, T: Real, const D: usize, R> {
@@ -173,7 +173,7 @@ fn minibatch_value<T: Real, const D: usize>(
 }
 
 impl<T: Real, const D: usize, R: Rng> Target<T, D> for LogisticRegressionMinibatch<'_, T, D, R> {
-    /// Minibatch `log p̂(θ_i)` of targets.md §6, computed in `f64` (one permutation per call).
+    /// Minibatch `log p̂(θ_i)` of docs/targets.md §6, computed in `f64` (one permutation per call).
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if `x.len() != log_p.len()`.
@@ -181,7 +181,7 @@ impl<T: Real, const D: usize, R: Rng> Target<T, D> for LogisticRegressionMinibat
         self.eval(x, log_p, None)
     }
 
-    /// Minibatch `log p̂(θ_i)` and its gradient on the same batch (targets.md §6).
+    /// Minibatch `log p̂(θ_i)` and its gradient on the same batch (docs/targets.md §6).
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if the slice lengths differ.

@@ -1,7 +1,7 @@
-//! Benchmark targets usable in `no_std` (spec targets.md), all evaluated in `f64` and
+//! Benchmark targets usable in `no_std` (docs/targets.md), all evaluated in `f64` and
 //! reported as `T`; data are passed in as slices (loading files is the caller's business):
 //!
-//! | target | type | spec |
+//! | target | type | docs/targets.md |
 //! |---|---|---|
 //! | GMM20, GMM100 | [`Gmm20`], [`Gmm100`] ([`GaussianMixtureTarget::numpy_benchmark`]) | §2 |
 //! | STM20, STM300 | [`Stm20`], [`Stm300`] ([`StudentTMixture::benchmark`]) | §3 |
@@ -11,8 +11,8 @@
 //! | WINE | [`WineBnn`] | §7 |
 //!
 //! The random instances (GMM, STM) are drawn from NumPy's legacy stream,
-//! [`NumpyRandomState`] (§1), so a seed gives the reference's instance where the spec says
-//! it can (GMM fully; STM only its scale matrices).
+//! [`NumpyRandomState`] (§1), so a seed gives the reference's instance where that is
+//! possible (GMM fully; STM only its scale matrices).
 
 mod bnn;
 mod gaussian;

@@ -1,4 +1,4 @@
-//! NumPy's legacy `RandomState` stream (spec targets.md §1), bit for bit: the reference
+//! NumPy's legacy `RandomState` stream (docs/targets.md §1), bit for bit: the reference
 //! builds its random targets (GMM means and covariances, STM scale matrices) and its initial
 //! component means from it, so the same seed gives the same instance here.
 //!
@@ -35,7 +35,7 @@ const LOWER_MASK: u32 = 0x7FFF_FFFF;
 const MAX_POLAR_ROUNDS: usize = 1000;
 
 /// NumPy's legacy `RandomState` (MT19937 with the legacy uniform-double and polar
-/// Box–Muller normal transformations; spec targets.md §1).
+/// Box–Muller normal transformations; docs/targets.md §1).
 ///
 /// ```
 /// use gmmvi::targets::NumpyRandomState;
@@ -142,7 +142,7 @@ impl NumpyRandomState {
         }
     }
 
-    /// Initial component means of the reference's model initialisation (targets.md §0):
+    /// Initial component means of the reference's model initialisation (docs/targets.md §0):
     /// with `out.len() == 1` the single mean is exactly `prior_mean` and nothing is drawn;
     /// otherwise `μ_k = prior_mean + prior_scale ⊙ ε_k`, `ε_k` = `standard_normal(D)` drawn in
     /// component order. Call it on the stream that built the target, after building it.

@@ -1,4 +1,4 @@
-//! The 10-link planar robot inverse-kinematics posterior (spec targets.md §4).
+//! The 10-link planar robot inverse-kinematics posterior (docs/targets.md §4).
 //!
 //! Joint angles `θ ∈ R^10`, unit link lengths, `φ_i = θ_1 + … + θ_i`, end effector
 //! `e = (Σ_i cos φ_i, Σ_i sin φ_i)`. Unnormalised log density
@@ -29,7 +29,7 @@ const LN_PRIOR_STD: [f64; N] = {
     [0.0, LN_02, LN_02, LN_02, LN_02, LN_02, LN_02, LN_02, LN_02, LN_02]
 };
 
-/// The planar 10-link robot target of targets.md §4 (`PlanarRobot1` / `PlanarRobot4`).
+/// The planar 10-link robot target of docs/targets.md §4 (`PlanarRobot1` / `PlanarRobot4`).
 ///
 /// `log p~(θ) = log prior(θ) + max_g ℓ_g(θ)`; goals are combined by a **maximum** (§4.1).
 /// The normaliser is unknown.
@@ -151,7 +151,7 @@ impl PlanarRobot {
 }
 
 impl<T: Real> Target<T, 10> for PlanarRobot {
-    /// `log p~(θ_i)` of targets.md §4.1, computed in `f64`.
+    /// `log p~(θ_i)` of docs/targets.md §4.1, computed in `f64`.
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if `x.len() != log_p.len()`.
@@ -159,7 +159,7 @@ impl<T: Real> Target<T, 10> for PlanarRobot {
         eval_pointwise_f64(x, log_p, None, |th, _| self.log_density_f64(&(*th).into(), None))
     }
 
-    /// `log p~(θ_i)` and its gradient (targets.md §4.1–4.2), computed in `f64`.
+    /// `log p~(θ_i)` and its gradient (docs/targets.md §4.1–4.2), computed in `f64`.
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if the slice lengths differ.

@@ -1,4 +1,4 @@
-//! A normalised mixture of multivariate Student-t distributions (spec targets.md §3; the
+//! A normalised mixture of multivariate Student-t distributions (docs/targets.md §3; the
 //! STM20/STM300 benchmarks of Lin et al.).
 //!
 //! Component `i` has degrees of freedom `ν`, location `μ_i` and scale matrix `Σ_i`:
@@ -50,7 +50,7 @@ pub type Stm20<T> = StudentTMixture<T, 20, 10>;
 pub type Stm300<T> = StudentTMixture<T, 300, 20>;
 
 /// A normalised mixture of `M` multivariate Student-t distributions with a common number of
-/// degrees of freedom `ν` in `R^D` (targets.md §3.2), evaluated in `f64`, reported as `T`.
+/// degrees of freedom `ν` in `R^D` (docs/targets.md §3.2), evaluated in `f64`, reported as `T`.
 #[derive(Clone, Debug)]
 pub struct StudentTMixture<T: Real, const D: usize, const M: usize> {
     /// Normalised log weights `ln π_i`.
@@ -171,10 +171,10 @@ impl<T: Real, const D: usize, const M: usize> StudentTMixture<T, D, M> {
         }
     }
 
-    /// The STM benchmark instance of targets.md §3.1: weights `1/M`, `ν = 2`, and for each
+    /// The STM benchmark instance of docs/targets.md §3.1: weights `1/M`, `ν = 2`, and for each
     /// component in order a location with coordinates `uniform·2s − s` drawn from `loc_rng`
     /// (the reference used TensorFlow's RNG, which cannot be reproduced; any seeded uniform
-    /// generator is the spec's substitute), then `B` = `normal(0, 1, D·D)·(0.1·D)` from the
+    /// generator substitutes for it), then `B` = `normal(0, 1, D·D)·(0.1·D)` from the
     /// NumPy stream `np` (row-major), `P_i = BᵀB + I`, `Σ_i = P_i⁻¹`.
     ///
     /// # Errors
@@ -446,7 +446,7 @@ impl<T: Real, const D: usize, const M: usize> StudentTMixture<T, D, M> {
 }
 
 impl<T: Real, const D: usize, const M: usize> Target<T, D> for StudentTMixture<T, D, M> {
-    /// `log p(x_i)` of targets.md §3.2, computed in `f64`.
+    /// `log p(x_i)` of docs/targets.md §3.2, computed in `f64`.
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if `x.len() != log_p.len()`.
@@ -454,7 +454,7 @@ impl<T: Real, const D: usize, const M: usize> Target<T, D> for StudentTMixture<T
         self.rows_as_f64(x, log_p, None)
     }
 
-    /// `log p(x_i)` and `∇ log p(x_i)` of targets.md §3.2, computed in `f64`.
+    /// `log p(x_i)` and `∇ log p(x_i)` of docs/targets.md §3.2, computed in `f64`.
     ///
     /// # Errors
     /// `TargetError { code: -1 }` if the slice lengths differ.

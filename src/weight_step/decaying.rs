@@ -1,6 +1,6 @@
-//! Decaying weight step size, letter `G` (spec algorithm.md §8): `β_w = initial / (1 + m^a)` with
-//! `m` the number of previous calls (0 at the first). The spec ships no default exponent `a`,
-//! so [`crate::Config::validate`] requires `annealing_exponent` to be set.
+//! Decaying weight step size, letter `G` (Arenz et al. 2023, §3.5; docs/algorithm.md §8): `β_w =
+//! initial / (1 + m^a)` with `m` the number of previous calls (0 at the first). The reference ships
+//! no default exponent `a`, so [`crate::Config::validate`] requires `annealing_exponent` to be set.
 
 use crate::config::WeightStepConfig;
 use crate::real::Real;

@@ -1,4 +1,5 @@
-//! Fixed weight step size, letter `X` (spec algorithm.md §8): `β_w = initial_stepsize`.
+//! Fixed weight step size, letter `X` (Arenz et al. 2023, §3.5; docs/algorithm.md §8): `β_w =
+//! initial_stepsize`.
 
 use crate::config::WeightStepConfig;
 

@@ -1,4 +1,4 @@
-//! Improvement-based weight step size, letter `N` (spec algorithm.md §8).
+//! Improvement-based weight step size, letter `N` (Arenz et al. 2023, §3.5; docs/algorithm.md §8).
 //!
 //! At every call `Ê = Σ_k w_k·rh_k[−1] − Σ_k w_k·log w_k` (current weights, newest rewards: the
 //! ELBO of the previous iteration's rewards, without a temperature factor); if `Ê` exceeds the

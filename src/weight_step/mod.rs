@@ -1,5 +1,6 @@
-//! Design choice 7 — weight step size (spec algorithm.md §8), called once per iteration right
-//! before the weight update; the result is a step size for `U` and a KL bound for `O`.
+//! Design choice 7 — weight step size (Arenz et al. 2023, §3.5; docs/algorithm.md §8), called once
+//! per iteration right before the weight update; the result is a step size for `U` and a KL bound
+//! for `O`.
 //!
 //! * Option `X` ([`fixed`]): a constant step size.
 //! * Option `G` ([`decaying`]): `β_w = initial / (1 + m^a)`, `m` = previous calls.

@@ -1,5 +1,6 @@
-//! Direct weight update, letter `U` (spec algorithm.md §7.2), only when K > 1:
-//! `u = log w + (β_w/T)·E`, normalised, clipped below at −69.07 (weights ≥ ~1e−30), normalised.
+//! Direct weight update, letter `U` (Arenz et al. 2023, §3.4 and App. F; docs/algorithm.md §7.2),
+//! only when K > 1: `u = log w + (β_w/T)·E`, normalised, clipped below at −69.07 (weights ≥
+//! ~1e−30), normalised.
 
 use crate::real::{Real, log_sum_exp};
 

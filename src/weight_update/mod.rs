@@ -1,4 +1,4 @@
-//! Design choice 6 — weight update (spec algorithm.md §7).
+//! Design choice 6 — weight update (Arenz et al. 2023, §3.4 and App. F; docs/algorithm.md §7).
 //!
 //! Both options first estimate, with the components already updated in this iteration and the
 //! old weights, the expected log ratio of every component

@@ -1,6 +1,6 @@
-//! Expected log ratios of the components (spec algorithm.md §7.1), one streaming pass over the
-//! working set: per row the component log densities and `log q`, then an online softmax per
-//! component (no K × N matrix).
+//! Expected log ratios of the components (Arenz et al. 2023, §3.4 and App. F; docs/algorithm.md
+//! §7.1), one streaming pass over the working set: per row the component log densities and `log q`,
+//! then an online softmax per component (no K × N matrix).
 
 use crate::model::{CHUNK, Chunk, Gmm, block_candidates, chunk_mixture};
 use crate::parallel::Parallel;

@@ -1,4 +1,5 @@
-//! Trust-region weight update, letter `O` (spec algorithm.md §7.3), only when K > 1.
+//! Trust-region weight update, letter `O` (Arenz et al. 2023, §3.4 and App. F; docs/algorithm.md
+//! §7.3), only when K > 1.
 //!
 //! The weight step size `ε_w` bounds `KL(w'‖w)` of the categorical weight distributions. For a
 //! multiplier `η > 0` the candidate is
@@ -98,7 +99,7 @@ pub(crate) fn update<T: Real>(log_w: &[T], e: &[T], eps: T, temperature: T, out:
 mod tests {
     use super::*;
 
-    // w = [0.5, 0.3, 0.2] (algorithm.md §13, TV7).
+    // w = [0.5, 0.3, 0.2] (docs/algorithm.md §13, TV7).
     fn log_w() -> [f64; 3] {
         [0.5f64.ln(), 0.3f64.ln(), 0.2f64.ln()]
     }
