@@ -97,7 +97,7 @@
 /**
  * Minor version of the library this header belongs to.
  */
-#define GMMVI_VERSION_MINOR 1
+#define GMMVI_VERSION_MINOR 2
 
 /**
  * Patch version of the library this header belongs to.
@@ -109,7 +109,7 @@
  * scalar and every size. `gmmvi_init` and the `gmmvi_config_*` macros pass it to the
  * library, which refuses a header of another build with `GMMVI_ABI_MISMATCH`.
  */
-#define GMMVI_ABI_FINGERPRINT 190527139485031923
+#define GMMVI_ABI_FINGERPRINT 1514928198215081850
 
 /**
  * Result of every call. `GMMVI_OK` is 0; `gmmvi_status_str` names each code.

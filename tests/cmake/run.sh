@@ -71,7 +71,8 @@ summary+=("add_subdirectory: $(tail -n1 <<<"$out")")
 step "consumer 3: cc \$(pkg-config --cflags --libs gmmvi)"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 version=$(pkg-config --modversion gmmvi)
-[ "$version" = "0.1.0" ] || die "pkg-config --modversion gmmvi: $version"
+crate_version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n1)
+[ "$version" = "$crate_version" ] || die "pkg-config --modversion gmmvi: $version, the crates are $crate_version"
 flags=$(pkg-config --cflags --libs gmmvi)
 echo "pkg-config --cflags --libs gmmvi: $flags"
 # shellcheck disable=SC2086 # the flags are words
