@@ -12,12 +12,12 @@ use gmmvi::targets::{
 };
 use nalgebra::SVector;
 
-/// The default data directory: `$GMMVI_DATA_DIR`, else `../shared/data` next to the
-/// repository root (this crate lives in `<root>/bench`).
+/// The default data directory: `$GMMVI_DATA_DIR`, else the repository's `data/` (this crate
+/// lives in `<root>/bench`).
 pub fn default_data_dir() -> PathBuf {
     match std::env::var_os("GMMVI_DATA_DIR") {
         Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../data"),
     }
 }
 

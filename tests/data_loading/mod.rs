@@ -2,16 +2,16 @@
 //! minimal `.npy` reader (format 1.0/2.0/3.0, little-endian `f8`/`f4`/`i4`, C order) and a
 //! `.npz` reader for stored (uncompressed) zip members, found through the central directory.
 //!
-//! The data directory is `$GMMVI_DATA_DIR`, or `../shared/data` next to the crate.
+//! The data directory is `$GMMVI_DATA_DIR`, or the repository's `data/`.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 
-/// The shipped data directory.
+/// The data directory: `$GMMVI_DATA_DIR`, else the repository's `data/`.
 pub fn data_dir() -> PathBuf {
     match std::env::var_os("GMMVI_DATA_DIR") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"),
     }
 }
 
