@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use gmmvi::rng::uniform;
 use gmmvi::targets::PlanarRobot;
 use gmmvi::{Config, Gmm, Optimizer, StopRule, Threads};
@@ -25,6 +26,7 @@ use nalgebra::SVector;
 use plotters::prelude::*;
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::Serialize;
 
 /// Number of joints (the dimension of the target).
 const D: usize = 10;
@@ -89,49 +91,39 @@ const PLOT_ARMS: usize = 100;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
-/// Command-line options.
-#[derive(Clone, Copy, Debug)]
+/// SAMTRUX (or another preset) on the 10-link planar robot with four goals; prints one JSON line.
+#[derive(Clone, Copy, Debug, Parser)]
+#[command(name = "planar_robot")]
 struct Args {
-    /// Target-evaluation budget.
+    /// Target-evaluation budget (e.g. 5000000 or 5_000_000).
+    #[arg(long, default_value = "5000000", value_parser = parse_count)]
     evals: u64,
     /// Seed of the initial model and of the optimiser.
+    #[arg(long, default_value_t = 0, value_parser = parse_count)]
     seed: u64,
-    /// Index into [`PLANAR4_ROWS`].
+    /// Preset with a Planar4 row: SAMTRUX, SAMTRON, ZAMTRUX, SEPYFUX or SEPIFUX (any case).
+    #[arg(long = "algo", value_name = "CODEWORD", default_value = "SAMTRUX", value_parser = parse_algo)]
     algo: usize,
 }
 
-impl Args {
-    fn parse(mut it: impl Iterator<Item = String>) -> Result<Self, String> {
-        const USAGE: &str =
-            "usage: planar_robot [--evals N] [--seed S] [--algo SAMTRUX|SAMTRON|ZAMTRUX|SEPYFUX|SEPIFUX]";
-        let mut args = Args { evals: 5_000_000, seed: 0, algo: 0 };
-        while let Some(flag) = it.next() {
-            if flag == "--algo" {
-                let name = it.next().ok_or("--algo needs a value")?.to_ascii_uppercase();
-                args.algo = PLANAR4_ROWS
-                    .iter()
-                    .position(|(c, ..)| *c == name)
-                    .ok_or_else(|| format!("--algo {name}: no Planar4 row ({USAGE})"))?;
-                continue;
-            }
-            let mut value = |name: &str| -> Result<u64, String> {
-                let v = it.next().ok_or_else(|| format!("{name} needs a value"))?;
-                v.replace('_', "").parse().map_err(|e| format!("{name} {v}: {e}"))
-            };
-            match flag.as_str() {
-                "--evals" => args.evals = value("--evals")?,
-                "--seed" => args.seed = value("--seed")?,
-                "-h" | "--help" => return Err(USAGE.into()),
-                other => return Err(format!("unknown argument {other:?} ({USAGE})")),
-            }
-        }
-        Ok(args)
-    }
+/// A whole number, `_` allowed as a separator.
+fn parse_count(s: &str) -> Result<u64, String> {
+    s.replace('_', "").parse().map_err(|e| format!("{s:?}: {e}"))
 }
 
-/// What one run produced (the JSON line's fields).
-#[derive(Clone, Copy, Debug)]
+/// The index into [`PLANAR4_ROWS`] of a codeword.
+fn parse_algo(s: &str) -> Result<usize, String> {
+    let name = s.to_ascii_uppercase();
+    PLANAR4_ROWS.iter().position(|(c, ..)| *c == name).ok_or_else(|| {
+        let names: Vec<&str> = PLANAR4_ROWS.iter().map(|r| r.0).collect();
+        format!("no Planar4 row for {name} (one of {})", names.join(", "))
+    })
+}
+
+/// What one run produced: the JSON line (keys in field order, non-finite numbers `null`).
+#[derive(Clone, Copy, Debug, Serialize)]
 struct Summary {
+    target: &'static str,
     algo: &'static str,
     seed: u64,
     iterations: u64,
@@ -143,45 +135,20 @@ struct Summary {
     state_bytes: usize,
 }
 
-impl Summary {
-    /// One line of JSON, keys in a fixed order; non-finite numbers become `null`.
-    fn to_json(self) -> String {
-        format!(
-            concat!(
-                r#"{{"target":"planar_robot_4","algo":"{}","seed":{},"iterations":{},"evals":{},"#,
-                r#""components":{},"elbo":{},"goals_reached":{},"ms_per_iter":{},"state_bytes":{}}}"#
-            ),
-            self.algo,
-            self.seed,
-            self.iterations,
-            self.evals,
-            self.components,
-            json_number(self.elbo),
-            self.goals_reached,
-            json_number(self.ms_per_iter),
-            self.state_bytes,
-        )
-    }
-}
-
-fn json_number(x: f64) -> String {
-    if x.is_finite() { format!("{x}") } else { "null".into() }
-}
-
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let args = Args::parse();
     let worker = thread::Builder::new().name("planar_robot".into()).stack_size(1 << 30).spawn(move || run(args));
     match worker.map(|h| h.join()) {
-        Ok(Ok(Ok(summary))) => {
-            println!("{}", summary.to_json());
-            ExitCode::SUCCESS
-        }
+        Ok(Ok(Ok(summary))) => match serde_json::to_string(&summary) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Ok(Ok(Err(e))) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -244,6 +211,7 @@ fn run(args: Args) -> Result<Summary, BoxError> {
 
     let iters = opt.iterations();
     Ok(Summary {
+        target: "planar_robot_4",
         algo,
         seed: args.seed,
         iterations: iters,
@@ -489,6 +457,7 @@ mod tests {
     #[test]
     fn json_line() {
         let s = Summary {
+            target: "planar_robot_4",
             algo: "SAMTRUX",
             seed: 0,
             iterations: 3,
@@ -500,10 +469,11 @@ mod tests {
             state_bytes: 1,
         };
         assert_eq!(
-            s.to_json(),
+            serde_json::to_string(&s).unwrap(),
             r#"{"target":"planar_robot_4","algo":"SAMTRUX","seed":0,"iterations":3,"evals":90000,"components":302,"elbo":-76.5,"goals_reached":4,"ms_per_iter":12.25,"state_bytes":1}"#
         );
-        assert_eq!(json_number(f64::NAN), "null");
+        let nan = Summary { elbo: f64::NAN, ..s };
+        assert!(serde_json::to_string(&nan).unwrap().contains(r#""elbo":null"#));
     }
 
     #[test]
@@ -517,8 +487,12 @@ mod tests {
         let (algo, k0, settings) = PLANAR4_ROWS[0];
         assert_eq!((algo, k0), ("SAMTRUX", 300));
         assert_eq!(Config::<f64>::parse(&format!("{algo} {settings}")).unwrap(), Config::samtrux_planar_robot_4());
-        let a = Args::parse(["--algo", "zamtrux"].into_iter().map(String::from)).unwrap();
-        assert_eq!(PLANAR4_ROWS[a.algo].0, "ZAMTRUX");
-        assert!(Args::parse(["--algo", "SAMTROX"].into_iter().map(String::from)).is_err());
+        let a = Args::try_parse_from(["planar_robot", "--algo", "zamtrux", "--evals", "60_000"]).unwrap();
+        assert_eq!((PLANAR4_ROWS[a.algo].0, a.evals, a.seed), ("ZAMTRUX", 60_000, 0));
+        let d = Args::try_parse_from(["planar_robot"]).unwrap();
+        assert_eq!((PLANAR4_ROWS[d.algo].0, d.evals), ("SAMTRUX", 5_000_000));
+        assert!(Args::try_parse_from(["planar_robot", "--algo", "SAMTROX"]).is_err());
+        assert!(Args::try_parse_from(["planar_robot", "--seed", "-1"]).is_err());
+        assert!(Args::try_parse_from(["planar_robot", "--bogus"]).is_err());
     }
 }

@@ -18,9 +18,9 @@ fn load(seed: usize) -> (Vec<[f64; WINE_INPUTS]>, Vec<f64>) {
     let x = npz_member(&file, "features_train");
     let y = npz_member(&file, "labels_train");
     assert_eq!(x.shape, vec![2938, 11]);
-    assert_eq!(x.descr, "<f4");
+    assert_eq!(x.dtype, "f4");
     assert_eq!(y.shape, vec![2938]);
-    assert_eq!(y.descr, "<i4");
+    assert_eq!(y.dtype, "i4");
     let feats = (0..x.shape[0]).map(|i| x.row(i).try_into().unwrap()).collect();
     (feats, y.data)
 }

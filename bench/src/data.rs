@@ -1,9 +1,10 @@
-//! Loading the benchmark data of targets.md §11 from disk: a small `.npy` reader (format
-//! 1.0/2.0/3.0, little-endian `f8`/`f4`/`i4`, C order), a `.npz` reader for stored
-//! (uncompressed) zip members, the UCI text files and the ground-truth samples.
+//! Loading the benchmark data of targets.md §11 from disk: `.npy` and `.npz` files through
+//! `ndarray-npy` (arrays of `f8`, `f4` or `i4`, converted to `f64`), the UCI text files and the
+//! ground-truth samples.
 //!
 //! Every function returns `Err(String)` with the file name instead of panicking.
 
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use gmmvi::targets::{
@@ -11,13 +12,15 @@ use gmmvi::targets::{
     parse_german_credit, preprocess_features,
 };
 use nalgebra::SVector;
+use ndarray::ArrayD;
+use ndarray_npy::{NpzReader, ReadNpyError, ReadNpyExt, ReadNpzError, ReadableElement};
 
-/// The default data directory: `$GMMVI_DATA_DIR`, else `../shared/data` next to the
-/// repository root (this crate lives in `<root>/bench`).
+/// The default data directory: `$GMMVI_DATA_DIR`, else the repository's `data/` (this crate
+/// lives in `<root>/bench`).
 pub fn default_data_dir() -> PathBuf {
     match std::env::var_os("GMMVI_DATA_DIR") {
         Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../data"),
     }
 }
 
@@ -43,105 +46,65 @@ impl Npy {
     }
 }
 
-fn bytes<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], String> {
-    b.get(at..at + N).and_then(|s| s.try_into().ok()).ok_or_else(|| "truncated file".to_string())
+/// Where an array is read from: ndarray-npy reads an array only as its stored element type, so
+/// the types are tried in turn.
+trait ArraySource {
+    fn read<T: ReadableElement>(&mut self) -> Result<ArrayD<T>, ReadNpzError>;
 }
 
-fn u16_at(b: &[u8], at: usize) -> Result<usize, String> {
-    Ok(u16::from_le_bytes(bytes(b, at)?) as usize)
+impl ArraySource for &[u8] {
+    fn read<T: ReadableElement>(&mut self) -> Result<ArrayD<T>, ReadNpzError> {
+        Ok(ArrayD::<T>::read_npy(*self)?)
+    }
 }
 
-fn u32_at(b: &[u8], at: usize) -> Result<usize, String> {
-    Ok(u32::from_le_bytes(bytes(b, at)?) as usize)
+impl ArraySource for (&mut NpzReader<Cursor<&[u8]>>, &str) {
+    fn read<T: ReadableElement>(&mut self) -> Result<ArrayD<T>, ReadNpzError> {
+        self.0.by_name(self.1)
+    }
 }
 
-/// The text after `'key':` in a NumPy header dict.
-fn header_value<'h>(header: &'h str, key: &str) -> Result<&'h str, String> {
-    let pat = format!("'{key}':");
-    let at = header.find(&pat).ok_or_else(|| format!("npy header lacks {key}"))?;
-    Ok(header[at + pat.len()..].trim_start())
+fn converted<T: Copy + Into<f64>>(a: ArrayD<T>) -> Npy {
+    Npy { shape: a.shape().to_vec(), data: a.iter().map(|&v| v.into()).collect() }
+}
+
+/// The array of `src` as `f8`, `f4` or `i4`.
+fn read_as_f64(mut src: impl ArraySource) -> Result<Npy, String> {
+    let other_dtype = |e: &ReadNpzError| matches!(e, ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_)));
+    match src.read::<f64>() {
+        Err(e) if other_dtype(&e) => {}
+        r => return r.map(converted).map_err(|e| e.to_string()),
+    }
+    match src.read::<f32>() {
+        Err(e) if other_dtype(&e) => {}
+        r => return r.map(converted).map_err(|e| e.to_string()),
+    }
+    match src.read::<i32>() {
+        Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(d))) => {
+            Err(format!("unsupported npy dtype {d} (expected f8, f4 or i4)"))
+        }
+        r => r.map(converted).map_err(|e| e.to_string()),
+    }
 }
 
 /// Parses one `.npy` file.
 ///
 /// # Errors
-/// For anything but a little-endian `f8`/`f4`/`i4` C-order array of the announced size.
+/// For a malformed file or an element type other than `f8`, `f4` and `i4`.
 pub fn parse_npy(b: &[u8]) -> Result<Npy, String> {
-    if b.get(..6) != Some(b"\x93NUMPY") {
-        return Err("not an npy file".into());
-    }
-    let (hlen, hstart) = match b.get(6) {
-        Some(1) => (u16_at(b, 8)?, 10),
-        Some(2 | 3) => (u32_at(b, 8)?, 12),
-        v => return Err(format!("unsupported npy version {v:?}")),
-    };
-    let header = b.get(hstart..hstart + hlen).and_then(|h| std::str::from_utf8(h).ok()).ok_or("bad npy header")?;
-    if !header_value(header, "fortran_order")?.starts_with("False") {
-        return Err("Fortran-order arrays are not supported".into());
-    }
-    let descr = header_value(header, "descr")?.trim_start_matches('\'').split('\'').next().unwrap_or("");
-    let shape_text = header_value(header, "shape")?;
-    let inner = shape_text.strip_prefix('(').and_then(|s| s.split(')').next()).ok_or("bad npy shape")?;
-    let shape = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|e| format!("bad npy shape {inner:?}: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let count: usize = shape.iter().product();
-    let raw = &b[hstart + hlen..];
-    let data: Vec<f64> = match descr {
-        "<f8" => raw.chunks_exact(8).take(count).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
-        "<f4" => raw
-            .chunks_exact(4)
-            .take(count)
-            .map(|c| f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4]))))
-            .collect(),
-        "<i4" => raw
-            .chunks_exact(4)
-            .take(count)
-            .map(|c| f64::from(i32::from_le_bytes(c.try_into().unwrap_or([0; 4]))))
-            .collect(),
-        d => return Err(format!("unsupported npy dtype {d:?}")),
-    };
-    if data.len() != count {
-        return Err("truncated npy data".into());
-    }
-    Ok(Npy { shape, data })
+    read_as_f64(b)
 }
 
-/// Parses the members of a `.npz` archive (stored members only), named without `.npy`.
+/// Parses the member `name` (without `.npy`) of a `.npz` archive.
 ///
 /// # Errors
-/// For a malformed archive, a compressed member or a bad member.
-pub fn parse_npz(b: &[u8]) -> Result<Vec<(String, Npy)>, String> {
-    let last = b.len().checked_sub(22).ok_or("not a zip archive")?;
-    let eocd = (0..=last).rev().find(|&i| u32_at(b, i) == Ok(0x0605_4b50)).ok_or("no zip end record")?;
-    let entries = u16_at(b, eocd + 10)?;
-    let mut at = u32_at(b, eocd + 16)?;
-    let mut out = Vec::with_capacity(entries);
-    for _ in 0..entries {
-        if u32_at(b, at)? != 0x0201_4b50 {
-            return Err("bad zip central directory".into());
-        }
-        let method = u16_at(b, at + 10)?;
-        let size = u32_at(b, at + 20)?;
-        let (nlen, elen, clen) = (u16_at(b, at + 28)?, u16_at(b, at + 30)?, u16_at(b, at + 32)?);
-        let local = u32_at(b, at + 42)?;
-        let name = b.get(at + 46..at + 46 + nlen).map(String::from_utf8_lossy).ok_or("truncated zip")?.into_owned();
-        if method != 0 {
-            return Err(format!("member {name} is compressed; only stored members are supported"));
-        }
-        if u32_at(b, local)? != 0x0403_4b50 {
-            return Err("bad zip local header".into());
-        }
-        let start = local + 30 + u16_at(b, local + 26)? + u16_at(b, local + 28)?;
-        let member = b.get(start..start + size).ok_or("truncated zip member")?;
-        let npy = parse_npy(member).map_err(|e| format!("member {name}: {e}"))?;
-        out.push((name.trim_end_matches(".npy").to_string(), npy));
-        at += 46 + nlen + elen + clen;
+/// For a malformed archive, a missing member or a member [`parse_npy`] rejects.
+pub fn parse_npz_member(b: &[u8], name: &str) -> Result<Npy, String> {
+    let mut npz = NpzReader::new(Cursor::new(b)).map_err(|e| e.to_string())?;
+    if !npz.names().map_err(|e| e.to_string())?.iter().any(|n| n == name) {
+        return Err(format!("no member {name}"));
     }
-    Ok(out)
+    read_as_f64((&mut npz, name)).map_err(|e| format!("member {name}: {e}"))
 }
 
 /// The data files of one directory.
@@ -171,12 +134,7 @@ impl DataDir {
     /// # Errors
     /// If it cannot be read or parsed or lacks the member.
     pub fn npz_member(&self, rel: &str, name: &str) -> Result<Npy, String> {
-        parse_npz(&self.read(rel)?)
-            .map_err(|e| format!("{rel}: {e}"))?
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, a)| a)
-            .ok_or_else(|| format!("{rel} has no member {name}"))
+        parse_npz_member(&self.read(rel)?, name).map_err(|e| format!("{rel}: {e}"))
     }
 
     /// The preprocessed BreastCancer rows and labels (targets.md §5.1).
@@ -233,33 +191,43 @@ fn rows_of<const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::{Array1, Array2};
+    use ndarray_npy::{NpzWriter, WriteNpyExt};
 
-    fn npy_bytes(descr: &str, shape: &str, payload: &[u8]) -> Vec<u8> {
-        let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut b = b"\x93NUMPY\x01\x00".to_vec();
-        b.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        b.extend_from_slice(header.as_bytes());
-        b.extend_from_slice(payload);
+    fn npy_bytes(a: &impl WriteNpyExt) -> Vec<u8> {
+        let mut b = Vec::new();
+        a.write_npy(&mut b).unwrap();
         b
     }
 
     #[test]
-    fn reads_npy_arrays() {
-        let payload: Vec<u8> = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let a = parse_npy(&npy_bytes("<f8", "(2, 3)", &payload)).unwrap();
-        assert_eq!(a.shape, vec![2, 3]);
-        let rows = a.rows::<3>().unwrap();
+    fn reads_npy_and_npz_arrays() {
+        let a = Array2::from_shape_vec((2, 3), vec![1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let p = parse_npy(&npy_bytes(&a)).unwrap();
+        assert_eq!(p.shape, vec![2, 3]);
+        let rows = p.rows::<3>().unwrap();
         assert_eq!(rows[1], SVector::from([4.0, 5.0, 6.0]));
-        assert!(a.rows::<2>().is_err());
-        let ints: Vec<u8> = [7i32, -1].iter().flat_map(|v| v.to_le_bytes()).collect();
-        assert_eq!(parse_npy(&npy_bytes("<i4", "(2,)", &ints)).unwrap().data, vec![7.0, -1.0]);
-        assert!(parse_npy(&npy_bytes("<f8", "(2, 3)", &payload[..40])).is_err());
-        assert!(parse_npy(&npy_bytes("<c16", "(1,)", &payload)).is_err());
+        assert!(p.rows::<2>().is_err());
+        // Fortran order comes back in C order.
+        assert_eq!(parse_npy(&npy_bytes(&a.t().to_owned())).unwrap().data, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        assert_eq!(parse_npy(&npy_bytes(&Array1::from(vec![7i32, -1]))).unwrap().data, vec![7.0, -1.0]);
+        assert_eq!(parse_npy(&npy_bytes(&Array1::from(vec![0.5f32]))).unwrap().data, vec![0.5]);
+
+        let mut npz = NpzWriter::new(Cursor::new(Vec::new()));
+        npz.add_array("x", &a).unwrap();
+        npz.add_array("y", &Array1::from(vec![3i32, 4])).unwrap();
+        npz.add_array("z", &Array1::from(vec![1u8])).unwrap();
+        let npz = npz.finish().unwrap().into_inner();
+        assert_eq!(parse_npz_member(&npz, "x").unwrap(), p);
+        assert_eq!(parse_npz_member(&npz, "y").unwrap().data, vec![3.0, 4.0]);
+        assert!(parse_npz_member(&npz, "w").unwrap_err().contains("no member w"));
+        assert!(parse_npz_member(&npz, "z").unwrap_err().contains("unsupported npy dtype"));
+
+        let good = npy_bytes(&a);
+        assert!(parse_npy(&good[..good.len() - 8]).is_err());
+        assert!(parse_npy(&npy_bytes(&Array1::from(vec![1u8]))).is_err());
         assert!(parse_npy(b"garbage").is_err());
-        assert!(parse_npz(b"garbage").is_err());
+        assert!(parse_npz_member(b"garbage", "x").is_err());
+        assert!(parse_npz_member(&npz[..npz.len() / 2], "x").is_err());
     }
 }

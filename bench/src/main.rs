@@ -49,7 +49,7 @@ struct Cli {
     /// Threads of the hot loops (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Data directory (default: $GMMVI_DATA_DIR or ../shared/data next to the repository).
+    /// Data directory (default: $GMMVI_DATA_DIR, else the repository's data/).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// No progress bar.

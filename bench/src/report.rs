@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use serde::Deserialize;
 
 use crate::presets::TargetId;
 
@@ -266,20 +267,31 @@ pub struct Row {
     pub speedup: Option<f64>,
 }
 
-/// The value of `"key":` in a flat JSON object: the unquoted string or the number text; `None` if
-/// the key is missing.
-pub fn json_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let pat = format!("\"{key}\":");
-    let rest = line[line.find(&pat)? + pat.len()..].trim_start();
-    if let Some(inner) = rest.strip_prefix('"') {
-        return inner.find('"').map(|end| &inner[..end]);
-    }
-    let end = rest.find([',', '}']).unwrap_or(rest.len());
-    Some(rest[..end].trim())
+/// The numbers of a runner JSON line that the report uses; a missing key or `null` is `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
+pub struct JsonLine {
+    /// Optimiser iterations.
+    pub iterations: Option<f64>,
+    /// Target evaluations.
+    pub evals: Option<f64>,
+    /// Final number of components.
+    pub components: Option<f64>,
+    /// Final ELBO.
+    pub elbo: Option<f64>,
+    /// Milliseconds per iteration.
+    pub ms_per_iter: Option<f64>,
+    /// Final MMD.
+    pub mmd: Option<f64>,
+    /// Wall seconds of the run.
+    pub wall_s: Option<f64>,
 }
 
-fn json_number(line: &str, key: &str) -> Option<f64> {
-    json_field(line, key).and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite())
+/// Parses a runner JSON line (other keys are ignored).
+///
+/// # Errors
+/// If `line` is not a JSON object or a used key holds something other than a number or `null`.
+pub fn parse_json_line(line: &str) -> Result<JsonLine, String> {
+    serde_json::from_str(line).map_err(|e| e.to_string())
 }
 
 /// (algo, seed) of a file stem `<algo>_s<seed>`.
@@ -297,19 +309,20 @@ pub fn parse_curve(text: &str) -> Vec<(f64, f64)> {
     parse_series(text, "elbo")
 }
 
-/// The (evaluations, `column`) rows of a runner CSV; rows with a non-finite value are left out.
+/// The (evaluations, `column`) rows of a runner CSV; rows with a missing or non-finite value
+/// are left out.
 pub fn parse_series(text: &str, column: &str) -> Vec<(f64, f64)> {
-    let mut lines = text.lines();
-    let Some(header) = lines.next() else { return Vec::new() };
-    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-    let (Some(ie), Some(iy)) = (cols.iter().position(|c| *c == "evals"), cols.iter().position(|c| *c == column)) else {
+    let mut r = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let Ok(header) = r.headers() else { return Vec::new() };
+    let (Some(ie), Some(iy)) = (header.iter().position(|c| c == "evals"), header.iter().position(|c| c == column))
+    else {
         return Vec::new();
     };
-    lines
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            let x = f.get(ie)?.trim().parse::<f64>().ok()?;
-            let y = f.get(iy)?.trim().parse::<f64>().ok()?;
+    r.records()
+        .filter_map(|rec| {
+            let rec = rec.ok()?;
+            let x = rec.get(ie)?.parse::<f64>().ok()?;
+            let y = rec.get(iy)?.parse::<f64>().ok()?;
             (x.is_finite() && y.is_finite()).then_some((x, y))
         })
         .collect()
@@ -330,7 +343,8 @@ fn algo_rank(name: &str) -> (usize, String) {
 /// Reads a results directory.
 ///
 /// # Errors
-/// If `dir` cannot be listed or a JSON/CSV file cannot be read.
+/// If `dir` cannot be listed, a JSON/CSV file cannot be read or a JSON file's last `{` line is
+/// not a runner JSON line.
 pub fn load(dir: &Path) -> Result<Results, String> {
     let read_dir = |d: &Path| std::fs::read_dir(d).map_err(|e| format!("cannot list {}: {e}", d.display()));
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
@@ -357,6 +371,7 @@ pub fn load(dir: &Path) -> Result<Results, String> {
                 "json" => {
                     let text = read(f)?;
                     let line = text.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or("");
+                    let j = parse_json_line(line).map_err(|e| format!("{}: {e}", f.display()))?;
                     let csv = f.with_extension("csv");
                     let csv_text = if csv.is_file() { read(&csv)? } else { String::new() };
                     let (curve, mmd_curve) = (parse_curve(&csv_text), parse_series(&csv_text, "mmd"));
@@ -364,13 +379,13 @@ pub fn load(dir: &Path) -> Result<Results, String> {
                         target: target.clone(),
                         algo,
                         seed,
-                        iterations: json_number(line, "iterations"),
-                        evals: json_number(line, "evals"),
-                        components: json_number(line, "components"),
-                        elbo: json_number(line, "elbo"),
-                        ms_per_iter: json_number(line, "ms_per_iter"),
-                        mmd: json_number(line, "mmd"),
-                        wall_s: json_number(line, "wall_s"),
+                        iterations: j.iterations,
+                        evals: j.evals,
+                        components: j.components,
+                        elbo: j.elbo,
+                        ms_per_iter: j.ms_per_iter,
+                        mmd: j.mmd,
+                        wall_s: j.wall_s,
                         curve,
                         mmd_curve,
                     });

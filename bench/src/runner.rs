@@ -2,7 +2,6 @@
 //! optimiser with its per-target capacities, steps it until the evaluation budget, and logs
 //! the 2000-sample ELBO (docs/targets.md §0) and the MMD (§9) every `log_every` iterations.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use gmmvi::config::{ComponentAdaptation, SampleSelector};
@@ -15,6 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nalgebra::{SMatrix, SVector};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::Serialize;
 
 use crate::data::DataDir;
 use crate::mmd::{MMD_MODEL_SAMPLES, Mmd};
@@ -64,8 +64,8 @@ pub struct RunOptions {
     pub mmd_gt_rows: Option<usize>,
 }
 
-/// One CSV row.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// One CSV row (the fields in column order).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct LogRow {
     /// Completed iterations.
     pub iteration: u64,
@@ -84,15 +84,9 @@ pub struct LogRow {
 /// The CSV header.
 pub const CSV_HEADER: &str = "iteration,evals,components,elbo,mmd,wall_s";
 
-impl LogRow {
-    /// The row as CSV (non-finite numbers as `NaN`).
-    pub fn to_csv(&self) -> String {
-        format!("{},{},{},{},{},{}", self.iteration, self.evals, self.components, self.elbo, self.mmd, self.wall_s)
-    }
-}
-
-/// The final figures of a run (the JSON line).
-#[derive(Clone, Debug, PartialEq)]
+/// The final figures of a run (the JSON line: the fields but `rows`, in order; non-finite
+/// numbers and a missing MMD are `null`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
     /// Target name.
     pub target: String,
@@ -117,58 +111,31 @@ pub struct Summary {
     /// Wall seconds of the whole run, evaluations included.
     pub wall_s: f64,
     /// Every logged row.
+    #[serde(skip)]
     pub rows: Vec<LogRow>,
-}
-
-fn json_number(x: f64) -> String {
-    if x.is_finite() { format!("{x}") } else { "null".into() }
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 impl Summary {
     /// One line of JSON, keys in a fixed order; non-finite numbers and a missing MMD are `null`.
     pub fn to_json(&self) -> String {
-        format!(
-            concat!(
-                r#"{{"target":{},"algo":{},"seed":{},"iterations":{},"evals":{},"components":{},"elbo":{},"#,
-                r#""ms_per_iter":{},"state_bytes":{},"mmd":{},"wall_s":{}}}"#
-            ),
-            json_string(&self.target),
-            json_string(&self.algo),
-            self.seed,
-            self.iterations,
-            self.evals,
-            self.components,
-            json_number(self.elbo),
-            json_number(self.ms_per_iter),
-            self.state_bytes,
-            self.mmd.map_or("null".into(), json_number),
-            json_number(self.wall_s),
-        )
+        // Serialising plain fields to a string cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// The logged rows as CSV text with header.
-    pub fn to_csv(&self) -> String {
-        let mut s = String::from(CSV_HEADER);
-        s.push('\n');
+    /// The logged rows as CSV text with header (non-finite numbers as `NaN`, `inf`).
+    ///
+    /// # Errors
+    /// Never in practice (the writer is a `Vec`); the `csv` writer's error type says otherwise.
+    pub fn to_csv(&self) -> Result<String, String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
         for r in &self.rows {
-            s.push_str(&r.to_csv());
-            s.push('\n');
+            w.serialize(r).map_err(|e| e.to_string())?;
         }
-        s
+        if self.rows.is_empty() {
+            w.write_record(CSV_HEADER.split(',')).map_err(|e| e.to_string())?;
+        }
+        let bytes = w.into_inner().map_err(|e| e.to_string())?;
+        String::from_utf8(bytes).map_err(|e| e.to_string())
     }
 }
 
@@ -605,8 +572,7 @@ where
 /// # Errors
 /// If the file cannot be written.
 pub fn write_csv(path: &std::path::Path, summary: &Summary) -> Result<(), String> {
-    let mut f = std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    f.write_all(summary.to_csv().as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    std::fs::write(path, summary.to_csv()?).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -661,9 +627,13 @@ mod tests {
         };
         assert_eq!(
             s.to_json(),
-            r#"{"target":"gmm20","algo":"SAMTRUX","seed":0,"iterations":3,"evals":900,"components":2,"elbo":-1.5,"ms_per_iter":2,"state_bytes":10,"mmd":null,"wall_s":0.5}"#
+            r#"{"target":"gmm20","algo":"SAMTRUX","seed":0,"iterations":3,"evals":900,"components":2,"elbo":-1.5,"ms_per_iter":2.0,"state_bytes":10,"mmd":null,"wall_s":0.5}"#
         );
-        assert_eq!(s.to_csv(), "iteration,evals,components,elbo,mmd,wall_s\n3,900,2,-1.5,NaN,0.25\n");
-        assert_eq!(json_string("a\"b\\\n"), r#""a\"b\\\u000a""#);
+        assert_eq!(s.to_csv().unwrap(), "iteration,evals,components,elbo,mmd,wall_s\n3,900,2,-1.5,NaN,0.25\n");
+        // Non-finite numbers are null; strings are escaped.
+        let odd = Summary { algo: "a\"b\\\n".into(), elbo: f64::NEG_INFINITY, mmd: Some(f64::NAN), rows: vec![], ..s };
+        let v: serde_json::Value = serde_json::from_str(&odd.to_json()).unwrap();
+        assert_eq!((v["algo"].as_str(), v["elbo"].is_null(), v["mmd"].is_null()), (Some("a\"b\\\n"), true, true));
+        assert_eq!(odd.to_csv().unwrap(), "iteration,evals,components,elbo,mmd,wall_s\n");
     }
 }

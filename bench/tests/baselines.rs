@@ -5,16 +5,9 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gmmvi-bench");
 
-/// The value of `"key":` in a flat JSON object (number, `null` or string).
-fn json_field<'a>(line: &'a str, key: &str) -> &'a str {
-    let pat = format!("\"{key}\":");
-    let at = line.find(&pat).unwrap_or_else(|| panic!("{key} missing in {line}")) + pat.len();
-    let rest = &line[at..];
-    let end = match rest.strip_prefix('"') {
-        Some(inner) => inner.find('"').unwrap() + 2,
-        None => rest.find([',', '}']).unwrap(),
-    };
-    &rest[..end]
+/// A JSON line as an object, keys in their order in the line.
+fn json(line: &str) -> serde_json::Map<String, serde_json::Value> {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"))
 }
 
 fn run(algo: &str, evals: &str) -> String {
@@ -30,27 +23,37 @@ fn run(algo: &str, evals: &str) -> String {
     lines[0].to_string()
 }
 
-fn num(line: &str, key: &str) -> f64 {
-    json_field(line, key).parse().unwrap_or_else(|e| panic!("{key} in {line}: {e}"))
+fn num(j: &serde_json::Map<String, serde_json::Value>, key: &str) -> f64 {
+    j.get(key).and_then(serde_json::Value::as_f64).unwrap_or_else(|| panic!("{key} is not a number in {j:?}"))
 }
 
 #[test]
 fn advi_mf_and_svgd_json_lines() {
-    let keys =
-        ["target", "algo", "seed", "iterations", "evals", "components", "elbo", "ms_per_iter", "state_bytes", "mmd"];
-    let line = run("ADVI-MF", "320");
-    for k in keys.iter().chain(&["wall_s"]) {
-        json_field(&line, k);
-    }
-    assert_eq!(json_field(&line, "algo"), "\"ADVI-MF\"");
-    assert_eq!((num(&line, "iterations"), num(&line, "evals"), num(&line, "components")), (20.0, 320.0, 1.0));
-    assert!(num(&line, "elbo").is_finite() && num(&line, "mmd") > 0.0 && num(&line, "state_bytes") > 0.0);
+    let keys = [
+        "target",
+        "algo",
+        "seed",
+        "iterations",
+        "evals",
+        "components",
+        "elbo",
+        "ms_per_iter",
+        "state_bytes",
+        "mmd",
+        "wall_s",
+    ];
+    let j = json(&run("ADVI-MF", "320"));
+    assert_eq!(j.keys().map(String::as_str).collect::<Vec<_>>(), keys);
+    assert_eq!(j["algo"], "ADVI-MF");
+    assert_eq!((num(&j, "iterations"), num(&j, "evals"), num(&j, "components")), (20.0, 320.0, 1.0));
+    assert!(num(&j, "elbo").is_finite() && num(&j, "mmd") > 0.0 && num(&j, "state_bytes") > 0.0);
 
-    let line = run("SVGD", "300");
-    assert_eq!(json_field(&line, "algo"), "\"SVGD\"");
-    assert_eq!((num(&line, "iterations"), num(&line, "evals"), num(&line, "components")), (3.0, 300.0, 100.0));
-    assert_eq!(json_field(&line, "elbo"), "null");
-    assert!(num(&line, "mmd") > 0.0);
+    let j = json(&run("SVGD", "300"));
+    assert_eq!(j.keys().map(String::as_str).collect::<Vec<_>>(), keys);
+    assert_eq!(j["algo"], "SVGD");
+    assert_eq!((num(&j, "iterations"), num(&j, "evals"), num(&j, "components")), (3.0, 300.0, 100.0));
+    assert!(j["elbo"].is_null(), "{j:?}");
+    assert!(num(&j, "mmd") > 0.0);
 }
 
 #[test]

@@ -5,20 +5,13 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gmmvi-bench");
 
-/// The value of `"key":` in a flat JSON object (number, `null` or string).
-fn json_field<'a>(line: &'a str, key: &str) -> &'a str {
-    let pat = format!("\"{key}\":");
-    let at = line.find(&pat).unwrap_or_else(|| panic!("{key} missing in {line}")) + pat.len();
-    let rest = &line[at..];
-    let end = match rest.strip_prefix('"') {
-        Some(inner) => inner.find('"').unwrap() + 2,
-        None => rest.find([',', '}']).unwrap(),
-    };
-    &rest[..end]
+/// A JSON line as an object, keys in their order in the line.
+fn json(line: &str) -> serde_json::Map<String, serde_json::Value> {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"))
 }
 
-fn num(line: &str, key: &str) -> f64 {
-    json_field(line, key).parse().unwrap_or_else(|e| panic!("{key} in {line}: {e}"))
+fn num(j: &serde_json::Map<String, serde_json::Value>, key: &str) -> f64 {
+    j.get(key).and_then(serde_json::Value::as_f64).unwrap_or_else(|| panic!("{key} is not a number in {j:?}"))
 }
 
 #[test]
@@ -35,39 +28,37 @@ fn json_line_and_csv() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
-    let line = lines[0];
-    assert!(line.starts_with('{') && line.ends_with('}'));
-    let keys = [
-        "target",
-        "algo",
-        "seed",
-        "iterations",
-        "evals",
-        "components",
-        "elbo",
-        "ms_per_iter",
-        "state_bytes",
-        "mmd",
-        "wall_s",
-    ];
-    let mut last = 0;
-    for k in keys {
-        let at = line.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} missing in {line}"));
-        assert!(at >= last, "key order at {k}");
-        last = at;
-    }
-    assert_eq!(json_field(line, "target"), "\"breast_cancer\"");
-    assert_eq!(json_field(line, "algo"), "\"SAMTRUX\"");
-    assert_eq!(num(line, "seed"), 3.0);
-    assert_eq!(num(line, "iterations"), 4.0);
-    assert_eq!(num(line, "evals"), 4.0 * 30.0);
-    assert!(num(line, "elbo").is_finite() && num(line, "mmd") > 0.0 && num(line, "state_bytes") > 0.0);
+    let j = json(lines[0]);
+    let keys: Vec<&str> = j.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "target",
+            "algo",
+            "seed",
+            "iterations",
+            "evals",
+            "components",
+            "elbo",
+            "ms_per_iter",
+            "state_bytes",
+            "mmd",
+            "wall_s"
+        ]
+    );
+    assert_eq!(j["target"], "breast_cancer");
+    assert_eq!(j["algo"], "SAMTRUX");
+    assert_eq!(num(&j, "seed"), 3.0);
+    assert_eq!(num(&j, "iterations"), 4.0);
+    assert_eq!(num(&j, "evals"), 4.0 * 30.0);
+    assert!(num(&j, "elbo").is_finite() && num(&j, "mmd") > 0.0 && num(&j, "state_bytes") > 0.0);
 
     let text = std::fs::read_to_string(&csv).unwrap();
     std::fs::remove_file(&csv).unwrap();
-    let mut rows = text.lines();
-    assert_eq!(rows.next(), Some("iteration,evals,components,elbo,mmd,wall_s"));
-    let rows: Vec<Vec<f64>> = rows.map(|r| r.split(',').map(|v| v.parse::<f64>().unwrap()).collect()).collect();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(reader.headers().unwrap(), vec!["iteration", "evals", "components", "elbo", "mmd", "wall_s"]);
+    let rows: Vec<Vec<f64>> =
+        reader.records().map(|r| r.unwrap().iter().map(|v| v.parse::<f64>().unwrap()).collect()).collect();
     assert_eq!(rows.len(), 2, "{text}");
     for (r, it) in rows.iter().zip([2.0, 4.0]) {
         assert_eq!(r.len(), 6);
@@ -76,8 +67,8 @@ fn json_line_and_csv() {
         assert!(r[2] >= 1.0 && r[3].is_finite() && r[4].is_finite() && r[5] >= 0.0, "{r:?}");
     }
     // The final row is the JSON line's state.
-    assert_eq!(rows[1][3], num(line, "elbo"));
-    assert_eq!(rows[1][4], num(line, "mmd"));
+    assert_eq!(rows[1][3], num(&j, "elbo"));
+    assert_eq!(rows[1][4], num(&j, "mmd"));
 }
 
 #[test]
@@ -88,9 +79,9 @@ fn no_ground_truth_gives_null_mmd() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let line = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(json_field(line.trim(), "mmd"), "null");
-    assert_eq!(num(line.trim(), "components"), 2.0);
+    let j = json(String::from_utf8(out.stdout).unwrap().trim());
+    assert!(j["mmd"].is_null(), "{j:?}");
+    assert_eq!(num(&j, "components"), 2.0);
 }
 
 #[test]
@@ -137,7 +128,8 @@ fn smoke_suite() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), gmmvi_bench::presets::TargetId::ALL.len(), "{stdout}");
     for line in lines {
-        assert_eq!(json_field(line, "algo"), "\"SAMTRUX\"");
-        assert!(num(line, "elbo").is_finite(), "{line}");
+        let j = json(line);
+        assert_eq!(j["algo"], "SAMTRUX");
+        assert!(num(&j, "elbo").is_finite(), "{line}");
     }
 }

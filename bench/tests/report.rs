@@ -10,10 +10,18 @@ use gmmvi_bench::report::{self, Stat};
 const HEADER: &str = "iteration,evals,components,elbo,mmd,wall_s";
 
 fn json(target: &str, algo: &str, seed: u64, evals: u64, elbo: f64, ms: f64, mmd: Option<f64>) -> String {
-    format!(
-        r#"{{"target":"{target}","algo":"{algo}","seed":{seed},"iterations":10,"evals":{evals},"components":3,"elbo":{elbo},"ms_per_iter":{ms},"state_bytes":1,"mmd":{},"wall_s":2.5}}"#,
-        mmd.map_or("null".to_string(), |m| m.to_string())
-    )
+    serde_json::json!({
+        "target": target, "algo": algo, "seed": seed, "iterations": 10, "evals": evals, "components": 3,
+        "elbo": elbo, "ms_per_iter": ms, "state_bytes": 1, "mmd": mmd, "wall_s": 2.5,
+    })
+    .to_string()
+}
+
+/// A JSON line of [`json`] whose ELBO is `null` (a run without an ELBO estimate).
+fn without_elbo(line: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["elbo"] = serde_json::Value::Null;
+    v.to_string()
 }
 
 fn write(path: &Path, text: &str) {
@@ -148,10 +156,18 @@ fn binary_writes_table_and_svgs() {
 
 #[test]
 fn helpers() {
-    assert_eq!(report::json_field(r#"{"a":"x y","b":-1.5,"c":null}"#, "b"), Some("-1.5"));
-    assert_eq!(report::json_field(r#"{"a":"x y","b":-1.5,"c":null}"#, "a"), Some("x y"));
-    assert_eq!(report::json_field(r#"{"a":"x y","b":-1.5,"c":null}"#, "c"), Some("null"));
-    assert_eq!(report::json_field(r#"{"a":1}"#, "z"), None);
+    let j = report::parse_json_line(r#"{"target":"x y","elbo":-1.5,"mmd":null,"evals":300,"wall_s":2.5e-7}"#).unwrap();
+    assert_eq!(
+        j,
+        report::JsonLine { elbo: Some(-1.5), evals: Some(300.0), wall_s: Some(2.5e-7), ..Default::default() }
+    );
+    assert!(report::parse_json_line(r#"{"elbo":"x"}"#).is_err());
+    assert!(report::parse_json_line("").is_err());
+    let dir = temp_dir("badjson");
+    write(&dir.join("gmm20").join("SAMTRUX_s0.json"), "{\"elbo\": -1.5,");
+    let e = report::load(&dir).unwrap_err();
+    assert!(e.contains("SAMTRUX_s0.json"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(report::parse_stem("ADVI-MF_s12"), Some(("ADVI-MF".into(), 12)));
     assert_eq!(report::parse_stem("a_b_s3"), Some(("a_b".into(), 3)));
     assert_eq!(report::parse_stem("SAMTRUX"), None);
@@ -211,7 +227,7 @@ fn synthetic_baselines(dir: &Path) {
             "exit 1: gmmvi-bench --algo IWAE\nerror: the worker thread panicked\n",
         );
     }
-    let vr = json("planar_robot_4", "VR", 0, 434_256, 0.0, 0.02, None).replace("\"elbo\":0", "\"elbo\":null");
+    let vr = without_elbo(&json("planar_robot_4", "VR", 0, 434_256, 0.0, 0.02, None));
     write(&p.join("VR_s0.json"), &vr);
     let b = dir.join("breast_cancer");
     write(&b.join("SAMTRUX_s0.json"), &json("breast_cancer", "SAMTRUX", 0, 600_000, -79.0, 400.0, Some(0.002)));
@@ -219,7 +235,7 @@ fn synthetic_baselines(dir: &Path) {
         &b.join("SAMTRUX_s0.csv"),
         &format!("{HEADER}\n1,3000,1,-5000,0.5,1\n100,300000,10,-85,0.01,5\n200,600000,20,-79,0.002,9\n"),
     );
-    let svgd = json("breast_cancer", "SVGD", 0, 300, 0.0, 8.0, Some(0.3)).replace("\"elbo\":0", "\"elbo\":null");
+    let svgd = without_elbo(&json("breast_cancer", "SVGD", 0, 300, 0.0, 8.0, Some(0.3)));
     write(&b.join("SVGD_s0.json"), &svgd);
     write(&b.join("ADVI-MF_s0.json"), &json("breast_cancer", "ADVI-MF", 0, 400_000, -90.0, 1.0, Some(0.05)));
     write(&dir.join("gmm20").join("FLOW_s0.json"), &json("gmm20", "FLOW", 0, 500_000, -1.5, 0.2, None));

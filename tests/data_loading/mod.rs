@@ -1,17 +1,20 @@
-//! Std-side loading of the benchmark data (spec targets.md §11) for the target tests: a
-//! minimal `.npy` reader (format 1.0/2.0/3.0, little-endian `f8`/`f4`/`i4`, C order) and a
-//! `.npz` reader for stored (uncompressed) zip members, found through the central directory.
+//! Std-side loading of the benchmark data (spec targets.md §11) for the target tests: `.npy`
+//! and `.npz` files through `ndarray-npy`, arrays of `f8`, `f4` or `i4` converted to `f64`.
 //!
-//! The data directory is `$GMMVI_DATA_DIR`, or `../shared/data` next to the crate.
+//! The data directory is `$GMMVI_DATA_DIR`, or the repository's `data/`.
 #![allow(dead_code)]
 
+use std::io::Cursor;
 use std::path::PathBuf;
 
-/// The shipped data directory.
+use ndarray::ArrayD;
+use ndarray_npy::{NpzReader, ReadNpyError, ReadNpyExt, ReadNpzError, ReadableElement};
+
+/// The data directory: `$GMMVI_DATA_DIR`, else the repository's `data/`.
 pub fn data_dir() -> PathBuf {
     match std::env::var_os("GMMVI_DATA_DIR") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"),
     }
 }
 
@@ -26,15 +29,15 @@ pub fn read_text(rel: &str) -> String {
     String::from_utf8(read_data(rel)).expect("UTF-8 data file")
 }
 
-/// The elements of a `.npy` array, converted to `f64`.
+/// The elements of a NumPy array, converted to `f64`.
 #[derive(Clone, Debug)]
 pub struct Npy {
     /// The array's shape.
     pub shape: Vec<usize>,
     /// Its elements in C order.
     pub data: Vec<f64>,
-    /// The stored dtype (`<f8`, `<f4` or `<i4`).
-    pub descr: String,
+    /// The stored element type (`f8`, `f4` or `i4`).
+    pub dtype: &'static str,
 }
 
 impl Npy {
@@ -45,90 +48,51 @@ impl Npy {
     }
 }
 
-fn u16_at(b: &[u8], at: usize) -> usize {
-    u16::from_le_bytes([b[at], b[at + 1]]) as usize
+/// Where an array is read from: ndarray-npy reads an array only as its stored element type, so
+/// the types are tried in turn.
+trait ArraySource {
+    fn read<T: ReadableElement>(&mut self) -> Result<ArrayD<T>, ReadNpzError>;
 }
 
-fn u32_at(b: &[u8], at: usize) -> usize {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize
-}
-
-/// The quoted value of `key` in a NumPy header dict.
-fn header_str<'h>(header: &'h str, key: &str) -> &'h str {
-    let at = header.find(&format!("'{key}'")).unwrap_or_else(|| panic!("npy header lacks {key}: {header}"));
-    let rest = &header[at + key.len() + 2..];
-    let q0 = rest.find('\'').expect("quoted value") + 1;
-    let q1 = rest[q0..].find('\'').expect("closing quote") + q0;
-    &rest[q0..q1]
-}
-
-/// Parses one `.npy` file.
-pub fn parse_npy(b: &[u8]) -> Npy {
-    assert_eq!(&b[..6], b"\x93NUMPY", "not an npy file");
-    let (hlen, hstart) = match b[6] {
-        1 => (u16_at(b, 8), 10),
-        2 | 3 => (u32_at(b, 8), 12),
-        v => panic!("npy version {v}"),
-    };
-    let header = std::str::from_utf8(&b[hstart..hstart + hlen]).expect("ASCII header");
-    assert!(header.contains("'fortran_order': False"), "Fortran order unsupported: {header}");
-    let descr = header_str(header, "descr").to_string();
-    let s0 = header.find("'shape':").expect("shape") + 8;
-    let p0 = header[s0..].find('(').expect("(") + s0 + 1;
-    let p1 = header[p0..].find(')').expect(")") + p0;
-    let shape: Vec<usize> =
-        header[p0..p1].split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().expect("dim")).collect();
-    let count: usize = shape.iter().product();
-    let raw = &b[hstart + hlen..];
-    let data: Vec<f64> = match descr.as_str() {
-        "<f8" => raw.chunks_exact(8).take(count).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
-        "<f4" => raw.chunks_exact(4).take(count).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
-        "<i4" => raw.chunks_exact(4).take(count).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
-        d => panic!("dtype {d} unsupported"),
-    };
-    assert_eq!(data.len(), count, "truncated npy data");
-    Npy { shape, data, descr }
-}
-
-/// Parses every member of a `.npz` archive (stored members only), by member name without
-/// the `.npy` suffix.
-pub fn parse_npz(b: &[u8]) -> Vec<(String, Npy)> {
-    // End of central directory: signature 0x06054b50, searched from the end.
-    let eocd = (0..=b.len() - 22).rev().find(|&i| u32_at(b, i) == 0x0605_4b50).expect("zip end record");
-    let entries = u16_at(b, eocd + 10);
-    let mut at = u32_at(b, eocd + 16);
-    let mut out = Vec::new();
-    for _ in 0..entries {
-        assert_eq!(u32_at(b, at), 0x0201_4b50, "central directory entry");
-        let method = u16_at(b, at + 10);
-        let csize = u32_at(b, at + 20);
-        let usize_ = u32_at(b, at + 24);
-        let (nlen, elen, clen) = (u16_at(b, at + 28), u16_at(b, at + 30), u16_at(b, at + 32));
-        let local = u32_at(b, at + 42);
-        let name = String::from_utf8(b[at + 46..at + 46 + nlen].to_vec()).expect("member name");
-        assert_eq!(method, 0, "member {name} is compressed (method {method}); only stored members are supported");
-        assert_eq!(csize, usize_);
-        assert_eq!(u32_at(b, local), 0x0403_4b50, "local header");
-        let start = local + 30 + u16_at(b, local + 26) + u16_at(b, local + 28);
-        let npy = parse_npy(&b[start..start + csize]);
-        out.push((name.trim_end_matches(".npy").to_string(), npy));
-        at += 46 + nlen + elen + clen;
+impl ArraySource for &[u8] {
+    fn read<T: ReadableElement>(&mut self) -> Result<ArrayD<T>, ReadNpzError> {
+        Ok(ArrayD::<T>::read_npy(*self)?)
     }
-    out
+}
+
+impl ArraySource for (&mut NpzReader<Cursor<Vec<u8>>>, &str) {
+    fn read<T: ReadableElement>(&mut self) -> Result<ArrayD<T>, ReadNpzError> {
+        self.0.by_name(self.1)
+    }
+}
+
+fn converted<T: Copy + Into<f64>>(a: ArrayD<T>, dtype: &'static str) -> Npy {
+    Npy { shape: a.shape().to_vec(), data: a.iter().map(|&v| v.into()).collect(), dtype }
+}
+
+/// The array of `src` as `f8`, `f4` or `i4`.
+fn read_as_f64(mut src: impl ArraySource) -> Result<Npy, ReadNpzError> {
+    let other_dtype = |e: &ReadNpzError| matches!(e, ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_)));
+    match src.read::<f64>() {
+        Err(e) if other_dtype(&e) => {}
+        r => return r.map(|a| converted(a, "f8")),
+    }
+    match src.read::<f32>() {
+        Err(e) if other_dtype(&e) => {}
+        r => return r.map(|a| converted(a, "f4")),
+    }
+    src.read::<i32>().map(|a| converted(a, "i4"))
 }
 
 /// The member `name` of a `.npz` file of the data directory.
 pub fn npz_member(rel: &str, name: &str) -> Npy {
-    parse_npz(&read_data(rel))
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("{rel} has no member {name}"))
-        .1
+    let mut npz = NpzReader::new(Cursor::new(read_data(rel))).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    read_as_f64((&mut npz, name)).unwrap_or_else(|e| panic!("{rel}, member {name}: {e}"))
 }
 
 /// A `.npy` file of the data directory.
 pub fn npy_file(rel: &str) -> Npy {
-    parse_npy(&read_data(rel))
+    read_as_f64(&read_data(rel)[..]).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 /// Relative error `|a − b| / |b|`.
