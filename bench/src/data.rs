@@ -1,4 +1,4 @@
-//! Loading the benchmark data of targets.md §11 from disk: `.npy` and `.npz` files through
+//! Loading the benchmark data of docs/targets.md §11 (data/README.md) from disk: `.npy` and `.npz` files through
 //! `ndarray-npy` (arrays of `f8`, `f4` or `i4`, converted to `f64`), the UCI text files and the
 //! ground-truth samples.
 //!
@@ -137,7 +137,7 @@ impl DataDir {
         parse_npz_member(&self.read(rel)?, name).map_err(|e| format!("{rel}: {e}"))
     }
 
-    /// The preprocessed BreastCancer rows and labels (targets.md §5.1).
+    /// The preprocessed BreastCancer rows and labels (docs/targets.md §5.1).
     ///
     /// # Errors
     /// If the file is missing or malformed.
@@ -149,7 +149,7 @@ impl DataDir {
         rows_of(&raw, labels, n)
     }
 
-    /// The preprocessed GermanCredit rows and labels (targets.md §5.1).
+    /// The preprocessed GermanCredit rows and labels (docs/targets.md §5.1).
     ///
     /// # Errors
     /// If the file is missing or malformed.
@@ -161,7 +161,7 @@ impl DataDir {
         rows_of(&raw, labels, n)
     }
 
-    /// The training split of `wine/wine_seed_{k}.npz` (targets.md §7.1): features and labels.
+    /// The training split of `wine/wine_seed_{k}.npz` (docs/targets.md §7.1): features and labels.
     ///
     /// # Errors
     /// If the file is missing or malformed.

@@ -1,4 +1,4 @@
-//! Std-side loading of the benchmark data (spec targets.md §11) for the target tests: `.npy`
+//! Std-side loading of the benchmark data (docs/targets.md §11, data/README.md) for the target tests: `.npy`
 //! and `.npz` files through `ndarray-npy`, arrays of `f8`, `f4` or `i4` converted to `f64`.
 //!
 //! The data directory is `$GMMVI_DATA_DIR`, or the repository's `data/`.
