@@ -12,6 +12,8 @@ use gmmvi::ffi::*;
 const D: usize = GMMVI_DIM;
 
 /// Zeroed storage for one state, as a C `static gmmvi_state` would be.
+// Tests build with the current toolchain; `rust-version` is the library crates' minimum.
+#[allow(clippy::incompatible_msrv)]
 fn new_state() -> Box<gmmvi_state> {
     // SAFETY: gmmvi_state is an array of integers: all zeros is a valid value.
     unsafe { Box::<gmmvi_state>::new_zeroed().assume_init() }

@@ -14,6 +14,8 @@ use gmmvi::ffi::*;
 const D: usize = GMMVI_DIM;
 type R = gmmvi_real;
 
+// Tests build with the current toolchain; `rust-version` is the library crates' minimum.
+#[allow(clippy::incompatible_msrv)]
 fn new_state() -> Box<gmmvi_state> {
     // SAFETY: an array of integers: all zeros is a valid value.
     unsafe { Box::<gmmvi_state>::new_zeroed().assume_init() }
