@@ -678,6 +678,17 @@ pub fn header_of(markdown: &str) -> String {
     body.join("\n").trim().to_string()
 }
 
+/// The text of the `## Notes` section of an existing report (up to the next `## `), trimmed;
+/// empty if there is none.
+pub fn notes_of(markdown: &str) -> String {
+    let mut lines = markdown.lines().skip_while(|l| l.trim_end() != "## Notes");
+    if lines.next().is_none() {
+        return String::new();
+    }
+    let body: Vec<&str> = lines.take_while(|l| !l.starts_with("## ")).collect();
+    body.join("\n").trim().to_string()
+}
+
 /// `x` with `digits` significant digits (no exponent between 1e-4 and 1e7).
 pub fn sig(x: f64, digits: usize) -> String {
     if !x.is_finite() {
@@ -731,7 +742,9 @@ fn evals_text(x: f64) -> String {
 
 /// The Markdown report: `header`, the summary table, the published figures, the plots (linked
 /// relative to `plot_prefix`), every run, the skipped runs and the suite log.
-pub fn markdown(res: &Results, rows: &[Row], header: &str, plot_prefix: &str, plots: &[String]) -> String {
+/// The report: the title and `header` (what was run, how to reproduce it, the machine), the
+/// tables, then `notes` (a `## Notes` section), the plots and the per-run tables.
+pub fn markdown(res: &Results, rows: &[Row], header: &str, notes: &str, plot_prefix: &str, plots: &[String]) -> String {
     let mut s = String::from("# gmmvi benchmark results\n\n");
     if !header.trim().is_empty() {
         s.push_str(header.trim_end());
@@ -806,6 +819,11 @@ pub fn markdown(res: &Results, rows: &[Row], header: &str, plot_prefix: &str, pl
         "\nSingle runs: the comparison allows ± 0.005, the rounding of the published figure. SAMTRUX on planar_robot_4 (reference): −ELBO 30 525, \
          76.8, 14.0, 12.53, 12.35 at 3.0·10⁴, 3.3·10⁵, 6.4·10⁵, 9.3·10⁵, 1.24·10⁶ evaluations (drawn in its plot).\n",
     );
+    if !notes.trim().is_empty() {
+        s.push_str("\n## Notes\n\n");
+        s.push_str(notes.trim_end());
+        s.push('\n');
+    }
     if !plots.is_empty() {
         s.push_str("\n## Plots\n\n−ELBO against target evaluations, mean over seeds (log axes; values below 10⁻⁴ drawn at 10⁻⁴); markers: published figures.\n\n");
         for p in plots {
@@ -836,10 +854,11 @@ pub fn markdown(res: &Results, rows: &[Row], header: &str, plot_prefix: &str, pl
             let _ = writeln!(s, "| {} | {} | {} | {} |", k.target, k.algo, k.seed, k.reason.replace('|', "\\|"));
         }
     }
-    if let Some(log) = &res.suite_log {
-        s.push_str("\n## Suite log (results/suite_log.txt)\n\n```text\n");
-        s.push_str(log.trim_end());
-        s.push_str("\n```\n");
+    if res.suite_log.is_some() {
+        s.push_str(
+            "\nEvery invocation of the suite and every run is logged, with the time, the settings and the \
+             machine's load, in `results/suite_log.txt`.\n",
+        );
     }
     s
 }
@@ -1016,7 +1035,12 @@ fn plot_target(path: &Path, target: &str, lines: &[Line]) -> PlotResult {
 ///
 /// # Errors
 /// If reading or writing fails.
-pub fn write_report(results_dir: &Path, out_md: &Path, header: &str) -> Result<(Vec<Row>, Vec<String>), String> {
+pub fn write_report(
+    results_dir: &Path,
+    out_md: &Path,
+    header: &str,
+    notes: &str,
+) -> Result<(Vec<Row>, Vec<String>), String> {
     let res = load(results_dir)?;
     let rows = summarize(&res);
     let plots = write_plots(&res, results_dir)?;
@@ -1029,7 +1053,7 @@ pub fn write_report(results_dir: &Path, out_md: &Path, header: &str) -> Result<(
         },
         _ => format!("{}/", results_dir.display()),
     };
-    let text = markdown(&res, &rows, header, &prefix, &plots);
+    let text = markdown(&res, &rows, header, notes, &prefix, &plots);
     std::fs::write(out_md, text).map_err(|e| format!("cannot write {}: {e}", out_md.display()))?;
     Ok((rows, plots))
 }

@@ -98,7 +98,7 @@ fn rows_from_a_synthetic_directory() {
     assert_eq!(s.verdict, "better (-1.20); 47 % of its evals");
     assert_eq!(s.speedup, None);
 
-    let (rows2, plots) = report::write_report(&dir, &dir.join("RESULTS.md"), "Header paragraph.").unwrap();
+    let (rows2, plots) = report::write_report(&dir, &dir.join("RESULTS.md"), "Header paragraph.", "A note.").unwrap();
     assert_eq!(rows2, rows);
     assert_eq!(plots, ["gmm20", "breast_cancer"]);
     for t in &plots {
@@ -117,7 +117,9 @@ fn rows_from_a_synthetic_directory() {
     assert!(md.contains("| breast_cancer | VIPS | 78.2 ± 0.041 | 5 | 3.78 M | — |"), "{md}");
     assert!(md.contains("| breast_cancer | ADVI-MF | 0 | error: bad codeword \"ADVI-MF\" |"), "{md}");
     assert!(md.contains("![gmm20](gmm20.svg)"), "{md}");
-    assert!(md.contains("suite start: BUDGET_SCALE=0.5"));
+    // The notes come after the tables; the suite log is pointed to, not copied.
+    assert!(md.find("## Notes\n\nA note.").unwrap() > md.find("## Published figures").unwrap());
+    assert!(md.contains("results/suite_log.txt") && !md.contains("suite start: BUDGET_SCALE=0.5"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -298,7 +300,7 @@ fn baselines_vs_samtrux_section() {
     }
     // The full report has the section between the summary and the published figures, and the
     // baselines' curves in the plots.
-    let (_, plots) = report::write_report(&dir, &dir.join("RESULTS.md"), "").unwrap();
+    let (_, plots) = report::write_report(&dir, &dir.join("RESULTS.md"), "", "").unwrap();
     assert_eq!(plots, ["planar_robot_4", "breast_cancer"]);
     let full = std::fs::read_to_string(dir.join("RESULTS.md")).unwrap();
     let (a, b, c) = (
@@ -320,6 +322,9 @@ fn keep_header_reuses_the_notes() {
     assert_eq!(report::header_of(md), "**What was run.** Notes.\n\nMore notes.");
     assert_eq!(report::header_of("# t\n\n## Summary\n"), "");
     assert_eq!(report::header_of("no title"), "");
+    let with_notes = "# t\n\nHead.\n\n## Summary\n\n| a |\n\n## Notes\n\nNote one.\n\nNote two.\n\n## Plots\n";
+    assert_eq!(report::notes_of(with_notes), "Note one.\n\nNote two.");
+    assert_eq!(report::notes_of(md), "");
     let dir = temp_dir("keep");
     let results = dir.join("results");
     synthetic(&results);
@@ -342,7 +347,7 @@ fn keep_header_reuses_the_notes() {
     assert!(run(&["--keep-header"]).status.success());
     let again = std::fs::read_to_string(dir.join("RESULTS.md")).unwrap();
     assert_eq!(again.matches("More notes.").count(), 1);
-    // --header and --keep-header exclude each other.
+    // --header replaces the kept header: a missing file is an error.
     let out = run(&["--keep-header", "--header", "x.md"]);
     assert!(!out.status.success());
     std::fs::remove_dir_all(&dir).unwrap();

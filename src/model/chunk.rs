@@ -12,8 +12,8 @@ use nalgebra::SVector;
 use super::gmm::Component;
 use crate::real::Real;
 
-/// Rows per chunk. Measured on planar_robot_4 (f64, SSE2): 16 rows 725 ms/iteration, 8 rows
-/// 848 ms, 32 rows 1092 ms (the accumulators no longer fit the registers).
+/// Rows per chunk: the fastest of 8, 16 and 32 on the planar_robot_4 benchmark (`f64`, SSE2);
+/// 8 rows leave the FMA units idle, at 32 the accumulators no longer fit the registers.
 pub(crate) const CHUNK: usize = 16;
 
 /// Up to [`CHUNK`] rows in structure-of-arrays form; unused lanes repeat the last row.
