@@ -271,7 +271,8 @@ pub(super) fn prior_mean(c: &gmmvi_config) -> Result<SVector<gmmvi_real, GMMVI_D
 pub(super) fn initial_model(
     c: &gmmvi_config,
     seed: u64,
-) -> Result<Gmm<gmmvi_real, GMMVI_DIM, GMMVI_MAX_COMPONENTS>, Fail> {
+    model: &mut Gmm<gmmvi_real, GMMVI_DIM, GMMVI_MAX_COMPONENTS>,
+) -> Result<(), Fail> {
     let k0 = usize::try_from(c.initial_components).unwrap_or(usize::MAX);
     if !(1..=GMMVI_MAX_COMPONENTS).contains(&k0) {
         return Err(Fail::config(format_args!(
@@ -282,8 +283,14 @@ pub(super) fn initial_model(
     let std = checked("prior_std", &c.prior_std, true, true)?;
     let var = checked("initial_std", &c.initial_std, true, true)?.map(|s| s * s);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ INIT_STREAM);
-    Gmm::from_prior(k0, &mean, &std, &var, &mut rng)
-        .map_err(|e| Fail::config(format_args!("initial model (prior_mean, prior_std, initial_std): {e}")))
+    // In place: a mixture-sized Result would cost a frame of its own (the init stack is tested).
+    model.fill_from_prior(k0, &mean, &std, &var, &mut rng).map_err(initial_model_error)
+}
+
+#[cold]
+#[inline(never)]
+fn initial_model_error(e: Error) -> Fail {
+    Fail::config(format_args!("initial model (prior_mean, prior_std, initial_std): {e}"))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use super::{
     gmmvi_real, gmmvi_report, gmmvi_state,
 };
 use crate::error::TargetError;
+use crate::model::Gmm;
 use crate::rng::Xoshiro256;
 use crate::target::Target;
 
@@ -339,7 +340,8 @@ unsafe fn init_body(body: *mut Body, c: &gmmvi_config, seed: u64) -> Result<(), 
         })?)
     };
     let cfg = config::to_config(c, overrides)?;
-    let model = config::initial_model(c, seed)?;
+    let mut model = Gmm::new();
+    config::initial_model(c, seed, &mut model)?;
     let prior_var = config::prior_variances(c)?;
     let prior_mean = config::prior_mean(c)?;
     // SAFETY: `body` points to size_of::<Body>() writable bytes of the state, aligned (the

@@ -427,6 +427,27 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         cov_diag: &SVector<T, D>,
         rng: &mut R,
     ) -> Result<Self, Error> {
+        let mut g = Self::new();
+        g.fill_from_prior(k0, prior_mean, prior_scale, cov_diag, rng)?;
+        Ok(g)
+    }
+
+    /// [`Self::from_prior`] in place: replaces the components of `self` by that initial model
+    /// (same draws, same bits), without a mixture-sized temporary on the stack (firmware and the
+    /// C ABI build their initial model this way).
+    ///
+    /// # Errors
+    /// As [`Self::from_prior`]; `self` is then empty.
+    pub fn fill_from_prior<R: Rng + ?Sized>(
+        &mut self,
+        k0: usize,
+        prior_mean: &SVector<T, D>,
+        prior_scale: &SVector<T, D>,
+        cov_diag: &SVector<T, D>,
+        rng: &mut R,
+    ) -> Result<(), Error> {
+        // All-zero, as `new()` gives it (a memset, no temporary).
+        *self = Self::BLANK;
         if k0 == 0 || k0 > K {
             return Err(Error::InvalidArgument { what: "k0 must be in 1..=K" });
         }
@@ -434,7 +455,6 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
             return Err(Error::InvalidArgument { what: "initial variances must be positive" });
         }
         let chol = SMatrix::<T, D, D>::from_diagonal(&cov_diag.map(|v| v.sqrt()));
-        let mut g = Self::new();
         for _ in 0..k0 {
             let mut mean = *prior_mean;
             if k0 > 1 {
@@ -442,9 +462,12 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
                 fill_standard_normal(rng, eps.as_mut_slice());
                 mean += prior_scale.component_mul(&eps);
             }
-            g.push_chol(T::zero(), mean, &chol)?;
+            if let Err(e) = self.push_chol(T::zero(), mean, &chol) {
+                *self = Self::BLANK;
+                return Err(e);
+            }
         }
-        Ok(g)
+        Ok(())
     }
 
     /// The component capacity `K`.
