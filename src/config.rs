@@ -1059,12 +1059,10 @@ impl<T: Real> Key<T> {
     }
 }
 
-/// Number of keys of [`Config::set`], aliases included.
-const KEY_COUNT: usize = 45;
-
-/// The names of `keys`, then their aliases.
-const fn key_names<T>(keys: &[Key<T>]) -> [&'static str; KEY_COUNT] {
-    let mut names = [""; KEY_COUNT];
+/// The names of `keys`, then their aliases; for constants only (there `N` not matching the
+/// count is a compile error).
+const fn key_names<T, const N: usize>(keys: &[Key<T>]) -> [&'static str; N] {
+    let mut names = [""; N];
     let mut n = 0;
     let mut i = 0;
     while i < keys.len() {
@@ -1080,7 +1078,7 @@ const fn key_names<T>(keys: &[Key<T>]) -> [&'static str; KEY_COUNT] {
         }
         i += 1;
     }
-    assert!(n == KEY_COUNT, "KEY_COUNT must count every key and alias");
+    assert!(n == N, "N must count every key and alias");
     names
 }
 
@@ -1240,7 +1238,7 @@ impl<T: Real> Config<T> {
 
     /// Every key [`Config::set`] accepts (the reference's names, then the short aliases), e.g.
     /// for a help text or a completion list.
-    pub const KEYS: [&'static str; KEY_COUNT] = key_names(&Self::KEY_TABLE);
+    pub const KEYS: [&'static str; 45] = key_names(&Self::KEY_TABLE);
 
     /// Parses the short text form: tokens separated by whitespace or commas, the first one
     /// optionally a codeword (`SAMTRUX` or `codeword=SAMTRUX`, selecting the options and their
