@@ -248,19 +248,223 @@ impl<T: Real> Default for Config<T> {
     }
 }
 
-/// The letters of each codeword position, in the order of the enums' variants.
-const LETTERS: [&[u8]; 7] = [b"ZS", b"AE", b"MP", b"IYT", b"FDR", b"UO", b"XGN"];
+/// One design choice of the unified framework (a codeword position): everything the codeword,
+/// [`Config::set`] and [`Config::validate`] need to know about it. [`DESIGN_CHOICES`] holds the
+/// seven, in codeword order.
+struct DesignChoice {
+    /// The [`Config::set`] key selecting an option (the reference's YAML key).
+    key: &'static str,
+    /// The [`Config`] field it sets, as [`Error::InvalidConfig`] names it.
+    field: &'static str,
+    /// The [`Error::InvalidConfig`] field for a codeword with a wrong letter here.
+    codeword_field: &'static str,
+    /// Why a codeword with a wrong letter here is rejected ([`ParseError::BadValue`]).
+    reason: &'static str,
+    /// The options, in the order of the enum's variants.
+    options: &'static [DesignOption],
+}
 
-/// The error field naming a bad letter at each codeword position.
-const CODEWORD_FIELDS: [&str; 7] = [
-    "codeword position 1 (Z or S)",
-    "codeword position 2 (A or E)",
-    "codeword position 3 (M or P)",
-    "codeword position 4 (I, Y or T)",
-    "codeword position 5 (F, D or R)",
-    "codeword position 6 (U or O)",
-    "codeword position 7 (X, G or N)",
+/// One option of a design choice.
+struct DesignOption {
+    /// Its codeword letter.
+    letter: u8,
+    /// The reference's type strings naming it, accepted by [`Config::set`] besides the letter.
+    names: &'static [&'static str],
+    /// The cargo feature compiling it in; `None` for the options every build has.
+    gate: Option<Gate>,
+}
+
+/// The cargo feature that compiles an option in.
+struct Gate {
+    /// The feature's name.
+    #[cfg_attr(not(test), allow(dead_code))] // spelled out in `left_out`; the tests compare
+    feature: &'static str,
+    /// Whether this build has it.
+    built: bool,
+    /// What [`Config::validate`] reports for a configuration picking the option without it.
+    left_out: &'static str,
+}
+
+/// An option every build compiles in.
+const fn always(letter: u8, names: &'static [&'static str]) -> DesignOption {
+    DesignOption { letter, names, gate: None }
+}
+
+/// An option compiled in by `$feature`. Without it [`Config::validate`] reports `$field`, the
+/// option's `$label` and the feature.
+macro_rules! gated {
+    ($letter:literal, $names:expr, $field:literal, $label:literal, $feature:tt) => {
+        DesignOption {
+            letter: $letter,
+            names: $names,
+            gate: Some(Gate {
+                feature: $feature,
+                built: cfg!(feature = $feature),
+                left_out: concat!($field, " (", $label, ": build with the `", $feature, "` feature)"),
+            }),
+        }
+    };
+}
+
+/// The seven design choices, in codeword order (docs/algorithm.md §11).
+const DESIGN_CHOICES: [DesignChoice; 7] = [
+    DesignChoice {
+        key: "ng_estimator_type",
+        field: "ng.estimator",
+        codeword_field: "codeword position 1 (Z or S)",
+        reason: "letter 1 must be Z or S",
+        options: &[gated!(b'Z', &["MORE"], "ng.estimator", "MORE", "ng-more"), always(b'S', &["Stein"])],
+    },
+    DesignChoice {
+        key: "num_component_adapter_type",
+        field: "adapt.mode",
+        codeword_field: "codeword position 2 (A or E)",
+        reason: "letter 2 must be A or E",
+        options: &[always(b'A', &["adaptive"]), always(b'E', &["fixed"])],
+    },
+    DesignChoice {
+        key: "sample_selector_type",
+        field: "samples.selector",
+        codeword_field: "codeword position 3 (M or P)",
+        reason: "letter 3 must be M or P",
+        options: &[
+            always(b'M', &["component-based"]),
+            gated!(b'P', &["mixture-based"], "samples.selector", "mixture-based", "mixture-selection"),
+        ],
+    },
+    DesignChoice {
+        key: "ng_based_updater_type",
+        field: "component_update.updater",
+        codeword_field: "codeword position 4 (I, Y or T)",
+        reason: "letter 4 must be I, Y or T",
+        options: &[
+            gated!(b'I', &["direct"], "component_update.updater", "direct", "direct-update"),
+            gated!(b'Y', &["iBLR"], "component_update.updater", "iBLR", "iblr-update"),
+            always(b'T', &["trust-region"]),
+        ],
+    },
+    DesignChoice {
+        key: "component_stepsize_adapter_type",
+        field: "component_step.schedule",
+        codeword_field: "codeword position 5 (F, D or R)",
+        reason: "letter 5 must be F, D or R",
+        options: &[
+            always(b'F', &["fixed"]),
+            gated!(b'D', &["decaying"], "component_step.schedule", "decaying", "decaying-steps"),
+            always(b'R', &["improvement-based"]),
+        ],
+    },
+    DesignChoice {
+        key: "weight_updater_type",
+        field: "weight_update.updater",
+        codeword_field: "codeword position 6 (U or O)",
+        reason: "letter 6 must be U or O",
+        options: &[
+            always(b'U', &["direct"]),
+            gated!(b'O', &["trust-region"], "weight_update.updater", "trust region", "weight-trust-region"),
+        ],
+    },
+    DesignChoice {
+        key: "weight_stepsize_adapter_type",
+        field: "weight_step.schedule",
+        codeword_field: "codeword position 7 (X, G or N)",
+        reason: "letter 7 must be X, G or N",
+        options: &[
+            always(b'X', &["fixed"]),
+            gated!(b'G', &["decaying"], "weight_step.schedule", "decaying", "decaying-steps"),
+            // The reference spells N with an underscore; accept both.
+            always(b'N', &["improvement_based", "improvement-based"]),
+        ],
+    },
 ];
+
+impl DesignChoice {
+    /// The option `value` names: one of its type strings or its letter.
+    fn option_named(&self, value: &str) -> Option<usize> {
+        self.options.iter().position(|o| o.names.contains(&value) || value.as_bytes() == [o.letter])
+    }
+}
+
+/// The enum of a design choice's options.
+trait ChoiceEnum: Copy + 'static {
+    /// The variants, in the order of the choice's options.
+    const VARIANTS: &'static [Self];
+
+    /// Which option `self` is (its index in `VARIANTS`).
+    fn index(self) -> usize;
+}
+
+/// Implements [`ChoiceEnum`] for fieldless enums whose variants are declared in option order, so
+/// that the discriminant is the index.
+macro_rules! choice_enum {
+    ($($enum:ident: $($variant:ident),+;)+) => {$(
+        impl ChoiceEnum for $enum {
+            const VARIANTS: &'static [Self] = &[$(Self::$variant),+];
+
+            #[inline]
+            fn index(self) -> usize {
+                self as usize
+            }
+        }
+    )+};
+}
+
+choice_enum! {
+    NgEstimator: More, Stein;
+    ComponentAdaptation: Adaptive, Fixed;
+    SampleSelector: ComponentBased, MixtureBased;
+    ComponentUpdater: Direct, Iblr, TrustRegion;
+    StepSchedule: Fixed, Decaying, ImprovementBased;
+    WeightUpdater: Direct, TrustRegion;
+}
+
+/// Stores option `i` in `slot`; an `i` out of range leaves it unchanged.
+#[inline]
+fn select_option<E: ChoiceEnum>(slot: &mut E, i: usize) {
+    if let Some(&v) = E::VARIANTS.get(i) {
+        *slot = v;
+    }
+}
+
+/// The options behind a cargo feature, in codeword order: (codeword position, option, what
+/// [`Config::validate`] reports) if this build leaves it out, `None` if it has it. Derived at
+/// compile time so that validation does not link the rest of [`DESIGN_CHOICES`].
+const LEFT_OUT: [Option<(u8, u8, &str)>; GATED_OPTIONS] = {
+    let mut table = [None; GATED_OPTIONS];
+    let mut n = 0;
+    let mut pos = 0;
+    while pos < DESIGN_CHOICES.len() {
+        let options = DESIGN_CHOICES[pos].options;
+        let mut i = 0;
+        while i < options.len() {
+            if let Some(gate) = &options[i].gate {
+                if !gate.built {
+                    table[n] = Some((pos as u8, i as u8, gate.left_out));
+                }
+                n += 1;
+            }
+            i += 1;
+        }
+        pos += 1;
+    }
+    table
+};
+
+/// Number of options behind a cargo feature.
+const GATED_OPTIONS: usize = {
+    let mut n = 0;
+    let mut pos = 0;
+    while pos < DESIGN_CHOICES.len() {
+        let options = DESIGN_CHOICES[pos].options;
+        let mut i = 0;
+        while i < options.len() {
+            n += options[i].gate.is_some() as usize;
+            i += 1;
+        }
+        pos += 1;
+    }
+    n
+};
 
 /// Why a codeword was rejected: its length, or the first position (0-based) with a bad letter.
 #[derive(Clone, Copy)]
@@ -273,24 +477,53 @@ impl CodewordError {
     fn field(self) -> &'static str {
         match self {
             CodewordError::Length => CODEWORD_LENGTH_FIELD,
-            CodewordError::Letter(i) => CODEWORD_FIELDS.get(i).copied().unwrap_or(CODEWORD_LENGTH_FIELD),
+            CodewordError::Letter(i) => DESIGN_CHOICES.get(i).map_or(CODEWORD_LENGTH_FIELD, |c| c.codeword_field),
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            CodewordError::Length => "a codeword has 7 upper-case letters",
+            CodewordError::Letter(i) => DESIGN_CHOICES.get(i).map_or("bad letter", |c| c.reason),
         }
     }
 }
 
 const CODEWORD_LENGTH_FIELD: &str = "codeword (must have 7 letters)";
 
-/// The option index of each position of `code` (index into `LETTERS[i]`).
-fn codeword_options(code: &str) -> Result<[usize; 7], CodewordError> {
+/// The chosen option of each design choice, in codeword order.
+type Options = [usize; 7];
+
+/// The options of `code`, one letter per design choice. A `const fn`, so that the presets'
+/// codewords are checked at compile time.
+const fn codeword_options(code: &str) -> Result<Options, CodewordError> {
     let b = code.as_bytes();
-    if b.len() != 7 {
+    if b.len() != DESIGN_CHOICES.len() {
         return Err(CodewordError::Length);
     }
-    let mut idx = [0usize; 7];
-    for (i, ((&c, letters), slot)) in b.iter().zip(LETTERS.iter()).zip(idx.iter_mut()).enumerate() {
-        *slot = letters.iter().position(|&l| l == c).ok_or(CodewordError::Letter(i))?;
+    let mut options = [0; 7];
+    let mut pos = 0;
+    while pos < b.len() {
+        let choice = &DESIGN_CHOICES[pos].options;
+        let mut i = 0;
+        while i < choice.len() && choice[i].letter != b[pos] {
+            i += 1;
+        }
+        if i == choice.len() {
+            return Err(CodewordError::Letter(pos));
+        }
+        options[pos] = i;
+        pos += 1;
     }
-    Ok(idx)
+    Ok(options)
+}
+
+/// The options of a preset's codeword (a compile-time error if it is not one).
+const fn preset(code: &str) -> Options {
+    match codeword_options(code) {
+        Ok(options) => options,
+        Err(_) => panic!("a preset's codeword is invalid"),
+    }
 }
 
 impl<T: Real> Config<T> {
@@ -354,24 +587,23 @@ impl<T: Real> Config<T> {
         codeword_options(code).map(Self::with_options).map_err(|e| Error::InvalidConfig { field: e.field() })
     }
 
-    /// The codeword defaults for option indices `idx` (position i: index into `LETTERS[i]`).
-    fn with_options(idx: [usize; 7]) -> Self {
+    /// The codeword defaults of `options`.
+    fn with_options(options: Options) -> Self {
         let mut thresholds = Vec::new();
         for t in [5000.0, 1000.0, 500.0, 200.0, 100.0, 50.0] {
             // Capacity 8 > 6 entries: cannot fail.
             let _ = thresholds.push(T::of(t));
         }
-        let mixture = idx[2] == 1;
-        Self {
+        let mut cfg = Self {
             temperature: T::one(),
             ng: NgEstimationConfig {
-                estimator: if idx[0] == 0 { NgEstimator::More } else { NgEstimator::Stein },
+                estimator: NgEstimator::More,
                 only_use_own_samples: false,
                 self_normalized: true,
                 initial_l2_regularizer: T::of(1e-12),
             },
             adapt: AdaptConfig {
-                mode: if idx[1] == 0 { ComponentAdaptation::Adaptive } else { ComponentAdaptation::Fixed },
+                mode: ComponentAdaptation::Adaptive,
                 del_iters: 100,
                 add_iters: 30,
                 max_components: 1000,
@@ -381,34 +613,25 @@ impl<T: Real> Config<T> {
                 num_prior_samples: 0,
             },
             samples: SampleSelectionConfig {
-                selector: if mixture { SampleSelector::MixtureBased } else { SampleSelector::ComponentBased },
+                selector: SampleSelector::ComponentBased,
                 desired_samples_per_component: 100,
-                reuse_ratio: T::of(if mixture { 0.0 } else { 2.0 }),
+                reuse_ratio: T::of(2.0),
                 max_database_size: usize::MAX,
                 use_sample_database: true,
             },
-            component_update: ComponentUpdateConfig {
-                updater: match idx[3] {
-                    0 => ComponentUpdater::Direct,
-                    1 => ComponentUpdater::Iblr,
-                    _ => ComponentUpdater::TrustRegion,
-                },
-            },
+            component_update: ComponentUpdateConfig { updater: ComponentUpdater::Direct },
             component_step: ComponentStepConfig {
-                schedule: schedule_of(idx[4]),
-                initial: T::of(if idx[4] == 0 { 1e-5 } else { 1.0 }),
+                schedule: StepSchedule::Fixed,
+                initial: T::of(1e-5),
                 min: T::of(0.001),
                 max: T::one(),
                 inc_factor: T::of(1.15),
                 dec_factor: T::of(0.85),
                 annealing_exponent: T::of(0.55),
             },
-            weight_update: WeightUpdateConfig {
-                updater: if idx[5] == 0 { WeightUpdater::Direct } else { WeightUpdater::TrustRegion },
-                self_normalized: true,
-            },
+            weight_update: WeightUpdateConfig { updater: WeightUpdater::Direct, self_normalized: true },
             weight_step: WeightStepConfig {
-                schedule: schedule_of(idx[6]),
+                schedule: StepSchedule::Fixed,
                 initial: T::one(),
                 min: T::of(0.0001),
                 max: T::one(),
@@ -416,30 +639,59 @@ impl<T: Real> Config<T> {
                 dec_factor: T::of(0.85),
                 annealing_exponent: None,
             },
+        };
+        cfg.select(options);
+        // The defaults that depend on the letter: `P` reuses no samples, `D` and `R` start at 1.
+        if cfg.samples.selector == SampleSelector::MixtureBased {
+            cfg.samples.reuse_ratio = T::of(0.0);
         }
+        if cfg.component_step.schedule != StepSchedule::Fixed {
+            cfg.component_step.initial = T::of(1.0);
+        }
+        cfg
+    }
+
+    /// The chosen option of each design choice, in codeword order.
+    fn options(&self) -> Options {
+        [
+            self.ng.estimator.index(),
+            self.adapt.mode.index(),
+            self.samples.selector.index(),
+            self.component_update.updater.index(),
+            self.component_step.schedule.index(),
+            self.weight_update.updater.index(),
+            self.weight_step.schedule.index(),
+        ]
+    }
+
+    /// Picks the `options`, keeping the hyperparameters: the inverse of [`Self::options`].
+    fn select(&mut self, options: Options) {
+        let [ng, adapt, samples, component_update, component_step, weight_update, weight_step] = options;
+        select_option(&mut self.ng.estimator, ng);
+        select_option(&mut self.adapt.mode, adapt);
+        select_option(&mut self.samples.selector, samples);
+        select_option(&mut self.component_update.updater, component_update);
+        select_option(&mut self.component_step.schedule, component_step);
+        select_option(&mut self.weight_update.updater, weight_update);
+        select_option(&mut self.weight_step.schedule, weight_step);
+    }
+
+    /// Picks option `i` of the design choice at (0-based) codeword position `pos`.
+    fn select_at(&mut self, pos: usize, i: usize) {
+        let mut options = self.options();
+        if let Some(slot) = options.get_mut(pos) {
+            *slot = i;
+        }
+        self.select(options);
     }
 
     /// The codeword of the chosen options.
     pub fn codeword(&self) -> String<7> {
-        let sched = |s: StepSchedule| match s {
-            StepSchedule::Fixed => 0,
-            StepSchedule::Decaying => 1,
-            StepSchedule::ImprovementBased => 2,
-        };
-        let idx = [
-            (self.ng.estimator == NgEstimator::Stein) as usize,
-            (self.adapt.mode == ComponentAdaptation::Fixed) as usize,
-            (self.samples.selector == SampleSelector::MixtureBased) as usize,
-            self.component_update.updater as usize,
-            sched(self.component_step.schedule),
-            (self.weight_update.updater == WeightUpdater::TrustRegion) as usize,
-            sched(self.weight_step.schedule),
-        ];
         let mut s = String::new();
-        for (letters, &i) in LETTERS.iter().zip(idx.iter()) {
-            if let Some(&c) = letters.get(i) {
+        for (choice, i) in DESIGN_CHOICES.iter().zip(self.options()) {
+            if let Some(option) = choice.options.get(i) {
                 // Capacity 7, seven pushes: cannot fail.
-                let _ = s.push(c as char);
+                let _ = s.push(option.letter as char);
             }
         }
         s
@@ -449,30 +701,30 @@ impl<T: Real> Config<T> {
     /// samples, trust-region components with improvement-based KL bounds, direct weights with a
     /// fixed step (the paper's recommended method).
     pub fn samtrux() -> Self {
-        Self::with_options([1, 0, 0, 2, 2, 0, 0])
+        Self::with_options(const { preset("SAMTRUX") })
     }
 
     /// SAMTRON (docs/algorithm.md §11): SAMTRUX with trust-region weights and improvement-based
     /// weight KL bounds.
     pub fn samtron() -> Self {
-        Self::with_options([1, 0, 0, 2, 2, 1, 2])
+        Self::with_options(const { preset("SAMTRON") })
     }
 
     /// ZAMTRUX (docs/algorithm.md §11), close to VIPS: SAMTRUX with the zero-order MORE estimator.
     pub fn zamtrux() -> Self {
-        Self::with_options([0, 0, 0, 2, 2, 0, 0])
+        Self::with_options(const { preset("ZAMTRUX") })
     }
 
     /// SEPIFUX (docs/algorithm.md §11): Stein, fixed components, mixture samples without reuse,
     /// direct component steps of fixed size 1e-5, direct weights with a fixed step.
     pub fn sepifux() -> Self {
-        Self::with_options([1, 1, 1, 0, 0, 0, 0])
+        Self::with_options(const { preset("SEPIFUX") })
     }
 
     /// SEPYFUX (docs/algorithm.md §11), close to iBayes-GMM: SEPIFUX with the iBLR component
     /// update.
     pub fn sepyfux() -> Self {
-        Self::with_options([1, 1, 1, 1, 0, 0, 0])
+        Self::with_options(const { preset("SEPYFUX") })
     }
 
     /// SAMTRUX with the paper's hyperparameters for planar_robot_4 (docs/algorithm.md §12, row
@@ -516,37 +768,9 @@ impl<T: Real> Config<T> {
     /// chosen option is compiled in. The optimiser's dispatch relies on [`Self::validate`]
     /// having rejected such a configuration.
     fn left_out(&self) -> Option<&'static str> {
-        let checks = [
-            (
-                self.ng.estimator == NgEstimator::More && !cfg!(feature = "ng-more"),
-                "ng.estimator (MORE: build with the `ng-more` feature)",
-            ),
-            (
-                self.samples.selector == SampleSelector::MixtureBased && !cfg!(feature = "mixture-selection"),
-                "samples.selector (mixture-based: build with the `mixture-selection` feature)",
-            ),
-            (
-                self.component_update.updater == ComponentUpdater::Direct && !cfg!(feature = "direct-update"),
-                "component_update.updater (direct: build with the `direct-update` feature)",
-            ),
-            (
-                self.component_update.updater == ComponentUpdater::Iblr && !cfg!(feature = "iblr-update"),
-                "component_update.updater (iBLR: build with the `iblr-update` feature)",
-            ),
-            (
-                self.component_step.schedule == StepSchedule::Decaying && !cfg!(feature = "decaying-steps"),
-                "component_step.schedule (decaying: build with the `decaying-steps` feature)",
-            ),
-            (
-                self.weight_step.schedule == StepSchedule::Decaying && !cfg!(feature = "decaying-steps"),
-                "weight_step.schedule (decaying: build with the `decaying-steps` feature)",
-            ),
-            (
-                self.weight_update.updater == WeightUpdater::TrustRegion && !cfg!(feature = "weight-trust-region"),
-                "weight_update.updater (trust region: build with the `weight-trust-region` feature)",
-            ),
-        ];
-        checks.iter().find(|(out, _)| *out).map(|(_, field)| *field)
+        let options = self.options();
+        let chosen = |pos: u8, i: u8| options.get(usize::from(pos)) == Some(&usize::from(i));
+        LEFT_OUT.iter().flatten().find(|&&(pos, i, _)| chosen(pos, i)).map(|&(_, _, field)| field)
     }
 
     /// Checks every value; `Err(InvalidConfig { field })` names the first bad one.
@@ -746,72 +970,6 @@ impl From<ParseError<'_>> for Error {
     }
 }
 
-/// Why each codeword position rejected its letter, by position.
-const CODEWORD_REASONS: [&str; 7] = [
-    "letter 1 must be Z or S",
-    "letter 2 must be A or E",
-    "letter 3 must be M or P",
-    "letter 4 must be I, Y or T",
-    "letter 5 must be F, D or R",
-    "letter 6 must be U or O",
-    "letter 7 must be X, G or N",
-];
-
-impl CodewordError {
-    fn reason(self) -> &'static str {
-        match self {
-            CodewordError::Length => "a codeword has 7 upper-case letters",
-            CodewordError::Letter(i) => CODEWORD_REASONS.get(i).copied().unwrap_or("bad letter"),
-        }
-    }
-}
-
-/// Short aliases of [`Config::set`] keys.
-const ALIASES: [(&str, &str); 8] = [
-    ("n_des", "desired_samples_per_component"),
-    ("reuse", "ratio_reused_samples_to_desired"),
-    ("max_db", "max_database_size"),
-    ("del", "del_iters"),
-    ("add", "add_iters"),
-    ("max_k", "max_components"),
-    ("beta", "component_stepsize.initial_stepsize"),
-    ("beta_w", "weight_stepsize.initial_stepsize"),
-];
-
-/// Names of the options of each design choice (the reference's type strings), by option index.
-const OPTION_NAMES: [&[(&str, usize)]; 7] = [
-    &[("MORE", 0), ("Stein", 1)],
-    &[("adaptive", 0), ("fixed", 1)],
-    &[("component-based", 0), ("mixture-based", 1)],
-    &[("direct", 0), ("iBLR", 1), ("trust-region", 2)],
-    &[("fixed", 0), ("decaying", 1), ("improvement-based", 2)],
-    &[("direct", 0), ("trust-region", 1)],
-    // The reference spells N with an underscore; accept both.
-    &[("fixed", 0), ("decaying", 1), ("improvement_based", 2), ("improvement-based", 2)],
-];
-
-/// The design-choice keys, by codeword position.
-const OPTION_KEYS: [&str; 7] = [
-    "ng_estimator_type",
-    "num_component_adapter_type",
-    "sample_selector_type",
-    "ng_based_updater_type",
-    "component_stepsize_adapter_type",
-    "weight_updater_type",
-    "weight_stepsize_adapter_type",
-];
-
-/// Field paths of the design choices, by codeword position.
-const OPTION_FIELDS: [&str; 7] = [
-    "ng.estimator",
-    "adapt.mode",
-    "samples.selector",
-    "component_update.updater",
-    "component_step.schedule",
-    "weight_update.updater",
-    "weight_step.schedule",
-];
-
 /// Exclusive upper bound of `usize` as `f64` (2^BITS, exact).
 const USIZE_LIMIT: f64 = (usize::MAX / 2 + 1) as f64 * 2.0;
 
@@ -843,77 +1001,244 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// The option index named by `value` at codeword position `pos`: a type string or the letter.
-fn parse_option(pos: usize, value: &str) -> Option<usize> {
-    let names = OPTION_NAMES.get(pos)?;
-    if let Some(&(_, i)) = names.iter().find(|(n, _)| *n == value) {
-        return Some(i);
-    }
-    let letters = LETTERS.get(pos)?;
-    match value.as_bytes() {
-        [c] => letters.iter().position(|l| l == c),
-        _ => None,
+/// How [`Config::set`] parses a key's value and where it stores it.
+enum Store<T> {
+    /// A finite non-negative number.
+    Real(fn(&mut Config<T>) -> &mut T),
+    /// An exact non-negative integer.
+    Int(fn(&mut Config<T>) -> &mut usize),
+    /// `true`, `false`, `1` or `0`.
+    Bool(fn(&mut Config<T>) -> &mut bool),
+    /// Parses and stores the value itself, or says why it is bad.
+    Other(fn(&mut Config<T>, &str) -> Result<(), &'static str>),
+    /// An option of the design choice at this (0-based) codeword position.
+    Choice(usize),
+    /// A codeword: every field gets its defaults.
+    Codeword,
+}
+
+/// A key of [`Config::set`].
+struct Key<T> {
+    /// The reference's name.
+    name: &'static str,
+    /// A short alias.
+    alias: Option<&'static str>,
+    /// The [`Config`] field it sets, as [`ParseError::BadValue`] names it.
+    field: &'static str,
+    store: Store<T>,
+}
+
+const fn key<T>(name: &'static str, alias: Option<&'static str>, field: &'static str, store: Store<T>) -> Key<T> {
+    Key { name, alias, field, store }
+}
+
+/// The key of the design choice at codeword position `pos` (0-based).
+const fn choice_key<T>(pos: usize) -> Key<T> {
+    let choice = &DESIGN_CHOICES[pos];
+    key(choice.key, None, choice.field, Store::Choice(pos))
+}
+
+impl<T: Real> Key<T> {
+    /// Parses `value` into `cfg`; on error `cfg` is unchanged and the error is (field, reason).
+    fn apply(&self, cfg: &mut Config<T>, value: &str) -> Result<(), (&'static str, &'static str)> {
+        let bad = |reason| (self.field, reason);
+        match self.store {
+            Store::Real(slot) => *slot(cfg) = parse_real(value).ok_or(bad(NOT_REAL))?,
+            Store::Int(slot) => *slot(cfg) = parse_usize(value).ok_or(bad(NOT_INT))?,
+            Store::Bool(slot) => *slot(cfg) = parse_bool(value).ok_or(bad(NOT_BOOL))?,
+            Store::Other(store) => store(cfg, value).map_err(bad)?,
+            Store::Choice(pos) => {
+                let i = DESIGN_CHOICES.get(pos).and_then(|c| c.option_named(value)).ok_or(bad(NOT_OPTION))?;
+                cfg.select_at(pos, i);
+            }
+            Store::Codeword => {
+                *cfg = codeword_options(value).map(Config::with_options).map_err(|e| (e.field(), e.reason()))?
+            }
+        }
+        Ok(())
     }
 }
 
-fn schedule_of(i: usize) -> StepSchedule {
-    match i {
-        0 => StepSchedule::Fixed,
-        1 => StepSchedule::Decaying,
-        _ => StepSchedule::ImprovementBased,
+/// The names of `keys`, then their aliases; for constants only (there `N` not matching the
+/// count is a compile error).
+const fn key_names<T, const N: usize>(keys: &[Key<T>]) -> [&'static str; N] {
+    let mut names = [""; N];
+    let mut n = 0;
+    let mut i = 0;
+    while i < keys.len() {
+        names[n] = keys[i].name;
+        n += 1;
+        i += 1;
     }
+    i = 0;
+    while i < keys.len() {
+        if let Some(alias) = keys[i].alias {
+            names[n] = alias;
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(n == N, "N must count every key and alias");
+    names
 }
 
 impl<T: Real> Config<T> {
-    /// Every key [`Config::set`] accepts (canonical names, then the short aliases), e.g. for a
-    /// help text or a completion list.
-    pub const KEYS: [&'static str; 45] = [
-        "codeword",
-        "temperature",
-        "desired_samples_per_component",
-        "ratio_reused_samples_to_desired",
-        "max_database_size",
-        "use_sample_database",
-        "only_use_own_samples",
-        "use_self_normalized_importance_weights",
-        "ng.use_self_normalized_importance_weights",
-        "weight_update.use_self_normalized_importance_weights",
-        "initial_l2_regularizer",
-        "del_iters",
-        "add_iters",
-        "max_components",
-        "thresholds_for_add_heuristic",
-        "min_weight_for_del_heuristic",
-        "num_database_samples",
-        "num_prior_samples",
-        "n_des",
-        "reuse",
-        "max_db",
-        "del",
-        "add",
-        "max_k",
-        "beta",
-        "beta_w",
-        "ng_estimator_type",
-        "num_component_adapter_type",
-        "sample_selector_type",
-        "ng_based_updater_type",
-        "component_stepsize_adapter_type",
-        "weight_updater_type",
-        "weight_stepsize_adapter_type",
-        "component_stepsize.initial_stepsize",
-        "component_stepsize.min_stepsize",
-        "component_stepsize.max_stepsize",
-        "component_stepsize.stepsize_inc_factor",
-        "component_stepsize.stepsize_dec_factor",
-        "component_stepsize.annealing_exponent",
-        "weight_stepsize.initial_stepsize",
-        "weight_stepsize.min_stepsize",
-        "weight_stepsize.max_stepsize",
-        "weight_stepsize.stepsize_inc_factor",
-        "weight_stepsize.stepsize_dec_factor",
-        "weight_stepsize.annealing_exponent",
+    /// Every key of [`Config::set`], in the order of its table.
+    const KEY_TABLE: [Key<T>; 37] = [
+        key("codeword", None, "codeword", Store::Codeword),
+        key("temperature", None, "temperature", Store::Real(|c| &mut c.temperature)),
+        key(
+            "desired_samples_per_component",
+            Some("n_des"),
+            "samples.desired_samples_per_component",
+            Store::Int(|c| &mut c.samples.desired_samples_per_component),
+        ),
+        key(
+            "ratio_reused_samples_to_desired",
+            Some("reuse"),
+            "samples.reuse_ratio",
+            Store::Real(|c| &mut c.samples.reuse_ratio),
+        ),
+        key(
+            "max_database_size",
+            Some("max_db"),
+            "samples.max_database_size",
+            Store::Int(|c| &mut c.samples.max_database_size),
+        ),
+        key(
+            "use_sample_database",
+            None,
+            "samples.use_sample_database",
+            Store::Bool(|c| &mut c.samples.use_sample_database),
+        ),
+        key("only_use_own_samples", None, "ng.only_use_own_samples", Store::Bool(|c| &mut c.ng.only_use_own_samples)),
+        key(
+            "use_self_normalized_importance_weights",
+            None,
+            "ng.self_normalized",
+            Store::Other(|c, v| {
+                let b = parse_bool(v).ok_or(NOT_BOOL)?;
+                c.ng.self_normalized = b;
+                c.weight_update.self_normalized = b;
+                Ok(())
+            }),
+        ),
+        key(
+            "ng.use_self_normalized_importance_weights",
+            None,
+            "ng.self_normalized",
+            Store::Bool(|c| &mut c.ng.self_normalized),
+        ),
+        key(
+            "weight_update.use_self_normalized_importance_weights",
+            None,
+            "weight_update.self_normalized",
+            Store::Bool(|c| &mut c.weight_update.self_normalized),
+        ),
+        key(
+            "initial_l2_regularizer",
+            None,
+            "ng.initial_l2_regularizer",
+            Store::Real(|c| &mut c.ng.initial_l2_regularizer),
+        ),
+        key("del_iters", Some("del"), "adapt.del_iters", Store::Int(|c| &mut c.adapt.del_iters)),
+        key("add_iters", Some("add"), "adapt.add_iters", Store::Int(|c| &mut c.adapt.add_iters)),
+        key("max_components", Some("max_k"), "adapt.max_components", Store::Int(|c| &mut c.adapt.max_components)),
+        key(
+            "thresholds_for_add_heuristic",
+            None,
+            "adapt.thresholds",
+            Store::Other(|c, v| {
+                let mut t = Vec::new();
+                for part in v.split([';', '/']) {
+                    t.push(parse_real(part).ok_or(NOT_REAL)?).map_err(|_| TOO_MANY)?;
+                }
+                c.adapt.thresholds = t;
+                Ok(())
+            }),
+        ),
+        key(
+            "min_weight_for_del_heuristic",
+            None,
+            "adapt.min_weight_for_del",
+            Store::Real(|c| &mut c.adapt.min_weight_for_del),
+        ),
+        key(
+            "num_database_samples",
+            None,
+            "adapt.num_database_samples",
+            Store::Int(|c| &mut c.adapt.num_database_samples),
+        ),
+        key("num_prior_samples", None, "adapt.num_prior_samples", Store::Int(|c| &mut c.adapt.num_prior_samples)),
+        choice_key(0),
+        choice_key(1),
+        choice_key(2),
+        choice_key(3),
+        choice_key(4),
+        choice_key(5),
+        choice_key(6),
+        key(
+            "component_stepsize.initial_stepsize",
+            Some("beta"),
+            "component_step.initial",
+            Store::Real(|c| &mut c.component_step.initial),
+        ),
+        key("component_stepsize.min_stepsize", None, "component_step.min", Store::Real(|c| &mut c.component_step.min)),
+        key("component_stepsize.max_stepsize", None, "component_step.max", Store::Real(|c| &mut c.component_step.max)),
+        key(
+            "component_stepsize.stepsize_inc_factor",
+            None,
+            "component_step.inc_factor",
+            Store::Real(|c| &mut c.component_step.inc_factor),
+        ),
+        key(
+            "component_stepsize.stepsize_dec_factor",
+            None,
+            "component_step.dec_factor",
+            Store::Real(|c| &mut c.component_step.dec_factor),
+        ),
+        key(
+            "component_stepsize.annealing_exponent",
+            None,
+            "component_step.annealing_exponent",
+            Store::Real(|c| &mut c.component_step.annealing_exponent),
+        ),
+        key(
+            "weight_stepsize.initial_stepsize",
+            Some("beta_w"),
+            "weight_step.initial",
+            Store::Real(|c| &mut c.weight_step.initial),
+        ),
+        key("weight_stepsize.min_stepsize", None, "weight_step.min", Store::Real(|c| &mut c.weight_step.min)),
+        key("weight_stepsize.max_stepsize", None, "weight_step.max", Store::Real(|c| &mut c.weight_step.max)),
+        key(
+            "weight_stepsize.stepsize_inc_factor",
+            None,
+            "weight_step.inc_factor",
+            Store::Real(|c| &mut c.weight_step.inc_factor),
+        ),
+        key(
+            "weight_stepsize.stepsize_dec_factor",
+            None,
+            "weight_step.dec_factor",
+            Store::Real(|c| &mut c.weight_step.dec_factor),
+        ),
+        key(
+            "weight_stepsize.annealing_exponent",
+            None,
+            "weight_step.annealing_exponent",
+            // `none` is the "no default" state of `G`.
+            Store::Other(|c, v| {
+                c.weight_step.annealing_exponent =
+                    if v == "none" { None } else { Some(parse_real(v).ok_or(NOT_REAL)?) };
+                Ok(())
+            }),
+        ),
     ];
+
+    /// Every key [`Config::set`] accepts (the reference's names, then the short aliases), e.g.
+    /// for a help text or a completion list.
+    pub const KEYS: [&'static str; 45] = key_names(&Self::KEY_TABLE);
 
     /// Parses the short text form: tokens separated by whitespace or commas, the first one
     /// optionally a codeword (`SAMTRUX` or `codeword=SAMTRUX`, selecting the options and their
@@ -1013,120 +1338,10 @@ impl<T: Real> Config<T> {
     /// # Errors
     /// [`ParseError::UnknownKey`] or [`ParseError::BadValue`].
     pub fn set<'a>(&mut self, key: &'a str, value: &'a str) -> Result<(), ParseError<'a>> {
-        let canonical = ALIASES.iter().find(|(a, _)| *a == key).map_or(key, |&(_, k)| k);
-        let bad = |field: &'static str, reason: &'static str| ParseError::BadValue { key, value, field, reason };
-        let real = |field| parse_real::<T>(value).ok_or(bad(field, NOT_REAL));
-        let int = |field| parse_usize(value).ok_or(bad(field, NOT_INT));
-        let boolean = |field| parse_bool(value).ok_or(bad(field, NOT_BOOL));
-
-        if let Some(pos) = OPTION_KEYS.iter().position(|k| *k == canonical) {
-            let field = OPTION_FIELDS.get(pos).copied().unwrap_or("option");
-            let i = parse_option(pos, value).ok_or(bad(field, NOT_OPTION))?;
-            match pos {
-                0 => self.ng.estimator = if i == 0 { NgEstimator::More } else { NgEstimator::Stein },
-                1 => self.adapt.mode = if i == 0 { ComponentAdaptation::Adaptive } else { ComponentAdaptation::Fixed },
-                2 => {
-                    self.samples.selector =
-                        if i == 0 { SampleSelector::ComponentBased } else { SampleSelector::MixtureBased }
-                }
-                3 => {
-                    self.component_update.updater = match i {
-                        0 => ComponentUpdater::Direct,
-                        1 => ComponentUpdater::Iblr,
-                        _ => ComponentUpdater::TrustRegion,
-                    }
-                }
-                4 => self.component_step.schedule = schedule_of(i),
-                5 => {
-                    self.weight_update.updater = if i == 0 { WeightUpdater::Direct } else { WeightUpdater::TrustRegion }
-                }
-                _ => self.weight_step.schedule = schedule_of(i),
-            }
-            return Ok(());
-        }
-
-        if let Some(sub) = canonical.strip_prefix("component_stepsize.") {
-            let s = &mut self.component_step;
-            let (slot, field) = match sub {
-                "initial_stepsize" => (&mut s.initial, "component_step.initial"),
-                "min_stepsize" => (&mut s.min, "component_step.min"),
-                "max_stepsize" => (&mut s.max, "component_step.max"),
-                "stepsize_inc_factor" => (&mut s.inc_factor, "component_step.inc_factor"),
-                "stepsize_dec_factor" => (&mut s.dec_factor, "component_step.dec_factor"),
-                "annealing_exponent" => (&mut s.annealing_exponent, "component_step.annealing_exponent"),
-                _ => return Err(ParseError::UnknownKey { key, value }),
-            };
-            *slot = real(field)?;
-            return Ok(());
-        }
-
-        if let Some(sub) = canonical.strip_prefix("weight_stepsize.") {
-            let w = &mut self.weight_step;
-            if sub == "annealing_exponent" {
-                // `None` is the "no default" state of `G`.
-                w.annealing_exponent =
-                    if value == "none" { None } else { Some(real("weight_step.annealing_exponent")?) };
-                return Ok(());
-            }
-            let (slot, field) = match sub {
-                "initial_stepsize" => (&mut w.initial, "weight_step.initial"),
-                "min_stepsize" => (&mut w.min, "weight_step.min"),
-                "max_stepsize" => (&mut w.max, "weight_step.max"),
-                "stepsize_inc_factor" => (&mut w.inc_factor, "weight_step.inc_factor"),
-                "stepsize_dec_factor" => (&mut w.dec_factor, "weight_step.dec_factor"),
-                _ => return Err(ParseError::UnknownKey { key, value }),
-            };
-            *slot = real(field)?;
-            return Ok(());
-        }
-
-        match canonical {
-            "codeword" => {
-                *self = codeword_options(value).map(Self::with_options).map_err(|e| ParseError::BadValue {
-                    key,
-                    value,
-                    field: e.field(),
-                    reason: e.reason(),
-                })?;
-            }
-            "temperature" => self.temperature = real("temperature")?,
-            "desired_samples_per_component" => {
-                self.samples.desired_samples_per_component = int("samples.desired_samples_per_component")?
-            }
-            "ratio_reused_samples_to_desired" => self.samples.reuse_ratio = real("samples.reuse_ratio")?,
-            "max_database_size" => self.samples.max_database_size = int("samples.max_database_size")?,
-            "use_sample_database" => {
-                self.samples.use_sample_database = boolean("samples.use_sample_database")?;
-            }
-            "only_use_own_samples" => self.ng.only_use_own_samples = boolean("ng.only_use_own_samples")?,
-            "use_self_normalized_importance_weights" => {
-                let b = boolean("ng.self_normalized")?;
-                self.ng.self_normalized = b;
-                self.weight_update.self_normalized = b;
-            }
-            "ng.use_self_normalized_importance_weights" => self.ng.self_normalized = boolean("ng.self_normalized")?,
-            "weight_update.use_self_normalized_importance_weights" => {
-                self.weight_update.self_normalized = boolean("weight_update.self_normalized")?
-            }
-            "initial_l2_regularizer" => self.ng.initial_l2_regularizer = real("ng.initial_l2_regularizer")?,
-            "del_iters" => self.adapt.del_iters = int("adapt.del_iters")?,
-            "add_iters" => self.adapt.add_iters = int("adapt.add_iters")?,
-            "max_components" => self.adapt.max_components = int("adapt.max_components")?,
-            "thresholds_for_add_heuristic" => {
-                let field = "adapt.thresholds";
-                let mut t = Vec::new();
-                for part in value.split([';', '/']) {
-                    let x = parse_real::<T>(part).ok_or(bad(field, NOT_REAL))?;
-                    t.push(x).map_err(|_| bad(field, TOO_MANY))?;
-                }
-                self.adapt.thresholds = t;
-            }
-            "min_weight_for_del_heuristic" => self.adapt.min_weight_for_del = real("adapt.min_weight_for_del")?,
-            "num_database_samples" => self.adapt.num_database_samples = int("adapt.num_database_samples")?,
-            "num_prior_samples" => self.adapt.num_prior_samples = int("adapt.num_prior_samples")?,
-            _ => return Err(ParseError::UnknownKey { key, value }),
-        }
-        Ok(())
+        let Some(k) = Self::KEY_TABLE.iter().find(|k| k.name == key || k.alias == Some(key)) else {
+            return Err(ParseError::UnknownKey { key, value });
+        };
+        k.apply(self, value).map_err(|(field, reason)| ParseError::BadValue { key, value, field, reason })
     }
 }
 
@@ -1181,13 +1396,18 @@ mod tests {
             let mut cfg = Config::<f64>::samtrux();
             assert_eq!(cfg.set(k, v), Ok(()), "{k}={v}");
         }
-        let canonical = Config::<f64>::KEYS.iter().filter(|k| !ALIASES.iter().any(|(a, _)| a == *k)).count();
-        assert_eq!(canonical + ALIASES.len(), Config::<f64>::KEYS.len());
-        for (a, k) in ALIASES {
-            assert!(Config::<f64>::KEYS.contains(&a) && Config::<f64>::KEYS.contains(&k), "{a} -> {k}");
+        let keys = Config::<f64>::KEYS;
+        let aliases = || Config::<f64>::KEY_TABLE.iter().filter_map(|k| Some((k.alias?, k.name)));
+        let canonical = keys.iter().filter(|k| !aliases().any(|(a, _)| a == **k)).count();
+        assert_eq!(canonical + aliases().count(), keys.len());
+        for (a, k) in aliases() {
+            assert!(keys.contains(&a) && keys.contains(&k), "{a} -> {k}");
         }
-        for k in OPTION_KEYS {
-            assert!(Config::<f64>::KEYS.contains(&k), "{k}");
+        for c in &DESIGN_CHOICES {
+            assert!(keys.contains(&c.key), "{}", c.key);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert!(!keys[..i].contains(k), "{k} twice");
         }
         let mut cfg = Config::<f64>::samtrux();
         assert!(matches!(cfg.set("n_de", "1"), Err(ParseError::UnknownKey { .. })));
@@ -1216,24 +1436,38 @@ mod tests {
 
     #[test]
     fn config_option_tables_cover_every_letter() {
-        for (pos, letters) in LETTERS.iter().enumerate() {
-            for (i, &l) in letters.iter().enumerate() {
-                let letter = [l];
+        for (pos, choice) in DESIGN_CHOICES.iter().enumerate() {
+            for (i, option) in choice.options.iter().enumerate() {
+                let letter = [option.letter];
                 let letter = core::str::from_utf8(&letter).unwrap();
-                assert_eq!(parse_option(pos, letter), Some(i));
+                assert_eq!(choice.option_named(letter), Some(i));
                 // Every option has a reference type string.
-                assert!(OPTION_NAMES[pos].iter().any(|&(_, j)| j == i), "position {pos} option {i}");
+                assert!(!option.names.is_empty(), "position {pos} option {i}");
+                for name in option.names {
+                    assert_eq!(choice.option_named(name), Some(i), "{name}");
+                }
                 // The rejection reason lists the letter.
-                assert!(CODEWORD_REASONS[pos].contains(letter));
-                assert!(CODEWORD_FIELDS[pos].contains(letter));
+                assert!(choice.reason.contains(letter));
+                assert!(choice.codeword_field.contains(letter));
+                // The enum has this option, at the same index.
+                let mut cfg = Config::<f64>::samtrux();
+                cfg.select_at(pos, i);
+                assert_eq!(cfg.options()[pos], i, "position {pos} option {i}");
+                if let Some(gate) = &option.gate {
+                    assert!(gate.left_out.starts_with(choice.field) && gate.left_out.contains(gate.feature));
+                }
             }
-            assert_eq!(parse_option(pos, "Q"), None);
+            // ... and no more options.
+            let mut cfg = Config::<f64>::samtrux();
+            cfg.select_at(pos, choice.options.len());
+            assert_eq!(cfg, Config::samtrux(), "position {pos}");
+            assert_eq!(choice.option_named("Q"), None);
         }
     }
 
     #[test]
     fn config_aliases_name_known_keys() {
-        for (alias, key) in ALIASES {
+        for (alias, key) in Config::<f64>::KEY_TABLE.iter().filter_map(|k| Some((k.alias?, k.name))) {
             let (mut a, mut k) = (Config::<f64>::samtrux(), Config::<f64>::samtrux());
             a.set(alias, "3").unwrap();
             k.set(key, "3").unwrap();
