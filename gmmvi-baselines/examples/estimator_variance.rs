@@ -59,7 +59,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // The workspace's target/ (this crate lives in <root>/gmmvi-baselines).
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = manifest.parent().unwrap_or(manifest).join("target");
     std::fs::create_dir_all(&path)?;
     let file = path.join("estimator_variance.svg");
     let root = SVGBackend::new(&file, (1100, 480)).into_drawing_area();

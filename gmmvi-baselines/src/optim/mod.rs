@@ -1,4 +1,6 @@
-//! Stochastic optimisers in ascent form (`docs/estimators.md` §11).
+//! Stochastic optimisers in ascent form (`docs/estimators.md` §11): the parameter-update rules
+//! of the gradient baselines behind the [`Optimiser`] trait (the natural-gradient GMM state of
+//! the core is [`gmmvi::Optimizer`], an unrelated type).
 //!
 //! Every optimiser maximises: `λ ← λ + step(g)` with `g` the (estimated) gradient of the
 //! objective; a caller minimising must negate its gradient, not the step rule (§0).
