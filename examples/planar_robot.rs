@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use gmmvi::rng::uniform;
-use gmmvi::targets::PlanarRobot;
 use gmmvi::{Config, Gmm, Optimizer, StopRule, Threads};
+use gmmvi_targets::PlanarRobot;
 use nalgebra::SVector;
 use plotters::prelude::*;
 use rand_core::{Rng, SeedableRng};

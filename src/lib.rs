@@ -90,14 +90,11 @@ pub mod comp_step;
 pub mod comp_update;
 pub mod config;
 pub mod error;
-pub mod estimators;
-pub mod families;
 #[cfg(feature = "ffi")]
 pub mod ffi;
 mod history;
 pub mod model;
 pub mod ng_estimate;
-pub mod optim;
 pub mod optimizer;
 pub mod parallel;
 pub mod real;
@@ -105,7 +102,6 @@ pub mod rng;
 pub mod sample_select;
 pub mod store;
 pub mod target;
-pub mod targets;
 pub mod weight_step;
 pub mod weight_update;
 

@@ -387,7 +387,8 @@ impl<
     /// bit-identically to an uninterrupted run.
     ///
     /// ```
-    /// # use gmmvi::{Config, Gmm, Optimizer, targets::GaussianMixtureTarget};
+    /// # use gmmvi::{Config, Gmm, Optimizer};
+    /// # use gmmvi_targets::GaussianMixtureTarget;
     /// # use nalgebra::{SMatrix, SVector};
     /// type Opt = Optimizer<f64, 2, 4, 1024, 16, 256>;
     /// let mut init = Gmm::new();

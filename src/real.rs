@@ -109,13 +109,18 @@ impl Real for f64 {
     }
 }
 
-/// `ln(2π)`.
-pub(crate) const LN_2PI: f64 = 1.837_877_066_409_345_5;
+/// `ln(2π)`, the constant of every Gaussian log density.
+pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
-/// `log Σ exp(v_i)` over a slice; `-inf` for an empty slice.
-pub(crate) fn log_sum_exp<T: Real>(v: &[T]) -> T {
+/// `log Σ exp(v_i) = m + ln Σ exp(v_i − m)` with `m = max v_i`, without overflow. An empty slice
+/// or all `−∞` give `−∞`; any NaN entry gives NaN; otherwise a `+∞` entry gives `+∞`. Never
+/// panics. (Callers that need a finite value check the result with [`Real::finite`].)
+pub fn log_sum_exp<T: Real>(v: &[T]) -> T {
     let mut m = T::NEG_INF;
     for &x in v {
+        if x.is_nan_like() {
+            return T::NAN;
+        }
         if x > m {
             m = x;
         }
@@ -167,4 +172,26 @@ impl<T: Real> OnlineLse<T> {
 /// placeholders that let a state be written in place (`Optimizer::BLANK`).
 pub(crate) const fn zeros<T: Real, const R: usize, const C: usize>() -> nalgebra::SMatrix<T, R, C> {
     nalgebra::SMatrix::from_array_storage(nalgebra::ArrayStorage([[T::ZERO_CONST; R]; C]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_sum_exp_is_stable_and_propagates_non_finite_entries() {
+        let l = [-1.0f64, 0.5, 2.0, -0.3];
+        let direct = l.iter().map(|v| v.exp()).sum::<f64>().ln();
+        assert!((log_sum_exp(&l) - direct).abs() < 1e-15);
+        let shifted = l.map(|v| v + 1000.0);
+        assert!((log_sum_exp(&shifted) - 1000.0 - direct).abs() < 1e-12);
+        assert_eq!(log_sum_exp(&[f32::MIN; 2]), f32::MIN);
+        assert_eq!(log_sum_exp::<f64>(&[]), f64::NEG_INFINITY);
+        assert_eq!(log_sum_exp(&[f64::NEG_INFINITY; 3]), f64::NEG_INFINITY);
+        assert_eq!(log_sum_exp(&[1.0, f64::INFINITY]), f64::INFINITY);
+        assert_eq!(log_sum_exp(&[f64::NEG_INFINITY, 3.0]), 3.0);
+        for v in [[1.0, f64::NAN], [f64::NAN, f64::NEG_INFINITY], [f64::INFINITY, f64::NAN]] {
+            assert!(log_sum_exp(&v).is_nan(), "{v:?}");
+        }
+    }
 }

@@ -4,8 +4,8 @@
 mod common;
 
 use common::big_stack;
-use gmmvi::targets::PlanarRobot;
 use gmmvi::{Config, Gmm, Optimizer, StopRule, Target};
+use gmmvi_targets::PlanarRobot;
 use nalgebra::SVector;
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;

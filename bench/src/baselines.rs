@@ -4,7 +4,7 @@
 //!
 //! Fixed defaults (docs/algorithm.md §12 has no row for these methods):
 //!
-//! | algo | method (`gmmvi::estimators`) | family / state | per step |
+//! | algo | method (`gmmvi_baselines::estimators`) | family / state | per step |
 //! |---|---|---|---|
 //! | `ADVI-MF` | `driver::GradientVi`, ELBO, pathwise + analytic entropy | mean-field Gaussian | S = 16 |
 //! | `ADVI-FR` | same | full-rank Gaussian, log-Cholesky (`P = D + D(D+1)/2`) | S = 16 |
@@ -40,18 +40,18 @@
 
 use std::time::{Duration, Instant};
 
-use gmmvi::estimators::baselines::{FlowVi, SvgdVi};
-use gmmvi::estimators::driver::{GradientVi, Objective};
-use gmmvi::estimators::svgd::Bandwidth;
-use gmmvi::families::planar::{PlanarFlow, PlanarLayer};
-use gmmvi::families::{AnalyticEntropy, LogCholeskyGaussian, MeanFieldGaussian};
-use gmmvi::optim::Adam;
 use gmmvi::rng::fill_standard_normal;
-use gmmvi::targets::{
+use gmmvi::{StepReport, Target, TargetError};
+use gmmvi_baselines::estimators::baselines::{FlowVi, SvgdVi};
+use gmmvi_baselines::estimators::driver::{GradientVi, Objective};
+use gmmvi_baselines::estimators::svgd::Bandwidth;
+use gmmvi_baselines::families::planar::{PlanarFlow, PlanarLayer};
+use gmmvi_baselines::families::{AnalyticEntropy, LogCholeskyGaussian, MeanFieldGaussian};
+use gmmvi_baselines::optim::Adam;
+use gmmvi_targets::{
     BnnBatch, GaussianMixtureTarget, LOGREG_BATCH_SIZE, LogisticRegression, LogisticRegressionMinibatch,
     NumpyRandomState, PlanarRobot, STM20_HALF_WIDTH, STM300_HALF_WIDTH, StudentTMixture, WINE_BATCH_SIZE, WineBnn,
 };
-use gmmvi::{StepReport, Target, TargetError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nalgebra::{SMatrix, SVector};
 use rand_core::SeedableRng;

@@ -12,10 +12,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use gmmvi_bench::data::{DataDir, default_data_dir};
 use gmmvi_bench::presets::{PRESETS, ROWS, TargetId};
 use gmmvi_bench::runner::{self, RunOptions, Summary};
 use gmmvi_bench::spec::{Request, build, smoke_settings};
+use gmmvi_targets::data::{DataDir, default_data_dir};
 
 /// Benchmark runner of gmmvi (the paper's target suite).
 #[derive(Parser, Debug)]

@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use gmmvi::targets::PlanarRobot;
+use gmmvi_targets::PlanarRobot;
 
 /// The benchmark targets of docs/targets.md §2–§7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

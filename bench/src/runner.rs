@@ -5,20 +5,20 @@
 use std::time::{Duration, Instant};
 
 use gmmvi::config::{ComponentAdaptation, SampleSelector};
-use gmmvi::targets::{
+use gmmvi::{Config, Gmm, Optimizer, Target, Threads};
+use gmmvi_targets::{
     BnnBatch, GaussianMixtureTarget, LOGREG_BATCH_SIZE, LogisticRegression, LogisticRegressionMinibatch,
     NumpyRandomState, PlanarRobot, STM20_HALF_WIDTH, STM300_HALF_WIDTH, StudentTMixture, WINE_BATCH_SIZE, WineBnn,
 };
-use gmmvi::{Config, Gmm, Optimizer, Target, Threads};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nalgebra::{SMatrix, SVector};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
 
-use crate::data::DataDir;
 use crate::mmd::{MMD_MODEL_SAMPLES, Mmd};
 use crate::presets::{InitSpec, TargetId};
+use gmmvi_targets::data::DataDir;
 
 /// Samples of the Monte-Carlo ELBO (docs/targets.md §0).
 pub const ELBO_SAMPLES: usize = 2000;

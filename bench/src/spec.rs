@@ -107,7 +107,7 @@ pub fn smoke_settings(target: TargetId) -> (Vec<String>, u64, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::DataDir;
+    use gmmvi_targets::data::DataDir;
 
     fn req(target: &str, algo: &str, config: &[&str]) -> Request {
         Request {
@@ -120,7 +120,7 @@ mod tests {
                 max_iterations: 10,
                 log_every: 1,
                 threads: 1,
-                data: DataDir(crate::data::default_data_dir()),
+                data: DataDir(gmmvi_targets::data::default_data_dir()),
                 progress: false,
                 elbo_samples: 100,
                 mmd_gt_rows: None,
