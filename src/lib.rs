@@ -88,6 +88,7 @@ pub mod adapt;
 pub mod checkpoint;
 pub mod comp_step;
 pub mod comp_update;
+mod component_state;
 pub mod config;
 pub mod error;
 pub mod estimators;

@@ -15,6 +15,7 @@ use crate::adapt::vips;
 use crate::checkpoint::{self, Reader, VERSION, Writer, bad};
 use crate::comp_step;
 use crate::comp_update::{self, Outcome, iblr};
+use crate::component_state::{ComponentState, ComponentStates};
 use crate::config::{ComponentAdaptation, ComponentUpdater, Config, NgEstimator, SampleSelector, WeightUpdater};
 use crate::error::Error;
 use crate::history::History;
@@ -137,11 +138,8 @@ pub struct Optimizer<
     store: SampleStore<T, D, S, G>,
     rh: History<T, K, H>,
     wh: History<T, K, H>,
-    stepsize: [T; K],
-    last_eta: [T; K],
-    n_updates: [u64; K],
-    /// MORE ridge coefficients (§5.4).
-    l2: [T; K],
+    /// Step size, last η, update count and ridge coefficient of every component.
+    states: ComponentStates<T, K>,
     /// Natural-gradient estimates `(Ĥ_k, ĝ_k)` of the current iteration (`None`: failed).
     ng: [Option<(SMatrix<T, D, D>, SVector<T, D>)>; K],
     wstep: WeightStepState<T>,
@@ -269,10 +267,7 @@ impl<
         store: SampleStore::BLANK,
         rh: History::BLANK,
         wh: History::BLANK,
-        stepsize: [T::ZERO_CONST; K],
-        last_eta: [T::ZERO_CONST; K],
-        n_updates: [0; K],
-        l2: [T::ZERO_CONST; K],
+        states: ComponentStates::BLANK,
         ng: [None; K],
         wstep: WeightStepState::BLANK,
         e: [T::ZERO_CONST; K],
@@ -296,10 +291,7 @@ impl<
         for h in [&mut self.rh, &mut self.wh] {
             h.fill(T::SENTINEL);
         }
-        self.stepsize = [cfg.component_step.initial; K];
-        self.last_eta = [-T::one(); K];
-        self.n_updates = [0; K];
-        self.l2 = [cfg.ng.initial_l2_regularizer; K];
+        self.states.reset_all(&Self::new_component_state(cfg));
         self.ng = [None; K];
         self.wstep = WeightStepState::new(&cfg.weight_step);
         self.e = [T::zero(); K];
@@ -377,7 +369,7 @@ impl<
 
     /// Current per-component step sizes (KL bounds for the trust-region update).
     pub fn component_stepsizes(&self) -> &[T] {
-        &self.stepsize[..self.model.len()]
+        &self.states.stepsizes()[..self.model.len()]
     }
 
     /// Writes the complete optimiser state (model, step sizes, weight-step state, histories,
@@ -467,11 +459,13 @@ impl<
             self.rh.reset_row(k, T::SENTINEL);
             self.wh.reset_row(k, T::SENTINEL);
         }
-        self.stepsize = [self.cfg.component_step.initial; K];
-        self.last_eta = [-T::one(); K];
-        self.n_updates = [0; K];
-        self.l2 = [self.cfg.ng.initial_l2_regularizer; K];
+        self.states.reset_all(&Self::new_component_state(&self.cfg));
         Ok(())
+    }
+
+    /// The optimiser state of a new component.
+    fn new_component_state(cfg: &Config<T>) -> ComponentState<T> {
+        ComponentState::new(cfg.component_step.initial, cfg.ng.initial_l2_regularizer)
     }
 
     fn dims() -> [u32; 5] {
@@ -505,12 +499,7 @@ impl<
         w.real(self.wstep.beta);
         w.u64(self.wstep.calls);
         w.real(self.wstep.last_elbo);
-        w.reals(&self.stepsize);
-        w.reals(&self.last_eta);
-        w.reals(&self.l2);
-        for &n in &self.n_updates {
-            w.u64(n);
-        }
+        self.states.save(w);
         self.model.save_state(w);
         self.rh.save(w);
         self.wh.save(w);
@@ -548,23 +537,7 @@ impl<
         if !beta.finite() || (has_prior && !prior.finite()) {
             return Err(bad("non-finite step size or prior entropy"));
         }
-        for arr in [&mut self.stepsize, &mut self.last_eta, &mut self.l2] {
-            for v in arr.iter_mut() {
-                let x: T = r.real()?;
-                if !x.finite() {
-                    return Err(bad("non-finite step size"));
-                }
-                if WRITE {
-                    *v = x;
-                }
-            }
-        }
-        for n in &mut self.n_updates {
-            let x = r.u64()?;
-            if WRITE {
-                *n = x;
-            }
-        }
+        self.states.load::<WRITE>(r)?;
         self.model.load_state::<WRITE>(r)?;
         self.rh.load::<WRITE>(r)?;
         self.wh.load::<WRITE>(r)?;
@@ -635,7 +608,9 @@ impl<
         // ---- component update (§6, §2, §5) ----
         for k in 0..kn {
             let (prev, last) = (self.rh.get(k, 2), self.rh.get(k, 1));
-            self.stepsize[k] = comp_step::adapt(&cfg.component_step, self.stepsize[k], self.n_updates[k], prev, last);
+            let mut st = self.states.get(k);
+            st.stepsize = comp_step::adapt(&cfg.component_step, st.stepsize, st.n_updates, prev, last);
+            self.states.set(k, &st);
         }
         match cfg.ng.estimator {
             NgEstimator::Stein => {
@@ -646,7 +621,11 @@ impl<
             }
             NgEstimator::More if cfg!(feature = "ng-more") => {
                 log_q_rows(&self.model, &mut self.store, par);
-                let l2 = &self.l2[..kn];
+                let mut l2 = [T::zero(); K];
+                for (k, l) in l2.iter_mut().enumerate().take(kn) {
+                    *l = self.states.get(k).l2;
+                }
+                let l2 = &l2[..kn];
                 more::estimate(
                     &self.model,
                     &self.store,
@@ -665,7 +644,8 @@ impl<
             let (Some(mean), Some(chol)) = (self.model.mean(k).copied(), self.model.chol(k).copied()) else {
                 continue;
             };
-            let beta = self.stepsize[k];
+            let mut st = self.states.get(k);
+            let beta = st.stepsize;
             // (new mean, new factor, trust-region η) or `None` if rejected.
             let cand = self.ng[k].and_then(|(hess, grad)| match cfg.component_update.updater {
                 ComponentUpdater::TrustRegion => {
@@ -678,37 +658,27 @@ impl<
                         r_vec: &r_vec,
                         diag: DIAG,
                     };
-                    let st = comp_update::trust_region::update(&pr, beta, self.last_eta[k], cfg.temperature);
-                    match st.outcome {
-                        Outcome::Updated { eta } => Some((st.mean, st.chol, eta)),
+                    let step = comp_update::trust_region::update(&pr, beta, st.last_eta, cfg.temperature);
+                    match step.outcome {
+                        Outcome::Updated { eta } => Some((step.mean, step.chol, Some(eta))),
                         Outcome::Rejected => None,
                     }
                 }
                 ComponentUpdater::Direct if cfg!(feature = "direct-update") => {
-                    comp_update::direct::update(&mean, &chol, &hess, &grad, beta).map(|(m, l)| (m, l, -T::one()))
+                    comp_update::direct::update(&mean, &chol, &hess, &grad, beta).map(|(m, l)| (m, l, None))
                 }
                 ComponentUpdater::Iblr if cfg!(feature = "iblr-update") => {
-                    let first = self.n_updates[k] == 0;
+                    let first = st.n_updates == 0;
                     let step = if DIAG { iblr::update_diag } else { iblr::update };
-                    step(&mean, &chol, &hess, &grad, beta, first).map(|(m, l)| (m, l, -T::one()))
+                    step(&mean, &chol, &hess, &grad, beta, first).map(|(m, l)| (m, l, None))
                 }
                 // Left out of this build (`Config::validate` rejected it): no update.
                 ComponentUpdater::Direct | ComponentUpdater::Iblr => None,
             });
             let applied = cand.and_then(|(m, l, eta)| self.model.set_component(k, m, &l).is_ok().then_some(eta));
-            let l2_init = cfg.ng.initial_l2_regularizer;
-            match applied {
-                Some(eta) => {
-                    self.last_eta[k] = eta;
-                    self.l2[k] = (self.l2[k] * T::of(0.5)).max(l2_init);
-                }
-                None => {
-                    self.last_eta[k] = -T::one();
-                    self.l2[k] = T::of(1e-6).min(self.l2[k] * T::of(10.0));
-                    rejected_updates += 1;
-                }
-            }
-            self.n_updates[k] += 1;
+            rejected_updates += usize::from(applied.is_none());
+            st.record_update(applied, cfg.ng.initial_l2_regularizer);
+            self.states.set(k, &st);
         }
         // ---- weight update (§8, §7) with the updated components and the old weights ----
         let mut last_rewards = [T::zero(); K];
@@ -791,12 +761,7 @@ impl<
                 let m = self.model.len() + 1;
                 self.rh.remove_row(k, m);
                 self.wh.remove_row(k, m);
-                for i in k..m - 1 {
-                    self.stepsize[i] = self.stepsize[i + 1];
-                    self.last_eta[i] = self.last_eta[i + 1];
-                    self.n_updates[i] = self.n_updates[i + 1];
-                    self.l2[i] = self.l2[i + 1];
-                }
+                self.states.remove(k, m);
                 deleted += 1;
             }
         }
@@ -844,10 +809,7 @@ impl<
         };
         self.rh.reset_row(k, T::SENTINEL);
         self.wh.reset_row(k, T::of(vips::NEW_COMPONENT_WEIGHT));
-        self.stepsize[k] = self.cfg.component_step.initial;
-        self.last_eta[k] = -T::one();
-        self.n_updates[k] = 0;
-        self.l2[k] = self.cfg.ng.initial_l2_regularizer;
+        self.states.reset(k, &Self::new_component_state(&self.cfg));
         (1, evaluated)
     }
 

@@ -82,7 +82,7 @@ mod properties {
                 r_vec: &r_vec,
                 diag: false,
             };
-            let st = trust_region::update(&pr, beta, -1.0, 1.0);
+            let st = trust_region::update(&pr, beta, None, 1.0);
             match st.outcome {
                 Outcome::Updated { .. } => {
                     accepted += 1;

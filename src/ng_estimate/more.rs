@@ -305,6 +305,13 @@ fn estimate_with<T: Real, const D: usize, const S: usize, const G: usize, const 
     Some(natural_gradient(&c.mean, &r_mat, &r_vec))
 }
 
+/// The ridge coefficient after a component update (docs/algorithm.md §5.4): halved, down to
+/// `initial`, after an applied update; ten times larger, up to 1e-6, after a rejected one. It is
+/// adapted whatever the estimator (it is part of the checkpoint) and read only by MORE.
+pub(crate) fn adapt_ridge<T: Real>(l2: T, applied: bool, initial: T) -> T {
+    if applied { (l2 * T::of(0.5)).max(initial) } else { T::of(1e-6).min(l2 * T::of(10.0)) }
+}
+
 /// The natural-gradient pair `(Ĥ, ĝ) = (R, Rμ − r)` of the surrogate `−½xᵀRx + rᵀx + c` at the
 /// component mean `μ` (§2.2 step 6).
 pub(crate) fn natural_gradient<T: Real, const D: usize>(
