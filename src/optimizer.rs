@@ -9,26 +9,26 @@
 
 use crate::rng::Xoshiro256;
 use core::mem::MaybeUninit;
-use nalgebra::{SMatrix, SVector};
+use nalgebra::SVector;
 
-use crate::adapt::vips;
+use crate::adapt::{self, Adaptation, AddSchedule};
 use crate::checkpoint::{self, Reader, VERSION, Writer, bad};
 use crate::comp_step;
-use crate::comp_update::{self, Outcome, iblr};
+use crate::comp_update;
 use crate::component_state::{ComponentState, ComponentStates};
-use crate::config::{ComponentAdaptation, ComponentUpdater, Config, NgEstimator, SampleSelector, WeightUpdater};
+use crate::config::{ComponentAdaptation, ComponentUpdater, Config, NgEstimator, SampleSelector};
 use crate::error::Error;
 use crate::history::History;
 use crate::model::Gmm;
 use crate::ng_estimate::more::{MAX_MORE_FEATURES, MoreWorkspace, num_features};
-use crate::ng_estimate::{more, stein};
+use crate::ng_estimate::{self, Estimate, Estimation};
 use crate::parallel::{Parallel, Serial};
-use crate::real::{LN_2PI, OnlineLse, Real};
-use crate::sample_select::{component, mixture};
-use crate::store::{SampleStore, log_q_rows};
+use crate::real::{LN_2PI, Real};
+use crate::sample_select::{self, Sampling};
+use crate::store::{SampleStore, Scratch};
 use crate::target::Target;
 use crate::weight_step::WeightStepState;
-use crate::weight_update::{self, rewards};
+use crate::weight_update::{self, Weighting, rewards::RewardScratch};
 
 /// Statistics of one iteration.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -136,15 +136,17 @@ pub struct Optimizer<
     cfg: Config<T>,
     model: Gmm<T, D, K>,
     store: SampleStore<T, D, S, G>,
+    /// The working set of the current iteration and the per-row columns of its passes.
+    scratch: Scratch<T, D, S, G>,
     rh: History<T, K, H>,
     wh: History<T, K, H>,
     /// Step size, last η, update count and ridge coefficient of every component.
     states: ComponentStates<T, K>,
     /// Natural-gradient estimates `(Ĥ_k, ĝ_k)` of the current iteration (`None`: failed).
-    ng: [Option<(SMatrix<T, D, D>, SVector<T, D>)>; K],
+    ng: [Estimate<T, D>; K],
     wstep: WeightStepState<T>,
-    e: [T; K],
-    partial: [[rewards::Partial<T>; K]; rewards::REWARD_TASKS],
+    /// Expected log ratios of the current iteration.
+    rewards: RewardScratch<T, K>,
     rng: Xoshiro256,
     eval_rng: Xoshiro256,
     iteration: u64,
@@ -194,7 +196,7 @@ impl<
     /// ```
     /// use core::mem::MaybeUninit;
     /// use gmmvi::{Config, Gmm, Optimizer};
-    /// use nalgebra::{SMatrix, SVector};
+    /// use nalgebra::SVector;
     /// # fn main() -> Result<(), gmmvi::Error> {
     /// let mut init = Gmm::<f64, 2, 4>::new();
     /// init.add_component(1.0, SVector::zeros(), &(SMatrix::identity() * 4.0))?;
@@ -265,13 +267,13 @@ impl<
         cfg: Config::BLANK,
         model: Gmm::BLANK,
         store: SampleStore::BLANK,
+        scratch: Scratch::BLANK,
         rh: History::BLANK,
         wh: History::BLANK,
         states: ComponentStates::BLANK,
         ng: [None; K],
         wstep: WeightStepState::BLANK,
-        e: [T::ZERO_CONST; K],
-        partial: [[(OnlineLse::BLANK, T::ZERO_CONST); K]; rewards::REWARD_TASKS],
+        rewards: RewardScratch::BLANK,
         rng: Xoshiro256::BLANK,
         eval_rng: Xoshiro256::BLANK,
         iteration: 0,
@@ -288,14 +290,14 @@ impl<
         self.cfg.clone_from(cfg);
         self.model.assign(init);
         self.store.reset();
+        self.scratch.bg.clear();
         for h in [&mut self.rh, &mut self.wh] {
             h.fill(T::SENTINEL);
         }
         self.states.reset_all(&Self::new_component_state(cfg));
         self.ng = [None; K];
         self.wstep = WeightStepState::new(&cfg.weight_step);
-        self.e = [T::zero(); K];
-        self.partial = [[(OnlineLse::new(), T::zero()); K]; rewards::REWARD_TASKS];
+        self.rewards = RewardScratch::BLANK;
         self.rng = Xoshiro256::seed_from_u64(seed);
         self.eval_rng = Xoshiro256::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
         self.iteration = 0;
@@ -380,7 +382,7 @@ impl<
     ///
     /// ```
     /// # use gmmvi::{Config, Gmm, Optimizer, targets::GaussianMixtureTarget};
-    /// # use nalgebra::{SMatrix, SVector};
+    /// # use nalgebra::SVector;
     /// type Opt = Optimizer<f64, 2, 4, 1024, 16, 256>;
     /// let mut init = Gmm::new();
     /// init.add_component(1.0, SVector::zeros(), &(SMatrix::identity() * 4.0))?;
@@ -543,6 +545,7 @@ impl<
         self.wh.load::<WRITE>(r)?;
         self.store.load_state::<WRITE>(r)?;
         if WRITE {
+            self.scratch.bg.clear();
             self.iteration = iteration;
             self.add_calls = add_calls;
             self.rng = rng;
@@ -582,235 +585,91 @@ impl<
         par: &X,
     ) -> Result<StepReport<T>, Error> {
         let cfg = &self.cfg;
-        let kn = self.model.len();
         if cfg.adapt.mode == ComponentAdaptation::Adaptive && cfg.adapt.num_prior_samples > 0 && self.prior.is_none() {
             return Err(Error::InvalidConfig {
                 field: "adapt.num_prior_samples (needs the prior's mean: Optimizer::set_prior)",
             });
         }
-        // ---- sample selection (§9) ----
-        let need_grad = cfg.ng.estimator == NgEstimator::Stein;
-        let replace = !cfg.samples.use_sample_database;
-        let (n_des, reuse, max_rows) =
-            (cfg.samples.desired_samples_per_component, cfg.reuse_rows(kn), cfg.samples.max_database_size);
-        let (model, store, rng) = (&self.model, &mut self.store, &mut self.rng);
-        let sel = match cfg.samples.selector {
-            SampleSelector::ComponentBased => {
-                component::select(model, store, target, rng, n_des, reuse, max_rows, need_grad, replace, par)?
-            }
-            SampleSelector::MixtureBased if cfg!(feature = "mixture-selection") => {
-                mixture::select(model, store, target, rng, n_des, reuse, max_rows, need_grad, replace, par)?
-            }
-            // Left out of this build: `Config::validate` rejected it.
-            SampleSelector::MixtureBased => return Err(Error::InvalidConfig { field: "samples.selector" }),
+        let kn = self.model.len();
+        // 1. Sample selection (§4, §9): the working set and its background.
+        let sel = sample_select::select(
+            &cfg.samples,
+            cfg.reuse_rows(kn),
+            ng_estimate::needs_gradients(&cfg.ng),
+            Sampling {
+                model: &self.model,
+                store: &mut self.store,
+                scratch: &mut self.scratch,
+                rng: &mut self.rng,
+                par,
+            },
+            target,
+        )?;
+        // 2. Component step sizes (§6) from the reward history.
+        comp_step::adapt_all(&cfg.component_step, &self.rh, &mut self.states, kn);
+        // 3. Natural-gradient estimates (§2) with the model before this iteration.
+        let est = Estimation {
+            model: &self.model,
+            store: &self.store,
+            scratch: &mut self.scratch,
+            states: &self.states,
+            more: &mut self.more,
         };
-        let start = sel.start;
-        // ---- component update (§6, §2, §5) ----
-        for k in 0..kn {
-            let (prev, last) = (self.rh.get(k, 2), self.rh.get(k, 1));
-            let mut st = self.states.get(k);
-            st.stepsize = comp_step::adapt(&cfg.component_step, st.stepsize, st.n_updates, prev, last);
-            self.states.set(k, &st);
-        }
-        match cfg.ng.estimator {
-            NgEstimator::Stein => {
-                stein::log_ratio_gradients(&self.model, &mut self.store, par);
-                let sn = cfg.ng.self_normalized;
-                let own = cfg.ng.only_use_own_samples;
-                stein::estimate::<_, D, K, S, G, X, DIAG>(&self.model, &self.store, sn, own, &mut self.ng[..kn], par);
-            }
-            NgEstimator::More if cfg!(feature = "ng-more") => {
-                log_q_rows(&self.model, &mut self.store, par);
-                let mut l2 = [T::zero(); K];
-                for (k, l) in l2.iter_mut().enumerate().take(kn) {
-                    *l = self.states.get(k).l2;
-                }
-                let l2 = &l2[..kn];
-                more::estimate(
-                    &self.model,
-                    &self.store,
-                    cfg.ng.self_normalized,
-                    cfg.ng.only_use_own_samples,
-                    l2,
-                    &mut self.ng[..kn],
-                    &mut self.more,
-                    par,
-                );
-            }
-            NgEstimator::More => return Err(Error::InvalidConfig { field: "ng.estimator" }),
-        }
-        let mut rejected_updates = 0;
-        for k in 0..kn {
-            let (Some(mean), Some(chol)) = (self.model.mean(k).copied(), self.model.chol(k).copied()) else {
-                continue;
-            };
-            let mut st = self.states.get(k);
-            let beta = st.stepsize;
-            // (new mean, new factor, trust-region η) or `None` if rejected.
-            let cand = self.ng[k].and_then(|(hess, grad)| match cfg.component_update.updater {
-                ComponentUpdater::TrustRegion => {
-                    let r_vec = hess * mean - grad;
-                    let pr = comp_update::trust_region::Problem {
-                        mean: &mean,
-                        chol: &chol,
-                        inv_t: self.model.inv_t(k),
-                        r_mat: &hess,
-                        r_vec: &r_vec,
-                        diag: DIAG,
-                    };
-                    let step = comp_update::trust_region::update(&pr, beta, st.last_eta, cfg.temperature);
-                    match step.outcome {
-                        Outcome::Updated { eta } => Some((step.mean, step.chol, Some(eta))),
-                        Outcome::Rejected => None,
-                    }
-                }
-                ComponentUpdater::Direct if cfg!(feature = "direct-update") => {
-                    comp_update::direct::update(&mean, &chol, &hess, &grad, beta).map(|(m, l)| (m, l, None))
-                }
-                ComponentUpdater::Iblr if cfg!(feature = "iblr-update") => {
-                    let first = st.n_updates == 0;
-                    let step = if DIAG { iblr::update_diag } else { iblr::update };
-                    step(&mean, &chol, &hess, &grad, beta, first).map(|(m, l)| (m, l, None))
-                }
-                // Left out of this build (`Config::validate` rejected it): no update.
-                ComponentUpdater::Direct | ComponentUpdater::Iblr => None,
-            });
-            let applied = cand.and_then(|(m, l, eta)| self.model.set_component(k, m, &l).is_ok().then_some(eta));
-            rejected_updates += usize::from(applied.is_none());
-            st.record_update(applied, cfg.ng.initial_l2_regularizer);
-            self.states.set(k, &st);
-        }
-        // ---- weight update (§8, §7) with the updated components and the old weights ----
-        let mut last_rewards = [T::zero(); K];
-        for (k, r) in last_rewards.iter_mut().enumerate().take(kn) {
-            *r = self.rh.get(k, 1);
-        }
-        let beta_w = self.wstep.next(&cfg.weight_step, self.model.log_weights(), &last_rewards[..kn]);
-        let temp = cfg.temperature;
-        let ok = rewards::expected_log_ratios(
-            &self.model,
-            &self.store,
-            temp,
-            cfg.weight_update.self_normalized,
-            &mut self.e,
-            &mut self.partial,
-            par,
+        ng_estimate::estimate::<T, D, K, S, G, M, DIAG, X>(&cfg.ng, est, &mut self.ng[..kn], par)?;
+        // 4. Component updates (§5).
+        let (initial_l2, temperature) = (cfg.ng.initial_l2_regularizer, cfg.temperature);
+        let rejected_updates = comp_update::update::<T, D, K, DIAG>(
+            &cfg.component_update,
+            temperature,
+            initial_l2,
+            &mut self.model,
+            &self.ng[..kn],
+            &mut self.states,
         );
-        let mut rewards_now = [T::zero(); K];
-        let mut elbo = T::zero();
-        let lw = self.model.log_weights();
-        for k in 0..kn {
-            let r = temp * lw[k] + self.e[k];
-            rewards_now[k] = if r.finite() { r } else { T::SENTINEL };
-            elbo += lw[k].exp() * self.e[k];
-        }
-        self.rh.push(&rewards_now[..kn]);
-        let weights_frozen = !ok;
-        if ok && kn > 1 {
-            let mut u = [T::zero(); K];
-            match cfg.weight_update.updater {
-                WeightUpdater::Direct => weight_update::direct::update(lw, &self.e[..kn], beta_w, temp, &mut u[..kn]),
-                WeightUpdater::TrustRegion if cfg!(feature = "weight-trust-region") => {
-                    weight_update::trust_region::update(lw, &self.e[..kn], beta_w, temp, &mut u[..kn]);
-                }
-                // Left out of this build (`Config::validate` rejected it): weights unchanged.
-                WeightUpdater::TrustRegion => u[..kn].copy_from_slice(lw),
-            }
-            if self.model.set_log_weights(&u[..kn]).is_ok() {
-                let mut w = [T::zero(); K];
-                for (wk, lk) in w.iter_mut().zip(self.model.log_weights()) {
-                    *wk = lk.exp();
-                }
-                self.wh.push(&w[..kn]);
-            }
-        }
-        self.iteration += 1;
-        // ---- adaptive number of components (§10) ----
-        let (deleted, (added, prior_evaluations)) = match self.cfg.adapt.mode {
-            ComponentAdaptation::Adaptive => (self.delete_components(), self.maybe_add_component(target, par)),
-            ComponentAdaptation::Fixed => (0, (0, 0)),
+        // 5. Weight step size (§8).
+        let beta_w = self.wstep.next_after(&cfg.weight_step, self.model.log_weights(), &self.rh);
+        // 6. Weight update (§7) with the updated components and the old weights.
+        let weighting = Weighting {
+            model: &mut self.model,
+            ws: self.store.working_set(&self.scratch.bg),
+            rewards: &mut self.rh,
+            weights: &mut self.wh,
+            scratch: &mut self.rewards,
         };
+        let elbo = weight_update::update(&cfg.weight_update, temperature, beta_w, weighting, par);
+        self.iteration += 1;
+        // 7. Adaptation of the number of components (§3, §10).
+        let adaptation = Adaptation {
+            model: &mut self.model,
+            rewards: &mut self.rh,
+            weights: &mut self.wh,
+            states: &mut self.states,
+            store: &mut self.store,
+            log_q: &mut self.scratch.log_q,
+            rng: &mut self.rng,
+            par,
+        };
+        let schedule = AddSchedule {
+            iteration: self.iteration,
+            add_calls: &mut self.add_calls,
+            prior_entropy: self.prior_entropy,
+            prior: self.prior.as_ref(),
+            new_state: Self::new_component_state(cfg),
+        };
+        let adapted = adapt::adapt(&cfg.adapt, adaptation, schedule, target);
         Ok(StepReport {
             iteration: self.iteration,
             evaluations: self.store.evaluations(),
-            new_evaluations: sel.evaluated + prior_evaluations,
+            new_evaluations: sel.evaluated + adapted.evaluated,
             rejected_samples: sel.rejected,
-            working_set: self.store.len() - start.min(self.store.len()),
+            working_set: self.store.len() - sel.start.min(self.store.len()),
             components: self.model.len(),
-            elbo_estimate: if ok { elbo } else { T::NAN },
+            elbo_estimate: elbo.unwrap_or(T::NAN),
             rejected_updates,
-            weights_frozen,
-            added,
-            deleted,
+            weights_frozen: elbo.is_none(),
+            added: adapted.added,
+            deleted: adapted.deleted,
         })
-    }
-
-    #[inline(never)]
-    fn delete_components(&mut self) -> usize {
-        let del = self.cfg.adapt.del_iters;
-        if self.iteration <= del as u64 {
-            return 0;
-        }
-        let n = self.model.len();
-        let mut bad = [false; K];
-        vips::deletion_candidates(&self.rh, &self.wh, n, del, self.cfg.adapt.min_weight_for_del, &mut bad);
-        let mut deleted = 0;
-        for k in (0..n).rev() {
-            // Never delete the last component.
-            if bad[k] && self.model.len() > 1 && self.model.remove_component(k).is_ok() {
-                let m = self.model.len() + 1;
-                self.rh.remove_row(k, m);
-                self.wh.remove_row(k, m);
-                self.states.remove(k, m);
-                deleted += 1;
-            }
-        }
-        deleted
-    }
-
-    /// Adds a component if it is time (docs/algorithm.md §10.1); the number added (0 or 1) and the
-    /// target evaluations spent on prior candidates.
-    #[inline(never)]
-    fn maybe_add_component<P: Target<T, D> + ?Sized, X: Parallel>(
-        &mut self,
-        target: &mut P,
-        par: &X,
-    ) -> (usize, usize) {
-        let a = &self.cfg.adapt;
-        let it = self.iteration;
-        let n = self.model.len();
-        if !(it > 1 && it.is_multiple_of(a.add_iters as u64) && n < a.max_components && n < K) {
-            return (0, 0);
-        }
-        self.add_calls += 1;
-        let tau = a.thresholds[self.add_calls % a.thresholds.len()];
-        let prior = match &self.prior {
-            Some((mean, std)) if a.num_prior_samples > 0 => {
-                Some(vips::PriorCandidates { mean, std, n: a.num_prior_samples, target })
-            }
-            _ => None,
-        };
-        let (proposal, evaluated) = vips::propose(
-            &self.model,
-            &mut self.store,
-            &mut self.rng,
-            a.num_database_samples,
-            tau,
-            self.prior_entropy,
-            prior,
-            par,
-        );
-        let Some((mean, var)) = proposal else {
-            return (0, evaluated);
-        };
-        let chol = SMatrix::<T, D, D>::identity() * var.sqrt();
-        let Ok(k) = self.model.push_chol(T::of(libm::log(vips::NEW_COMPONENT_WEIGHT)), mean, &chol) else {
-            return (0, evaluated);
-        };
-        self.rh.reset_row(k, T::SENTINEL);
-        self.wh.reset_row(k, T::of(vips::NEW_COMPONENT_WEIGHT));
-        self.states.reset(k, &Self::new_component_state(&self.cfg));
-        (1, evaluated)
     }
 
     /// Runs [`Self::step`] until a [`StopRule`] fires, calling `on_step` after every iteration.
