@@ -76,6 +76,12 @@ impl<T: Real, const K: usize> ComponentStates<T, K> {
         self.l2[k] = s.l2;
     }
 
+    /// Sets component `k`'s step size (`k < K`).
+    #[inline]
+    pub fn set_stepsize(&mut self, k: usize, stepsize: T) {
+        self.stepsize[k % K] = stepsize;
+    }
+
     /// Every slot set to `s` (a new model).
     pub fn reset_all(&mut self, s: &ComponentState<T>) {
         for k in 0..K {
@@ -84,6 +90,7 @@ impl<T: Real, const K: usize> ComponentStates<T, K> {
     }
 
     /// Slot `k` set to `s` (an added component).
+    #[inline]
     pub fn reset(&mut self, k: usize, s: &ComponentState<T>) {
         if k < K {
             self.set(k, s);
@@ -92,12 +99,11 @@ impl<T: Real, const K: usize> ComponentStates<T, K> {
 
     /// Removes slot `k` of `n` active ones, shifting the later ones down (a deleted component).
     pub fn remove(&mut self, k: usize, n: usize) {
-        let n = n.min(K);
-        if k < n {
-            self.stepsize.copy_within(k + 1..n, k);
-            self.last_eta.copy_within(k + 1..n, k);
-            self.n_updates.copy_within(k + 1..n, k);
-            self.l2.copy_within(k + 1..n, k);
+        for i in k..n.min(K).saturating_sub(1) {
+            self.stepsize[i] = self.stepsize[i + 1];
+            self.last_eta[i] = self.last_eta[i + 1];
+            self.n_updates[i] = self.n_updates[i + 1];
+            self.l2[i] = self.l2[i + 1];
         }
     }
 

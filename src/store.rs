@@ -171,7 +171,7 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Ba
 
     /// The blocks of the current working set.
     pub fn blocks(&self) -> &[RowBlock<T, DIM>] {
-        &self.blocks[..self.len]
+        &self.blocks[..self.len.min(GAUSSIANS)]
     }
 
     /// Empty: no working set.
@@ -359,7 +359,7 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
 
     /// The stored rows.
     pub(crate) fn rows(&self) -> Rows<'_, T, DIM> {
-        let n = self.len;
+        let n = self.len.min(SAMPLES);
         Rows { x: &self.x[..n], log_p: &self.log_p[..n], gid: &self.gid[..n] }
     }
 
@@ -370,14 +370,20 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
         (&mut self.x[f..], &mut self.log_p[f..], &mut self.grad[f..])
     }
 
-    /// Moves free row `from` to free row `to` (`to ≤ from`) with the Gaussian id `gid`.
+    /// Moves free row `from` to free row `to` (`to ≤ from`).
     #[inline]
-    pub(crate) fn move_row(&mut self, from: usize, to: usize, gid: u64) {
+    pub(crate) fn move_row(&mut self, from: usize, to: usize) {
         if from < SAMPLES && to < SAMPLES {
             self.x[to] = self.x[from];
             self.log_p[to] = self.log_p[from];
             self.grad[to] = self.grad[from];
-            self.gid[to] = gid;
+        }
+    }
+
+    /// Sets the Gaussian id of free rows `a..b`.
+    pub(crate) fn set_gid(&mut self, a: usize, b: usize, gid: u64) {
+        if let Some(ids) = self.gid.get_mut(a..b) {
+            ids.fill(gid);
         }
     }
 
@@ -457,7 +463,7 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
 
     /// The working set of `bg` over this store.
     pub(crate) fn working_set<'a>(&'a self, bg: &'a Background<T, DIM, SAMPLES, GAUSSIANS>) -> WorkingSet<'a, T, DIM> {
-        let n = self.len;
+        let n = self.len.min(SAMPLES);
         WorkingSet {
             x: &self.x[..n],
             log_p: &self.log_p[..n],
@@ -473,7 +479,7 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
 impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Background<T, DIM, SAMPLES, GAUSSIANS> {
     /// First row of the working set of a store of `len` rows.
     fn start(&self, len: usize) -> usize {
-        self.blocks[..self.len].first().map_or(len, |b| b.start)
+        self.blocks().first().map_or(len, |b| b.start)
     }
 }
 

@@ -101,9 +101,9 @@ fn delete<T: Real, const D: usize, const K: usize, const S: usize, const G: usiz
     let mut bad = [false; K];
     vips::deletion_candidates(st.rewards, st.weights, n, del, cfg.min_weight_for_del, &mut bad);
     let mut deleted = 0;
-    for k in (0..n).rev() {
+    for (k, &bad) in bad.iter().enumerate().take(n).rev() {
         // Never delete the last component.
-        if bad[k] && st.model.len() > 1 && st.model.remove_component(k).is_ok() {
+        if bad && st.model.len() > 1 && st.model.remove_component(k).is_ok() {
             let m = st.model.len() + 1;
             st.rewards.remove_row(k, m);
             st.weights.remove_row(k, m);
@@ -133,7 +133,10 @@ where
         return (0, 0);
     }
     *sched.add_calls += 1;
-    let tau = cfg.thresholds[*sched.add_calls % cfg.thresholds.len()];
+    // `Config::validate` rejected an empty list.
+    let Some(&tau) = cfg.thresholds.get(*sched.add_calls % cfg.thresholds.len().max(1)) else {
+        return (0, 0);
+    };
     let prior = match sched.prior {
         Some((mean, std)) if cfg.num_prior_samples > 0 => {
             Some(vips::PriorCandidates { mean, std, n: cfg.num_prior_samples, target })

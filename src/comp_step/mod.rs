@@ -26,9 +26,8 @@ pub(crate) fn adapt_all<T: Real, const K: usize, const H: usize>(
     n: usize,
 ) {
     for k in 0..n {
-        let mut st = states.get(k);
-        st.stepsize = adapt(cfg, st.stepsize, st.n_updates, rewards.get(k, 2), rewards.get(k, 1));
-        states.set(k, &st);
+        let st = states.get(k);
+        states.set_stepsize(k, adapt(cfg, st.stepsize, st.n_updates, rewards.get(k, 2), rewards.get(k, 1)));
     }
 }
 

@@ -164,33 +164,26 @@ where
         b0 = b1;
     }
     store.count_evaluations(total);
-    // Which components kept a sample: their Gaussians are stored, in component order.
-    let mut kept = [false; K];
-    let mut r = first;
-    for (k, &mk) in m.iter().enumerate().take(kn) {
-        for _ in 0..mk {
-            if r >= first + total {
-                break;
-            }
-            kept[k] |= store.row_is_finite(r, req.need_grad);
-            r += 1;
-        }
-    }
-    // Compact out rejected rows, each with the Gaussian of its component.
+    // Compact out rejected rows; every component that kept a sample stores its Gaussian (in
+    // component order), whose id its rows carry.
     store.begin_draw();
     let mut w = first;
     let mut r = first;
     for (k, &mk) in m.iter().enumerate().take(kn) {
-        let gid = if kept[k] { store.push_gaussian(&model.components()[k], k) } else { 0 };
+        let w0 = w;
         for _ in 0..mk {
             if r >= first + total {
                 break;
             }
             if store.row_is_finite(r, req.need_grad) {
-                store.move_row(r, w, gid);
+                store.move_row(r, w);
                 w += 1;
             }
             r += 1;
+        }
+        if w > w0 {
+            let gid = store.push_gaussian(&model.components()[k], k);
+            store.set_gid(w0, w, gid);
         }
     }
     let accepted = w - first;

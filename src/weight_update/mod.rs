@@ -43,16 +43,16 @@ pub(crate) fn update<T: Real, const D: usize, const K: usize, const H: usize, X:
     par: &X,
 ) -> Option<T> {
     let Weighting { model, ws, rewards: rh, weights: wh, scratch } = st;
-    let kn = model.len();
+    let kn = model.len().min(K);
     let ok = rewards::expected_log_ratios(model, &ws, temperature, cfg.self_normalized, scratch, par);
     let e = &scratch.e;
     let mut rewards_now = [T::zero(); K];
     let mut elbo = T::zero();
     let lw = model.log_weights();
-    for k in 0..kn {
-        let r = temperature * lw[k] + e[k];
-        rewards_now[k] = if r.finite() { r } else { T::SENTINEL };
-        elbo += lw[k].exp() * e[k];
+    for ((rk, &lwk), &ek) in rewards_now.iter_mut().zip(lw).zip(e) {
+        let r = temperature * lwk + ek;
+        *rk = if r.finite() { r } else { T::SENTINEL };
+        elbo += lwk.exp() * ek;
     }
     rh.push(&rewards_now[..kn]);
     if ok && kn > 1 {
