@@ -37,26 +37,30 @@ impl<T: Real> ComponentState<T> {
     }
 }
 
-/// The states of up to `K` components, stored field by field: the layout (no padding between a
+/// The states of up to `COMPONENTS` components, stored field by field: the layout (no padding between a
 /// `u64` count and `f32` values) and the order of the checkpoint format.
 #[derive(Clone, Debug)]
-pub(crate) struct ComponentStates<T, const K: usize> {
-    stepsize: [T; K],
+pub(crate) struct ComponentStates<T, const COMPONENTS: usize> {
+    stepsize: [T; COMPONENTS],
     /// Negative: no η (the checkpoint format's −1).
-    last_eta: [T; K],
-    n_updates: [u64; K],
-    l2: [T; K],
+    last_eta: [T; COMPONENTS],
+    n_updates: [u64; COMPONENTS],
+    l2: [T; COMPONENTS],
 }
 
-impl<T: Real, const K: usize> ComponentStates<T, K> {
+impl<T: Real, const COMPONENTS: usize> ComponentStates<T, COMPONENTS> {
     /// All zeros (see `Optimizer::BLANK`).
-    pub const BLANK: Self =
-        Self { stepsize: [T::ZERO_CONST; K], last_eta: [T::ZERO_CONST; K], n_updates: [0; K], l2: [T::ZERO_CONST; K] };
+    pub const BLANK: Self = Self {
+        stepsize: [T::ZERO_CONST; COMPONENTS],
+        last_eta: [T::ZERO_CONST; COMPONENTS],
+        n_updates: [0; COMPONENTS],
+        l2: [T::ZERO_CONST; COMPONENTS],
+    };
 
     /// Component `k`'s state (`k < K`).
     #[inline]
     pub fn get(&self, k: usize) -> ComponentState<T> {
-        let k = k % K;
+        let k = k % COMPONENTS;
         let eta = self.last_eta[k];
         ComponentState {
             stepsize: self.stepsize[k],
@@ -69,7 +73,7 @@ impl<T: Real, const K: usize> ComponentStates<T, K> {
     /// Stores component `k`'s state (`k < K`).
     #[inline]
     pub fn set(&mut self, k: usize, s: &ComponentState<T>) {
-        let k = k % K;
+        let k = k % COMPONENTS;
         self.stepsize[k] = s.stepsize;
         self.last_eta[k] = s.last_eta.unwrap_or(-T::one());
         self.n_updates[k] = s.n_updates;
@@ -79,12 +83,12 @@ impl<T: Real, const K: usize> ComponentStates<T, K> {
     /// Sets component `k`'s step size (`k < K`).
     #[inline]
     pub fn set_stepsize(&mut self, k: usize, stepsize: T) {
-        self.stepsize[k % K] = stepsize;
+        self.stepsize[k % COMPONENTS] = stepsize;
     }
 
     /// Every slot set to `s` (a new model).
     pub fn reset_all(&mut self, s: &ComponentState<T>) {
-        for k in 0..K {
+        for k in 0..COMPONENTS {
             self.set(k, s);
         }
     }
@@ -92,14 +96,14 @@ impl<T: Real, const K: usize> ComponentStates<T, K> {
     /// Slot `k` set to `s` (an added component).
     #[inline]
     pub fn reset(&mut self, k: usize, s: &ComponentState<T>) {
-        if k < K {
+        if k < COMPONENTS {
             self.set(k, s);
         }
     }
 
     /// Removes slot `k` of `n` active ones, shifting the later ones down (a deleted component).
     pub fn remove(&mut self, k: usize, n: usize) {
-        for i in k..n.min(K).saturating_sub(1) {
+        for i in k..n.min(COMPONENTS).saturating_sub(1) {
             self.stepsize[i] = self.stepsize[i + 1];
             self.last_eta[i] = self.last_eta[i + 1];
             self.n_updates[i] = self.n_updates[i + 1];
@@ -108,7 +112,7 @@ impl<T: Real, const K: usize> ComponentStates<T, K> {
     }
 
     /// The step sizes of all slots.
-    pub fn stepsizes(&self) -> &[T; K] {
+    pub fn stepsizes(&self) -> &[T; COMPONENTS] {
         &self.stepsize
     }
 

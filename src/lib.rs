@@ -48,7 +48,8 @@
 //! ```
 //!
 //! ## Memory
-//! [`Optimizer<T, D, K, S, G, H>`](Optimizer) is one value of fixed size (`t` = `size_of::<T>()`):
+//! [`Optimizer<T, DIM, COMPONENTS, SAMPLES, GAUSSIANS, HISTORY>`](Optimizer) is one value of fixed
+//! size (`t` = `size_of::<T>()`; `D`, `K`, `S`, `G`, `H` below stand for those capacities):
 //!
 //! ```text
 //! size ≈ S·((3D + 3)·t + 8)                 sample store: x, ∇log p~, log p~, id + per-row scratch

@@ -4,8 +4,9 @@
 //! [`Config`]: sample selection (`M`/`P`) → component step sizes (`F`/`D`/`R`) → natural-gradient
 //! estimation (`Z`/`S`) → component update (`I`/`Y`/`T`) → weight step size (`X`/`G`/`N`) →
 //! weight update (`U`/`O`) → adaptation of the number of components (`A`/`E`).
-//! Each choice is an enum matched once per iteration (or once per component), never per
-//! sample, so the hot loops are the same monomorphic code for every codeword.
+//! Each choice's module has one entry point that dispatches its options; the option is an enum
+//! matched once per iteration (or once per component), never per sample, so the hot loops are
+//! the same monomorphic code for every codeword.
 
 use crate::rng::Xoshiro256;
 use core::mem::MaybeUninit;
@@ -106,56 +107,58 @@ pub struct RunSummary<T> {
 
 /// The complete optimiser state, allocation-free and sized by its type:
 ///
-/// * `D` dimension, `K` component capacity,
-/// * `S` sample-store rows (≥ `n_des · K`; with reuse, `(⌊ratio·n_des⌋ + n_des)·K` keeps the
-///   whole reuse window),
-/// * `G` stored Gaussians (≥ `K`; `K·(⌊ratio·n_des⌋ + 1)` covers any working set),
-/// * `H` reward/weight history columns (≥ `2⌊del_iters/3⌋ + del_iters`),
+/// * `DIM` the dimension `D`, `COMPONENTS` the component capacity `K`,
+/// * `SAMPLES` sample-store rows (≥ `n_des · K`; with reuse, `(⌊ratio·n_des⌋ + n_des)·K` keeps
+///   the whole reuse window),
+/// * `GAUSSIANS` stored Gaussians (≥ `K`; `K·(⌊ratio·n_des⌋ + 1)` covers any working set),
+/// * `HISTORY` reward/weight history columns (≥ `2⌊del_iters/3⌋ + del_iters`),
 /// * `DIAG` (default `false`): the diagonal-covariance model (the reference's
 ///   `use_diagonal_covs`). Every component keeps a diagonal covariance, the Stein estimate keeps
 ///   only the diagonal of `Ĥ`, and densities, gradients, estimates and the `T`/`Y` updates cost
 ///   O(D) per sample instead of O(D²). The initial components must be diagonal; `Z` (MORE) and
 ///   `I` (direct) need full covariances and are rejected. The memory is that of the full model.
-/// * `M` (default 0): the MORE (`Z`) workspace for `D > 10`, in features: at least
-///   `D(D+1)/2 + D + 1` (231 for `D = 20`), `8·(M² + 2M)` bytes. Up to `D = 10` MORE uses a
-///   stack array per component task and `M` stays 0.
+/// * `MORE_FEATURES` (default 0): the MORE (`Z`) workspace for `D > 10`, in features `F`: at
+///   least `D(D+1)/2 + D + 1` (231 for `D = 20`), `8·(F² + 2F)` bytes. Up to `D = 10` MORE uses
+///   a stack array per component task and `MORE_FEATURES` stays 0.
 ///
-/// `size_of::<Optimizer<T, D, K, S, G, H>>()` is the whole memory (see the crate docs for the
+/// The parameters are positional: `Optimizer<f64, 2, 8, 4096, 64, 256>` is `DIM = 2`,
+/// `COMPONENTS = 8`, `SAMPLES = 4096`, `GAUSSIANS = 64`, `HISTORY = 256`.
+/// `size_of::<Optimizer<T, DIM, COMPONENTS, SAMPLES, GAUSSIANS, HISTORY>>()` is the whole memory (see the crate docs for the
 /// formula); place it in a `static`, on a (large enough) stack or in a `Box`.
 #[derive(Clone, Debug)]
 pub struct Optimizer<
     T: Real,
-    const D: usize,
-    const K: usize,
-    const S: usize,
-    const G: usize,
-    const H: usize,
+    const DIM: usize,
+    const COMPONENTS: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const HISTORY: usize,
     const DIAG: bool = false,
-    const M: usize = 0,
+    const MORE_FEATURES: usize = 0,
 > {
     cfg: Config<T>,
-    model: Gmm<T, D, K>,
-    store: SampleStore<T, D, S, G>,
+    model: Gmm<T, DIM, COMPONENTS>,
+    store: SampleStore<T, DIM, SAMPLES, GAUSSIANS>,
     /// The working set of the current iteration and the per-row columns of its passes.
-    scratch: Scratch<T, D, S, G>,
-    rh: History<T, K, H>,
-    wh: History<T, K, H>,
+    scratch: Scratch<T, DIM, SAMPLES, GAUSSIANS>,
+    rh: History<T, COMPONENTS, HISTORY>,
+    wh: History<T, COMPONENTS, HISTORY>,
     /// Step size, last η, update count and ridge coefficient of every component.
-    states: ComponentStates<T, K>,
+    states: ComponentStates<T, COMPONENTS>,
     /// Natural-gradient estimates `(Ĥ_k, ĝ_k)` of the current iteration (`None`: failed).
-    ng: [Estimate<T, D>; K],
+    ng: [Estimate<T, DIM>; COMPONENTS],
     wstep: WeightStepState<T>,
     /// Expected log ratios of the current iteration.
-    rewards: RewardScratch<T, K>,
+    rewards: RewardScratch<T, COMPONENTS>,
     rng: Xoshiro256,
     eval_rng: Xoshiro256,
     iteration: u64,
     add_calls: usize,
     prior_entropy: Option<T>,
     /// Mean and standard deviations of the prior (for `num_prior_samples`).
-    prior: Option<(SVector<T, D>, SVector<T, D>)>,
-    /// MORE normal equations for `D > 10` (scratch; empty for `M = 0`).
-    more: MoreWorkspace<D, M>,
+    prior: Option<(SVector<T, DIM>, SVector<T, DIM>)>,
+    /// MORE normal equations for `D > 10` (scratch; empty for `MORE_FEATURES = 0`).
+    more: MoreWorkspace<DIM, MORE_FEATURES>,
 }
 
 /// Magic of the checkpoint format.
@@ -163,21 +166,21 @@ const CHECKPOINT_MAGIC: &[u8; 8] = b"GMMVICKP";
 
 impl<
     T: Real,
-    const D: usize,
-    const K: usize,
-    const S: usize,
-    const G: usize,
-    const H: usize,
+    const DIM: usize,
+    const COMPONENTS: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const HISTORY: usize,
     const DIAG: bool,
-    const M: usize,
-> Optimizer<T, D, K, S, G, H, DIAG, M>
+    const MORE_FEATURES: usize,
+> Optimizer<T, DIM, COMPONENTS, SAMPLES, GAUSSIANS, HISTORY, DIAG, MORE_FEATURES>
 {
     /// A new optimiser for the initial model `init`, deterministic in `seed`.
     ///
     /// # Errors
     /// `InvalidConfig` for an invalid `cfg` or one that does not fit the capacities
-    /// (`S`, `G`, `H`); `InvalidArgument` for an empty `init`.
-    pub fn new(cfg: &Config<T>, init: Gmm<T, D, K>, seed: u64) -> Result<Self, Error> {
+    /// (`SAMPLES`, `GAUSSIANS`, `HISTORY`); `InvalidArgument` for an empty `init`.
+    pub fn new(cfg: &Config<T>, init: Gmm<T, DIM, COMPONENTS>, seed: u64) -> Result<Self, Error> {
         Self::check(cfg, &init)?;
         let mut s = Self::BLANK;
         s.init_in_place(cfg, &init, seed);
@@ -188,7 +191,7 @@ impl<
     /// `new` returns the whole state by value, so building it in a `static` costs a stack of
     /// about twice `size_of::<Self>()` (the value plus the copy), while `new_in` zeroes `slot`
     /// in place and fills in the initial values field by field, so its stack is independent of
-    /// `S` (measured in the Cortex-M4F firmware: 14.5 KiB including the caller's initial model,
+    /// `SAMPLES` (measured in the Cortex-M4F firmware: 14.5 KiB including the caller's initial model,
     /// against 38 KiB when the state was built whole). `slot` may hold a previous optimiser,
     /// which is replaced (not dropped: the state owns no resources). Nothing is written on
     /// error.
@@ -212,7 +215,7 @@ impl<
     pub fn new_in<'a>(
         slot: &'a mut MaybeUninit<Self>,
         cfg: &Config<T>,
-        init: &Gmm<T, D, K>,
+        init: &Gmm<T, DIM, COMPONENTS>,
         seed: u64,
     ) -> Result<&'a mut Self, Error> {
         Self::check(cfg, init)?;
@@ -222,24 +225,29 @@ impl<
     }
 
     /// The checks of [`Self::new`].
-    fn check(cfg: &Config<T>, init: &Gmm<T, D, K>) -> Result<(), Error> {
-        const { assert!(D > 0 && K > 0 && S > 0 && G >= K && H > 1, "need D, K, S > 0, G >= K, H > 1") };
+    fn check(cfg: &Config<T>, init: &Gmm<T, DIM, COMPONENTS>) -> Result<(), Error> {
+        const {
+            assert!(
+                DIM > 0 && COMPONENTS > 0 && SAMPLES > 0 && GAUSSIANS >= COMPONENTS && HISTORY > 1,
+                "need DIM, COMPONENTS, SAMPLES > 0, GAUSSIANS >= COMPONENTS, HISTORY > 1"
+            )
+        };
         cfg.validate()?;
-        if H < cfg.history_needed() {
-            return Err(Error::InvalidConfig { field: "adapt.del_iters (history capacity H too small)" });
+        if HISTORY < cfg.history_needed() {
+            return Err(Error::InvalidConfig { field: "adapt.del_iters (history capacity HISTORY too small)" });
         }
         let per_iteration = match cfg.samples.selector {
-            SampleSelector::ComponentBased => cfg.samples.desired_samples_per_component.saturating_mul(K),
+            SampleSelector::ComponentBased => cfg.samples.desired_samples_per_component.saturating_mul(COMPONENTS),
             SampleSelector::MixtureBased => cfg.samples.desired_samples_per_component,
         };
-        if per_iteration > S.min(cfg.samples.max_database_size) {
+        if per_iteration > SAMPLES.min(cfg.samples.max_database_size) {
             return Err(Error::InvalidConfig {
                 field: "samples.desired_samples_per_component (new samples per iteration exceed the store)",
             });
         }
-        if cfg.ng.estimator == NgEstimator::More && num_features(D) > MAX_MORE_FEATURES.max(M) {
+        if cfg.ng.estimator == NgEstimator::More && num_features(DIM) > MAX_MORE_FEATURES.max(MORE_FEATURES) {
             return Err(Error::InvalidConfig {
-                field: "ng.estimator (MORE above D = 10 needs the workspace M >= D(D+1)/2 + D + 1)",
+                field: "ng.estimator (MORE above 10 dimensions needs MORE_FEATURES >= DIM(DIM+1)/2 + DIM + 1)",
             });
         }
         if DIAG && cfg.ng.estimator == NgEstimator::More {
@@ -271,7 +279,7 @@ impl<
         rh: History::BLANK,
         wh: History::BLANK,
         states: ComponentStates::BLANK,
-        ng: [None; K],
+        ng: [None; COMPONENTS],
         wstep: WeightStepState::BLANK,
         rewards: RewardScratch::BLANK,
         rng: Xoshiro256::BLANK,
@@ -286,7 +294,7 @@ impl<
     /// Turns a [`Self::BLANK`] value into the initial state of a checked configuration, field
     /// by field (each assignment is at most a model-sized copy).
     #[inline(never)]
-    fn init_in_place(&mut self, cfg: &Config<T>, init: &Gmm<T, D, K>, seed: u64) {
+    fn init_in_place(&mut self, cfg: &Config<T>, init: &Gmm<T, DIM, COMPONENTS>, seed: u64) {
         self.cfg.clone_from(cfg);
         self.model.assign(init);
         self.store.reset();
@@ -295,7 +303,7 @@ impl<
             h.fill(T::SENTINEL);
         }
         self.states.reset_all(&Self::new_component_state(cfg));
-        self.ng = [None; K];
+        self.ng = [None; COMPONENTS];
         self.wstep = WeightStepState::new(&cfg.weight_step);
         self.rewards = RewardScratch::BLANK;
         self.rng = Xoshiro256::seed_from_u64(seed);
@@ -315,11 +323,11 @@ impl<
     ///
     /// # Errors
     /// `InvalidArgument` unless every variance is positive and finite.
-    pub fn set_prior_variances(&mut self, var: &SVector<T, D>) -> Result<(), Error> {
+    pub fn set_prior_variances(&mut self, var: &SVector<T, DIM>) -> Result<(), Error> {
         if var.iter().any(|v| !(*v > T::zero()) || !v.finite()) {
             return Err(Error::InvalidArgument { what: "prior variances must be positive" });
         }
-        let mut h = T::of(0.5 * D as f64 * (LN_2PI + 1.0));
+        let mut h = T::of(0.5 * DIM as f64 * (LN_2PI + 1.0));
         for v in var.iter() {
             h += T::of(0.5) * v.ln();
         }
@@ -335,7 +343,7 @@ impl<
     ///
     /// # Errors
     /// `InvalidArgument` unless the mean is finite and every variance positive and finite.
-    pub fn set_prior(&mut self, mean: &SVector<T, D>, var: &SVector<T, D>) -> Result<(), Error> {
+    pub fn set_prior(&mut self, mean: &SVector<T, DIM>, var: &SVector<T, DIM>) -> Result<(), Error> {
         if mean.iter().any(|v| !v.finite()) {
             return Err(Error::InvalidArgument { what: "prior mean must be finite" });
         }
@@ -345,7 +353,7 @@ impl<
     }
 
     /// The current model.
-    pub fn model(&self) -> &Gmm<T, D, K> {
+    pub fn model(&self) -> &Gmm<T, DIM, COMPONENTS> {
         &self.model
     }
 
@@ -420,7 +428,7 @@ impl<
     }
 
     /// Replaces this optimiser's state by a checkpoint of [`Self::save`]. The checkpoint must
-    /// come from an optimiser of the same type (`T`, `D`, `K`, `S`, `G`, `H`, `DIAG`) and the
+    /// come from an optimiser of the same type (`T`, capacities and `DIAG`) and the
     /// same configuration; the whole blob is validated before anything is written, so on error
     /// the optimiser is unchanged.
     ///
@@ -435,7 +443,9 @@ impl<
         let (scalar, diag, _, _) = (r.u8()?, r.u8()?, r.u8()?, r.u8()?);
         let dims = [r.u32()?, r.u32()?, r.u32()?, r.u32()?, r.u32()?];
         if usize::from(scalar) != size_of::<T>() || (diag == 1) != DIAG || dims != Self::dims() {
-            return Err(bad("checkpoint of another optimiser type (scalar, DIAG, D, K, S, G or H)"));
+            return Err(bad(
+                "checkpoint of another optimiser type (scalar, DIAG, DIM, COMPONENTS, SAMPLES, GAUSSIANS or HISTORY)",
+            ));
         }
         if r.u64()? != checkpoint::fingerprint(&self.cfg) {
             return Err(bad("checkpoint of another configuration"));
@@ -457,7 +467,7 @@ impl<
     /// As [`Gmm::import`]; also `BadCheckpoint` for a full covariance when `DIAG`.
     pub fn import_model(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.model.import_checked(bytes, DIAG)?;
-        for k in 0..K {
+        for k in 0..COMPONENTS {
             self.rh.reset_row(k, T::SENTINEL);
             self.wh.reset_row(k, T::SENTINEL);
         }
@@ -471,7 +481,7 @@ impl<
     }
 
     fn dims() -> [u32; 5] {
-        [D, K, S, G, H].map(|v| v as u32)
+        [DIM, COMPONENTS, SAMPLES, GAUSSIANS, HISTORY].map(|v| v as u32)
     }
 
     fn save_all(&self, w: &mut Writer) {
@@ -525,7 +535,7 @@ impl<
         let prior_dist = match prior_kind {
             0 | 1 => None,
             2 => {
-                let (mut m, mut sd) = (SVector::<T, D>::zeros(), SVector::<T, D>::zeros());
+                let (mut m, mut sd) = (SVector::<T, DIM>::zeros(), SVector::<T, DIM>::zeros());
                 r.reals::<T, true>(m.as_mut_slice())?;
                 r.reals::<T, true>(sd.as_mut_slice())?;
                 if m.iter().chain(sd.iter()).any(|v| !v.finite()) || sd.iter().any(|v| !(*v > T::zero())) {
@@ -562,24 +572,24 @@ impl<
     /// Monte-Carlo ELBO of the current model with `n` fresh samples (docs/algorithm.md §1.3), drawn
     /// from a separate random stream so that asking for it does not change the optimisation.
     /// These evaluations are not counted in [`Self::evaluations`].
-    pub fn estimate_elbo<P: Target<T, D> + ?Sized>(&mut self, target: &mut P, n: usize) -> Result<T, Error> {
+    pub fn estimate_elbo<P: Target<T, DIM> + ?Sized>(&mut self, target: &mut P, n: usize) -> Result<T, Error> {
         self.model.elbo(target, &mut self.eval_rng, n)
     }
 
     /// One iteration (docs/algorithm.md §1.2). Work is bounded by the capacities: at most `n_des·K`
-    /// target evaluations and `O((S + K)·K·D²)` arithmetic.
+    /// target evaluations and `O((SAMPLES + K)·K·D²)` arithmetic.
     ///
     /// # Errors
     /// `TargetFailed` (the target returned `Err`) or `NonFiniteTarget` (no usable sample):
     /// the model is unchanged. Rejected component updates are not errors; they are counted in
     /// the report and leave the component as it was.
-    pub fn step<P: Target<T, D> + ?Sized>(&mut self, target: &mut P) -> Result<StepReport<T>, Error> {
+    pub fn step<P: Target<T, DIM> + ?Sized>(&mut self, target: &mut P) -> Result<StepReport<T>, Error> {
         self.step_with(target, &Serial)
     }
 
     /// [`Self::step`] with the hot loops run by `par` (e.g. `Threads` with the `std`
     /// feature). The result is bit-identical to [`Self::step`] for any executor.
-    pub fn step_with<P: Target<T, D> + ?Sized, X: Parallel>(
+    pub fn step_with<P: Target<T, DIM> + ?Sized, X: Parallel>(
         &mut self,
         target: &mut P,
         par: &X,
@@ -615,10 +625,15 @@ impl<
             states: &self.states,
             more: &mut self.more,
         };
-        ng_estimate::estimate::<T, D, K, S, G, M, DIAG, X>(&cfg.ng, est, &mut self.ng[..kn], par)?;
+        ng_estimate::estimate::<T, DIM, COMPONENTS, SAMPLES, GAUSSIANS, MORE_FEATURES, DIAG, X>(
+            &cfg.ng,
+            est,
+            &mut self.ng[..kn],
+            par,
+        )?;
         // 4. Component updates (§5).
         let (initial_l2, temperature) = (cfg.ng.initial_l2_regularizer, cfg.temperature);
-        let rejected_updates = comp_update::update::<T, D, K, DIAG>(
+        let rejected_updates = comp_update::update::<T, DIM, COMPONENTS, DIAG>(
             &cfg.component_update,
             temperature,
             initial_l2,
@@ -676,7 +691,7 @@ impl<
     ///
     /// # Errors
     /// The first error of [`Self::step`]; the model is then the last valid one.
-    pub fn run<P: Target<T, D> + ?Sized, F: FnMut(&StepReport<T>)>(
+    pub fn run<P: Target<T, DIM> + ?Sized, F: FnMut(&StepReport<T>)>(
         &mut self,
         target: &mut P,
         rule: &StopRule<T>,
@@ -686,7 +701,7 @@ impl<
     }
 
     /// [`Self::run`] with the hot loops run by `par` (see [`Self::step_with`]).
-    pub fn run_with<P: Target<T, D> + ?Sized, X: Parallel, F: FnMut(&StepReport<T>)>(
+    pub fn run_with<P: Target<T, DIM> + ?Sized, X: Parallel, F: FnMut(&StepReport<T>)>(
         &mut self,
         target: &mut P,
         rule: &StopRule<T>,

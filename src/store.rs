@@ -3,11 +3,12 @@
 //!
 //! Rows are kept oldest → newest in structure-of-arrays form (`x`, `log p~`, `∇ log p~`, the id
 //! of the drawing Gaussian), so a block of new rows is handed to the target as plain slices.
-//! When an insert would exceed `min(max_database_size, S)` rows the store is thinned once
-//! (rows 0, 2, 4, … kept, §9.1 step 1). Gaussians live in a ring of `G` slots addressed by a
-//! monotone id; rows whose Gaussian has left the ring cannot serve as importance samples, so a
-//! working set is cut at the newest such row (a documented bound: it never triggers when `G`
-//! covers the Gaussians of a full working set, e.g. `G ≥ K·(⌊ratio·n_des⌋ + 1)`).
+//! When an insert would exceed `min(max_database_size, SAMPLES)` rows the store is thinned once
+//! (rows 0, 2, 4, … kept, §9.1 step 1). Gaussians live in a ring of `GAUSSIANS` slots addressed
+//! by a monotone id; rows whose Gaussian has left the ring cannot serve as importance samples,
+//! so a working set is cut at the newest such row (a documented bound: it never triggers when
+//! the ring covers the Gaussians of a full working set, e.g. `GAUSSIANS ≥ K·(⌊ratio·n_des⌋ +
+//! 1)`).
 //!
 //! The background (proposal) density of a working set is the mixture of the Gaussians that
 //! drew its rows, weighted by their row counts: `log b(x) = log Σ_j (c_j/Σc) N(x; μ_j, Σ_j)`.
@@ -41,7 +42,7 @@ impl<T: Real, const D: usize> RowBlock<T, D> {
 
 /// Fixed-capacity store of `SAMPLES` evaluated samples and `GAUSSIANS` Gaussians: what persists
 /// between iterations (and is checkpointed). The working set of an iteration is described by a
-/// [`Background`] and read through a [`WorkingSet`] view.
+/// `Background` and read through a `WorkingSet` view.
 #[derive(Clone, Debug)]
 pub struct SampleStore<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> {
     len: usize,

@@ -26,17 +26,17 @@ pub(crate) struct Adaptation<
     T: Real,
     const D: usize,
     const K: usize,
-    const S: usize,
-    const G: usize,
-    const H: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const HISTORY: usize,
     R,
     X,
 > {
     pub model: &'a mut Gmm<T, D, K>,
-    pub rewards: &'a mut History<T, K, H>,
-    pub weights: &'a mut History<T, K, H>,
+    pub rewards: &'a mut History<T, K, HISTORY>,
+    pub weights: &'a mut History<T, K, HISTORY>,
     pub states: &'a mut ComponentStates<T, K>,
-    pub store: &'a mut SampleStore<T, D, S, G>,
+    pub store: &'a mut SampleStore<T, D, SAMPLES, GAUSSIANS>,
     pub log_q: &'a mut [T],
     pub rng: &'a mut R,
     pub par: &'a X,
@@ -63,9 +63,19 @@ pub(crate) struct Adapted {
 
 /// Design choice 2: with option `A`, deletes the components that neither improved nor mattered
 /// and then, if it is time, adds one (option `E`: nothing).
-pub(crate) fn adapt<T, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, R, X, P>(
+pub(crate) fn adapt<
+    T,
+    const D: usize,
+    const K: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const HISTORY: usize,
+    R,
+    X,
+    P,
+>(
     cfg: &AdaptConfig<T>,
-    mut st: Adaptation<'_, T, D, K, S, G, H, R, X>,
+    mut st: Adaptation<'_, T, D, K, SAMPLES, GAUSSIANS, HISTORY, R, X>,
     sched: AddSchedule<'_, T, D>,
     target: &mut P,
 ) -> Adapted
@@ -88,10 +98,19 @@ where
 /// Deletes the components of [`vips::deletion_candidates`] (never the last one), each with its
 /// histories and state; returns how many.
 #[inline(never)]
-fn delete<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, R, X>(
+fn delete<
+    T: Real,
+    const D: usize,
+    const K: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const HISTORY: usize,
+    R,
+    X,
+>(
     cfg: &AdaptConfig<T>,
     iteration: u64,
-    st: &mut Adaptation<'_, T, D, K, S, G, H, R, X>,
+    st: &mut Adaptation<'_, T, D, K, SAMPLES, GAUSSIANS, HISTORY, R, X>,
 ) -> usize {
     let del = cfg.del_iters;
     if iteration <= del as u64 {
@@ -117,9 +136,19 @@ fn delete<T: Real, const D: usize, const K: usize, const S: usize, const G: usiz
 /// Adds a component if it is time (docs/algorithm.md §10.1), with fresh histories and state;
 /// the number added (0 or 1) and the target evaluations spent on prior candidates.
 #[inline(never)]
-fn add<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, R, X, P>(
+fn add<
+    T: Real,
+    const D: usize,
+    const K: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const HISTORY: usize,
+    R,
+    X,
+    P,
+>(
     cfg: &AdaptConfig<T>,
-    st: &mut Adaptation<'_, T, D, K, S, G, H, R, X>,
+    st: &mut Adaptation<'_, T, D, K, SAMPLES, GAUSSIANS, HISTORY, R, X>,
     sched: AddSchedule<'_, T, D>,
     target: &mut P,
 ) -> (usize, usize)

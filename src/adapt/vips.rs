@@ -89,9 +89,9 @@ fn tap_sum<T: Real>(del_iters: usize, g: usize) -> T {
 
 /// Marks in `bad` the components to delete (docs/algorithm.md §10.2). `H` must hold `2f + del`
 /// columns.
-pub(crate) fn deletion_candidates<T: Real, const K: usize, const H: usize>(
-    rh: &History<T, K, H>,
-    wh: &History<T, K, H>,
+pub(crate) fn deletion_candidates<T: Real, const K: usize, const HISTORY: usize>(
+    rh: &History<T, K, HISTORY>,
+    wh: &History<T, K, HISTORY>,
     n: usize,
     del: usize,
     min_weight: T,
@@ -718,8 +718,8 @@ mod tests {
         pub(super) static EXACT_M: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
     }
 
-    const S: usize = 2048;
-    type Store<T> = SampleStore<T, 3, S, 64>;
+    const SAMPLES: usize = 2048;
+    type Store<T> = SampleStore<T, 3, SAMPLES, 64>;
 
     /// The plain heuristic with the same RNG calls: [`Gmm::log_density`] of every candidate, then
     /// the first row of the largest finite score.
@@ -861,7 +861,7 @@ mod tests {
             t
         };
         let mut store = Box::new(Store::<T>::new());
-        let rows = (uniform(rng) * S as f64) as usize;
+        let rows = (uniform(rng) * SAMPLES as f64) as usize;
         while store.len() < rows {
             let run = (1 + (uniform(rng) * 80.0) as usize).min(rows - store.len());
             let src = if uniform(rng) < 0.7 {
@@ -874,7 +874,7 @@ mod tests {
                 gaussian::<T>(rng, &m, 3.0)
             };
             let id = store.push_gaussian(&src.components()[0], 0);
-            let first = store.reserve(run, S);
+            let first = store.reserve(run, SAMPLES);
             for r in first..first + run {
                 let x = src.sample_component(0, rng).expect("sample");
                 let u = uniform(rng);
@@ -917,7 +917,7 @@ mod tests {
             }
             let mut target = Bumpy { calls: 0, fail_at: 0 };
             let pick = Pick { num_candidates: num, tau, prior_entropy: prior };
-            let mut log_q = std::vec![T::zero(); S];
+            let mut log_q = std::vec![T::zero(); SAMPLES];
             let rows = store.rows();
             let (got, evals) =
                 propose(&model, &rows, &mut log_q, &mut r_new, &pick, cands(&draws, &mut target), &Serial);

@@ -19,9 +19,9 @@ use crate::real::Real;
 
 /// Design choice 5: the step sizes of the first `n` components for this iteration, from their
 /// state and their reward history.
-pub(crate) fn adapt_all<T: Real, const K: usize, const H: usize>(
+pub(crate) fn adapt_all<T: Real, const K: usize, const HISTORY: usize>(
     cfg: &ComponentStepConfig<T>,
-    rewards: &History<T, K, H>,
+    rewards: &History<T, K, HISTORY>,
     states: &mut ComponentStates<T, K>,
     n: usize,
 ) {

@@ -32,15 +32,15 @@ pub(crate) struct Estimation<
     T: Real,
     const D: usize,
     const K: usize,
-    const S: usize,
-    const G: usize,
-    const F: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const MORE_FEATURES: usize,
 > {
     pub model: &'a Gmm<T, D, K>,
-    pub store: &'a SampleStore<T, D, S, G>,
-    pub scratch: &'a mut Scratch<T, D, S, G>,
+    pub store: &'a SampleStore<T, D, SAMPLES, GAUSSIANS>,
+    pub scratch: &'a mut Scratch<T, D, SAMPLES, GAUSSIANS>,
     pub states: &'a ComponentStates<T, K>,
-    pub more: &'a mut MoreWorkspace<D, F>,
+    pub more: &'a mut MoreWorkspace<D, MORE_FEATURES>,
 }
 
 /// Whether the estimator of `cfg` needs the target's gradients (Stein).
@@ -58,14 +58,14 @@ pub(crate) fn estimate<
     T,
     const D: usize,
     const K: usize,
-    const S: usize,
-    const G: usize,
-    const F: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const MORE_FEATURES: usize,
     const DIAG: bool,
     X,
 >(
     cfg: &NgEstimationConfig<T>,
-    st: Estimation<'_, T, D, K, S, G, F>,
+    st: Estimation<'_, T, D, K, SAMPLES, GAUSSIANS, MORE_FEATURES>,
     ng: &mut [Estimate<T, D>],
     par: &X,
 ) -> Result<(), Error>

@@ -17,8 +17,9 @@
 //!
 //! Without a heap the normal equations live in a `[[f64; C]; C]` array of capacity `C ≥ P`:
 //! for `D ≤ 10` a stack array of exactly `C = P` (`8·P²` bytes: 10 KB at `D = 7`, 35 KB at
-//! `D = 10`, one per parallel task); for larger `D` the optimiser's own workspace ([`MoreWorkspace`], its const parameter
-//! `M`, e.g. 231 for `D = 20`, 528 for `D = 31`), used by one component after the other. The
+//! `D = 10`, one per parallel task); for larger `D` the optimiser's own workspace
+//! ([`MoreWorkspace`], its const parameter `MORE_FEATURES`, e.g. 231 for `D = 20`, 528 for
+//! `D = 31`), used by one component after the other. The
 //! regression arithmetic is done in `f64` whatever `T` is, and the `P × P` system is solved by
 //! Gaussian elimination with partial pivoting (the reference uses a general LU solve).
 
@@ -207,13 +208,13 @@ impl<const D: usize, const C: usize> Regression<D, C> {
 /// with component k's ridge coefficient. For `D ≤ 10` one parallel task per component with a
 /// stack regression; above, one component after the other in `ws`.
 #[inline(never)]
-pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const F: usize, X>(
+pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const MORE_FEATURES: usize, X>(
     model: &Gmm<T, D, K>,
     rows: &Rows<'_, T, D>,
     cfg: &NgEstimationConfig<T>,
     states: &ComponentStates<T, K>,
     ng: &mut [Estimate<T, D>],
-    ws: &mut MoreWorkspace<D, F>,
+    ws: &mut MoreWorkspace<D, MORE_FEATURES>,
     par: &X,
 ) where
     X: Parallel,

@@ -42,9 +42,9 @@ pub(crate) fn mixture_ess<T: Real, const D: usize, const K: usize, X: Parallel>(
 
 /// Runs the selection; on `Err` the store holds what it held before.
 #[inline(never)]
-pub(crate) fn select<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, P, R, X>(
+pub(crate) fn select<T: Real, const D: usize, const K: usize, const SAMPLES: usize, const GAUSSIANS: usize, P, R, X>(
     req: &Request,
-    st: Sampling<'_, T, D, K, S, G, R, X>,
+    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, R, X>,
     target: &mut P,
 ) -> Result<Selection, Error>
 where

@@ -33,10 +33,19 @@ pub(crate) struct Selection {
 
 /// The state a selection works on: the model to draw from, the store it fills, the scratch that
 /// receives the working set, the generator and the executor.
-pub(crate) struct Sampling<'a, T: Real, const D: usize, const K: usize, const S: usize, const G: usize, R: ?Sized, X> {
+pub(crate) struct Sampling<
+    'a,
+    T: Real,
+    const D: usize,
+    const K: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    R: ?Sized,
+    X,
+> {
     pub model: &'a Gmm<T, D, K>,
-    pub store: &'a mut SampleStore<T, D, S, G>,
-    pub scratch: &'a mut Scratch<T, D, S, G>,
+    pub store: &'a mut SampleStore<T, D, SAMPLES, GAUSSIANS>,
+    pub scratch: &'a mut Scratch<T, D, SAMPLES, GAUSSIANS>,
     pub rng: &'a mut R,
     pub par: &'a X,
 }
@@ -63,11 +72,11 @@ pub(crate) struct Request {
 /// # Errors
 /// As the target; `NonFiniteTarget` without a usable sample; `InvalidConfig` for an option left
 /// out of this build.
-pub(crate) fn select<T, const D: usize, const K: usize, const S: usize, const G: usize, P, R, X>(
+pub(crate) fn select<T, const D: usize, const K: usize, const SAMPLES: usize, const GAUSSIANS: usize, P, R, X>(
     cfg: &SampleSelectionConfig<T>,
     reuse_rows: usize,
     need_grad: bool,
-    st: Sampling<'_, T, D, K, S, G, R, X>,
+    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, R, X>,
     target: &mut P,
 ) -> Result<Selection, Error>
 where
@@ -101,9 +110,9 @@ pub(crate) fn ess_from_sums<T: Real>(s1: &OnlineLse<T>, s2: &OnlineLse<T>) -> us
 /// The reuse prelude of both options: makes the newest `reuse_rows` stored rows (fewer if
 /// their Gaussians left the ring) the working set with its background density and returns
 /// how many rows it holds (0 without reuse or with an empty store).
-pub(crate) fn reuse_window<T: Real, const D: usize, const S: usize, const G: usize, X: Parallel>(
-    store: &SampleStore<T, D, S, G>,
-    bg: &mut Background<T, D, S, G>,
+pub(crate) fn reuse_window<T: Real, const D: usize, const SAMPLES: usize, const GAUSSIANS: usize, X: Parallel>(
+    store: &SampleStore<T, D, SAMPLES, GAUSSIANS>,
+    bg: &mut Background<T, D, SAMPLES, GAUSSIANS>,
     reuse_rows: usize,
     par: &X,
 ) -> usize {
@@ -120,9 +129,18 @@ pub(crate) fn reuse_window<T: Real, const D: usize, const S: usize, const G: usi
 /// Samples with a non-finite target value (or gradient, if `need_grad`) are dropped. With
 /// `replace` (`use_sample_database = false`, docs/algorithm.md §9.1 step 3) the accepted rows
 /// replace the store and are the whole working set. On `Err` the store holds what it held before.
-pub(crate) fn draw_and_store<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, P, R, X>(
+pub(crate) fn draw_and_store<
+    T: Real,
+    const D: usize,
+    const K: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    P,
+    R,
+    X,
+>(
     req: &Request,
-    st: Sampling<'_, T, D, K, S, G, R, X>,
+    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, R, X>,
     target: &mut P,
     m: &[usize; K],
     reused: usize,

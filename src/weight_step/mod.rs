@@ -37,11 +37,11 @@ impl<T: Real> WeightStepState<T> {
 
     /// Design choice 7: the step size of this iteration, from the current log weights `log_w`
     /// and the newest reward-history entry of their components.
-    pub fn next_after<const K: usize, const H: usize>(
+    pub fn next_after<const K: usize, const HISTORY: usize>(
         &mut self,
         cfg: &WeightStepConfig<T>,
         log_w: &[T],
-        rewards: &History<T, K, H>,
+        rewards: &History<T, K, HISTORY>,
     ) -> T {
         let mut last = [T::zero(); K];
         for (k, r) in last.iter_mut().enumerate().take(log_w.len()) {

@@ -22,11 +22,11 @@ use rewards::RewardScratch;
 
 /// The state a weight update works on: the model (components already updated), the working set,
 /// the reward and weight histories it appends to and the rewards pass's scratch.
-pub(crate) struct Weighting<'a, T: Real, const D: usize, const K: usize, const H: usize> {
+pub(crate) struct Weighting<'a, T: Real, const D: usize, const K: usize, const HISTORY: usize> {
     pub model: &'a mut Gmm<T, D, K>,
     pub ws: WorkingSet<'a, T, D>,
-    pub rewards: &'a mut History<T, K, H>,
-    pub weights: &'a mut History<T, K, H>,
+    pub rewards: &'a mut History<T, K, HISTORY>,
+    pub weights: &'a mut History<T, K, HISTORY>,
     pub scratch: &'a mut RewardScratch<T, K>,
 }
 
@@ -35,11 +35,11 @@ pub(crate) struct Weighting<'a, T: Real, const D: usize, const K: usize, const H
 /// the log weights with step size `beta` by option `U` or `O` and appends the new weights to
 /// the weight history. Returns the importance-sampled ELBO `Σ_k w_k E_k`, or `None` if some
 /// `E_k` is not finite (the weights are then left as they are).
-pub(crate) fn update<T: Real, const D: usize, const K: usize, const H: usize, X: Parallel>(
+pub(crate) fn update<T: Real, const D: usize, const K: usize, const HISTORY: usize, X: Parallel>(
     cfg: &WeightUpdateConfig,
     temperature: T,
     beta: T,
-    st: Weighting<'_, T, D, K, H>,
+    st: Weighting<'_, T, D, K, HISTORY>,
     par: &X,
 ) -> Option<T> {
     let Weighting { model, ws, rewards: rh, weights: wh, scratch } = st;
