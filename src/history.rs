@@ -1,4 +1,4 @@
-//! Per-component histories (docs/algorithm.md §0.6): a ring of `H` columns shared by all
+//! Per-component histories (docs/algorithm.md §0.6): a ring of `HISTORY` columns shared by all
 //! components, so a push ("shift left, append") is O(K) and reading column `−j` is O(1).
 
 use crate::checkpoint::{Reader, Writer};
@@ -6,18 +6,18 @@ use crate::error::Error;
 use crate::real::Real;
 
 #[derive(Clone, Debug)]
-pub(crate) struct History<T, const K: usize, const H: usize> {
-    data: [[T; H]; K],
+pub(crate) struct History<T, const COMPONENTS: usize, const HISTORY: usize> {
+    data: [[T; HISTORY]; COMPONENTS],
     head: usize,
 }
 
-impl<T: Real, const K: usize, const H: usize> History<T, K, H> {
+impl<T: Real, const COMPONENTS: usize, const HISTORY: usize> History<T, COMPONENTS, HISTORY> {
     /// All zeros (see `Optimizer::BLANK`).
-    pub const BLANK: Self = Self { data: [[T::ZERO_CONST; H]; K], head: 0 };
+    pub const BLANK: Self = Self { data: [[T::ZERO_CONST; HISTORY]; COMPONENTS], head: 0 };
 
     /// Every entry `fill`, the ring at its start.
     pub fn fill(&mut self, fill: T) {
-        self.data = [[fill; H]; K];
+        self.data = [[fill; HISTORY]; COMPONENTS];
         self.head = 0;
     }
 
@@ -26,26 +26,26 @@ impl<T: Real, const K: usize, const H: usize> History<T, K, H> {
         for (row, &v) in self.data.iter_mut().zip(values) {
             row[self.head] = v;
         }
-        self.head = (self.head + 1) % H;
+        self.head = (self.head + 1) % HISTORY;
     }
 
     /// Column `−back` of row `k` (`back = 1` is the newest); `back` must be in `1..=H`.
     #[inline]
     pub fn get(&self, k: usize, back: usize) -> T {
-        let back = back.clamp(1, H);
-        self.data[k % K][(self.head + H - back) % H]
+        let back = back.clamp(1, HISTORY);
+        self.data[k % COMPONENTS][(self.head + HISTORY - back) % HISTORY]
     }
 
     /// Sets the whole row `k` to `v` (a new component).
     pub fn reset_row(&mut self, k: usize, v: T) {
         if let Some(row) = self.data.get_mut(k) {
-            *row = [v; H];
+            *row = [v; HISTORY];
         }
     }
 
     /// Removes row `k` of `n` active rows, shifting the later rows down.
     pub fn remove_row(&mut self, k: usize, n: usize) {
-        for i in k..n.min(K).saturating_sub(1) {
+        for i in k..n.min(COMPONENTS).saturating_sub(1) {
             self.data[i] = self.data[i + 1];
         }
     }
@@ -60,7 +60,7 @@ impl<T: Real, const K: usize, const H: usize> History<T, K, H> {
 
     /// Reads the checkpoint form, storing it only if `WRITE`.
     pub fn load<const WRITE: bool>(&mut self, r: &mut Reader) -> Result<(), Error> {
-        let head = r.count(H - 1)?;
+        let head = r.count(HISTORY - 1)?;
         for row in &mut self.data {
             r.reals::<T, WRITE>(row)?;
         }

@@ -48,7 +48,8 @@
 //! ```
 //!
 //! ## Memory
-//! [`Optimizer<T, D, K, S, G, H>`](Optimizer) is one value of fixed size (`t` = `size_of::<T>()`):
+//! [`Optimizer<T, DIM, COMPONENTS, SAMPLES, GAUSSIANS, HISTORY>`](Optimizer) is one value of fixed
+//! size (`t` = `size_of::<T>()`; `D`, `K`, `S`, `G`, `H` below stand for those capacities):
 //!
 //! ```text
 //! size ≈ S·((3D + 3)·t + 8)                 sample store: x, ∇log p~, log p~, id + per-row scratch
@@ -88,6 +89,7 @@ pub mod adapt;
 pub mod checkpoint;
 pub mod comp_step;
 pub mod comp_update;
+mod component_state;
 pub mod config;
 pub mod error;
 #[cfg(feature = "ffi")]

@@ -4,30 +4,32 @@
 //! [`Config`]: sample selection (`M`/`P`) → component step sizes (`F`/`D`/`R`) → natural-gradient
 //! estimation (`Z`/`S`) → component update (`I`/`Y`/`T`) → weight step size (`X`/`G`/`N`) →
 //! weight update (`U`/`O`) → adaptation of the number of components (`A`/`E`).
-//! Each choice is an enum matched once per iteration (or once per component), never per
-//! sample, so the hot loops are the same monomorphic code for every codeword.
+//! Each choice's module has one entry point that dispatches its options; the option is an enum
+//! matched once per iteration (or once per component), never per sample, so the hot loops are
+//! the same monomorphic code for every codeword.
 
 use crate::rng::Xoshiro256;
 use core::mem::MaybeUninit;
-use nalgebra::{SMatrix, SVector};
+use nalgebra::SVector;
 
-use crate::adapt::vips;
+use crate::adapt::{self, Adaptation, AddSchedule};
 use crate::checkpoint::{self, Reader, VERSION, Writer, bad};
 use crate::comp_step;
-use crate::comp_update::{self, Outcome, iblr};
-use crate::config::{ComponentAdaptation, ComponentUpdater, Config, NgEstimator, SampleSelector, WeightUpdater};
+use crate::comp_update;
+use crate::component_state::{ComponentState, ComponentStates};
+use crate::config::{ComponentAdaptation, ComponentUpdater, Config, NgEstimator, SampleSelector};
 use crate::error::Error;
 use crate::history::History;
 use crate::model::Gmm;
 use crate::ng_estimate::more::{MAX_MORE_FEATURES, MoreWorkspace, num_features};
-use crate::ng_estimate::{more, stein};
+use crate::ng_estimate::{self, Estimate, Estimation};
 use crate::parallel::{Parallel, Serial};
-use crate::real::{LN_2PI, OnlineLse, Real};
-use crate::sample_select::{component, mixture};
-use crate::store::{SampleStore, log_q_rows};
+use crate::real::{LN_2PI, Real};
+use crate::sample_select::{self, Sampling};
+use crate::store::{SampleStore, Scratch};
 use crate::target::Target;
 use crate::weight_step::WeightStepState;
-use crate::weight_update::{self, rewards};
+use crate::weight_update::{self, Weighting, rewards::RewardScratch};
 
 /// Statistics of one iteration.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -105,57 +107,58 @@ pub struct RunSummary<T> {
 
 /// The complete optimiser state, allocation-free and sized by its type:
 ///
-/// * `D` dimension, `K` component capacity,
-/// * `S` sample-store rows (≥ `n_des · K`; with reuse, `(⌊ratio·n_des⌋ + n_des)·K` keeps the
-///   whole reuse window),
-/// * `G` stored Gaussians (≥ `K`; `K·(⌊ratio·n_des⌋ + 1)` covers any working set),
-/// * `H` reward/weight history columns (≥ `2⌊del_iters/3⌋ + del_iters`),
+/// * `DIM` the dimension `D`, `COMPONENTS` the component capacity `K`,
+/// * `SAMPLES` sample-store rows (≥ `n_des · K`; with reuse, `(⌊ratio·n_des⌋ + n_des)·K` keeps
+///   the whole reuse window),
+/// * `GAUSSIANS` stored Gaussians (≥ `K`; `K·(⌊ratio·n_des⌋ + 1)` covers any working set),
+/// * `HISTORY` reward/weight history columns (≥ `2⌊del_iters/3⌋ + del_iters`),
 /// * `DIAG` (default `false`): the diagonal-covariance model (the reference's
 ///   `use_diagonal_covs`). Every component keeps a diagonal covariance, the Stein estimate keeps
 ///   only the diagonal of `Ĥ`, and densities, gradients, estimates and the `T`/`Y` updates cost
 ///   O(D) per sample instead of O(D²). The initial components must be diagonal; `Z` (MORE) and
 ///   `I` (direct) need full covariances and are rejected. The memory is that of the full model.
-/// * `M` (default 0): the MORE (`Z`) workspace for `D > 10`, in features: at least
-///   `D(D+1)/2 + D + 1` (231 for `D = 20`), `8·(M² + 2M)` bytes. Up to `D = 10` MORE uses a
-///   stack array per component task and `M` stays 0.
+/// * `MORE_FEATURES` (default 0): the MORE (`Z`) workspace for `D > 10`, in features `F`: at
+///   least `D(D+1)/2 + D + 1` (231 for `D = 20`), `8·(F² + 2F)` bytes. Up to `D = 10` MORE uses
+///   a stack array per component task and `MORE_FEATURES` stays 0.
 ///
-/// `size_of::<Optimizer<T, D, K, S, G, H>>()` is the whole memory (see the crate docs for the
+/// The parameters are positional: `Optimizer<f64, 2, 8, 4096, 64, 256>` is `DIM = 2`,
+/// `COMPONENTS = 8`, `SAMPLES = 4096`, `GAUSSIANS = 64`, `HISTORY = 256`.
+/// `size_of::<Optimizer<T, DIM, COMPONENTS, SAMPLES, GAUSSIANS, HISTORY>>()` is the whole memory (see the crate docs for the
 /// formula); place it in a `static`, on a (large enough) stack or in a `Box`.
 #[derive(Clone, Debug)]
 pub struct Optimizer<
     T: Real,
-    const D: usize,
-    const K: usize,
-    const S: usize,
-    const G: usize,
-    const H: usize,
+    const DIM: usize,
+    const COMPONENTS: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const HISTORY: usize,
     const DIAG: bool = false,
-    const M: usize = 0,
+    const MORE_FEATURES: usize = 0,
 > {
     cfg: Config<T>,
-    model: Gmm<T, D, K>,
-    store: SampleStore<T, D, S, G>,
-    rh: History<T, K, H>,
-    wh: History<T, K, H>,
-    stepsize: [T; K],
-    last_eta: [T; K],
-    n_updates: [u64; K],
-    /// MORE ridge coefficients (§5.4).
-    l2: [T; K],
+    model: Gmm<T, DIM, COMPONENTS>,
+    store: SampleStore<T, DIM, SAMPLES, GAUSSIANS>,
+    /// The working set of the current iteration and the per-row columns of its passes.
+    scratch: Scratch<T, DIM, SAMPLES, GAUSSIANS>,
+    rh: History<T, COMPONENTS, HISTORY>,
+    wh: History<T, COMPONENTS, HISTORY>,
+    /// Step size, last η, update count and ridge coefficient of every component.
+    states: ComponentStates<T, COMPONENTS>,
     /// Natural-gradient estimates `(Ĥ_k, ĝ_k)` of the current iteration (`None`: failed).
-    ng: [Option<(SMatrix<T, D, D>, SVector<T, D>)>; K],
+    ng: [Estimate<T, DIM>; COMPONENTS],
     wstep: WeightStepState<T>,
-    e: [T; K],
-    partial: [[rewards::Partial<T>; K]; rewards::REWARD_TASKS],
+    /// Expected log ratios of the current iteration.
+    rewards: RewardScratch<T, COMPONENTS>,
     rng: Xoshiro256,
     eval_rng: Xoshiro256,
     iteration: u64,
     add_calls: usize,
     prior_entropy: Option<T>,
     /// Mean and standard deviations of the prior (for `num_prior_samples`).
-    prior: Option<(SVector<T, D>, SVector<T, D>)>,
-    /// MORE normal equations for `D > 10` (scratch; empty for `M = 0`).
-    more: MoreWorkspace<D, M>,
+    prior: Option<(SVector<T, DIM>, SVector<T, DIM>)>,
+    /// MORE normal equations for `D > 10` (scratch; empty for `MORE_FEATURES = 0`).
+    more: MoreWorkspace<DIM, MORE_FEATURES>,
 }
 
 /// Magic of the checkpoint format.
@@ -163,21 +166,21 @@ const CHECKPOINT_MAGIC: &[u8; 8] = b"GMMVICKP";
 
 impl<
     T: Real,
-    const D: usize,
-    const K: usize,
-    const S: usize,
-    const G: usize,
-    const H: usize,
+    const DIM: usize,
+    const COMPONENTS: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const HISTORY: usize,
     const DIAG: bool,
-    const M: usize,
-> Optimizer<T, D, K, S, G, H, DIAG, M>
+    const MORE_FEATURES: usize,
+> Optimizer<T, DIM, COMPONENTS, SAMPLES, GAUSSIANS, HISTORY, DIAG, MORE_FEATURES>
 {
     /// A new optimiser for the initial model `init`, deterministic in `seed`.
     ///
     /// # Errors
     /// `InvalidConfig` for an invalid `cfg` or one that does not fit the capacities
-    /// (`S`, `G`, `H`); `InvalidArgument` for an empty `init`.
-    pub fn new(cfg: &Config<T>, init: Gmm<T, D, K>, seed: u64) -> Result<Self, Error> {
+    /// (`SAMPLES`, `GAUSSIANS`, `HISTORY`); `InvalidArgument` for an empty `init`.
+    pub fn new(cfg: &Config<T>, init: Gmm<T, DIM, COMPONENTS>, seed: u64) -> Result<Self, Error> {
         Self::check(cfg, &init)?;
         let mut s = Self::BLANK;
         s.init_in_place(cfg, &init, seed);
@@ -188,7 +191,7 @@ impl<
     /// `new` returns the whole state by value, so building it in a `static` costs a stack of
     /// about twice `size_of::<Self>()` (the value plus the copy), while `new_in` zeroes `slot`
     /// in place and fills in the initial values field by field, so its stack is independent of
-    /// `S` (measured in the Cortex-M4F firmware: 14.5 KiB including the caller's initial model,
+    /// `SAMPLES` (measured in the Cortex-M4F firmware: 14.5 KiB including the caller's initial model,
     /// against 38 KiB when the state was built whole). `slot` may hold a previous optimiser,
     /// which is replaced (not dropped: the state owns no resources). Nothing is written on
     /// error.
@@ -196,7 +199,7 @@ impl<
     /// ```
     /// use core::mem::MaybeUninit;
     /// use gmmvi::{Config, Gmm, Optimizer};
-    /// use nalgebra::{SMatrix, SVector};
+    /// use nalgebra::SVector;
     /// # fn main() -> Result<(), gmmvi::Error> {
     /// let mut init = Gmm::<f64, 2, 4>::new();
     /// init.add_component(1.0, SVector::zeros(), &(SMatrix::identity() * 4.0))?;
@@ -212,7 +215,7 @@ impl<
     pub fn new_in<'a>(
         slot: &'a mut MaybeUninit<Self>,
         cfg: &Config<T>,
-        init: &Gmm<T, D, K>,
+        init: &Gmm<T, DIM, COMPONENTS>,
         seed: u64,
     ) -> Result<&'a mut Self, Error> {
         Self::check(cfg, init)?;
@@ -222,24 +225,29 @@ impl<
     }
 
     /// The checks of [`Self::new`].
-    fn check(cfg: &Config<T>, init: &Gmm<T, D, K>) -> Result<(), Error> {
-        const { assert!(D > 0 && K > 0 && S > 0 && G >= K && H > 1, "need D, K, S > 0, G >= K, H > 1") };
+    fn check(cfg: &Config<T>, init: &Gmm<T, DIM, COMPONENTS>) -> Result<(), Error> {
+        const {
+            assert!(
+                DIM > 0 && COMPONENTS > 0 && SAMPLES > 0 && GAUSSIANS >= COMPONENTS && HISTORY > 1,
+                "need DIM, COMPONENTS, SAMPLES > 0, GAUSSIANS >= COMPONENTS, HISTORY > 1"
+            )
+        };
         cfg.validate()?;
-        if H < cfg.history_needed() {
-            return Err(Error::InvalidConfig { field: "adapt.del_iters (history capacity H too small)" });
+        if HISTORY < cfg.history_needed() {
+            return Err(Error::InvalidConfig { field: "adapt.del_iters (history capacity HISTORY too small)" });
         }
         let per_iteration = match cfg.samples.selector {
-            SampleSelector::ComponentBased => cfg.samples.desired_samples_per_component.saturating_mul(K),
+            SampleSelector::ComponentBased => cfg.samples.desired_samples_per_component.saturating_mul(COMPONENTS),
             SampleSelector::MixtureBased => cfg.samples.desired_samples_per_component,
         };
-        if per_iteration > S.min(cfg.samples.max_database_size) {
+        if per_iteration > SAMPLES.min(cfg.samples.max_database_size) {
             return Err(Error::InvalidConfig {
                 field: "samples.desired_samples_per_component (new samples per iteration exceed the store)",
             });
         }
-        if cfg.ng.estimator == NgEstimator::More && num_features(D) > MAX_MORE_FEATURES.max(M) {
+        if cfg.ng.estimator == NgEstimator::More && num_features(DIM) > MAX_MORE_FEATURES.max(MORE_FEATURES) {
             return Err(Error::InvalidConfig {
-                field: "ng.estimator (MORE above D = 10 needs the workspace M >= D(D+1)/2 + D + 1)",
+                field: "ng.estimator (MORE above 10 dimensions needs MORE_FEATURES >= DIM(DIM+1)/2 + DIM + 1)",
             });
         }
         if DIAG && cfg.ng.estimator == NgEstimator::More {
@@ -267,16 +275,13 @@ impl<
         cfg: Config::BLANK,
         model: Gmm::BLANK,
         store: SampleStore::BLANK,
+        scratch: Scratch::BLANK,
         rh: History::BLANK,
         wh: History::BLANK,
-        stepsize: [T::ZERO_CONST; K],
-        last_eta: [T::ZERO_CONST; K],
-        n_updates: [0; K],
-        l2: [T::ZERO_CONST; K],
-        ng: [None; K],
+        states: ComponentStates::BLANK,
+        ng: [None; COMPONENTS],
         wstep: WeightStepState::BLANK,
-        e: [T::ZERO_CONST; K],
-        partial: [[(OnlineLse::BLANK, T::ZERO_CONST); K]; rewards::REWARD_TASKS],
+        rewards: RewardScratch::BLANK,
         rng: Xoshiro256::BLANK,
         eval_rng: Xoshiro256::BLANK,
         iteration: 0,
@@ -289,21 +294,18 @@ impl<
     /// Turns a [`Self::BLANK`] value into the initial state of a checked configuration, field
     /// by field (each assignment is at most a model-sized copy).
     #[inline(never)]
-    fn init_in_place(&mut self, cfg: &Config<T>, init: &Gmm<T, D, K>, seed: u64) {
+    fn init_in_place(&mut self, cfg: &Config<T>, init: &Gmm<T, DIM, COMPONENTS>, seed: u64) {
         self.cfg.clone_from(cfg);
         self.model.assign(init);
         self.store.reset();
+        self.scratch.bg.clear();
         for h in [&mut self.rh, &mut self.wh] {
             h.fill(T::SENTINEL);
         }
-        self.stepsize = [cfg.component_step.initial; K];
-        self.last_eta = [-T::one(); K];
-        self.n_updates = [0; K];
-        self.l2 = [cfg.ng.initial_l2_regularizer; K];
-        self.ng = [None; K];
+        self.states.reset_all(&Self::new_component_state(cfg));
+        self.ng = [None; COMPONENTS];
         self.wstep = WeightStepState::new(&cfg.weight_step);
-        self.e = [T::zero(); K];
-        self.partial = [[(OnlineLse::new(), T::zero()); K]; rewards::REWARD_TASKS];
+        self.rewards = RewardScratch::BLANK;
         self.rng = Xoshiro256::seed_from_u64(seed);
         self.eval_rng = Xoshiro256::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
         self.iteration = 0;
@@ -321,11 +323,11 @@ impl<
     ///
     /// # Errors
     /// `InvalidArgument` unless every variance is positive and finite.
-    pub fn set_prior_variances(&mut self, var: &SVector<T, D>) -> Result<(), Error> {
+    pub fn set_prior_variances(&mut self, var: &SVector<T, DIM>) -> Result<(), Error> {
         if var.iter().any(|v| !(*v > T::zero()) || !v.finite()) {
             return Err(Error::InvalidArgument { what: "prior variances must be positive" });
         }
-        let mut h = T::of(0.5 * D as f64 * (LN_2PI + 1.0));
+        let mut h = T::of(0.5 * DIM as f64 * (LN_2PI + 1.0));
         for v in var.iter() {
             h += T::of(0.5) * v.ln();
         }
@@ -341,7 +343,7 @@ impl<
     ///
     /// # Errors
     /// `InvalidArgument` unless the mean is finite and every variance positive and finite.
-    pub fn set_prior(&mut self, mean: &SVector<T, D>, var: &SVector<T, D>) -> Result<(), Error> {
+    pub fn set_prior(&mut self, mean: &SVector<T, DIM>, var: &SVector<T, DIM>) -> Result<(), Error> {
         if mean.iter().any(|v| !v.finite()) {
             return Err(Error::InvalidArgument { what: "prior mean must be finite" });
         }
@@ -351,7 +353,7 @@ impl<
     }
 
     /// The current model.
-    pub fn model(&self) -> &Gmm<T, D, K> {
+    pub fn model(&self) -> &Gmm<T, DIM, COMPONENTS> {
         &self.model
     }
 
@@ -377,7 +379,7 @@ impl<
 
     /// Current per-component step sizes (KL bounds for the trust-region update).
     pub fn component_stepsizes(&self) -> &[T] {
-        &self.stepsize[..self.model.len()]
+        &self.states.stepsizes()[..self.model.len()]
     }
 
     /// Writes the complete optimiser state (model, step sizes, weight-step state, histories,
@@ -427,7 +429,7 @@ impl<
     }
 
     /// Replaces this optimiser's state by a checkpoint of [`Self::save`]. The checkpoint must
-    /// come from an optimiser of the same type (`T`, `D`, `K`, `S`, `G`, `H`, `DIAG`) and the
+    /// come from an optimiser of the same type (`T`, capacities and `DIAG`) and the
     /// same configuration; the whole blob is validated before anything is written, so on error
     /// the optimiser is unchanged.
     ///
@@ -442,7 +444,9 @@ impl<
         let (scalar, diag, _, _) = (r.u8()?, r.u8()?, r.u8()?, r.u8()?);
         let dims = [r.u32()?, r.u32()?, r.u32()?, r.u32()?, r.u32()?];
         if usize::from(scalar) != size_of::<T>() || (diag == 1) != DIAG || dims != Self::dims() {
-            return Err(bad("checkpoint of another optimiser type (scalar, DIAG, D, K, S, G or H)"));
+            return Err(bad(
+                "checkpoint of another optimiser type (scalar, DIAG, DIM, COMPONENTS, SAMPLES, GAUSSIANS or HISTORY)",
+            ));
         }
         if r.u64()? != checkpoint::fingerprint(&self.cfg) {
             return Err(bad("checkpoint of another configuration"));
@@ -464,19 +468,21 @@ impl<
     /// As [`Gmm::import`]; also `BadCheckpoint` for a full covariance when `DIAG`.
     pub fn import_model(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.model.import_checked(bytes, DIAG)?;
-        for k in 0..K {
+        for k in 0..COMPONENTS {
             self.rh.reset_row(k, T::SENTINEL);
             self.wh.reset_row(k, T::SENTINEL);
         }
-        self.stepsize = [self.cfg.component_step.initial; K];
-        self.last_eta = [-T::one(); K];
-        self.n_updates = [0; K];
-        self.l2 = [self.cfg.ng.initial_l2_regularizer; K];
+        self.states.reset_all(&Self::new_component_state(&self.cfg));
         Ok(())
     }
 
+    /// The optimiser state of a new component.
+    fn new_component_state(cfg: &Config<T>) -> ComponentState<T> {
+        ComponentState::new(cfg.component_step.initial, cfg.ng.initial_l2_regularizer)
+    }
+
     fn dims() -> [u32; 5] {
-        [D, K, S, G, H].map(|v| v as u32)
+        [DIM, COMPONENTS, SAMPLES, GAUSSIANS, HISTORY].map(|v| v as u32)
     }
 
     fn save_all(&self, w: &mut Writer) {
@@ -506,12 +512,7 @@ impl<
         w.real(self.wstep.beta);
         w.u64(self.wstep.calls);
         w.real(self.wstep.last_elbo);
-        w.reals(&self.stepsize);
-        w.reals(&self.last_eta);
-        w.reals(&self.l2);
-        for &n in &self.n_updates {
-            w.u64(n);
-        }
+        self.states.save(w);
         self.model.save_state(w);
         self.rh.save(w);
         self.wh.save(w);
@@ -535,7 +536,7 @@ impl<
         let prior_dist = match prior_kind {
             0 | 1 => None,
             2 => {
-                let (mut m, mut sd) = (SVector::<T, D>::zeros(), SVector::<T, D>::zeros());
+                let (mut m, mut sd) = (SVector::<T, DIM>::zeros(), SVector::<T, DIM>::zeros());
                 r.reals::<T, true>(m.as_mut_slice())?;
                 r.reals::<T, true>(sd.as_mut_slice())?;
                 if m.iter().chain(sd.iter()).any(|v| !v.finite()) || sd.iter().any(|v| !(*v > T::zero())) {
@@ -549,28 +550,13 @@ impl<
         if !beta.finite() || (has_prior && !prior.finite()) {
             return Err(bad("non-finite step size or prior entropy"));
         }
-        for arr in [&mut self.stepsize, &mut self.last_eta, &mut self.l2] {
-            for v in arr.iter_mut() {
-                let x: T = r.real()?;
-                if !x.finite() {
-                    return Err(bad("non-finite step size"));
-                }
-                if WRITE {
-                    *v = x;
-                }
-            }
-        }
-        for n in &mut self.n_updates {
-            let x = r.u64()?;
-            if WRITE {
-                *n = x;
-            }
-        }
+        self.states.load::<WRITE>(r)?;
         self.model.load_state::<WRITE>(r)?;
         self.rh.load::<WRITE>(r)?;
         self.wh.load::<WRITE>(r)?;
         self.store.load_state::<WRITE>(r)?;
         if WRITE {
+            self.scratch.bg.clear();
             self.iteration = iteration;
             self.add_calls = add_calls;
             self.rng = rng;
@@ -587,276 +573,126 @@ impl<
     /// Monte-Carlo ELBO of the current model with `n` fresh samples (docs/algorithm.md §1.3), drawn
     /// from a separate random stream so that asking for it does not change the optimisation.
     /// These evaluations are not counted in [`Self::evaluations`].
-    pub fn estimate_elbo<P: Target<T, D> + ?Sized>(&mut self, target: &mut P, n: usize) -> Result<T, Error> {
+    pub fn estimate_elbo<P: Target<T, DIM> + ?Sized>(&mut self, target: &mut P, n: usize) -> Result<T, Error> {
         self.model.elbo(target, &mut self.eval_rng, n)
     }
 
     /// One iteration (docs/algorithm.md §1.2). Work is bounded by the capacities: at most `n_des·K`
-    /// target evaluations and `O((S + K)·K·D²)` arithmetic.
+    /// target evaluations and `O((SAMPLES + K)·K·D²)` arithmetic.
     ///
     /// # Errors
     /// `TargetFailed` (the target returned `Err`) or `NonFiniteTarget` (no usable sample):
     /// the model is unchanged. Rejected component updates are not errors; they are counted in
     /// the report and leave the component as it was.
-    pub fn step<P: Target<T, D> + ?Sized>(&mut self, target: &mut P) -> Result<StepReport<T>, Error> {
+    pub fn step<P: Target<T, DIM> + ?Sized>(&mut self, target: &mut P) -> Result<StepReport<T>, Error> {
         self.step_with(target, &Serial)
     }
 
     /// [`Self::step`] with the hot loops run by `par` (e.g. `Threads` with the `std`
     /// feature). The result is bit-identical to [`Self::step`] for any executor.
-    pub fn step_with<P: Target<T, D> + ?Sized, X: Parallel>(
+    pub fn step_with<P: Target<T, DIM> + ?Sized, X: Parallel>(
         &mut self,
         target: &mut P,
         par: &X,
     ) -> Result<StepReport<T>, Error> {
         let cfg = &self.cfg;
-        let kn = self.model.len();
         if cfg.adapt.mode == ComponentAdaptation::Adaptive && cfg.adapt.num_prior_samples > 0 && self.prior.is_none() {
             return Err(Error::InvalidConfig {
                 field: "adapt.num_prior_samples (needs the prior's mean: Optimizer::set_prior)",
             });
         }
-        // ---- sample selection (§9) ----
-        let need_grad = cfg.ng.estimator == NgEstimator::Stein;
-        let replace = !cfg.samples.use_sample_database;
-        let (n_des, reuse, max_rows) =
-            (cfg.samples.desired_samples_per_component, cfg.reuse_rows(kn), cfg.samples.max_database_size);
-        let (model, store, rng) = (&self.model, &mut self.store, &mut self.rng);
-        let sel = match cfg.samples.selector {
-            SampleSelector::ComponentBased => {
-                component::select(model, store, target, rng, n_des, reuse, max_rows, need_grad, replace, par)?
-            }
-            SampleSelector::MixtureBased if cfg!(feature = "mixture-selection") => {
-                mixture::select(model, store, target, rng, n_des, reuse, max_rows, need_grad, replace, par)?
-            }
-            // Left out of this build: `Config::validate` rejected it.
-            SampleSelector::MixtureBased => return Err(Error::InvalidConfig { field: "samples.selector" }),
+        let kn = self.model.len();
+        // 1. Sample selection (§4, §9): the working set and its background.
+        let sel = sample_select::select(
+            &cfg.samples,
+            cfg.reuse_rows(kn),
+            ng_estimate::needs_gradients(&cfg.ng),
+            Sampling {
+                model: &self.model,
+                store: &mut self.store,
+                scratch: &mut self.scratch,
+                rng: &mut self.rng,
+                par,
+            },
+            target,
+        )?;
+        // 2. Component step sizes (§6) from the reward history.
+        comp_step::adapt_all(&cfg.component_step, &self.rh, &mut self.states, kn);
+        // 3. Natural-gradient estimates (§2) with the model before this iteration.
+        let est = Estimation {
+            model: &self.model,
+            store: &self.store,
+            scratch: &mut self.scratch,
+            states: &self.states,
+            more: &mut self.more,
         };
-        let start = sel.start;
-        // ---- component update (§6, §2, §5) ----
-        for k in 0..kn {
-            let (prev, last) = (self.rh.get(k, 2), self.rh.get(k, 1));
-            self.stepsize[k] = comp_step::adapt(&cfg.component_step, self.stepsize[k], self.n_updates[k], prev, last);
-        }
-        match cfg.ng.estimator {
-            NgEstimator::Stein => {
-                stein::log_ratio_gradients(&self.model, &mut self.store, par);
-                let sn = cfg.ng.self_normalized;
-                let own = cfg.ng.only_use_own_samples;
-                stein::estimate::<_, D, K, S, G, X, DIAG>(&self.model, &self.store, sn, own, &mut self.ng[..kn], par);
-            }
-            NgEstimator::More if cfg!(feature = "ng-more") => {
-                log_q_rows(&self.model, &mut self.store, par);
-                let l2 = &self.l2[..kn];
-                more::estimate(
-                    &self.model,
-                    &self.store,
-                    cfg.ng.self_normalized,
-                    cfg.ng.only_use_own_samples,
-                    l2,
-                    &mut self.ng[..kn],
-                    &mut self.more,
-                    par,
-                );
-            }
-            NgEstimator::More => return Err(Error::InvalidConfig { field: "ng.estimator" }),
-        }
-        let mut rejected_updates = 0;
-        for k in 0..kn {
-            let (Some(mean), Some(chol)) = (self.model.mean(k).copied(), self.model.chol(k).copied()) else {
-                continue;
-            };
-            let beta = self.stepsize[k];
-            // (new mean, new factor, trust-region η) or `None` if rejected.
-            let cand = self.ng[k].and_then(|(hess, grad)| match cfg.component_update.updater {
-                ComponentUpdater::TrustRegion => {
-                    let r_vec = hess * mean - grad;
-                    let pr = comp_update::trust_region::Problem {
-                        mean: &mean,
-                        chol: &chol,
-                        inv_t: self.model.inv_t(k),
-                        r_mat: &hess,
-                        r_vec: &r_vec,
-                        diag: DIAG,
-                    };
-                    let st = comp_update::trust_region::update(&pr, beta, self.last_eta[k], cfg.temperature);
-                    match st.outcome {
-                        Outcome::Updated { eta } => Some((st.mean, st.chol, eta)),
-                        Outcome::Rejected => None,
-                    }
-                }
-                ComponentUpdater::Direct if cfg!(feature = "direct-update") => {
-                    comp_update::direct::update(&mean, &chol, &hess, &grad, beta).map(|(m, l)| (m, l, -T::one()))
-                }
-                ComponentUpdater::Iblr if cfg!(feature = "iblr-update") => {
-                    let first = self.n_updates[k] == 0;
-                    let step = if DIAG { iblr::update_diag } else { iblr::update };
-                    step(&mean, &chol, &hess, &grad, beta, first).map(|(m, l)| (m, l, -T::one()))
-                }
-                // Left out of this build (`Config::validate` rejected it): no update.
-                ComponentUpdater::Direct | ComponentUpdater::Iblr => None,
-            });
-            let applied = cand.and_then(|(m, l, eta)| self.model.set_component(k, m, &l).is_ok().then_some(eta));
-            let l2_init = cfg.ng.initial_l2_regularizer;
-            match applied {
-                Some(eta) => {
-                    self.last_eta[k] = eta;
-                    self.l2[k] = (self.l2[k] * T::of(0.5)).max(l2_init);
-                }
-                None => {
-                    self.last_eta[k] = -T::one();
-                    self.l2[k] = T::of(1e-6).min(self.l2[k] * T::of(10.0));
-                    rejected_updates += 1;
-                }
-            }
-            self.n_updates[k] += 1;
-        }
-        // ---- weight update (§8, §7) with the updated components and the old weights ----
-        let mut last_rewards = [T::zero(); K];
-        for (k, r) in last_rewards.iter_mut().enumerate().take(kn) {
-            *r = self.rh.get(k, 1);
-        }
-        let beta_w = self.wstep.next(&cfg.weight_step, self.model.log_weights(), &last_rewards[..kn]);
-        let temp = cfg.temperature;
-        let ok = rewards::expected_log_ratios(
-            &self.model,
-            &self.store,
-            temp,
-            cfg.weight_update.self_normalized,
-            &mut self.e,
-            &mut self.partial,
+        ng_estimate::estimate::<T, DIM, COMPONENTS, SAMPLES, GAUSSIANS, MORE_FEATURES, DIAG, X>(
+            &cfg.ng,
+            est,
+            &mut self.ng[..kn],
             par,
+        )?;
+        // 4. Component updates (§5).
+        let (initial_l2, temperature) = (cfg.ng.initial_l2_regularizer, cfg.temperature);
+        let rejected_updates = comp_update::update::<T, DIM, COMPONENTS, DIAG>(
+            &cfg.component_update,
+            temperature,
+            initial_l2,
+            &mut self.model,
+            &self.ng[..kn],
+            &mut self.states,
         );
-        let mut rewards_now = [T::zero(); K];
-        let mut elbo = T::zero();
-        let lw = self.model.log_weights();
-        for k in 0..kn {
-            let r = temp * lw[k] + self.e[k];
-            rewards_now[k] = if r.finite() { r } else { T::SENTINEL };
-            elbo += lw[k].exp() * self.e[k];
-        }
-        self.rh.push(&rewards_now[..kn]);
-        let weights_frozen = !ok;
-        if ok && kn > 1 {
-            let mut u = [T::zero(); K];
-            match cfg.weight_update.updater {
-                WeightUpdater::Direct => weight_update::direct::update(lw, &self.e[..kn], beta_w, temp, &mut u[..kn]),
-                WeightUpdater::TrustRegion if cfg!(feature = "weight-trust-region") => {
-                    weight_update::trust_region::update(lw, &self.e[..kn], beta_w, temp, &mut u[..kn]);
-                }
-                // Left out of this build (`Config::validate` rejected it): weights unchanged.
-                WeightUpdater::TrustRegion => u[..kn].copy_from_slice(lw),
-            }
-            if self.model.set_log_weights(&u[..kn]).is_ok() {
-                let mut w = [T::zero(); K];
-                for (wk, lk) in w.iter_mut().zip(self.model.log_weights()) {
-                    *wk = lk.exp();
-                }
-                self.wh.push(&w[..kn]);
-            }
-        }
-        self.iteration += 1;
-        // ---- adaptive number of components (§10) ----
-        let (deleted, (added, prior_evaluations)) = match self.cfg.adapt.mode {
-            ComponentAdaptation::Adaptive => (self.delete_components(), self.maybe_add_component(target, par)),
-            ComponentAdaptation::Fixed => (0, (0, 0)),
+        // 5. Weight step size (§8).
+        let beta_w = self.wstep.next_after(&cfg.weight_step, self.model.log_weights(), &self.rh);
+        // 6. Weight update (§7) with the updated components and the old weights.
+        let weighting = Weighting {
+            model: &mut self.model,
+            ws: self.store.working_set(&self.scratch.bg),
+            rewards: &mut self.rh,
+            weights: &mut self.wh,
+            scratch: &mut self.rewards,
         };
+        let elbo = weight_update::update(&cfg.weight_update, temperature, beta_w, weighting, par);
+        self.iteration += 1;
+        // 7. Adaptation of the number of components (§3, §10).
+        let adaptation = Adaptation {
+            model: &mut self.model,
+            rewards: &mut self.rh,
+            weights: &mut self.wh,
+            states: &mut self.states,
+            store: &mut self.store,
+            log_q: &mut self.scratch.log_q,
+            rng: &mut self.rng,
+            par,
+        };
+        let schedule = AddSchedule {
+            iteration: self.iteration,
+            add_calls: &mut self.add_calls,
+            prior_entropy: self.prior_entropy,
+            prior: self.prior.as_ref(),
+            new_state: Self::new_component_state(cfg),
+        };
+        let adapted = adapt::adapt(&cfg.adapt, adaptation, schedule, target);
         Ok(StepReport {
             iteration: self.iteration,
             evaluations: self.store.evaluations(),
-            new_evaluations: sel.evaluated + prior_evaluations,
+            new_evaluations: sel.evaluated + adapted.evaluated,
             rejected_samples: sel.rejected,
-            working_set: self.store.len() - start.min(self.store.len()),
+            working_set: self.store.len() - sel.start.min(self.store.len()),
             components: self.model.len(),
-            elbo_estimate: if ok { elbo } else { T::NAN },
+            elbo_estimate: elbo.unwrap_or(T::NAN),
             rejected_updates,
-            weights_frozen,
-            added,
-            deleted,
+            weights_frozen: elbo.is_none(),
+            added: adapted.added,
+            deleted: adapted.deleted,
         })
-    }
-
-    #[inline(never)]
-    fn delete_components(&mut self) -> usize {
-        let del = self.cfg.adapt.del_iters;
-        if self.iteration <= del as u64 {
-            return 0;
-        }
-        let n = self.model.len();
-        let mut bad = [false; K];
-        vips::deletion_candidates(&self.rh, &self.wh, n, del, self.cfg.adapt.min_weight_for_del, &mut bad);
-        let mut deleted = 0;
-        for k in (0..n).rev() {
-            // Never delete the last component.
-            if bad[k] && self.model.len() > 1 && self.model.remove_component(k).is_ok() {
-                let m = self.model.len() + 1;
-                self.rh.remove_row(k, m);
-                self.wh.remove_row(k, m);
-                for i in k..m - 1 {
-                    self.stepsize[i] = self.stepsize[i + 1];
-                    self.last_eta[i] = self.last_eta[i + 1];
-                    self.n_updates[i] = self.n_updates[i + 1];
-                    self.l2[i] = self.l2[i + 1];
-                }
-                deleted += 1;
-            }
-        }
-        deleted
-    }
-
-    /// Adds a component if it is time (docs/algorithm.md §10.1); the number added (0 or 1) and the
-    /// target evaluations spent on prior candidates.
-    #[inline(never)]
-    fn maybe_add_component<P: Target<T, D> + ?Sized, X: Parallel>(
-        &mut self,
-        target: &mut P,
-        par: &X,
-    ) -> (usize, usize) {
-        let a = &self.cfg.adapt;
-        let it = self.iteration;
-        let n = self.model.len();
-        if !(it > 1 && it.is_multiple_of(a.add_iters as u64) && n < a.max_components && n < K) {
-            return (0, 0);
-        }
-        self.add_calls += 1;
-        let tau = a.thresholds[self.add_calls % a.thresholds.len()];
-        let prior = match &self.prior {
-            Some((mean, std)) if a.num_prior_samples > 0 => {
-                Some(vips::PriorCandidates { mean, std, n: a.num_prior_samples, target })
-            }
-            _ => None,
-        };
-        let (proposal, evaluated) = vips::propose(
-            &self.model,
-            &mut self.store,
-            &mut self.rng,
-            a.num_database_samples,
-            tau,
-            self.prior_entropy,
-            prior,
-            par,
-        );
-        let Some((mean, var)) = proposal else {
-            return (0, evaluated);
-        };
-        let chol = SMatrix::<T, D, D>::identity() * var.sqrt();
-        let Ok(k) = self.model.push_chol(T::of(libm::log(vips::NEW_COMPONENT_WEIGHT)), mean, &chol) else {
-            return (0, evaluated);
-        };
-        self.rh.reset_row(k, T::SENTINEL);
-        self.wh.reset_row(k, T::of(vips::NEW_COMPONENT_WEIGHT));
-        self.stepsize[k] = self.cfg.component_step.initial;
-        self.last_eta[k] = -T::one();
-        self.n_updates[k] = 0;
-        self.l2[k] = self.cfg.ng.initial_l2_regularizer;
-        (1, evaluated)
     }
 
     /// Runs [`Self::step`] until a [`StopRule`] fires, calling `on_step` after every iteration.
     ///
     /// # Errors
     /// The first error of [`Self::step`]; the model is then the last valid one.
-    pub fn run<P: Target<T, D> + ?Sized, F: FnMut(&StepReport<T>)>(
+    pub fn run<P: Target<T, DIM> + ?Sized, F: FnMut(&StepReport<T>)>(
         &mut self,
         target: &mut P,
         rule: &StopRule<T>,
@@ -866,7 +702,7 @@ impl<
     }
 
     /// [`Self::run`] with the hot loops run by `par` (see [`Self::step_with`]).
-    pub fn run_with<P: Target<T, D> + ?Sized, X: Parallel, F: FnMut(&StepReport<T>)>(
+    pub fn run_with<P: Target<T, DIM> + ?Sized, X: Parallel, F: FnMut(&StepReport<T>)>(
         &mut self,
         target: &mut P,
         rule: &StopRule<T>,

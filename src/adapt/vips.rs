@@ -38,7 +38,7 @@ use crate::model::{CHUNK, Chunk, Component, Gmm, chunk_mixture};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{LN_2PI, Real, log_sum_exp};
 use crate::rng::{fill_standard_normal, uniform};
-use crate::store::SampleStore;
+use crate::store::Rows;
 use crate::target::Target;
 
 /// Unnormalised weight of an added component.
@@ -89,9 +89,9 @@ fn tap_sum<T: Real>(del_iters: usize, g: usize) -> T {
 
 /// Marks in `bad` the components to delete (docs/algorithm.md §10.2). `H` must hold `2f + del`
 /// columns.
-pub(crate) fn deletion_candidates<T: Real, const K: usize, const H: usize>(
-    rh: &History<T, K, H>,
-    wh: &History<T, K, H>,
+pub(crate) fn deletion_candidates<T: Real, const K: usize, const HISTORY: usize>(
+    rh: &History<T, K, HISTORY>,
+    wh: &History<T, K, HISTORY>,
     n: usize,
     del: usize,
     min_weight: T,
@@ -161,20 +161,27 @@ pub(crate) struct PriorCandidates<'a, T: Real, const D: usize, P: ?Sized> {
     pub target: &'a mut P,
 }
 
+/// The add heuristic's parameters: stored rows to consider, threshold `τ` and the prior's
+/// entropy (`None`: the model's average entropy alone).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pick<T> {
+    pub num_candidates: usize,
+    pub tau: T,
+    pub prior_entropy: Option<T>,
+}
+
 /// Mean and isotropic variance of the component to add, or `None` without candidates.
 /// Candidates are a uniform random subset of `min(num_candidates, len)` stored rows
-/// (selection sampling), then the prior draws of `prior` if given; `log_q` of the store is
-/// used as scratch. The second value is the number of target evaluations spent on prior
-/// candidates.
-#[allow(clippy::too_many_arguments)]
+/// (selection sampling), then the prior draws of `prior` if given; `log_q` (at least as long
+/// as `rows`) is scratch. The second value is the number of target evaluations spent on prior
+/// candidates (the caller counts them).
 #[inline(never)] // once per iteration; keeps profiles readable
-pub(crate) fn propose<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, R, X, P>(
+pub(crate) fn propose<T: Real, const D: usize, const K: usize, R, X, P>(
     model: &Gmm<T, D, K>,
-    store: &mut SampleStore<T, D, S, G>,
+    rows: &Rows<'_, T, D>,
+    log_q: &mut [T],
     rng: &mut R,
-    num_candidates: usize,
-    tau: T,
-    prior_entropy: Option<T>,
+    pick: &Pick<T>,
     prior: Option<PriorCandidates<'_, T, D, P>>,
     par: &X,
 ) -> (Option<(SVector<T, D>, T)>, usize)
@@ -183,21 +190,23 @@ where
     X: Parallel,
     P: Target<T, D> + ?Sized,
 {
-    let len = store.len;
+    let len = rows.x.len().min(log_q.len());
+    let (rows, log_q) = (&rows.prefix(len), &mut log_q[..len]);
+    let Pick { num_candidates, tau, prior_entropy } = *pick;
     if (len == 0 && prior.as_ref().is_none_or(|p| p.n == 0)) || model.is_empty() {
         return (None, 0);
     }
     // Knuth's algorithm S: take row r with probability need/(len − r). Taken rows are marked
     // +inf in the `log_q` scratch, the others NaN.
     let mut need = num_candidates.min(len);
-    for (r, lq) in store.log_q[..len].iter_mut().enumerate() {
+    for (r, lq) in log_q.iter_mut().enumerate() {
         let take = need > 0 && uniform(rng) * ((len - r) as f64) < need as f64;
         need -= take as usize;
         *lq = if take { T::INFINITY } else { T::NAN };
     }
     let (best, evaluated) = match prior.filter(|p| p.n > 0) {
-        None => (best_candidate(model, store, tau, None, par).map(|(row, _)| store.x[row]), 0),
-        Some(p) => with_prior(model, store, rng, tau, p, par),
+        None => (best_candidate(model, rows, log_q, tau, None, par).map(|(row, _)| rows.x[row]), 0),
+        Some(p) => with_prior(model, rows, log_q, rng, tau, p, par),
     };
     let Some(best) = best else { return (None, evaluated) };
     let h_model = model.average_entropy();
@@ -218,9 +227,10 @@ where
 /// is needed and the target sees every draw once. A failed target call ends the prior
 /// candidates of this add (the draws evaluated before it still count); draws with a
 /// non-finite value or `log q` never win.
-fn with_prior<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, R, X, P>(
+fn with_prior<T: Real, const D: usize, const K: usize, R, X, P>(
     model: &Gmm<T, D, K>,
-    store: &mut SampleStore<T, D, S, G>,
+    rows: &Rows<'_, T, D>,
+    log_q: &mut [T],
     rng: &mut R,
     tau: T,
     p: PriorCandidates<'_, T, D, P>,
@@ -245,11 +255,11 @@ where
             m_prior = lq;
         }
     }
-    let stored = if store.len > 0 { best_candidate(model, store, tau, Some(m_prior), par) } else { None };
+    let stored = if !rows.x.is_empty() { best_candidate(model, rows, log_q, tau, Some(m_prior), par) } else { None };
     let m = stored.map_or(m_prior, |(_, m)| m);
     let mut best = stored.and_then(|(row, _)| {
-        let (lp, lq) = (store.log_p[row], store.log_q[row]);
-        Some((store.x[row], lp - (m - tau).max(lq))).filter(|(_, s)| s.finite())
+        let (lp, lq) = (rows.log_p[row], log_q[row]);
+        Some((rows.x[row], lp - (m - tau).max(lq))).filter(|(_, s)| s.finite())
     });
     let target = p.target;
     let mut xs = [SVector::<T, D>::zeros(); PRIOR_BLOCK];
@@ -271,7 +281,6 @@ where
             }
         }
     }
-    store.count_evaluations(evaluated);
     (best.map(|(x, _)| x), evaluated)
 }
 
@@ -350,26 +359,27 @@ impl Blocks {
 /// `log q` of further candidates) if given; the first such row on ties. With `m_ext` the
 /// exact `M` is computed and returned, and the row's `log_q` is exact; without, `M` is NaN
 /// when the bounds alone decided.
-fn best_candidate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X: Parallel>(
+fn best_candidate<T: Real, const D: usize, const K: usize, X: Parallel>(
     model: &Gmm<T, D, K>,
-    store: &mut SampleStore<T, D, S, G>,
+    rows: &Rows<'_, T, D>,
+    log_q: &mut [T],
     tau: T,
     m_ext: Option<T>,
     par: &X,
 ) -> Option<(usize, T)> {
-    let len = store.len.min(S);
-    let (x, gid, log_p) = (&store.x[..len], &store.gid[..len], &store.log_p[..len]);
+    let len = rows.x.len().min(log_q.len());
+    let (x, gid, log_p) = (&rows.x[..len], &rows.gid[..len], &rows.log_p[..len]);
     let (comps, lw) = (model.components(), model.log_weights());
     let tol = Tol::new(comps, lw);
     // Pass 1: L(x) ≤ log q(x) into every candidate row.
-    par.for_each_chunk(&mut store.log_q[..len], ROW_TASK, &|first, out| {
+    par.for_each_chunk(&mut log_q[..len], ROW_TASK, &|first, out| {
         for (i, part) in out.chunks_mut(ROW_TASK).enumerate() {
             let f = first + i * ROW_TASK;
             let (Some(xt), Some(gt)) = (x.get(f..f + part.len()), gid.get(f..f + part.len())) else { continue };
             lower_bounds(comps, lw, &tol, xt, gt, part);
         }
     });
-    let lq = &mut store.log_q[..len];
+    let lq = &mut log_q[..len];
     // M_lo: the exact log q of the row with the largest L; M_hi: log Σ_k w_k max N_k.
     let mut top: Option<(usize, T)> = None;
     for (r, &l) in lq.iter().enumerate() {
@@ -697,6 +707,7 @@ mod tests {
 
     use super::*;
     use crate::parallel::Serial;
+    use crate::store::SampleStore;
     use nalgebra::SMatrix;
     use rand_core::SeedableRng;
     use rand_xoshiro::Xoshiro256PlusPlus;
@@ -707,8 +718,8 @@ mod tests {
         pub(super) static EXACT_M: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
     }
 
-    const S: usize = 2048;
-    type Store<T> = SampleStore<T, 3, S, 64>;
+    const SAMPLES: usize = 2048;
+    type Store<T> = SampleStore<T, 3, SAMPLES, 64>;
 
     /// The plain heuristic with the same RNG calls: [`Gmm::log_density`] of every candidate, then
     /// the first row of the largest finite score.
@@ -721,7 +732,8 @@ mod tests {
         prior_entropy: Option<T>,
         prior: Option<(SVector<T, 3>, SVector<T, 3>, usize)>,
     ) -> Option<(SVector<T, 3>, T)> {
-        let len = store.len;
+        let rows = store.rows();
+        let len = rows.x.len();
         let n_prior = prior.map_or(0, |p| p.2);
         if (len == 0 && n_prior == 0) || model.is_empty() {
             return None;
@@ -733,7 +745,7 @@ mod tests {
             let take = need > 0 && uniform(rng) * ((len - r) as f64) < need as f64;
             need -= take as usize;
             if take {
-                cand.push((store.x[r], store.log_p[r], model.log_density(&store.x[r])));
+                cand.push((rows.x[r], rows.log_p[r], model.log_density(&rows.x[r])));
             }
         }
         if let Some((mean, std, n)) = prior {
@@ -849,9 +861,9 @@ mod tests {
             t
         };
         let mut store = Box::new(Store::<T>::new());
-        let rows = (uniform(rng) * S as f64) as usize;
-        while store.len < rows {
-            let run = (1 + (uniform(rng) * 80.0) as usize).min(rows - store.len);
+        let rows = (uniform(rng) * SAMPLES as f64) as usize;
+        while store.len() < rows {
+            let run = (1 + (uniform(rng) * 80.0) as usize).min(rows - store.len());
             let src = if uniform(rng) < 0.7 {
                 let k = (uniform(rng) * n as f64) as usize % n;
                 let m = model.mean(k).expect("mean").map(|v| v.to_f64()) + SVector::from_fn(|_, _| 0.3 * normal(rng));
@@ -862,18 +874,18 @@ mod tests {
                 gaussian::<T>(rng, &m, 3.0)
             };
             let id = store.push_gaussian(&src.components()[0], 0);
-            let first = store.reserve(run, S);
+            let first = store.reserve(run, SAMPLES);
             for r in first..first + run {
-                store.x[r] = src.sample_component(0, rng).expect("sample");
+                let x = src.sample_component(0, rng).expect("sample");
                 let u = uniform(rng);
-                store.log_p[r] = if u < 0.01 {
+                let log_p = if u < 0.01 {
                     T::NAN
                 } else if u < 0.02 {
                     T::NEG_INF
                 } else {
-                    target.log_density(&store.x[r]) * T::of(1.0 + uniform(rng))
+                    target.log_density(&x) * T::of(1.0 + uniform(rng))
                 };
-                store.gid[r] = id;
+                store.set_row(r, x, log_p, id);
             }
             store.commit(run);
         }
@@ -884,9 +896,9 @@ mod tests {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let mut some = 0;
         for case in 0..cases {
-            let (model, mut store) = random_case::<T>(&mut rng);
+            let (model, store) = random_case::<T>(&mut rng);
             let tau = T::of([0.5, 3.0, 50.0, 5000.0][case % 4]);
-            let num = (uniform(&mut rng) * (store.len + 20) as f64) as usize;
+            let num = (uniform(&mut rng) * (store.len() + 20) as f64) as usize;
             let prior = (case % 3 == 0).then(|| T::of(2.0));
             // Prior candidates (num_prior_samples) in every other case, across block boundaries.
             let draws = (case % 2 == 1).then(|| {
@@ -904,27 +916,21 @@ mod tests {
                 d.as_ref().map(|(mean, std, n)| PriorCandidates { mean, std, n: *n, target: t })
             }
             let mut target = Bumpy { calls: 0, fail_at: 0 };
-            let before = store.evaluations();
+            let pick = Pick { num_candidates: num, tau, prior_entropy: prior };
+            let mut log_q = std::vec![T::zero(); SAMPLES];
+            let rows = store.rows();
             let (got, evals) =
-                propose(&model, &mut store, &mut r_new, num, tau, prior, cands(&draws, &mut target), &Serial);
-            assert_eq!(got, want, "case {case}: {} rows, {} components", store.len, model.len());
+                propose(&model, &rows, &mut log_q, &mut r_new, &pick, cands(&draws, &mut target), &Serial);
+            assert_eq!(got, want, "case {case}: {} rows, {} components", store.len(), model.len());
             assert_eq!(r_new.next_u64(), r_ref.next_u64(), "case {case}: RNG stream");
             let n = draws.map_or(0, |d| d.2);
-            assert_eq!((evals as u64, store.evaluations() - before), (n as u64, n as u64), "case {case}");
+            assert_eq!((evals, target.calls), (n, n.div_ceil(PRIOR_BLOCK)), "case {case}");
             #[cfg(feature = "std")]
             {
                 let mut r_thr = Xoshiro256PlusPlus::seed_from_u64(case as u64);
                 let mut t = Bumpy { calls: 0, fail_at: 0 };
-                let (threads, _) = propose(
-                    &model,
-                    &mut store,
-                    &mut r_thr,
-                    num,
-                    tau,
-                    prior,
-                    cands(&draws, &mut t),
-                    &crate::Threads::new(3),
-                );
+                let par = crate::Threads::new(3);
+                let (threads, _) = propose(&model, &rows, &mut log_q, &mut r_thr, &pick, cands(&draws, &mut t), &par);
                 assert_eq!(threads, want, "case {case}: threads");
             }
             // A failing target ends the prior candidates: the draws before the failed call
@@ -932,10 +938,9 @@ mod tests {
             if let Some((mean, std, n)) = draws.filter(|d| d.2 > PRIOR_BLOCK) {
                 let mut r_f = Xoshiro256PlusPlus::seed_from_u64(case as u64);
                 let mut t = Bumpy { calls: 0, fail_at: 2 };
-                let before = store.evaluations();
                 let c = Some(PriorCandidates { mean: &mean, std: &std, n, target: &mut t });
-                let (_, evals) = propose(&model, &mut store, &mut r_f, num, tau, prior, c, &Serial);
-                assert_eq!((evals, store.evaluations() - before), (PRIOR_BLOCK, PRIOR_BLOCK as u64));
+                let (_, evals) = propose(&model, &rows, &mut log_q, &mut r_f, &pick, c, &Serial);
+                assert_eq!(evals, PRIOR_BLOCK);
             }
             some += want.is_some() as usize;
         }
@@ -955,14 +960,14 @@ mod tests {
     fn exact_max_is_the_largest_log_q() {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
         for case in 0..100 {
-            let (model, mut store) = random_case::<f64>(&mut rng);
-            let len = store.len;
-            let want = store.x[..len].iter().fold(f64::NEG_INFINITY, |m, x| m.max(model.log_density(x)));
+            let (model, store) = random_case::<f64>(&mut rng);
+            let x = store.rows().x;
+            let want = x.iter().fold(f64::NEG_INFINITY, |m, x| m.max(model.log_density(x)));
             let tol = Tol::new(model.components(), model.log_weights());
+            let mut lq = std::vec![0.0; x.len()];
             for m_lo in [f64::NEG_INFINITY, want - 0.3, want] {
-                store.log_q[..len].fill(f64::INFINITY);
-                let (x, lq) = (&store.x[..len], &mut store.log_q[..len]);
-                assert_eq!(exact_max(&model, &tol, x, lq, m_lo, &Serial), want, "case {case}");
+                lq.fill(f64::INFINITY);
+                assert_eq!(exact_max(&model, &tol, x, &mut lq, m_lo, &Serial), want, "case {case}");
             }
         }
     }

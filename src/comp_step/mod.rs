@@ -12,8 +12,24 @@ pub mod decaying;
 pub mod fixed;
 pub mod improvement;
 
+use crate::component_state::ComponentStates;
 use crate::config::{ComponentStepConfig, StepSchedule};
+use crate::history::History;
 use crate::real::Real;
+
+/// Design choice 5: the step sizes of the first `n` components for this iteration, from their
+/// state and their reward history.
+pub(crate) fn adapt_all<T: Real, const K: usize, const HISTORY: usize>(
+    cfg: &ComponentStepConfig<T>,
+    rewards: &History<T, K, HISTORY>,
+    states: &mut ComponentStates<T, K>,
+    n: usize,
+) {
+    for k in 0..n {
+        let st = states.get(k);
+        states.set_stepsize(k, adapt(cfg, st.stepsize, st.n_updates, rewards.get(k, 2), rewards.get(k, 1)));
+    }
+}
 
 /// The new step size of one component: current `beta`, received updates `n`, and its last
 /// two rewards `prev`, `last` (reward history entries −2 and −1).

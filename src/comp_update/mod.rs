@@ -12,13 +12,96 @@ pub mod direct;
 pub mod iblr;
 pub mod trust_region;
 
-/// Outcome of one component update.
+use nalgebra::{SMatrix, SVector};
+
+use crate::component_state::{ComponentState, ComponentStates};
+use crate::config::{ComponentUpdateConfig, ComponentUpdater};
+use crate::model::Gmm;
+use crate::ng_estimate::Estimate;
+use crate::real::Real;
+
+/// Outcome of one trust-region search.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Outcome<T> {
     /// New parameters stored; the trust-region multiplier η used.
     Updated { eta: T },
     /// Rejected (no positive-definite candidate); the component is unchanged.
     Rejected,
+}
+
+/// A component's new mean and Cholesky factor, and the trust-region multiplier η if the
+/// trust-region update made it (the direct and iBLR updates have none).
+pub(crate) struct Candidate<T: Real, const D: usize> {
+    pub mean: SVector<T, D>,
+    pub chol: SMatrix<T, D, D>,
+    pub eta: Option<T>,
+}
+
+/// Design choice 4: updates every active component from its estimate `ng[k]` and its state
+/// (step size, last η), applies the candidates and books each update in the component's state
+/// (`initial_l2`: the ridge coefficient's floor). `DIAG`: the diagonal model. Returns the
+/// number of rejected updates (no estimate, no candidate, or a candidate the model refused).
+pub(crate) fn update<T: Real, const D: usize, const K: usize, const DIAG: bool>(
+    cfg: &ComponentUpdateConfig,
+    temperature: T,
+    initial_l2: T,
+    model: &mut Gmm<T, D, K>,
+    ng: &[Estimate<T, D>],
+    states: &mut ComponentStates<T, K>,
+) -> usize {
+    let mut rejected = 0;
+    for (k, est) in ng.iter().enumerate().take(model.len()) {
+        let mut st = states.get(k);
+        let cand = candidate::<T, D, K, DIAG>(cfg, temperature, model, k, est, &st);
+        let applied = cand.and_then(|c| model.set_component(k, c.mean, &c.chol).is_ok().then_some(c.eta));
+        rejected += usize::from(applied.is_none());
+        st.record_update(applied, initial_l2);
+        states.set(k, &st);
+    }
+    rejected
+}
+
+/// The candidate of component `k` by the configured updater, `None` without an estimate or if
+/// the update was rejected.
+fn candidate<T: Real, const D: usize, const K: usize, const DIAG: bool>(
+    cfg: &ComponentUpdateConfig,
+    temperature: T,
+    model: &Gmm<T, D, K>,
+    k: usize,
+    est: &Estimate<T, D>,
+    st: &ComponentState<T>,
+) -> Option<Candidate<T, D>> {
+    let (mean, chol) = (*model.mean(k)?, *model.chol(k)?);
+    let (hess, grad) = (*est)?;
+    let beta = st.stepsize;
+    match cfg.updater {
+        ComponentUpdater::TrustRegion => {
+            let r_vec = hess * mean - grad;
+            let pr = trust_region::Problem {
+                mean: &mean,
+                chol: &chol,
+                inv_t: model.inv_t(k),
+                r_mat: &hess,
+                r_vec: &r_vec,
+                diag: DIAG,
+            };
+            let step = trust_region::update(&pr, beta, st.last_eta, temperature);
+            match step.outcome {
+                Outcome::Updated { eta } => Some(Candidate { mean: step.mean, chol: step.chol, eta: Some(eta) }),
+                Outcome::Rejected => None,
+            }
+        }
+        ComponentUpdater::Direct if cfg!(feature = "direct-update") => {
+            direct::update(&mean, &chol, &hess, &grad, beta).map(|(mean, chol)| Candidate { mean, chol, eta: None })
+        }
+        ComponentUpdater::Iblr if cfg!(feature = "iblr-update") => {
+            let first = st.n_updates == 0;
+            let step = if DIAG { iblr::update_diag } else { iblr::update };
+            step(&mean, &chol, &hess, &grad, beta, first).map(|(mean, chol)| Candidate { mean, chol, eta: None })
+        }
+        // Left out of this build (`Config::validate` rejected it): no update.
+        ComponentUpdater::Direct | ComponentUpdater::Iblr => None,
+    }
 }
 
 #[cfg(test)]
@@ -82,7 +165,7 @@ mod properties {
                 r_vec: &r_vec,
                 diag: false,
             };
-            let st = trust_region::update(&pr, beta, -1.0, 1.0);
+            let st = trust_region::update(&pr, beta, None, 1.0);
             match st.outcome {
                 Outcome::Updated { .. } => {
                     accepted += 1;

@@ -111,17 +111,23 @@ pub(crate) struct Step<T: Real, const D: usize> {
     pub evals: usize,
 }
 
-/// One trust-region update with KL bound `eps`, previous multiplier `last_eta` (< 0 = cold
+/// One trust-region update with KL bound `eps`, previous multiplier `last_eta` (`None`: cold
 /// start) and temperature `temp`.
 #[inline(never)]
-pub(crate) fn update<T: Real, const D: usize>(pr: &Problem<'_, T, D>, eps: T, last_eta: T, temp: T) -> Step<T, D> {
+pub(crate) fn update<T: Real, const D: usize>(
+    pr: &Problem<'_, T, D>,
+    eps: T,
+    last_eta: Option<T>,
+    temp: T,
+) -> Step<T, D> {
     // Bisection over log η in `T` (f32 builds link no f64 arithmetic); for f64 the same
     // operations as an explicit f64 search.
-    let (mut lo, mut hi) = if last_eta < T::zero() {
-        (T::of(-20.0), T::of(80.0))
-    } else {
-        let l = last_eta.ln();
-        ((l - T::of(3.0)).max(T::zero()), l + T::of(3.0))
+    let (mut lo, mut hi) = match last_eta {
+        None => (T::of(-20.0), T::of(80.0)),
+        Some(eta) => {
+            let l = eta.ln();
+            ((l - T::of(3.0)).max(T::zero()), l + T::of(3.0))
+        }
     };
     let (half, tol, rel) = (T::of(0.5), T::of(0.1), T::of(0.1));
     let mut e = half * (lo + hi);
@@ -197,7 +203,7 @@ mod tests {
     fn run(c: &Case, eps: f64, last_eta: f64) -> Step<f64, 2> {
         // R = Ĥ = A, r = Ĥμ − ĝ = b.
         let pr = Problem { mean: &c.mean, chol: &c.chol, inv_t: &c.inv_t, r_mat: &c.a, r_vec: &c.b, diag: false };
-        update(&pr, eps, last_eta, 1.0)
+        update(&pr, eps, (last_eta >= 0.0).then_some(last_eta), 1.0)
     }
 
     fn close(a: f64, b: f64, rel: f64) -> bool {

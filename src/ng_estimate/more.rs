@@ -17,17 +17,21 @@
 //!
 //! Without a heap the normal equations live in a `[[f64; C]; C]` array of capacity `C ≥ P`:
 //! for `D ≤ 10` a stack array of exactly `C = P` (`8·P²` bytes: 10 KB at `D = 7`, 35 KB at
-//! `D = 10`, one per parallel task); for larger `D` the optimiser's own workspace ([`MoreWorkspace`], its const parameter
-//! `M`, e.g. 231 for `D = 20`, 528 for `D = 31`), used by one component after the other. The
+//! `D = 10`, one per parallel task); for larger `D` the optimiser's own workspace
+//! ([`MoreWorkspace`], its const parameter `MORE_FEATURES`, e.g. 231 for `D = 20`, 528 for
+//! `D = 31`), used by one component after the other. The
 //! regression arithmetic is done in `f64` whatever `T` is, and the `P × P` system is solved by
 //! Gaussian elimination with partial pivoting (the reference uses a general LU solve).
 
 use nalgebra::{SMatrix, SVector};
 
+use super::Estimate;
+use crate::component_state::ComponentStates;
+use crate::config::NgEstimationConfig;
 use crate::model::{Component, Gmm};
 use crate::parallel::Parallel;
 use crate::real::{OnlineLse, Real};
-use crate::store::{SampleStore, estimate_rows};
+use crate::store::{WorkingSet, estimate_rows};
 
 /// Capacity of the regression buffers: the number of features `P = D(D+1)/2 + D + 1` must not
 /// exceed it (66 = `P` for `D = 10`).
@@ -38,9 +42,16 @@ pub(crate) const fn num_features(d: usize) -> usize {
     d * (d + 1) / 2 + d + 1
 }
 
-/// The optimiser's MORE workspace for `D > 10`: normal equations of capacity `M` features
-/// (`M ≥ D(D+1)/2 + D + 1`; `M = 0`, the default, when MORE never runs above `D = 10`).
-pub type MoreWorkspace<const D: usize, const M: usize> = Regression<D, M>;
+/// The optimiser's MORE workspace for `D > 10`: normal equations of capacity `FEATURES`
+/// (`FEATURES ≥ D(D+1)/2 + D + 1`; 0, the default, when MORE never runs above `D = 10`).
+pub type MoreWorkspace<const D: usize, const FEATURES: usize> = Regression<D, FEATURES>;
+
+/// The working set with the rewards' `log q`.
+pub(crate) struct Rows<'a, T: Real, const D: usize> {
+    pub ws: WorkingSet<'a, T, D>,
+    /// `log q(x_r)` of the working-set rows.
+    pub log_q: &'a [T],
+}
 
 /// Fits the quadratic surrogate `ρ(x) ≈ −½xᵀRx + rᵀx + c` for the component `(mean, chol)` (lower
 /// Cholesky factor of the covariance) from samples `xs`, rewards `rho`, importance weights
@@ -193,37 +204,36 @@ impl<const D: usize, const C: usize> Regression<D, C> {
     }
 }
 
-/// Writes `(Ĥ_k, ĝ_k)` of the MORE surrogate into `ng[k]` (`None` where the regression failed);
-/// the working-set rows must carry `log_b` and `log_q` (see [`crate::store::log_q_rows`]).
-/// `l2[k]` is component k's ridge coefficient. For `D ≤ 10` one parallel task per component
-/// with a stack regression; above, one component after the other in `ws`.
-#[allow(clippy::too_many_arguments)]
+/// Writes `(Ĥ_k, ĝ_k)` of the MORE surrogate into `ng[k]` (`None` where the regression failed)
+/// with component k's ridge coefficient. For `D ≤ 10` one parallel task per component with a
+/// stack regression; above, one component after the other in `ws`.
 #[inline(never)]
-pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const M: usize, X>(
+pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const MORE_FEATURES: usize, X>(
     model: &Gmm<T, D, K>,
-    store: &SampleStore<T, D, S, G>,
-    self_normalized: bool,
-    own: bool,
-    l2: &[T],
-    ng: &mut [Option<(SMatrix<T, D, D>, SVector<T, D>)>],
-    ws: &mut MoreWorkspace<D, M>,
+    rows: &Rows<'_, T, D>,
+    cfg: &NgEstimationConfig<T>,
+    states: &ComponentStates<T, K>,
+    ng: &mut [Estimate<T, D>],
+    ws: &mut MoreWorkspace<D, MORE_FEATURES>,
     par: &X,
 ) where
     X: Parallel,
 {
-    let kn = model.len().min(ng.len()).min(l2.len());
+    let (self_normalized, own) = (cfg.self_normalized, cfg.only_use_own_samples);
+    let kn = model.len().min(ng.len());
+    let l2 = |k: usize| states.get(k).l2.to_f64();
     if !Regression::<D, MAX_MORE_FEATURES>::fits() {
-        for (k, ((slot, c), l)) in ng[..kn].iter_mut().zip(model.components()).zip(l2).enumerate() {
+        for (k, (slot, c)) in ng[..kn].iter_mut().zip(model.components()).enumerate() {
             ws.reset();
-            *slot = estimate_with(ws, c, k, own, store, self_normalized, l.to_f64());
+            *slot = estimate_with(ws, c, k, own, rows, self_normalized, l2(k));
         }
         return;
     }
     par.for_each_chunk(&mut ng[..kn], 1, &|first, out| {
         for (j, slot) in out.iter_mut().enumerate() {
             let k = first + j;
-            if let (Some(c), Some(l)) = (model.components().get(k), l2.get(k)) {
-                *slot = estimate_one(c, k, own, store, self_normalized, l.to_f64());
+            if let Some(c) = model.components().get(k) {
+                *slot = estimate_one(c, k, own, rows, self_normalized, l2(k));
             }
         }
     });
@@ -233,66 +243,67 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, 
 /// constant, so one arm survives, and the frame is `8·P²` bytes (10 KB at `D = 7`) instead of
 /// the `D = 10` maximum (35 KB) — the difference between fitting and overflowing the stack of a
 /// microcontroller.
-fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
+fn estimate_one<T: Real, const D: usize>(
     c: &Component<T, D>,
     k: usize,
     own: bool,
-    store: &SampleStore<T, D, S, G>,
+    rows: &Rows<'_, T, D>,
     self_normalized: bool,
     l2: f64,
-) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
+) -> Estimate<T, D> {
     match D {
-        1 => estimate_sized::<T, D, S, G, { num_features(1) }>(c, k, own, store, self_normalized, l2),
-        2 => estimate_sized::<T, D, S, G, { num_features(2) }>(c, k, own, store, self_normalized, l2),
-        3 => estimate_sized::<T, D, S, G, { num_features(3) }>(c, k, own, store, self_normalized, l2),
-        4 => estimate_sized::<T, D, S, G, { num_features(4) }>(c, k, own, store, self_normalized, l2),
-        5 => estimate_sized::<T, D, S, G, { num_features(5) }>(c, k, own, store, self_normalized, l2),
-        6 => estimate_sized::<T, D, S, G, { num_features(6) }>(c, k, own, store, self_normalized, l2),
-        7 => estimate_sized::<T, D, S, G, { num_features(7) }>(c, k, own, store, self_normalized, l2),
-        8 => estimate_sized::<T, D, S, G, { num_features(8) }>(c, k, own, store, self_normalized, l2),
-        9 => estimate_sized::<T, D, S, G, { num_features(9) }>(c, k, own, store, self_normalized, l2),
-        _ => estimate_sized::<T, D, S, G, MAX_MORE_FEATURES>(c, k, own, store, self_normalized, l2),
+        1 => estimate_sized::<T, D, { num_features(1) }>(c, k, own, rows, self_normalized, l2),
+        2 => estimate_sized::<T, D, { num_features(2) }>(c, k, own, rows, self_normalized, l2),
+        3 => estimate_sized::<T, D, { num_features(3) }>(c, k, own, rows, self_normalized, l2),
+        4 => estimate_sized::<T, D, { num_features(4) }>(c, k, own, rows, self_normalized, l2),
+        5 => estimate_sized::<T, D, { num_features(5) }>(c, k, own, rows, self_normalized, l2),
+        6 => estimate_sized::<T, D, { num_features(6) }>(c, k, own, rows, self_normalized, l2),
+        7 => estimate_sized::<T, D, { num_features(7) }>(c, k, own, rows, self_normalized, l2),
+        8 => estimate_sized::<T, D, { num_features(8) }>(c, k, own, rows, self_normalized, l2),
+        9 => estimate_sized::<T, D, { num_features(9) }>(c, k, own, rows, self_normalized, l2),
+        _ => estimate_sized::<T, D, MAX_MORE_FEATURES>(c, k, own, rows, self_normalized, l2),
     }
 }
 
 // Never inlined: the normal equations are a large stack frame that must not grow the frame of
 // every caller (e.g. a firmware step that never runs MORE).
 #[inline(never)]
-fn estimate_sized<T: Real, const D: usize, const S: usize, const G: usize, const C: usize>(
+fn estimate_sized<T: Real, const D: usize, const C: usize>(
     c: &Component<T, D>,
     k: usize,
     own: bool,
-    store: &SampleStore<T, D, S, G>,
+    rows: &Rows<'_, T, D>,
     self_normalized: bool,
     l2: f64,
-) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
+) -> Estimate<T, D> {
     let mut acc = Regression::<D, C>::new()?;
-    estimate_with(&mut acc, c, k, own, store, self_normalized, l2)
+    estimate_with(&mut acc, c, k, own, rows, self_normalized, l2)
 }
 
 /// Accumulates the regression of component `c` (index `k`; `own`: `only_use_own_samples`,
 /// [`estimate_rows`]) into the empty `acc` and solves it.
-fn estimate_with<T: Real, const D: usize, const S: usize, const G: usize, const C: usize>(
+fn estimate_with<T: Real, const D: usize, const C: usize>(
     acc: &mut Regression<D, C>,
     c: &Component<T, D>,
     k: usize,
     own: bool,
-    store: &SampleStore<T, D, S, G>,
+    rows: &Rows<'_, T, D>,
     self_normalized: bool,
     l2: f64,
-) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
+) -> Estimate<T, D> {
     if !Regression::<D, C>::fits() {
         return None;
     }
     let mut z = SVector::<T, D>::zeros();
     let mut lse = OnlineLse::new();
-    estimate_rows(store, c, k, own, &mut lse, |row, _, scale, w| {
+    let ws = &rows.ws;
+    estimate_rows(ws, c, k, own, &mut lse, |row, _, scale, w| {
         // `log_density` leaves the whitened `z = L⁻¹(x − μ)` in `z`.
-        c.log_density(&store.x[row], &mut z);
+        c.log_density(&ws.x[row], &mut z);
         if scale != T::one() {
             acc.scale(scale.to_f64());
         }
-        acc.add(&z.map(|v| v.to_f64()), (store.log_p[row] - store.log_q[row]).to_f64(), w.to_f64());
+        acc.add(&z.map(|v| v.to_f64()), (ws.log_p[row] - rows.log_q[row]).to_f64(), w.to_f64());
     });
     if !(lse.sum > T::zero()) {
         return None;
@@ -303,6 +314,13 @@ fn estimate_with<T: Real, const D: usize, const S: usize, const G: usize, const 
     let a = c.inv_t.transpose().map(|v| v.to_f64());
     let (r_mat, r_vec, _) = acc.solve(&c.mean, &a, l2)?;
     Some(natural_gradient(&c.mean, &r_mat, &r_vec))
+}
+
+/// The ridge coefficient after a component update (docs/algorithm.md §5.4): halved, down to
+/// `initial`, after an applied update; ten times larger, up to 1e-6, after a rejected one. It is
+/// adapted whatever the estimator (it is part of the checkpoint) and read only by MORE.
+pub(crate) fn adapt_ridge<T: Real>(l2: T, applied: bool, initial: T) -> T {
+    if applied { (l2 * T::of(0.5)).max(initial) } else { T::of(1e-6).min(l2 * T::of(10.0)) }
 }
 
 /// The natural-gradient pair `(Ĥ, ĝ) = (R, Rμ − r)` of the surrogate `−½xᵀRx + rᵀx + c` at the

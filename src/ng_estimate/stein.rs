@@ -15,25 +15,29 @@
 
 use nalgebra::{SMatrix, SVector};
 
+use super::Estimate;
+use crate::config::NgEstimationConfig;
 use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{OnlineLse, Real};
-use crate::store::{RowBlock, SampleStore, clipped, estimate_rows};
+use crate::store::{RowBlock, WorkingSet, clipped, estimate_rows};
 
-/// Fills `gamma[r] = ∇log p~ − ∇log q` for the working-set rows, with
+/// Fills `gamma[r] = ∇log p~ − ∇log q` for the working-set rows `r`, with
 /// `∇log q(x) = Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (docs/algorithm.md §0.2) over the non-negligible
 /// `r_k`.
 #[inline(never)]
-pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
+pub(crate) fn log_ratio_gradients<T: Real, const D: usize, const K: usize, X>(
     model: &Gmm<T, D, K>,
-    store: &mut SampleStore<T, D, S, G>,
+    ws: &WorkingSet<'_, T, D>,
+    gamma: &mut [SVector<T, D>],
     par: &X,
 ) where
     X: Parallel,
 {
-    let start = store.working_start();
-    let (x, grad, blocks) = (&store.x, &store.grad, &store.blocks[..store.bg_len]);
-    par.for_each_chunk(&mut store.gamma[start..store.len], ROW_TASK, &|first, out| {
+    let start = ws.start;
+    let (x, grad, blocks) = (ws.x, ws.grad, ws.blocks);
+    let Some(out) = gamma.get_mut(start..ws.end()) else { return };
+    par.for_each_chunk(out, ROW_TASK, &|first, out| {
         gradient_rows(model, x, grad, blocks, start + first, out);
     });
 }
@@ -78,33 +82,40 @@ fn gradient_rows<T: Real, const D: usize, const K: usize>(
 }
 
 /// Writes `(Ĥ_k, ĝ_k)` into `ng[k]` for every active component, one task per component (`None`
-/// for a component without samples, `own` only); the working-set rows must carry `log_b` and
-/// `gamma` (see [`log_ratio_gradients`]). `own`: `only_use_own_samples`.
-#[allow(clippy::too_many_arguments)]
+/// for a component without samples, `only_use_own_samples` only); `gamma` must hold the
+/// working-set rows of [`log_ratio_gradients`].
 #[inline(never)]
-pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X, const DIAG: bool>(
+pub(crate) fn estimate<T: Real, const D: usize, const K: usize, X, const DIAG: bool>(
     model: &Gmm<T, D, K>,
-    store: &SampleStore<T, D, S, G>,
-    self_normalized: bool,
-    own: bool,
-    ng: &mut [Option<(SMatrix<T, D, D>, SVector<T, D>)>],
+    ws: &WorkingSet<'_, T, D>,
+    gamma: &[SVector<T, D>],
+    cfg: &NgEstimationConfig<T>,
+    ng: &mut [Estimate<T, D>],
     par: &X,
 ) where
     X: Parallel,
 {
+    let (self_normalized, own) = (cfg.self_normalized, cfg.only_use_own_samples);
+    let rows = Rows { ws, gamma };
     let kn = model.len().min(ng.len());
     par.for_each_chunk(&mut ng[..kn], 1, &|first, out| {
         for (j, slot) in out.iter_mut().enumerate() {
             let k = first + j;
             if let Some(c) = model.components().get(k) {
                 *slot = if DIAG {
-                    estimate_one_diag(c, k, own, store, self_normalized)
+                    estimate_one_diag(c, k, own, &rows, self_normalized)
                 } else {
-                    estimate_one(c, k, own, store, self_normalized)
+                    estimate_one(c, k, own, &rows, self_normalized)
                 };
             }
         }
     });
+}
+
+/// The working set with its log-ratio gradients.
+struct Rows<'a, T: Real, const D: usize> {
+    ws: &'a WorkingSet<'a, T, D>,
+    gamma: &'a [SVector<T, D>],
 }
 
 /// Normalisation of the streamed sums over `n` rows: `1/Σw` (self-normalised) or `e^max/N`
@@ -118,26 +129,26 @@ fn normalizer<T: Real>(n: usize, lse: &OnlineLse<T>, self_normalized: bool) -> O
 
 /// The diagonal model's estimate (docs/algorithm.md §2.1): `d_n = (x_n − μ)/L²` and the "Hessian"
 /// is the vector `Σ ŵ d ⊙ γ`, returned as a diagonal matrix; O(D) per sample.
-fn estimate_one_diag<T: Real, const D: usize, const S: usize, const G: usize>(
+fn estimate_one_diag<T: Real, const D: usize>(
     c: &Component<T, D>,
     k: usize,
     own: bool,
-    store: &SampleStore<T, D, S, G>,
+    rows: &Rows<'_, T, D>,
     self_normalized: bool,
-) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
+) -> Estimate<T, D> {
     let mut z = SVector::<T, D>::zeros();
     let mut d = SVector::<T, D>::zeros();
     let mut lse = OnlineLse::new();
     let mut eg = SVector::<T, D>::zeros();
     let mut hd = SVector::<T, D>::zeros(); // Σ ŵ d ⊙ γ
-    let n = estimate_rows(store, c, k, own, &mut lse, |row, _, scale, w| {
-        c.log_density(&store.x[row], &mut z);
+    let n = estimate_rows(rows.ws, c, k, own, &mut lse, |row, _, scale, w| {
+        c.log_density(&rows.ws.x[row], &mut z);
         c.unwhiten_t(&z, &mut d);
         if scale != T::one() {
             eg *= scale;
             hd *= scale;
         }
-        let gam = &store.gamma[row];
+        let gam = &rows.gamma[row];
         eg.axpy(w, gam, T::one());
         hd += d.component_mul(gam) * w;
     });
@@ -145,25 +156,25 @@ fn estimate_one_diag<T: Real, const D: usize, const S: usize, const G: usize>(
     Some((SMatrix::from_diagonal(&(hd * (-norm))), eg * (-norm)))
 }
 
-fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
+fn estimate_one<T: Real, const D: usize>(
     c: &Component<T, D>,
     k: usize,
     own: bool,
-    store: &SampleStore<T, D, S, G>,
+    rows: &Rows<'_, T, D>,
     self_normalized: bool,
-) -> Option<(SMatrix<T, D, D>, SVector<T, D>)> {
+) -> Estimate<T, D> {
     let mut z = SVector::<T, D>::zeros();
     let inv_t = &c.inv_t;
     let mut lse = OnlineLse::new();
     let mut eg = SVector::<T, D>::zeros();
     let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
-    let n = estimate_rows(store, c, k, own, &mut lse, |row, _, scale, w| {
-        c.log_density(&store.x[row], &mut z);
+    let n = estimate_rows(rows.ws, c, k, own, &mut lse, |row, _, scale, w| {
+        c.log_density(&rows.ws.x[row], &mut z);
         if scale != T::one() {
             eg *= scale;
             gz *= scale;
         }
-        let gam = store.gamma[row];
+        let gam = rows.gamma[row];
         eg.axpy(w, &gam, T::one());
         gz.ger(w, &gam, &z, T::one());
     });
@@ -180,8 +191,10 @@ fn estimate_one<T: Real, const D: usize, const S: usize, const G: usize>(
 mod tests {
     use nalgebra::{SMatrix, SVector};
 
+    use super::Rows;
     use crate::model::Gmm;
-    use crate::store::SampleStore;
+    use crate::parallel::Serial;
+    use crate::store::{Background, SampleStore};
 
     /// `only_use_own_samples` (docs/algorithm.md §2): component k's estimate is the plain average
     /// over the rows it drew in the newest draw, `ĝ = −mean γ`, `Ĥ = −½(M + Mᵀ)` with `M = mean γ
@@ -205,8 +218,7 @@ mod tests {
             for &(k, n) in parts {
                 let id = st.push_gaussian(&comps[k], k);
                 for _ in 0..n {
-                    st.x[r] = row(base + r);
-                    st.gid[r] = id;
+                    st.set_row(r, row(base + r), 0.0, id);
                     r += 1;
                 }
             }
@@ -214,23 +226,23 @@ mod tests {
         };
         fill(&mut st, &[(1, 3)], 0);
         fill(&mut st, &[(0, 4), (1, 5)], 100);
-        st.newest(12);
-        st.compute_background(&crate::parallel::Serial);
-        for r in 0..st.len {
-            st.gamma[r] = gam(r);
-        }
-        for (k, rows) in [(0usize, 3..7), (1, 7..12)] {
+        let mut bg = Background::<f64, 2, 64, 8>::BLANK;
+        st.select_working_set(12, &mut bg, &Serial);
+        let gamma: [SVector<f64, 2>; 12] = core::array::from_fn(gam);
+        let ws = st.working_set(&bg);
+        let rows = Rows { ws: &ws, gamma: &gamma };
+        for (k, own_rows) in [(0usize, 3..7), (1, 7..12)] {
             let c = &comps[k];
             let prec = (if k == 0 { cov0 } else { cov1 }).try_inverse().unwrap();
-            let n = rows.len() as f64;
+            let n = own_rows.len() as f64;
             let (mut eg, mut m) = (SVector::<f64, 2>::zeros(), SMatrix::<f64, 2, 2>::zeros());
-            for r in rows {
-                let d = prec * (st.x[r] - c.mean);
-                eg += st.gamma[r] / n;
-                m += st.gamma[r] * d.transpose() / n;
+            for r in own_rows {
+                let d = prec * (ws.x[r] - c.mean);
+                eg += gamma[r] / n;
+                m += gamma[r] * d.transpose() / n;
             }
             for sn in [true, false] {
-                let (h, g) = super::estimate_one(c, k, true, &st, sn).unwrap();
+                let (h, g) = super::estimate_one(c, k, true, &rows, sn).unwrap();
                 assert!((g + eg).norm() < 1e-12, "k {k}: {g} vs {eg}");
                 assert!((h + (m + m.transpose()) * 0.5).norm() < 1e-12 || !sn, "k {k}: {h}");
                 if !sn {
@@ -238,15 +250,17 @@ mod tests {
                 }
             }
             // Without the option every working-set row enters, importance-weighted.
-            let (_, g_all) = super::estimate_one(c, k, false, &st, true).unwrap();
+            let (_, g_all) = super::estimate_one(c, k, false, &rows, true).unwrap();
             assert!((g_all + eg).norm() > 1e-6);
         }
         // A component without rows of its own in the newest draw gets no estimate.
         let mut st2 = SampleStore::<f64, 2, 64, 8>::new();
         fill(&mut st2, &[(0, 4)], 0);
-        st2.newest(4);
-        st2.compute_background(&crate::parallel::Serial);
-        assert!(super::estimate_one(&comps[1], 1, true, &st2, true).is_none());
-        assert!(super::estimate_one(&comps[0], 0, true, &st2, true).is_some());
+        let mut bg2 = Background::<f64, 2, 64, 8>::BLANK;
+        st2.select_working_set(4, &mut bg2, &Serial);
+        let ws2 = st2.working_set(&bg2);
+        let rows2 = Rows { ws: &ws2, gamma: &gamma };
+        assert!(super::estimate_one(&comps[1], 1, true, &rows2, true).is_none());
+        assert!(super::estimate_one(&comps[0], 0, true, &rows2, true).is_some());
     }
 }

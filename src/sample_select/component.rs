@@ -9,20 +9,20 @@
 
 use rand_core::Rng;
 
-use super::{Selection, draw_and_store, ess_from_sums, reuse_window};
+use super::{Request, Sampling, Selection, draw_and_store, ess_from_sums, reuse_window};
 use crate::error::Error;
 use crate::model::{Component, Gmm};
 use crate::parallel::Parallel;
 use crate::real::{OnlineLse, Real};
-use crate::store::{SampleStore, component_softmax};
+use crate::store::{WorkingSet, component_softmax};
 use crate::target::Target;
 
-/// `ess_k = ⌊exp(2·lse(a) − lse(2a))⌋` with `a_n = log N(x_n; k) − log b(x_n)` over rows
-/// `start..len` (docs/algorithm.md §9.2, TV11).
+/// `ess_k = ⌊exp(2·lse(a) − lse(2a))⌋` with `a_n = log N(x_n; k) − log b(x_n)` over the working
+/// set (docs/algorithm.md §9.2, TV11).
 #[inline(never)] // once per iteration; keeps profiles readable
-pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
+pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, X>(
     model: &Gmm<T, D, K>,
-    store: &SampleStore<T, D, S, G>,
+    ws: &WorkingSet<'_, T, D>,
     ess: &mut [usize; K],
     par: &X,
 ) where
@@ -32,7 +32,7 @@ pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, co
     par.for_each_chunk(&mut ess[..comps.len()], 1, &|first, out| {
         for (j, e) in out.iter_mut().enumerate() {
             if let Some(c) = comps.get(first + j) {
-                *e = ess_floor(store, c);
+                *e = ess_floor(ws, c);
             }
         }
     });
@@ -40,56 +40,45 @@ pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, co
 
 /// `⌊1/Σ ŵ²⌋` over the working set for self-normalised weights `ŵ_n ∝ N(x_n; c)/b(x_n)`,
 /// computed as `(Σ e^{a−m})² / Σ e^{2(a−m)}` over the rows of [`component_softmax`].
-pub(crate) fn ess_floor<T: Real, const D: usize, const S: usize, const G: usize>(
-    store: &SampleStore<T, D, S, G>,
-    c: &Component<T, D>,
-) -> usize {
+pub(crate) fn ess_floor<T: Real, const D: usize>(ws: &WorkingSet<'_, T, D>, c: &Component<T, D>) -> usize {
     let mut s1 = OnlineLse::new();
     let mut s2 = OnlineLse::new();
     // Rows negligible for Σŵ are negligible for Σŵ² too (2a < 2·max − 2·NEG).
-    component_softmax(store, c, &mut s1, |_, a, _, _| {
+    component_softmax(ws, c, &mut s1, |_, a, _, _| {
         s2.push(a + a);
     });
     ess_from_sums(&s1, &s2)
 }
 
 /// Runs the selection; on `Err` the store holds what it held before.
-#[allow(clippy::too_many_arguments)]
 #[inline(never)]
-pub(crate) fn select<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, P, R, X>(
-    model: &Gmm<T, D, K>,
-    store: &mut SampleStore<T, D, S, G>,
+pub(crate) fn select<T: Real, const D: usize, const K: usize, const SAMPLES: usize, const GAUSSIANS: usize, P, R, X>(
+    req: &Request,
+    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, R, X>,
     target: &mut P,
-    rng: &mut R,
-    n_des: usize,
-    reuse_rows: usize,
-    max_rows: usize,
-    need_grad: bool,
-    replace: bool,
-    par: &X,
 ) -> Result<Selection, Error>
 where
     P: Target<T, D> + ?Sized,
     R: Rng + ?Sized,
     X: Parallel,
 {
-    let kn = model.len();
+    let kn = st.model.len();
     let mut ess = [0usize; K];
-    let reused = reuse_window(store, reuse_rows, par);
+    let reused = reuse_window(st.store, &mut st.scratch.bg, req.reuse_rows, st.par);
     if reused > 0 {
-        effective_sample_sizes(model, store, &mut ess, par);
+        effective_sample_sizes(st.model, &st.store.working_set(&st.scratch.bg), &mut ess, st.par);
     }
     let mut m = [0usize; K];
     for k in 0..kn {
-        m[k] = n_des.saturating_sub(ess[k]).max(1);
+        m[k] = req.n_des.saturating_sub(ess[k]).max(1);
     }
-    draw_and_store(model, store, target, rng, &m, reused, max_rows, need_grad, replace, par)
+    draw_and_store(req, st, target, &m, reused)
 }
 
 #[cfg(test)]
 mod tests {
     use crate::model::Gmm;
-    use crate::store::SampleStore;
+    use crate::store::{Background, SampleStore};
     use nalgebra::{SMatrix, SVector};
 
     fn ess_with_backgrounds(lb: &[f64]) -> usize {
@@ -98,16 +87,16 @@ mod tests {
         q.add_component(1.0, SVector::zeros(), &SMatrix::identity()).unwrap();
         let c = q.components()[0];
         let mut st = SampleStore::<f64, 2, 16, 4>::new();
+        let mut bg = Background::<f64, 2, 16, 4>::BLANK;
         let id = st.push_gaussian(&c, 0);
         let first = st.reserve(lb.len(), 16);
         for (r, b) in lb.iter().enumerate() {
-            st.x[first + r] = SVector::zeros();
-            st.gid[first + r] = id;
-            st.log_b[first + r] = *b;
+            st.set_row(first + r, SVector::zeros(), 0.0, id);
+            bg.log_b_mut()[first + r] = *b;
         }
         st.commit(lb.len());
-        st.newest(lb.len());
-        super::ess_floor(&st, &c)
+        st.newest(lb.len(), &mut bg);
+        super::ess_floor(&st.working_set(&bg), &c)
     }
 
     #[test]

@@ -10,27 +10,28 @@
 
 use rand_core::Rng;
 
-use super::{Selection, draw_and_store, ess_from_sums, reuse_window};
+use super::{Request, Sampling, Selection, draw_and_store, ess_from_sums, reuse_window};
 use crate::error::Error;
 use crate::model::Gmm;
 use crate::parallel::Parallel;
 use crate::real::{OnlineLse, Real};
 use crate::rng::uniform;
-use crate::store::{SampleStore, log_q_rows};
+use crate::store::{WorkingSet, log_q_rows};
 use crate::target::Target;
 
-/// `⌊1/Σ ŵ²⌋` for `ŵ_n ∝ q(x_n)/b(x_n)` over the working set; needs `log_b` of the rows and
-/// overwrites their `log_q`.
-pub(crate) fn mixture_ess<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X: Parallel>(
+/// `⌊1/Σ ŵ²⌋` for `ŵ_n ∝ q(x_n)/b(x_n)` over the working set; overwrites the working-set rows
+/// of `log_q`.
+pub(crate) fn mixture_ess<T: Real, const D: usize, const K: usize, X: Parallel>(
     model: &Gmm<T, D, K>,
-    store: &mut SampleStore<T, D, S, G>,
+    ws: &WorkingSet<'_, T, D>,
+    log_q: &mut [T],
     par: &X,
 ) -> usize {
-    log_q_rows(model, store, par);
+    log_q_rows(model, ws, log_q, par);
     let mut s1 = OnlineLse::new();
     let mut s2 = OnlineLse::new();
-    for r in store.working_start()..store.len {
-        let a = store.log_q[r] - store.log_b[r];
+    for (&lq, &lb) in log_q.iter().zip(ws.log_b).take(ws.end()).skip(ws.start) {
+        let a = lq - lb;
         if a.finite() {
             s1.push(a);
             s2.push(a + a);
@@ -40,35 +41,31 @@ pub(crate) fn mixture_ess<T: Real, const D: usize, const K: usize, const S: usiz
 }
 
 /// Runs the selection; on `Err` the store holds what it held before.
-#[allow(clippy::too_many_arguments)]
 #[inline(never)]
-pub(crate) fn select<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, P, R, X>(
-    model: &Gmm<T, D, K>,
-    store: &mut SampleStore<T, D, S, G>,
+pub(crate) fn select<T: Real, const D: usize, const K: usize, const SAMPLES: usize, const GAUSSIANS: usize, P, R, X>(
+    req: &Request,
+    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, R, X>,
     target: &mut P,
-    rng: &mut R,
-    n_des: usize,
-    reuse_rows: usize,
-    max_rows: usize,
-    need_grad: bool,
-    replace: bool,
-    par: &X,
 ) -> Result<Selection, Error>
 where
     P: Target<T, D> + ?Sized,
     R: Rng + ?Sized,
     X: Parallel,
 {
-    let reused = reuse_window(store, reuse_rows, par);
-    let ess = if reused > 0 { mixture_ess(model, store, par) } else { 0 };
-    let total = n_des.saturating_sub(ess).max(1);
+    let reused = reuse_window(st.store, &mut st.scratch.bg, req.reuse_rows, st.par);
+    let ess = if reused > 0 {
+        mixture_ess(st.model, &st.store.working_set(&st.scratch.bg), &mut st.scratch.log_q, st.par)
+    } else {
+        0
+    };
+    let total = req.n_des.saturating_sub(ess).max(1);
     let mut m = [0usize; K];
     for _ in 0..total {
-        if let Some(c) = m.get_mut(model.component_for(T::of(uniform(rng)))) {
+        if let Some(c) = m.get_mut(st.model.component_for(T::of(uniform(st.rng)))) {
             *c += 1;
         }
     }
-    draw_and_store(model, store, target, rng, &m, reused, max_rows, need_grad, replace, par)
+    draw_and_store(req, st, target, &m, reused)
 }
 
 #[cfg(test)]
@@ -80,8 +77,11 @@ mod tests {
     use crate::error::TargetError;
     use crate::model::Gmm;
     use crate::parallel::Serial;
-    use crate::store::SampleStore;
+    use crate::store::{SampleStore, Scratch};
     use crate::target::Target;
+    use std::boxed::Box;
+
+    use super::super::{Request, Sampling};
 
     struct Flat;
     impl Target<f64, 1> for Flat {
@@ -112,16 +112,22 @@ mod tests {
         q.add_component(0.8, SVector::from([5.0]), &SMatrix::identity()).unwrap();
         q.set_log_weights(&[0.2f64.ln(), 0.8f64.ln()]).unwrap();
         let mut st = SampleStore::<f64, 1, 4096, 8>::new();
+        let mut scratch = Box::new(Scratch::<f64, 1, 4096, 8>::BLANK);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
-        let sel = super::select(&q, &mut st, &mut Flat, &mut rng, 1000, 0, 4096, true, false, &Serial).unwrap();
+        let req = |reuse_rows| Request { n_des: 1000, reuse_rows, max_rows: 4096, need_grad: true, replace: false };
+        let mut run = |st: &mut SampleStore<f64, 1, 4096, 8>, reuse| {
+            let s = Sampling { model: &q, store: st, scratch: &mut scratch, rng: &mut rng, par: &Serial };
+            super::select(&req(reuse), s, &mut Flat)
+        };
+        let sel = run(&mut st, 0).unwrap();
         assert_eq!(sel.evaluated, 1000);
-        let left = st.x[..st.len].iter().filter(|x| x[0] < 0.0).count();
+        let left = st.rows().x.iter().filter(|x| x[0] < 0.0).count();
         // Binomial(1000, 0.2): 200 ± 4 standard deviations.
         assert!((150..=250).contains(&left), "{left}");
         // Reusing the 1000 mixture samples: b is the mixture with the realised counts, so
         // q/b is nearly constant and the ESS nearly 1000; only a few new samples are drawn.
-        let sel = super::select(&q, &mut st, &mut Flat, &mut rng, 1000, 1000, 4096, true, false, &Serial).unwrap();
+        let sel = run(&mut st, 1000).unwrap();
         assert!((1..=10).contains(&sel.evaluated), "{}", sel.evaluated);
-        assert_eq!(st.len - sel.start, 1000 + sel.evaluated);
+        assert_eq!(st.len() - sel.start, 1000 + sel.evaluated);
     }
 }

@@ -12,22 +12,92 @@ pub mod mixture;
 
 use rand_core::Rng;
 
+use crate::config::{SampleSelectionConfig, SampleSelector};
 use crate::error::Error;
 use crate::model::Gmm;
 use crate::parallel::Parallel;
 use crate::real::{OnlineLse, Real};
-use crate::store::SampleStore;
+use crate::store::{Background, SampleStore, Scratch};
 use crate::target::{TARGET_BLOCK, Target};
 
 /// What one selection did.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Selection {
-    /// First row of the working set (`store.len` is its end).
+    /// First row of the working set (the store's end is its end).
     pub start: usize,
     /// New target evaluations.
     pub evaluated: usize,
     /// Of those, rejected as non-finite.
     pub rejected: usize,
+}
+
+/// The state a selection works on: the model to draw from, the store it fills, the scratch that
+/// receives the working set, the generator and the executor.
+pub(crate) struct Sampling<
+    'a,
+    T: Real,
+    const D: usize,
+    const K: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    R: ?Sized,
+    X,
+> {
+    pub model: &'a Gmm<T, D, K>,
+    pub store: &'a mut SampleStore<T, D, SAMPLES, GAUSSIANS>,
+    pub scratch: &'a mut Scratch<T, D, SAMPLES, GAUSSIANS>,
+    pub rng: &'a mut R,
+    pub par: &'a X,
+}
+
+/// The request of one selection, from its configuration and the estimator's needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Request {
+    /// `desired_samples_per_component` (the total for `P`).
+    pub n_des: usize,
+    /// Newest stored rows offered for reuse.
+    pub reuse_rows: usize,
+    /// `max_database_size`.
+    pub max_rows: usize,
+    /// The estimator needs target gradients.
+    pub need_grad: bool,
+    /// `use_sample_database = false`: the new rows replace the store.
+    pub replace: bool,
+}
+
+/// Design choice 3: selects the working set of this iteration by option `M` or `P`
+/// (`reuse_rows` newest stored rows offered for reuse, target gradients if `need_grad`). On
+/// `Err` the store holds what it held before.
+///
+/// # Errors
+/// As the target; `NonFiniteTarget` without a usable sample; `InvalidConfig` for an option left
+/// out of this build.
+pub(crate) fn select<T, const D: usize, const K: usize, const SAMPLES: usize, const GAUSSIANS: usize, P, R, X>(
+    cfg: &SampleSelectionConfig<T>,
+    reuse_rows: usize,
+    need_grad: bool,
+    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, R, X>,
+    target: &mut P,
+) -> Result<Selection, Error>
+where
+    T: Real,
+    P: Target<T, D> + ?Sized,
+    R: Rng + ?Sized,
+    X: Parallel,
+{
+    let req = Request {
+        n_des: cfg.desired_samples_per_component,
+        reuse_rows,
+        max_rows: cfg.max_database_size,
+        need_grad,
+        replace: !cfg.use_sample_database,
+    };
+    match cfg.selector {
+        SampleSelector::ComponentBased => component::select(&req, st, target),
+        SampleSelector::MixtureBased if cfg!(feature = "mixture-selection") => mixture::select(&req, st, target),
+        // Left out of this build: `Config::validate` rejected it.
+        SampleSelector::MixtureBased => Err(Error::InvalidConfig { field: "samples.selector" }),
+    }
 }
 
 /// `⌊1/Σŵ²⌋` from the online sums `s1 = Σ e^{a−m}` and `s2 = Σ e^{2a−2m}` of the same rows:
@@ -40,17 +110,17 @@ pub(crate) fn ess_from_sums<T: Real>(s1: &OnlineLse<T>, s2: &OnlineLse<T>) -> us
 /// The reuse prelude of both options: makes the newest `reuse_rows` stored rows (fewer if
 /// their Gaussians left the ring) the working set with its background density and returns
 /// how many rows it holds (0 without reuse or with an empty store).
-pub(crate) fn reuse_window<T: Real, const D: usize, const S: usize, const G: usize, X: Parallel>(
-    store: &mut SampleStore<T, D, S, G>,
+pub(crate) fn reuse_window<T: Real, const D: usize, const SAMPLES: usize, const GAUSSIANS: usize, X: Parallel>(
+    store: &SampleStore<T, D, SAMPLES, GAUSSIANS>,
+    bg: &mut Background<T, D, SAMPLES, GAUSSIANS>,
     reuse_rows: usize,
     par: &X,
 ) -> usize {
     if reuse_rows == 0 || store.is_empty() {
         return 0;
     }
-    let start = store.newest(reuse_rows);
-    store.compute_background(par);
-    store.len - start
+    let start = store.select_working_set(reuse_rows, bg, par);
+    store.len() - start
 }
 
 /// Draws `m[k]` samples of every component k (in component order), evaluates the target on them
@@ -59,95 +129,92 @@ pub(crate) fn reuse_window<T: Real, const D: usize, const S: usize, const G: usi
 /// Samples with a non-finite target value (or gradient, if `need_grad`) are dropped. With
 /// `replace` (`use_sample_database = false`, docs/algorithm.md §9.1 step 3) the accepted rows
 /// replace the store and are the whole working set. On `Err` the store holds what it held before.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn draw_and_store<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, P, R, X>(
-    model: &Gmm<T, D, K>,
-    store: &mut SampleStore<T, D, S, G>,
+pub(crate) fn draw_and_store<
+    T: Real,
+    const D: usize,
+    const K: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    P,
+    R,
+    X,
+>(
+    req: &Request,
+    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, R, X>,
     target: &mut P,
-    rng: &mut R,
     m: &[usize; K],
     reused: usize,
-    max_rows: usize,
-    need_grad: bool,
-    replace: bool,
-    par: &X,
 ) -> Result<Selection, Error>
 where
     P: Target<T, D> + ?Sized,
     R: Rng + ?Sized,
     X: Parallel,
 {
+    let Sampling { model, store, scratch, rng, par } = st;
     let kn = model.len();
     let total: usize = m[..kn].iter().sum();
     // The working set is the newest `reused + accepted` rows, whether or not this thinned.
-    let first = store.reserve(total, max_rows);
-    let total = total.min(store.x.len() - first);
-    let mut r = first;
+    let first = store.reserve(total, req.max_rows);
+    let (xs, log_p, grad) = store.free_rows(first);
+    let total = total.min(xs.len());
+    let mut r = 0;
     for (k, &mk) in m.iter().enumerate().take(kn) {
         for _ in 0..mk {
-            if r >= first + total {
+            if r >= total {
                 break;
             }
             if let Some(x) = model.sample_component(k, rng) {
-                store.x[r] = x;
+                xs[r] = x;
             }
             r += 1;
         }
     }
     // Evaluate in blocks; on failure leave `len` untouched so nothing is stored.
-    let mut b0 = first;
-    while b0 < first + total {
-        let b1 = (b0 + TARGET_BLOCK).min(first + total);
-        let res = if need_grad {
-            target.log_density_with_grad(&store.x[b0..b1], &mut store.log_p[b0..b1], &mut store.grad[b0..b1])
+    let mut b0 = 0;
+    while b0 < total {
+        let b1 = (b0 + TARGET_BLOCK).min(total);
+        let res = if req.need_grad {
+            target.log_density_with_grad(&xs[b0..b1], &mut log_p[b0..b1], &mut grad[b0..b1])
         } else {
-            target.log_density(&store.x[b0..b1], &mut store.log_p[b0..b1])
+            target.log_density(&xs[b0..b1], &mut log_p[b0..b1])
         };
         res?;
         b0 = b1;
     }
     store.count_evaluations(total);
-    // Compact out rejected rows, storing the Gaussian of every component that kept a sample.
+    // Compact out rejected rows; every component that kept a sample stores its Gaussian (in
+    // component order), whose id its rows carry.
     store.begin_draw();
     let mut w = first;
     let mut r = first;
     for (k, &mk) in m.iter().enumerate().take(kn) {
-        let mut id = None;
+        let w0 = w;
         for _ in 0..mk {
             if r >= first + total {
                 break;
             }
-            let ok = store.log_p[r].finite() && (!need_grad || store.grad[r].iter().all(|v| v.finite()));
-            if ok {
-                let gid = match id {
-                    Some(g) => g,
-                    None => {
-                        let g = store.push_gaussian(&model.components()[k], k);
-                        id = Some(g);
-                        g
-                    }
-                };
-                store.x[w] = store.x[r];
-                store.log_p[w] = store.log_p[r];
-                store.grad[w] = store.grad[r];
-                store.gid[w] = gid;
+            if store.row_is_finite(r, req.need_grad) {
+                store.move_row(r, w);
                 w += 1;
             }
             r += 1;
         }
+        if w > w0 {
+            let gid = store.push_gaussian(&model.components()[k], k);
+            store.set_gid(w0, w, gid);
+        }
     }
     let accepted = w - first;
     store.commit(accepted);
-    if accepted == 0 && (reused == 0 || replace) {
+    if accepted == 0 && (reused == 0 || req.replace) {
         return Err(Error::NonFiniteTarget);
     }
-    let reused = if replace {
+    let reused = if req.replace {
         store.keep_newest(accepted);
         0
     } else {
         reused
     };
-    let start = store.newest(reused + accepted);
-    store.compute_background(par);
+    let start = store.select_working_set(reused + accepted, &mut scratch.bg, par);
     Ok(Selection { start, evaluated: total, rejected: total - accepted })
 }

@@ -12,6 +12,7 @@ pub mod fixed;
 pub mod improvement;
 
 use crate::config::{StepSchedule, WeightStepConfig};
+use crate::history::History;
 use crate::real::Real;
 
 /// The schedule's state between iterations.
@@ -32,6 +33,21 @@ impl<T: Real> WeightStepState<T> {
     /// The state before the first call.
     pub fn new(cfg: &WeightStepConfig<T>) -> Self {
         Self { beta: cfg.initial, calls: 0, last_elbo: T::SENTINEL }
+    }
+
+    /// Design choice 7: the step size of this iteration, from the current log weights `log_w`
+    /// and the newest reward-history entry of their components.
+    pub fn next_after<const K: usize, const HISTORY: usize>(
+        &mut self,
+        cfg: &WeightStepConfig<T>,
+        log_w: &[T],
+        rewards: &History<T, K, HISTORY>,
+    ) -> T {
+        let mut last = [T::zero(); K];
+        for (k, r) in last.iter_mut().enumerate().take(log_w.len()) {
+            *r = rewards.get(k, 1);
+        }
+        self.next(cfg, log_w, &last[..log_w.len().min(K)])
     }
 
     /// The step size of this iteration; `log_w` are the current log weights and `last_rewards`

@@ -5,7 +5,7 @@
 use crate::model::{CHUNK, Chunk, Gmm, block_candidates, chunk_mixture};
 use crate::parallel::Parallel;
 use crate::real::{OnlineLse, Real};
-use crate::store::{SampleStore, clipped};
+use crate::store::{WorkingSet, clipped};
 
 /// Row tasks of the rewards pass: a fixed count, so the split does not depend on the executor.
 pub(crate) const REWARD_TASKS: usize = 8;
@@ -13,30 +13,44 @@ pub(crate) const REWARD_TASKS: usize = 8;
 /// One task's online softmax per component: `(running max and sum, Σ e^{a−max} ρ)`.
 pub(crate) type Partial<T> = (OnlineLse<T>, T);
 
-/// Writes `E_k` for every active component into `e`; returns `false` if some `E_k` is not
+/// Scratch of the rewards pass: the expected log ratios and the row tasks' accumulators.
+#[derive(Clone, Debug)]
+pub(crate) struct RewardScratch<T, const K: usize> {
+    /// `E_k` of the active components.
+    pub e: [T; K],
+    partial: [[Partial<T>; K]; REWARD_TASKS],
+}
+
+impl<T: Real, const K: usize> RewardScratch<T, K> {
+    /// All zeros (see `Optimizer::BLANK`).
+    pub const BLANK: Self =
+        Self { e: [T::ZERO_CONST; K], partial: [[(OnlineLse::BLANK, T::ZERO_CONST); K]; REWARD_TASKS] };
+}
+
+/// Writes `E_k` for every active component into `out.e`; returns `false` if some `E_k` is not
 /// finite (the caller then skips the weight update). One pass over the working set in
-/// [`REWARD_TASKS`] row tasks, each with its own accumulators in `partial`, merged in task order.
+/// [`REWARD_TASKS`] row tasks, each with its own accumulators, merged in task order.
 #[inline(never)]
-pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, X>(
+pub(crate) fn expected_log_ratios<T: Real, const D: usize, const K: usize, X>(
     model: &Gmm<T, D, K>,
-    store: &SampleStore<T, D, S, G>,
+    ws: &WorkingSet<'_, T, D>,
     temperature: T,
     self_normalized: bool,
-    e: &mut [T; K],
-    partial: &mut [[Partial<T>; K]; REWARD_TASKS],
+    out: &mut RewardScratch<T, K>,
     par: &X,
 ) -> bool
 where
     X: Parallel,
 {
+    let RewardScratch { e, partial } = out;
     let kn = model.len();
-    let start = store.working_start();
-    let w = store.len - start;
+    let start = ws.start;
+    let w = ws.rows();
     par.for_each_chunk(&mut partial[..], 1, &|first, out| {
         for (j, p) in out.iter_mut().enumerate() {
             let i = first + j;
             let (a, b) = (start + w * i / REWARD_TASKS, start + w * (i + 1) / REWARD_TASKS);
-            rows_task(model, store, temperature, a, b, p);
+            rows_task(model, ws, temperature, a, b, p);
         }
     });
     let n = T::of(w as f64).ln();
@@ -61,9 +75,9 @@ where
 /// Rows `[r0, r1)`: per block the components that matter to `log q` or, by their own running
 /// maximum, to their own softmax; per row `ρ_T = log p~ − T·log q` and the online updates.
 #[allow(clippy::needless_range_loop)] // rows index the columns of `vals`
-fn rows_task<T: Real, const D: usize, const K: usize, const S: usize, const G: usize>(
+fn rows_task<T: Real, const D: usize, const K: usize>(
     model: &Gmm<T, D, K>,
-    store: &SampleStore<T, D, S, G>,
+    ws: &WorkingSet<'_, T, D>,
     temperature: T,
     r0: usize,
     r1: usize,
@@ -78,8 +92,8 @@ fn rows_task<T: Real, const D: usize, const K: usize, const S: usize, const G: u
     let mut ub = [T::zero(); K];
     let mut idx = [0usize; K];
     let mut mask = [false; K];
-    for (blk, a, b) in clipped(store.working_blocks(), r0, r1) {
-        let xs = &store.x[a..b];
+    for (blk, a, b) in clipped(ws.blocks, r0, r1) {
+        let xs = &ws.x[a..b];
         // Components that matter to log q somewhere in these rows ...
         let mut n = block_candidates(comps, lw, xs, &blk.lo, &blk.hi, &mut ub, &mut idx);
         mask[..kn].fill(false);
@@ -102,13 +116,13 @@ fn rows_task<T: Real, const D: usize, const K: usize, const S: usize, const G: u
         }
         let sel = &idx[..n.min(i)];
         for c0 in (a..b).step_by(CHUNK) {
-            let ch = Chunk::load(&store.x[c0..b]);
+            let ch = Chunk::load(&ws.x[c0..b]);
             // vals[i][r] = log w_k + log N(x_r; k).
             let lse = chunk_mixture(comps, lw, sel, &ch, Some(&mut vals[..]));
             for r in 0..ch.n {
                 let row = c0 + r;
-                let rho = store.log_p[row] - temperature * lse.lse(r);
-                let log_b = store.log_b[row];
+                let rho = ws.log_p[row] - temperature * lse.lse(r);
+                let log_b = ws.log_b[row];
                 for (i, &k) in sel.iter().enumerate() {
                     let a = vals[i][r] - lw[k] - log_b;
                     let (acc, pay) = &mut p[k];
