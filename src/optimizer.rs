@@ -199,7 +199,7 @@ impl<
     /// ```
     /// use core::mem::MaybeUninit;
     /// use gmmvi::{Config, Gmm, Optimizer};
-    /// use nalgebra::SVector;
+    /// use nalgebra::{SMatrix, SVector};
     /// # fn main() -> Result<(), gmmvi::Error> {
     /// let mut init = Gmm::<f64, 2, 4>::new();
     /// init.add_component(1.0, SVector::zeros(), &(SMatrix::identity() * 4.0))?;
