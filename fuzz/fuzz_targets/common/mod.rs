@@ -50,7 +50,7 @@ pub fn check_status_str(code: u32) {
     // SAFETY: the library returns a static NUL-terminated string.
     let s = unsafe { CStr::from_ptr(p) }.to_bytes();
     assert!(!s.is_empty() && s.len() < 200 && s.is_ascii());
-    assert_eq!(code > 12, s == b"unknown status", "{code}");
+    assert_eq!(code > 13, s == b"unknown status", "{code}");
 }
 
 // ---------------------------------------------------------------------------------------------
