@@ -109,7 +109,7 @@ pub mod weight_update;
 
 pub use config::Config;
 pub use error::{Error, TargetError};
-pub use model::Gmm;
+pub use model::{Gmm, SubGmm};
 pub use optimizer::{Optimizer, RunSummary, StepReport, StopReason, StopRule};
 #[cfg(feature = "std")]
 pub use parallel::Threads;

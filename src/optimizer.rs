@@ -357,6 +357,27 @@ impl<
         &self.model
     }
 
+    /// Copies the current model into caller storage `out`, field by field (no heap, no
+    /// model-sized temporary): a snapshot of the mixture (weights, means, Cholesky factors and
+    /// their derived inverse factors) that samples, log densities, marginals and conditionals
+    /// need, usable without the optimiser. Valid after any step, also a failed one (the model is
+    /// then the one before the step).
+    ///
+    /// What may run concurrently: a [`Gmm`] is plain data (`Send + Sync`, no interior
+    /// mutability), and its reading methods take `&self` and the caller's RNG, so any number of
+    /// threads may sample and evaluate one snapshot at the same time. The optimiser needs
+    /// `&mut self` to step, so `snapshot` and `step` of one optimiser run on one thread, one
+    /// after the other; distinct optimisers and distinct snapshots are independent. To sample at
+    /// a fixed rate while a fit runs, publish through a double buffer: two snapshots, each behind
+    /// a lock (e.g. `std::sync::Mutex`, or a critical section on a microcontroller), and an
+    /// atomic index of the published one. The fitting thread writes the other snapshot under
+    /// its lock and then stores its index (release); the sampling thread loads the index
+    /// (acquire) and holds that snapshot's lock while it reads. The lock is only ever contended
+    /// when the fit laps the sampler, so the sampler never waits for a step.
+    pub fn snapshot(&self, out: &mut Gmm<T, DIM, COMPONENTS>) {
+        out.assign(&self.model);
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &Config<T> {
         &self.cfg

@@ -4,8 +4,10 @@
 mod chunk;
 mod gmm;
 mod io;
+mod sub;
 
 pub(crate) use chunk::{CHUNK, Chunk, chunk_mixture};
 pub(crate) use gmm::{Component, block_candidates, cholesky};
 
 pub use gmm::Gmm;
+pub use sub::SubGmm;
