@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the release firmware, runs it under qemu (cargo run: the runner in .cargo/config.toml)
 # and prints its footprint: flash (.text + .rodata), RAM (.data + .bss) from the ELF, and the
-# optimiser state size and painted-stack high-water marks that the firmware prints itself.
+# optimiser state size and painted-stack high-water marks that the firmware prints itself; then
+# the time per step() and per sample: qemu runs with -icount shift=0 (the runner), so the
+# firmware's SysTick readings count instructions, and cycles are instructions x an assumed CPI.
 # Fails unless the firmware exits with EXIT_SUCCESS (both goals reached).
 #
 #   firmware/footprint.sh            # CARGO_TARGET_DIR defaults to firmware/target
@@ -21,7 +23,7 @@ if ! cargo run --release --quiet >"$log" 2>&1; then
 fi
 secs=$(($(date +%s) - start))
 grep -q '^goals reached: 2 of 2' "$log" || { cat "$log"; echo "goals not reached" >&2; exit 1; }
-grep -v '^footprint:' "$log" | tail -n 4
+grep -v -e '^footprint:' -e '^timing:' "$log" | tail -n 4
 
 sec() { size -A "$elf" 2>/dev/null | awk -v s="$1" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }'; }
 size() { if command -v arm-none-eabi-size >/dev/null; then arm-none-eabi-size "$@"; else command size "$@"; fi; }
@@ -51,3 +53,33 @@ row "RAM total: .data + .bss + worst stack" $((ram + (init > fit ? init : fit)))
 goal_ram=$((32 * 1024)) goal_flash=$((64 * 1024))
 echo "goal: RAM <= 32 KiB: $([ $((ram + (init > fit ? init : fit))) -le $goal_ram ] && echo met || echo NOT met);" \
   "flash <= 64 KiB: $([ $((text + ro)) -le $goal_flash ] && echo met || echo NOT met)"
+
+# Time. qemu counts instructions, not cycles. On a Cortex-M4F most integer instructions take one
+# cycle, loads two, FPU multiply-adds three, divisions and square roots 14, taken branches two
+# to four, plus flash wait states behind the prefetch buffer at 168 MHz: CPI 1.5 is assumed for
+# the cycle count, the microseconds are given for CPI 1.0 to 2.0 beside it.
+cpi=1.5 mhz=168
+step_mean=$(sed -n 's/^timing: step mean \([0-9]*\) max.*/\1/p' "$log")
+step_max=$(sed -n 's/^timing: step mean [0-9]* max \([0-9]*\) .*/\1/p' "$log")
+steps=$(sed -n 's/^timing: step mean .* over \([0-9]*\) steps.*/\1/p' "$log")
+sample=$(sed -n 's/^timing: sample \([0-9]*\) instructions.*/\1/p' "$log")
+draws=$(sed -n 's/^timing: sample .*(mean of \([0-9]*\);.*/\1/p' "$log")
+normals=$(sed -n 's/^timing: sample .* standard normals \([0-9]*\))$/\1/p' "$log")
+target=$(sed -n 's/^timing: step mean .* of which target \([0-9]*\))$/\1/p' "$log")
+cal=$(sed -n 's/^timing: calibration \(.*\)$/\1/p' "$log")
+[ -n "$step_mean" ] && [ -n "$sample" ] || { cat "$log"; echo "no timing lines" >&2; exit 1; }
+timing() { # label instructions [extra]
+  awk -v l="$1" -v n="$2" -v x="${3:-}" -v cpi="$cpi" -v mhz="$mhz" 'BEGIN {
+    printf "%s: %d (%d instructions x CPI %.1f%s; %.1f us at %d MHz, %.1f-%.1f us for CPI 1.0-2.0)\n",
+      l, n * cpi, n, cpi, x, n * cpi / mhz, mhz, n / mhz, 2 * n / mhz }'
+}
+echo
+echo "time under qemu -icount shift=0 (timer calibration: $cal)"
+timing "cycles per step" "$step_mean" ", mean of $steps steps"
+timing "  of which in the target" "$target"
+timing "  of which in the library" "$((step_mean - target))"
+timing "cycles per step (max)" "$step_max"
+timing "cycles per sample" "$sample" ", mean of $draws"
+timing "  of which 7 standard normals" "$normals"
+echo "goal: step <= 1 ms: $(awk -v n="$step_mean" -v c="$cpi" -v m="$mhz" 'BEGIN { print (n * c / m <= 1000) ? "met" : "NOT met" }');" \
+  "sample <= 20 us: $(awk -v n="$sample" -v c="$cpi" -v m="$mhz" 'BEGIN { print (n * c / m <= 20) ? "met" : "NOT met" }')"

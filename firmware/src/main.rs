@@ -11,6 +11,11 @@
 //! high-water marks of initialisation and of the fitting steps, found by painting the free
 //! RAM between the end of `.bss` and the stack pointer with a pattern and, afterwards, looking
 //! for the lowest overwritten word.
+//!
+//! And its time: SysTick (core clock) around every `step()` and around the draws of the final
+//! check. Under qemu with `-icount shift=0` (the runner in
+//! `.cargo/config.toml`) one instruction is one virtual nanosecond, so ticks count
+//! instructions; a loop of a known instruction count calibrates instructions per tick.
 
 #![no_std]
 #![no_main]
@@ -18,12 +23,14 @@
 use core::cell::UnsafeCell;
 use core::mem::{MaybeUninit, size_of};
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use cortex_m::peripheral::SYST;
+use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprint, hprintln};
 use gmmvi::rng::fill_standard_normal;
-use gmmvi::{Config, Error, Gmm, Optimizer, StopRule, Target, TargetError};
+use gmmvi::{Config, Error, Gmm, Optimizer, Target, TargetError};
 use nalgebra::{SMatrix, SVector};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -130,11 +137,21 @@ impl Arm {
     }
 }
 
+/// SysTick ticks spent in the target, to tell its share of a step from the library's: the
+/// stopwatch is restarted only outside a step, so within one the counter does not wrap.
+static TARGET_TICKS: AtomicU32 = AtomicU32::new(0);
+
+fn count_target_ticks(start: u32) {
+    TARGET_TICKS.fetch_add(start.wrapping_sub(SYST::get_current()), Ordering::Relaxed);
+}
+
 impl Target<f32, D> for Arm {
     fn log_density(&mut self, x: &[SVector<f32, D>], lp: &mut [f32]) -> Result<(), TargetError> {
+        let start = SYST::get_current();
         for (xi, l) in x.iter().zip(lp) {
             *l = Self::eval(xi, None);
         }
+        count_target_ticks(start);
         Ok(())
     }
     fn log_density_with_grad(
@@ -143,9 +160,11 @@ impl Target<f32, D> for Arm {
         lp: &mut [f32],
         grad: &mut [SVector<f32, D>],
     ) -> Result<(), TargetError> {
+        let start = SYST::get_current();
         for ((xi, l), g) in x.iter().zip(lp).zip(grad) {
             *l = Self::eval(xi, Some(g));
         }
+        count_target_ticks(start);
         Ok(())
     }
 }
@@ -221,6 +240,63 @@ fn low_water() -> usize {
         p += 4;
     }
     p
+}
+
+// ---- time: SysTick as a stopwatch ----------------------------------------------------------
+
+/// SysTick counting down from its full 24-bit range on the core clock, no interrupt.
+struct Stopwatch {
+    syst: SYST,
+}
+
+/// Instructions of the calibration loop.
+const CALIBRATION_INSTRUCTIONS: u32 = 2_000_000;
+
+impl Stopwatch {
+    const RELOAD: u32 = 0x00FF_FFFF;
+
+    fn new(mut syst: SYST) -> Self {
+        syst.disable_interrupt();
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(Self::RELOAD);
+        syst.clear_current();
+        syst.enable_counter();
+        Self { syst }
+    }
+
+    /// Restarts the count (clearing the current value also clears the wrap flag).
+    #[inline(always)]
+    fn start(&mut self) {
+        self.syst.clear_current();
+    }
+
+    /// Ticks since `start`; `None` if the counter wrapped (more than 2²⁴ ticks).
+    #[inline(always)]
+    fn ticks(&mut self) -> Option<u32> {
+        let now = SYST::get_current();
+        if self.syst.has_wrapped() { None } else { Some(Self::RELOAD - now + 1) }
+    }
+
+    /// Ticks of a loop of exactly `CALIBRATION_INSTRUCTIONS` instructions (`subs` + `bne`).
+    #[inline(never)]
+    fn calibrate(&mut self) -> u32 {
+        self.start();
+        // SAFETY: a register-only countdown loop, no memory access.
+        unsafe {
+            core::arch::asm!("2:", "subs {n}, #1", "bne 2b", n = inout(reg) CALIBRATION_INSTRUCTIONS / 2 => _,
+                options(nomem, nostack));
+        }
+        self.ticks().unwrap_or(u32::MAX)
+    }
+}
+
+/// Per-step ticks: sum, maximum, number of steps timed and of steps too long to time.
+#[derive(Default)]
+struct StepTimes {
+    sum: u32,
+    max: u32,
+    steps: u32,
+    wrapped: u32,
 }
 
 // ---- output helpers (fixed point: keeps core's float formatting out of flash) -----------------
@@ -304,16 +380,31 @@ fn init(cfg: &Config<f32>) -> Result<&'static mut Opt, Error> {
     Ok(opt)
 }
 
-/// The fit: `ROUNDS` calls of `run` with `PER_ROUND` iterations, a progress line after each.
+/// The fit: `ROUNDS` rounds of `PER_ROUND` steps (what `run` with
+/// `StopRule::iterations(PER_ROUND)` does), each step timed, a progress line after each round.
 #[inline(never)]
-fn fit(opt: &mut Opt) {
+fn fit(opt: &mut Opt, clock: &mut Stopwatch) -> StepTimes {
     let mut arm = Arm;
+    let mut times = StepTimes::default();
     for _ in 0..ROUNDS {
-        let summary = match opt.run(&mut arm, &StopRule::iterations(PER_ROUND), |_| {}) {
-            Ok(s) => s,
-            Err(e) => fail("run", e),
-        };
-        if let Some(r) = summary.last {
+        let mut last = None;
+        for _ in 0..PER_ROUND {
+            clock.start();
+            let rep = opt.step(&mut arm);
+            match clock.ticks() {
+                Some(t) => {
+                    times.sum = times.sum.saturating_add(t);
+                    times.max = times.max.max(t);
+                    times.steps += 1;
+                }
+                None => times.wrapped += 1,
+            }
+            match rep {
+                Ok(r) => last = Some(r),
+                Err(e) => fail("step", e),
+            }
+        }
+        if let Some(r) = last {
             hprint!(
                 "iteration {}: {} evaluations, {} components, ELBO estimate",
                 r.iteration,
@@ -324,13 +415,16 @@ fn fit(opt: &mut Opt) {
             hprintln!();
         }
     }
+    times
 }
 
 /// What a controller does with the fitted model: draws 10 joint configurations and prints them
-/// with their end effectors, then counts how many of `CHECK_SAMPLES` draws reach each goal.
+/// with their end effectors, then counts how many of `CHECK_SAMPLES` draws reach each goal;
+/// returns those counts, the ticks of the `CHECK_SAMPLES` draws and the ticks of as many
+/// draws of `D` standard normals alone.
 /// Its own frame (the draw buffers), released before the footprint is printed.
 #[inline(never)]
-fn use_the_model(opt: &Opt) -> [usize; 2] {
+fn use_the_model(opt: &Opt, clock: &mut Stopwatch) -> ([usize; 2], u32, u32) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1 ^ 0x5A4D_504C_4531_0001);
     let mut q = [SVector::<f32, D>::zeros(); 10];
     opt.model().sample(&mut rng, &mut q);
@@ -349,16 +443,29 @@ fn use_the_model(opt: &Opt) -> [usize; 2] {
     }
 
     let mut near = [0usize; 2];
+    let mut ticks = 0u32;
     let mut buf = [SVector::<f32, D>::zeros(); 50];
     for _ in 0..CHECK_SAMPLES / buf.len() {
+        clock.start();
         opt.model().sample(&mut rng, &mut buf);
+        ticks += clock.ticks().unwrap_or(0);
         for x in &buf {
             if let Some(g) = Arm::goal_reached(x) {
                 near[g] += 1;
             }
         }
     }
-    near
+    // The Gaussian draws of one sample alone: D standard normals (Box–Muller).
+    let mut eps = [0.0f32; D];
+    clock.start();
+    for _ in 0..CHECK_SAMPLES {
+        fill_standard_normal(&mut rng, &mut eps);
+    }
+    let normal_ticks = clock.ticks().unwrap_or(0);
+    if !eps.iter().all(|v| v.is_finite()) {
+        hprintln!("non-finite normal draw");
+    }
+    (near, ticks, normal_ticks)
 }
 
 // ---- main --------------------------------------------------------------------------------------
@@ -371,6 +478,14 @@ fn main() -> ! {
     if option_env!("GMMVI_FW_SELFTEST_PANIC").is_some() {
         panic!("self-test panic");
     }
+
+    let Some(peripherals) = cortex_m::Peripherals::take() else {
+        hprintln!("core peripherals taken twice");
+        debug::exit(debug::EXIT_FAILURE);
+        halt()
+    };
+    let mut clock = Stopwatch::new(peripherals.SYST);
+    let cal_ticks = clock.calibrate();
 
     let cfg = config();
     let opt = match init(&cfg) {
@@ -393,12 +508,12 @@ fn main() -> ! {
     // Fit; the stack is re-painted so the step's high-water mark is measured alone.
     paint();
     let sp_at_step = cortex_m::register::msp::read() as usize;
-    fit(opt);
+    let times = fit(opt, &mut clock);
     let low = low_water();
     let step_stack = sp_at_step - low;
     let run_stack = top - low;
 
-    let near = use_the_model(opt);
+    let (near, sample_ticks, normal_ticks) = use_the_model(opt, &mut clock);
     let reached = near.iter().filter(|&&n| n >= MIN_FRACTION_PER_GOAL).count();
 
     let bss_data = heap_start() - ram_start();
@@ -412,6 +527,23 @@ fn main() -> ! {
         step_stack
     );
     hprintln!("footprint: RAM total (.data+.bss+stack peak) {} B", bss_data + init_stack.max(run_stack));
+    let per_tick = CALIBRATION_INSTRUCTIONS / cal_ticks.max(1);
+    hprintln!("timing: calibration {} instructions in {} ticks", CALIBRATION_INSTRUCTIONS, cal_ticks);
+    hprintln!(
+        "timing: step mean {} max {} instructions over {} steps ({} too long to time; of which target {})",
+        per_tick * (times.sum / times.steps.max(1)),
+        per_tick * times.max,
+        times.steps,
+        times.wrapped,
+        per_tick * (TARGET_TICKS.load(Ordering::Relaxed) / times.steps.max(1))
+    );
+    hprintln!(
+        "timing: sample {} instructions (mean of {}; of which {} standard normals {})",
+        per_tick * sample_ticks / CHECK_SAMPLES as u32,
+        CHECK_SAMPLES,
+        D,
+        per_tick * normal_ticks / CHECK_SAMPLES as u32
+    );
     hprintln!(
         "goals reached: {} of 2 ({} and {} of {} samples within 0.2 of (3, 3) and (3, -3))",
         reached,
