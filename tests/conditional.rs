@@ -26,7 +26,7 @@ fn mixture<T: Real, const D: usize, const K: usize>(
     c: &[SMatrix<f64, D, D>],
 ) -> Gmm<T, D, K> {
     let mut q = Gmm::<T, D, K>::new();
-    for ((wk, mk), ck) in w.iter().zip(m).zip(c) {
+    for (mk, ck) in m.iter().zip(c) {
         q.add_component(T::one(), SVector::from(*mk).map(T::of), &ck.map(T::of)).unwrap();
     }
     let lw: Vec<T> = w.iter().map(|v| T::of(v.ln())).collect();
@@ -261,8 +261,8 @@ fn mixture_identities<T: Real>() {
             }
         }
         let lse = lnw.iter().map(|v| v.exp()).sum::<f64>().ln();
-        for k in 0..3 {
-            close(c.log_weights()[k].to_f64(), lnw[k] - lse, 10.0 * tol::<T>(), "mixture conditional weight");
+        for (k, l) in lnw.iter().enumerate() {
+            close(c.log_weights()[k].to_f64(), l - lse, 10.0 * tol::<T>(), "mixture conditional weight");
         }
         // Joint over marginal, at points sharing the given values.
         for probe in [[-1.0, 0.5, 2.0], [1.0, 1.0, 1.0], [0.0, -2.0, 0.3]] {
@@ -376,9 +376,9 @@ fn monte_carlo<T: Real>(b: &[usize], x0: [f64; 3], h: f64, n: usize, seed: u64) 
         b,
         b.iter().map(|&i| x0[i]).collect::<Vec<_>>()
     );
-    for k in 0..3 {
+    for (k, &n) in count.iter().enumerate() {
         let w = c.log_weights()[k].to_f64().exp();
-        let f = count[k] as f64 / kf;
+        let f = n as f64 / kf;
         let se = (w * (1.0 - w) / kf).sqrt();
         report += &format!(" w{k} {w:.4} vs MC {f:.4} (se {se:.4});");
         assert!((f - w).abs() < 4.0 * se + 1e-3, "weight {k}: closed form {w}, Monte Carlo {f} ± {se}");
@@ -451,7 +451,7 @@ fn far_given_values_reweight_without_underflow() {
         let q = mix3::<f64>();
         let mut c = SubGmm::new();
         q.conditional(&[2], &SVector::from([0.0, 0.0, v]), &mut c).unwrap();
-        assert!(c.len() >= 1);
+        assert!(!c.is_empty());
         let total: f64 = c.log_weights().iter().map(|l| l.exp()).sum();
         close(total, 1.0, 1e-12, "weights sum to one");
         for k in 0..c.len() {

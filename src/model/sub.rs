@@ -272,7 +272,9 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         for k in 0..self.n {
             let lp = permuted_factor(&self.chol[k], &order).ok_or(Error::CholeskyFailed { component: k })?;
             let mean = SVector::<T, D>::from_fn(|i, _| if i < m { self.mean[k][order[i] % D] } else { T::zero() });
-            out.packed.push_chol(T::zero(), mean, &padded_block(&lp, 0, m))?;
+            out.packed
+                .push_chol(T::zero(), mean, &padded_block(&lp, 0, m))
+                .map_err(|_| Error::CholeskyFailed { component: k })?;
         }
         out.packed.set_log_weights(self.log_weights())?;
         out.dim = m;
@@ -349,7 +351,9 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
                 }
                 s
             });
-            out.packed.push_chol(T::zero(), mean, &padded_block(&lp, nb, na))?;
+            out.packed
+                .push_chol(T::zero(), mean, &padded_block(&lp, nb, na))
+                .map_err(|_| Error::CholeskyFailed { component: k })?;
             raw[kept] = lw;
             kept += 1;
         }
