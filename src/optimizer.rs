@@ -577,10 +577,10 @@ impl<
     /// As [`Gmm::import`] (bounds are accepted); also `BadCheckpoint` for a full covariance
     /// when `DIAG`.
     pub fn import_model(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        if let Some(b) = self.model.import_checked(bytes, DIAG, true)? {
-            if b != self.bounds {
-                self.set_bounds(&b)?;
-            }
+        if let Some(b) = self.model.import_checked(bytes, DIAG, true)?
+            && b != self.bounds
+        {
+            self.set_bounds(&b)?;
         }
         for k in 0..COMPONENTS {
             self.rh.reset_row(k, T::SENTINEL);

@@ -373,7 +373,7 @@ fn bounded_runs_are_deterministic_and_resume_bit_identically() {
 }
 
 /// FNV-1a over `b`, as the checkpoint's trailing checksum.
-fn reseal(b: &mut Vec<u8>) {
+fn reseal(b: &mut [u8]) {
     let n = b.len() - 8;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &x in &b[..n] {
