@@ -213,6 +213,29 @@ impl<T: Real, const D: usize> Bounds<T, D> {
         }
     }
 
+    /// `out[i] = log q_X(xs[i])` for every point (`min(xs.len(), out.len())` of them) with the
+    /// batched kernel of [`Gmm::log_density_many`]; `−∞` on or outside the bounds.
+    pub fn log_density_many<const K: usize>(&self, q: &Gmm<T, D, K>, xs: &[SVector<T, D>], out: &mut [T]) {
+        if self.is_unbounded() {
+            q.log_density_many(xs, out);
+            return;
+        }
+        let mut ys = [SVector::<T, D>::zeros(); TARGET_BLOCK];
+        let mut log_j = [T::zero(); TARGET_BLOCK];
+        for (xb, ob) in xs.chunks(TARGET_BLOCK).zip(out.chunks_mut(TARGET_BLOCK)) {
+            let n = xb.len().min(ob.len());
+            for i in 0..n {
+                // Outside: any finite point for the kernel; the result is replaced below.
+                (ys[i], log_j[i]) =
+                    self.to_unconstrained_with_log_jacobian(&xb[i]).unwrap_or((SVector::zeros(), T::INFINITY));
+            }
+            q.log_density_many(&ys[..n], &mut ob[..n]);
+            for (o, lj) in ob[..n].iter_mut().zip(&log_j[..n]) {
+                *o = if lj.finite() { *o - *lj } else { T::NEG_INF };
+            }
+        }
+    }
+
     /// Draws from the mixture `q` over `y` and maps every draw into the bounds; returns the
     /// number written (0 for an empty mixture).
     pub fn sample<const K: usize, R: Rng + ?Sized>(
@@ -265,6 +288,8 @@ impl<'a, T: Real, const D: usize, P: Target<T, D> + ?Sized> Unconstrained<'a, T,
 
 impl<T: Real, const D: usize, P: Target<T, D> + ?Sized> Unconstrained<'_, T, D, P> {
     /// Evaluates blocks of at most [`TARGET_BLOCK`] points; `grad` is `None` for values only.
+    /// Not inlined, so that its point buffer stays out of the stack frames of unbounded runs.
+    #[inline(never)]
     fn eval(
         &mut self,
         y: &[SVector<T, D>],

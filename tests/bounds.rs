@@ -82,6 +82,15 @@ fn truncated_gaussian_1d_two_sided() {
         for x in [0.0, 2.0, -1.0, 2.5, f64::NAN] {
             assert_eq!(opt.log_density(&SVector::from([x])), f64::NEG_INFINITY);
         }
+        // The batched density agrees with the pointwise one, inside and outside.
+        let xs: Vec<SVector<f64, 1>> = (0..150).map(|i| SVector::from([-0.1 + i as f64 * 0.015])).collect();
+        let mut many = vec![0.0; xs.len()];
+        opt.log_density_many(&xs, &mut many);
+        for (x, m) in xs.iter().zip(&many) {
+            let one = opt.log_density(x);
+            assert!(one == *m || (one - m).abs() < 1e-12, "{x:?}: {one} vs {m}");
+        }
+        assert!(many[0] == f64::NEG_INFINITY && many[149] == f64::NEG_INFINITY && many[70].is_finite());
     });
 }
 
