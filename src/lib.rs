@@ -47,6 +47,14 @@
 //! # Ok::<(), gmmvi::Error>(())
 //! ```
 //!
+//! ## Bounded supports and moving goals
+//! [`Optimizer::set_bounds`] declares per-coordinate bounds ([`Bounds`]: two-sided, one-sided or
+//! none, mixed freely); the mixture is then fitted in an unconstrained space through a smooth
+//! bijection per bounded coordinate ([`bounds`], docs/algorithm.md §15), the target is evaluated
+//! strictly inside the bounds, and [`Optimizer::sample`] / [`Optimizer::log_density`] work in
+//! the constrained space. [`Optimizer::retarget`] keeps the mixture when the target changes and
+//! resets what belonged to the old one.
+//!
 //! ## Memory
 //! [`Optimizer<T, DIM, COMPONENTS, SAMPLES, GAUSSIANS, HISTORY>`](Optimizer) is one value of fixed
 //! size (`t` = `size_of::<T>()`; `D`, `K`, `S`, `G`, `H` below stand for those capacities):
@@ -86,6 +94,7 @@
 extern crate std;
 
 pub mod adapt;
+pub mod bounds;
 pub mod checkpoint;
 pub mod comp_step;
 pub mod comp_update;
@@ -107,6 +116,7 @@ pub mod target;
 pub mod weight_step;
 pub mod weight_update;
 
+pub use bounds::Bounds;
 pub use config::Config;
 pub use error::{Error, TargetError};
 pub use model::{Gmm, SubGmm};
