@@ -59,7 +59,7 @@ struct Summary {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    match panda::on_big_stack(move || run(Args::parse())) {
         Ok(s) => match serde_json::to_string(&s) {
             Ok(line) => {
                 println!("{line}");
@@ -136,4 +136,113 @@ fn run(args: Args) -> Result<Summary, BoxError> {
         iterations: opt.iterations(),
         evaluations: opt.evaluations(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gmmvi::Target;
+    use nalgebra::SVector;
+
+    #[test]
+    fn unconstrained_gradient_matches_finite_differences() {
+        let (goal, _) = panda::goal_of_seed(1);
+        let mut t = PandaIk::new(goal);
+        t.set_sigmas(0.05, 0.2).unwrap();
+        let mut u = Unconstrained(&mut t);
+        for k in 0..5 {
+            let y = SVector::<f64, 7>::from_fn(|i, _| ((i * 7 + k * 3) % 5) as f64 * 0.6 - 1.2);
+            let (mut lp, mut g) = ([0.0], [SVector::zeros()]);
+            u.log_density_with_grad(&[y], &mut lp, &mut g).unwrap();
+            let mut plain = [0.0];
+            u.log_density(&[y], &mut plain).unwrap();
+            assert_eq!(plain[0], lp[0]);
+            for i in 0..7 {
+                let h = 1e-6;
+                let (mut p, mut m) = (y, y);
+                p[i] += h;
+                m[i] -= h;
+                let (mut lpp, mut lpm) = ([0.0], [0.0]);
+                u.log_density(&[p], &mut lpp).unwrap();
+                u.log_density(&[m], &mut lpm).unwrap();
+                let fd = (lpp[0] - lpm[0]) / (2.0 * h);
+                assert!((fd - g[0][i]).abs() < 1e-5 * g[0].norm().max(1.0), "{fd} vs {}", g[0][i]);
+            }
+        }
+    }
+
+    #[test]
+    fn joints_stay_within_the_limits() {
+        for v in [-800.0, -40.0, -3.0, 0.0, 2.5, 40.0, 800.0] {
+            let q = panda::to_joints(&SVector::from_element(v));
+            assert!(PandaIk::within_limits(&q), "{q:?}");
+        }
+        let mid = panda::to_joints(&SVector::zeros());
+        assert!((mid[3] - 0.5 * (PandaIk::LOWER[3] + PandaIk::UPPER[3])).abs() < 1e-12);
+    }
+
+    #[test]
+    fn schedule_ends_at_the_target_sigmas() {
+        let s = Settings::default();
+        let (p0, r0) = panda::sigmas_at(&s, 0);
+        assert!((p0 - s.sigma_p0).abs() < 1e-15 && (r0 - s.sigma_r0).abs() < 1e-15);
+        let (p, r) = panda::sigmas_at(&s, s.anneal_iters);
+        assert!((p - PandaIk::SIGMA_POSITION).abs() < 1e-15 && (r - PandaIk::SIGMA_ROTATION).abs() < 1e-15);
+        assert_eq!(panda::sigmas_at(&s, s.anneal_iters + 5), (p, r));
+        let (p1, _) = panda::sigmas_at(&s, s.anneal_iters / 2);
+        assert!(p1 < s.sigma_p0 && p1 > p);
+    }
+
+    #[test]
+    fn tolerance_and_branches_count_separate_solution_sets() {
+        let (goal, q0) = panda::goal_of_seed(4);
+        // A tight cloud around an exact solution: all in tolerance, one branch.
+        let near: Vec<[f64; 7]> = (0..50)
+            .map(|i| {
+                let mut q = q0;
+                q[6] += 1e-4 * i as f64;
+                q
+            })
+            .collect();
+        assert_eq!(panda::in_tolerance(&goal, &near), 1.0);
+        assert_eq!(panda::branches(&goal, &near), 1);
+        // Off the goal: nothing in tolerance, no branch.
+        let mut off = q0;
+        off[0] += 0.2;
+        assert_eq!(panda::in_tolerance(&goal, &[off, off]), 0.0);
+        assert_eq!(panda::branches(&goal, &[off]), 0);
+        let mixed = [q0, off, q0, off];
+        assert_eq!(panda::in_tolerance(&goal, &mixed), 0.5);
+    }
+
+    #[test]
+    fn json_line() {
+        let s = Summary {
+            seed: 2,
+            in_tolerance: 0.95,
+            branches: 3,
+            fit_ms: 50.0,
+            fit_cpu_ms: 40.0,
+            sample_ms: 0.5,
+            sample_cpu_ms: 0.25,
+            elbo: -30.5,
+            components: 16,
+            iterations: 100,
+            evaluations: 32000,
+        };
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"seed":2,"in_tolerance":0.95,"branches":3,"fit_ms":50.0,"fit_cpu_ms":40.0,"sample_ms":0.5,"sample_cpu_ms":0.25,"elbo":-30.5,"components":16,"iterations":100,"evaluations":32000}"#
+        );
+    }
+
+    #[test]
+    fn one_fit_reaches_the_pose() {
+        let (goal, _) = panda::goal_of_seed(0);
+        let f = panda::on_big_stack(move || panda::fit(&goal, &Settings::default(), 0)).unwrap();
+        let qs = panda::draw(&f.opt, 1000, 0);
+        assert_eq!(qs.len(), 1000);
+        assert!(panda::in_tolerance(&goal, &qs) >= 0.85);
+        assert!(panda::branches(&goal, &qs) >= 1);
+    }
 }

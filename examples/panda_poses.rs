@@ -72,7 +72,7 @@ struct Summary {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    match panda::on_big_stack(move || run(Args::parse())) {
         Ok(s) => match serde_json::to_string(&s) {
             Ok(line) => {
                 println!("{line}");

@@ -56,6 +56,15 @@ impl Default for Settings {
     }
 }
 
+/// Runs `f` on a thread with a stack large enough for the optimiser state (built on the stack
+/// before it is boxed).
+pub fn on_big_stack<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, BoxError> + Send + 'static,
+) -> Result<R, BoxError> {
+    let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(f)?;
+    worker.join().map_err(|_| BoxError::from("the worker thread panicked"))?
+}
+
 /// A random configuration within the limits (2 % away from each limit), uniform per joint.
 pub fn random_configuration<R: Rng + ?Sized>(rng: &mut R) -> [f64; D] {
     let mut q = [0.0; D];
@@ -98,12 +107,14 @@ pub fn initial_model(s: &Settings, seed: u64) -> Result<Model, BoxError> {
     Ok(m)
 }
 
-/// `x = lo + (hi − lo)·sigmoid(y)` per joint.
+/// `q = lo + (hi − lo)·sigmoid(y)` per joint, computed from the nearer limit so that rounding
+/// never leaves `[lo, hi]`.
 pub fn to_joints(y: &SVector<f64, D>) -> [f64; D] {
     let mut q = [0.0; D];
     for i in 0..D {
         let (lo, hi) = (PandaIk::LOWER[i], PandaIk::UPPER[i]);
-        q[i] = lo + (hi - lo) / (1.0 + (-y[i]).exp());
+        let v = if y[i] > 0.0 { hi - (hi - lo) / (1.0 + y[i].exp()) } else { lo + (hi - lo) / (1.0 + (-y[i]).exp()) };
+        q[i] = v.clamp(lo, hi);
     }
     q
 }
