@@ -32,8 +32,12 @@ use core::fmt;
 use crate::error::Error;
 use crate::real::Real;
 
-/// Current version of both formats.
+/// Version of the model format of a mixture alone.
 pub(crate) const VERSION: u32 = 1;
+/// Version of the model format with bounds (the mixture, then the bounds).
+pub(crate) const MODEL_VERSION_BOUNDED: u32 = 2;
+/// Current version of the checkpoint format (version 1: without bounds, still read).
+pub(crate) const CHECKPOINT_VERSION: u32 = 2;
 
 /// The error of a malformed blob.
 pub(crate) const fn bad(what: &'static str) -> Error {

@@ -86,6 +86,7 @@
 extern crate std;
 
 pub mod adapt;
+pub mod bounds;
 pub mod checkpoint;
 pub mod comp_step;
 pub mod comp_update;
@@ -107,6 +108,7 @@ pub mod target;
 pub mod weight_step;
 pub mod weight_update;
 
+pub use bounds::Bounds;
 pub use config::Config;
 pub use error::{Error, TargetError};
 pub use model::Gmm;

@@ -13,7 +13,8 @@ use core::mem::MaybeUninit;
 use nalgebra::SVector;
 
 use crate::adapt::{self, Adaptation, AddSchedule};
-use crate::checkpoint::{self, Reader, VERSION, Writer, bad};
+use crate::bounds::{Bounds, Unconstrained};
+use crate::checkpoint::{self, CHECKPOINT_VERSION, Reader, Writer, bad};
 use crate::comp_step;
 use crate::comp_update;
 use crate::component_state::{ComponentState, ComponentStates};
@@ -137,7 +138,10 @@ pub struct Optimizer<
     const MORE_FEATURES: usize = 0,
 > {
     cfg: Config<T>,
+    /// The mixture over the unconstrained space (the constrained space without bounds).
     model: Gmm<T, DIM, COMPONENTS>,
+    /// The target's support; the model lives in its unconstrained space.
+    bounds: Bounds<T, DIM>,
     store: SampleStore<T, DIM, SAMPLES, GAUSSIANS>,
     /// The working set of the current iteration and the per-row columns of its passes.
     scratch: Scratch<T, DIM, SAMPLES, GAUSSIANS>,
@@ -274,6 +278,7 @@ impl<
     const BLANK: Self = Self {
         cfg: Config::BLANK,
         model: Gmm::BLANK,
+        bounds: Bounds::BLANK,
         store: SampleStore::BLANK,
         scratch: Scratch::BLANK,
         rh: History::BLANK,
@@ -297,6 +302,7 @@ impl<
     fn init_in_place(&mut self, cfg: &Config<T>, init: &Gmm<T, DIM, COMPONENTS>, seed: u64) {
         self.cfg.clone_from(cfg);
         self.model.assign(init);
+        self.bounds = Bounds::unbounded();
         self.store.reset();
         self.scratch.bg.clear();
         for h in [&mut self.rh, &mut self.wh] {
@@ -352,9 +358,97 @@ impl<
         Ok(())
     }
 
-    /// The current model.
+    /// The current model. With bounds ([`Self::set_bounds`]) it is the mixture `q_Y` over the
+    /// unconstrained space; [`Self::sample`] and [`Self::log_density`] work in the constrained
+    /// space.
     pub fn model(&self) -> &Gmm<T, DIM, COMPONENTS> {
         &self.model
+    }
+
+    /// Declares the support of the target (docs/algorithm.md §15): from now on the model is
+    /// fitted over the unconstrained space, the target is only evaluated strictly inside the
+    /// bounds, and [`Self::sample`], [`Self::log_density`] and [`Self::estimate_elbo`] refer to
+    /// the constrained space. The initial model (and [`Self::set_prior`]) are read in the
+    /// unconstrained space: a two-sided coordinate's `y = 0` is the middle of its interval.
+    ///
+    /// The stored samples are dropped (their values contain the previous bounds'
+    /// log-Jacobian); the mixture, step sizes and generators are kept.
+    ///
+    /// ```
+    /// # use gmmvi::{Bounds, Config, Gmm, Optimizer};
+    /// # use nalgebra::{SMatrix, SVector};
+    /// let mut init = Gmm::<f64, 2, 4>::new();
+    /// init.add_component(1.0, SVector::zeros(), &SMatrix::identity())?;
+    /// let mut opt = Box::new(Optimizer::<f64, 2, 4, 1024, 16, 256>::new(&Config::samtrux(), init, 1)?);
+    /// // x0 in [-1, 2], x1 in [0, ∞).
+    /// opt.set_bounds(&Bounds::new(&[-1.0, 0.0], &[2.0, f64::INFINITY])?)?;
+    /// let mut xs = [SVector::zeros(); 100];
+    /// let mut rng = gmmvi::rng::Xoshiro256::seed_from_u64(3);
+    /// opt.sample(&mut rng, &mut xs);
+    /// assert!(xs.iter().all(|x| opt.bounds().contains(x) && opt.log_density(x).is_finite()));
+    /// assert_eq!(opt.log_density(&SVector::from([2.0, 1.0])), f64::NEG_INFINITY);
+    /// # Ok::<(), gmmvi::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// None at present (the bounds were validated by [`Bounds::new`]); a `Result` so that
+    /// future checks against the state need no API change.
+    pub fn set_bounds(&mut self, bounds: &Bounds<T, DIM>) -> Result<(), Error> {
+        self.bounds = *bounds;
+        self.store.clear_rows();
+        self.scratch.bg.clear();
+        Ok(())
+    }
+
+    /// The target's support (unbounded unless [`Self::set_bounds`] was called).
+    pub fn bounds(&self) -> &Bounds<T, DIM> {
+        &self.bounds
+    }
+
+    /// Fills `out` with samples of the model in the constrained space, strictly inside the
+    /// bounds, drawn with the caller's `rng` (the optimiser's own streams are not touched);
+    /// returns the number written.
+    pub fn sample<R: rand_core::Rng + ?Sized>(&self, rng: &mut R, out: &mut [SVector<T, DIM>]) -> usize {
+        self.bounds.sample(&self.model, rng, out)
+    }
+
+    /// `log q_X(x)`, the model's density in the constrained space: `log q_Y(y(x)) − log|det
+    /// dx/dy|`, and `−∞` on or outside the bounds.
+    pub fn log_density(&self, x: &SVector<T, DIM>) -> T {
+        self.bounds.log_density(&self.model, x)
+    }
+
+    /// The target changed (e.g. its goal moved): keeps the mixture, the bounds, the prior,
+    /// both generators and the counters, and forgets what belongs to the old target
+    /// (docs/algorithm.md §15.3): every stored sample (their target values), the reward and
+    /// weight histories, every component's step size, update count, trust-region warm start
+    /// and ridge coefficient, and the weight step size's state. The next [`Self::step`] then
+    /// proceeds as from a fresh start at the current mixture.
+    pub fn retarget(&mut self) {
+        self.store.clear_rows();
+        self.scratch.bg.clear();
+        for k in 0..COMPONENTS {
+            self.rh.reset_row(k, T::SENTINEL);
+            self.wh.reset_row(k, T::SENTINEL);
+        }
+        self.states.reset_all(&Self::new_component_state(&self.cfg));
+        self.wstep = WeightStepState::new(&self.cfg.weight_step);
+    }
+
+    /// Writes the model in the portable format: the mixture over the unconstrained space and
+    /// the bounds (model format version 2); without bounds exactly [`Gmm::export`]. Returns the
+    /// bytes written.
+    ///
+    /// # Errors
+    /// `BufferTooSmall { needed }` if `out` is shorter than [`Self::export_model_size`].
+    pub fn export_model(&self, out: &mut [u8]) -> Result<usize, Error> {
+        self.model.export_with(out, Some(&self.bounds))
+    }
+
+    /// Bytes [`Self::export_model`] writes now.
+    pub fn export_model_size(&self) -> usize {
+        let extra = if self.bounds.is_unbounded() { 0 } else { 16 * DIM };
+        self.model.export_size() + extra
     }
 
     /// The configuration in use.
@@ -438,7 +532,8 @@ impl<
     /// other sizes or scalar type, another configuration, or values out of range.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let mut r = Reader::new(bytes, CHECKPOINT_MAGIC)?;
-        if r.u32()? != VERSION {
+        let version = r.u32()?;
+        if !(1..=CHECKPOINT_VERSION).contains(&version) {
             return Err(bad("unsupported checkpoint version"));
         }
         let (scalar, diag, _, _) = (r.u8()?, r.u8()?, r.u8()?, r.u8()?);
@@ -451,23 +546,42 @@ impl<
         if r.u64()? != checkpoint::fingerprint(&self.cfg) {
             return Err(bad("checkpoint of another configuration"));
         }
+        // Version 1 predates bounds: its runs were unbounded.
+        let bounds = if version >= 2 {
+            let (mut lo, mut hi) = ([T::zero(); DIM], [T::zero(); DIM]);
+            r.reals::<T, true>(&mut lo)?;
+            r.reals::<T, true>(&mut hi)?;
+            Bounds::new(&lo, &hi).map_err(|_| bad("invalid bounds"))?
+        } else {
+            Bounds::unbounded()
+        };
         let body = r.pos();
         self.load_body::<false>(&mut r)?;
         if !r.at_end() {
             return Err(bad("trailing bytes"));
         }
         r.seek(body);
-        self.load_body::<true>(&mut r)
+        self.load_body::<true>(&mut r)?;
+        self.bounds = bounds;
+        Ok(())
     }
 
-    /// Replaces the model by an exported one ([`Gmm::export`], any scalar type) and restarts
-    /// every per-component state (step sizes, histories, update counts) as [`Self::new`] does;
-    /// the sample store, generators and counters are kept. Nothing changes on error.
+    /// Replaces the model by an exported one ([`Gmm::export`] or [`Self::export_model`], any
+    /// scalar type) and restarts every per-component state (step sizes, histories, update
+    /// counts) as [`Self::new`] does; the generators and counters are kept. A model with bounds
+    /// also sets the bounds, and if they differ from the current ones the stored samples are
+    /// dropped (as [`Self::set_bounds`]); a mixture alone keeps the current bounds and the sample
+    /// store. Nothing changes on error.
     ///
     /// # Errors
-    /// As [`Gmm::import`]; also `BadCheckpoint` for a full covariance when `DIAG`.
+    /// As [`Gmm::import`] (bounds are accepted); also `BadCheckpoint` for a full covariance
+    /// when `DIAG`.
     pub fn import_model(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.model.import_checked(bytes, DIAG)?;
+        if let Some(b) = self.model.import_checked(bytes, DIAG, true)? {
+            if b != self.bounds {
+                self.set_bounds(&b)?;
+            }
+        }
         for k in 0..COMPONENTS {
             self.rh.reset_row(k, T::SENTINEL);
             self.wh.reset_row(k, T::SENTINEL);
@@ -487,12 +601,14 @@ impl<
 
     fn save_all(&self, w: &mut Writer) {
         w.bytes(CHECKPOINT_MAGIC);
-        w.u32(VERSION);
+        w.u32(CHECKPOINT_VERSION);
         w.bytes(&[size_of::<T>() as u8, u8::from(DIAG), 0, 0]);
         for v in Self::dims() {
             w.u32(v);
         }
         w.u64(checkpoint::fingerprint(&self.cfg));
+        w.reals(self.bounds.lower());
+        w.reals(self.bounds.upper());
         w.u64(self.iteration);
         w.count(self.add_calls);
         for s in self.rng.state().into_iter().chain(self.eval_rng.state()) {
@@ -573,8 +689,11 @@ impl<
     /// Monte-Carlo ELBO of the current model with `n` fresh samples (docs/algorithm.md §1.3), drawn
     /// from a separate random stream so that asking for it does not change the optimisation.
     /// These evaluations are not counted in [`Self::evaluations`].
+    /// With bounds, the target is evaluated at the mapped samples and the ELBO is that of the
+    /// constrained model (the log-Jacobian cancels).
     pub fn estimate_elbo<P: Target<T, DIM> + ?Sized>(&mut self, target: &mut P, n: usize) -> Result<T, Error> {
-        self.model.elbo(target, &mut self.eval_rng, n)
+        let mut target = Unconstrained { bounds: &self.bounds, target };
+        self.model.elbo(&mut target, &mut self.eval_rng, n)
     }
 
     /// One iteration (docs/algorithm.md §1.2). Work is bounded by the capacities: at most `n_des·K`
@@ -596,6 +715,8 @@ impl<
         par: &X,
     ) -> Result<StepReport<T>, Error> {
         let cfg = &self.cfg;
+        // The method runs in the unconstrained space (the identity without bounds).
+        let target = &mut Unconstrained { bounds: &self.bounds, target };
         if cfg.adapt.mode == ComponentAdaptation::Adaptive && cfg.adapt.num_prior_samples > 0 && self.prior.is_none() {
             return Err(Error::InvalidConfig {
                 field: "adapt.num_prior_samples (needs the prior's mean: Optimizer::set_prior)",

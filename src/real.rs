@@ -19,6 +19,8 @@ pub trait Real: RealField + Copy + Default + Send + Sync + core::fmt::Debug + 's
     /// Terms whose log weight lies more than this below the running maximum are below
     /// this type's relative precision and may be skipped in sums.
     const NEGLIGIBLE_LOG: Self;
+    /// The largest finite value.
+    const MAX_FINITE: Self;
     /// Converts from `f64` (rounding for `f32`).
     fn of(x: f64) -> Self;
     /// Converts to `f64`.
@@ -38,6 +40,13 @@ pub trait Real: RealField + Copy + Default + Send + Sync + core::fmt::Debug + 's
     /// `n^a` in this type's arithmetic (the decaying step sizes). Not part of the stable API.
     #[doc(hidden)]
     fn count_pow(n: u64, a: Self) -> Self;
+    /// The next representable value towards `+∞` (the bounds' open intervals). Not part of
+    /// the stable API.
+    #[doc(hidden)]
+    fn next_up(self) -> Self;
+    /// The next representable value towards `−∞`. Not part of the stable API.
+    #[doc(hidden)]
+    fn next_down(self) -> Self;
 }
 
 impl Real for f32 {
@@ -47,6 +56,7 @@ impl Real for f32 {
     const INFINITY: Self = f32::INFINITY;
     const ZERO_CONST: Self = 0.0;
     const NEGLIGIBLE_LOG: Self = 25.0;
+    const MAX_FINITE: Self = f32::MAX;
     #[inline(always)]
     fn of(x: f64) -> Self {
         x as f32
@@ -73,6 +83,14 @@ impl Real for f32 {
     fn count_pow(n: u64, a: Self) -> Self {
         libm::powf(n as f32, a)
     }
+    #[inline]
+    fn next_up(self) -> Self {
+        f32::next_up(self)
+    }
+    #[inline]
+    fn next_down(self) -> Self {
+        f32::next_down(self)
+    }
 }
 
 impl Real for f64 {
@@ -82,6 +100,7 @@ impl Real for f64 {
     const INFINITY: Self = f64::INFINITY;
     const ZERO_CONST: Self = 0.0;
     const NEGLIGIBLE_LOG: Self = 45.0;
+    const MAX_FINITE: Self = f64::MAX;
     #[inline(always)]
     fn of(x: f64) -> Self {
         x
@@ -106,6 +125,14 @@ impl Real for f64 {
     #[inline]
     fn count_pow(n: u64, a: Self) -> Self {
         libm::pow(n as f64, a)
+    }
+    #[inline]
+    fn next_up(self) -> Self {
+        f64::next_up(self)
+    }
+    #[inline]
+    fn next_down(self) -> Self {
+        f64::next_down(self)
     }
 }
 

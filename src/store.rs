@@ -230,6 +230,13 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
         self.written = 0;
     }
 
+    /// Drops every stored row (their target values are no longer valid); the Gaussian ids
+    /// and the evaluation count go on.
+    pub(crate) fn clear_rows(&mut self) {
+        self.len = 0;
+        self.draw_first_gid = u64::MAX;
+    }
+
     /// Number of stored samples.
     pub fn len(&self) -> usize {
         self.len

@@ -129,7 +129,7 @@ fn bad_bytes_are_rejected_and_change_nothing() {
 
         // Another format version (checksum made valid again).
         let mut v2 = good.clone();
-        v2[8] = 2;
+        v2[8] = 3;
         reseal(&mut v2);
         assert_eq!(b.restore(&v2), Err(Error::BadCheckpoint { what: "unsupported checkpoint version" }));
 

@@ -4,7 +4,8 @@
 use nalgebra::{SMatrix, SVector};
 
 use super::gmm::{Component, Gmm, factor_from_chol};
-use crate::checkpoint::{Reader, VERSION, Writer, bad};
+use crate::bounds::Bounds;
+use crate::checkpoint::{MODEL_VERSION_BOUNDED, Reader, VERSION, Writer, bad};
 use crate::error::Error;
 use crate::real::{Real, log_sum_exp};
 
@@ -111,9 +112,16 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     /// `BufferTooSmall { needed }` if `out` is shorter than the export (nothing is promised
     /// about `out`'s contents then).
     pub fn export(&self, out: &mut [u8]) -> Result<usize, Error> {
+        self.export_with(out, None)
+    }
+
+    /// [`Self::export`]; with bounds that bound something, the bounded form (version 2: the
+    /// mixture over the unconstrained space, then `D` pairs `lo, hi` as `f64`).
+    pub(crate) fn export_with(&self, out: &mut [u8], bounds: Option<&Bounds<T, D>>) -> Result<usize, Error> {
+        let bounds = bounds.filter(|b| !b.is_unbounded());
         let mut w = Writer::new(out);
         w.bytes(MODEL_MAGIC);
-        w.u32(VERSION);
+        w.u32(if bounds.is_some() { MODEL_VERSION_BOUNDED } else { VERSION });
         w.u32(D as u32);
         w.u32(self.n as u32);
         for k in 0..self.n {
@@ -127,6 +135,12 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
                 }
             }
         }
+        if let Some(b) = bounds {
+            for (lo, hi) in b.lower().iter().zip(b.upper()) {
+                w.f64(lo.to_f64());
+                w.f64(hi.to_f64());
+            }
+        }
         w.finish()
     }
 
@@ -138,20 +152,37 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     /// Replaces this mixture by an exported one (any scalar type on the exporting side). The
     /// log weights are re-normalised in `T`. Nothing changes on error.
     ///
+    /// A model exported with bounds ([`crate::Optimizer::export_model`] of a bounded run) is a
+    /// mixture over the unconstrained space and is refused here: read it with
+    /// [`crate::bounds::import_model`] or [`crate::Optimizer::import_model`].
+    ///
     /// # Errors
-    /// `BadCheckpoint` for truncated or corrupted bytes, another format version, another
+    /// `BadCheckpoint` for a model with bounds, truncated or corrupted bytes, another format
+    /// version, another
     /// dimension, more than `K` or zero components, or a component that is not a valid
     /// Gaussian in `T` (non-finite values, a non-positive Cholesky diagonal).
     pub fn import(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.import_checked(bytes, false)
+        self.import_checked(bytes, false, false).map(|_| ())
     }
 
-    /// [`Self::import`]; with `require_diag`, a component with a full covariance is an error.
-    pub(crate) fn import_checked(&mut self, bytes: &[u8], require_diag: bool) -> Result<(), Error> {
+    /// [`Self::import`]; with `require_diag`, a component with a full covariance is an error;
+    /// with `with_bounds`, a model with bounds is accepted and its bounds returned (`None` for a
+    /// mixture alone).
+    pub(crate) fn import_checked(
+        &mut self,
+        bytes: &[u8],
+        require_diag: bool,
+        with_bounds: bool,
+    ) -> Result<Option<Bounds<T, D>>, Error> {
         let mut r = Reader::new(bytes, MODEL_MAGIC)?;
-        if r.u32()? != VERSION {
-            return Err(bad("unsupported model format version"));
-        }
+        let bounded = match r.u32()? {
+            VERSION => false,
+            MODEL_VERSION_BOUNDED if with_bounds => true,
+            MODEL_VERSION_BOUNDED => {
+                return Err(bad("model with bounds (import it with Optimizer::import_model or bounds::import_model)"));
+            }
+            _ => return Err(bad("unsupported model format version")),
+        };
         if r.u32()? != D as u32 {
             return Err(bad("model of another dimension"));
         }
@@ -160,6 +191,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
             return Err(bad("model has zero or more than K components"));
         }
         let body = r.pos();
+        let mut bounds = None;
         // Two passes: validate everything, then write (so an error changes nothing).
         for write in [false, true] {
             r.seek(body);
@@ -189,13 +221,21 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
                     self.comp[k] = comp;
                 }
             }
+            if bounded {
+                let (mut lo, mut hi) = ([T::zero(); D], [T::zero(); D]);
+                for (l, h) in lo.iter_mut().zip(&mut hi) {
+                    *l = T::of(r.f64()?);
+                    *h = T::of(r.f64()?);
+                }
+                bounds = Some(Bounds::new(&lo, &hi).map_err(|_| bad("invalid bounds (in this scalar type)"))?);
+            }
             if !r.at_end() {
                 return Err(bad("trailing bytes"));
             }
         }
         self.n = n;
         self.normalize_weights();
-        Ok(())
+        Ok(bounds)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Test targets with known normalisers, independent of the library's own targets.
 #![allow(dead_code)]
 
-use gmmvi::{Real, Target, TargetError};
+use gmmvi::{Bounds, Real, Target, TargetError};
 use nalgebra::{SMatrix, SVector};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -115,4 +115,72 @@ pub fn four_modes() -> Mixture<2> {
         .map(|&(a, b)| Gauss::new(SVector::from([a, b]), SMatrix::<f64, 2, 2>::new(1.0, 0.3, 0.3, 0.5)))
         .collect();
     Mixture { comps }
+}
+
+/// `Φ(z)`, the standard normal CDF.
+pub fn phi(z: f64) -> f64 {
+    0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
+}
+
+/// A product of 1-D Gaussians `exp(−(x_i − m_i)²/(2 s_i²))` (unnormalised), truncated to
+/// bounds; counts calls outside the open bounds.
+pub struct TruncGauss<const D: usize> {
+    pub m: [f64; D],
+    pub s: [f64; D],
+    pub lo: [f64; D],
+    pub hi: [f64; D],
+    /// Calls on or outside the open bounds.
+    pub outside: usize,
+}
+
+impl<const D: usize> TruncGauss<D> {
+    pub fn new(m: [f64; D], s: [f64; D], lo: [f64; D], hi: [f64; D]) -> Self {
+        Self { m, s, lo, hi, outside: 0 }
+    }
+    /// `log Z = Σ_i ln(s_i √(2π)) + ln(Φ((hi − m)/s) − Φ((lo − m)/s))`.
+    pub fn log_z(&self) -> f64 {
+        (0..D)
+            .map(|i| {
+                let mass = phi((self.hi[i] - self.m[i]) / self.s[i]) - phi((self.lo[i] - self.m[i]) / self.s[i]);
+                (self.s[i] * (2.0 * std::f64::consts::PI).sqrt()).ln() + mass.ln()
+            })
+            .sum()
+    }
+    pub fn bounds<T: Real>(&self) -> Bounds<T, D> {
+        Bounds::new(&self.lo.map(T::of), &self.hi.map(T::of)).unwrap()
+    }
+    pub fn eval<T: Real>(&mut self, x: &SVector<T, D>) -> (T, SVector<T, D>) {
+        let mut lp = 0.0;
+        let mut g = SVector::<T, D>::zeros();
+        for i in 0..D {
+            let xi = x[i].to_f64();
+            if !(self.lo[i] < xi && xi < self.hi[i]) {
+                self.outside += 1;
+            }
+            let z = (xi - self.m[i]) / self.s[i];
+            lp -= 0.5 * z * z;
+            g[i] = T::of(-z / self.s[i]);
+        }
+        (T::of(lp), g)
+    }
+}
+
+impl<T: Real, const D: usize> Target<T, D> for TruncGauss<D> {
+    fn log_density(&mut self, x: &[SVector<T, D>], lp: &mut [T]) -> Result<(), TargetError> {
+        for (xi, l) in x.iter().zip(lp) {
+            *l = self.eval(xi).0;
+        }
+        Ok(())
+    }
+    fn log_density_with_grad(
+        &mut self,
+        x: &[SVector<T, D>],
+        lp: &mut [T],
+        grad: &mut [SVector<T, D>],
+    ) -> Result<(), TargetError> {
+        for ((xi, l), g) in x.iter().zip(lp).zip(grad) {
+            (*l, *g) = self.eval(xi);
+        }
+        Ok(())
+    }
 }
