@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gmmvi_targets::PandaIk;
-use panda::{BoxError, N_SOLUTIONS, Settings, Unconstrained};
+use panda::{BoxError, N_SOLUTIONS, Settings};
 use serde::Serialize;
 
 /// Samples of the ELBO estimate.
@@ -102,7 +102,7 @@ fn run(a: Args) -> Result<Summary, BoxError> {
         let qs = panda::draw(&f.opt, N_SOLUTIONS, seed);
         let (sample_ms, sample_cpu_ms) = clock.ms();
         let mut opt = f.opt;
-        let elbo = opt.estimate_elbo(&mut Unconstrained(&mut PandaIk::new(goal)), ELBO_SAMPLES)?;
+        let elbo = opt.estimate_elbo(&mut PandaIk::new(goal), ELBO_SAMPLES)?;
         let r = Row {
             seed,
             in_tolerance: panda::in_tolerance(&goal, &qs),

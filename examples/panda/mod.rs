@@ -7,7 +7,7 @@ use std::error::Error;
 use std::path::Path;
 use std::time::Instant;
 
-use gmmvi::{Config, Gmm, Optimizer};
+use gmmvi::{Bounds, Config, Gmm, Optimizer};
 use gmmvi_targets::{PandaIk, Pose};
 use nalgebra::{SMatrix, SVector};
 use plotters::prelude::*;
@@ -90,7 +90,15 @@ pub fn sigmas_at(s: &Settings, t: u64) -> (f64, f64) {
     (lerp(s.sigma_p0, PandaIk::SIGMA_POSITION), lerp(s.sigma_r0, PandaIk::SIGMA_ROTATION))
 }
 
-/// The initial model: `k0` components with means uniform in the middle 80 % of the limits.
+/// The joint limits as the optimiser's bounds: it fits the mixture over `y ∈ R⁷` with
+/// `q = lo + (hi − lo)·sigmoid(y)` per joint, so every sample is within the limits.
+pub fn joint_bounds() -> Result<Bounds<f64, D>, BoxError> {
+    Ok(Bounds::new(&PandaIk::LOWER, &PandaIk::UPPER)?)
+}
+
+/// The initial model, over the unconstrained `y` of [`joint_bounds`]: `k0` components with
+/// means uniform in `[−1.5, 1.5]⁷` (the middle 64 % of every joint's range) and isotropic
+/// standard deviation `init_std`.
 pub fn initial_model(s: &Settings, seed: u64) -> Result<Model, BoxError> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut m = Model::new();
@@ -105,61 +113,6 @@ pub fn initial_model(s: &Settings, seed: u64) -> Result<Model, BoxError> {
     }
     m.set_log_weights(&vec![0.0; s.k0])?;
     Ok(m)
-}
-
-/// `q = lo + (hi − lo)·sigmoid(y)` per joint, computed from the nearer limit so that rounding
-/// never leaves `[lo, hi]`.
-pub fn to_joints(y: &SVector<f64, D>) -> [f64; D] {
-    let mut q = [0.0; D];
-    for i in 0..D {
-        let (lo, hi) = (PandaIk::LOWER[i], PandaIk::UPPER[i]);
-        let v = if y[i] > 0.0 { hi - (hi - lo) / (1.0 + y[i].exp()) } else { lo + (hi - lo) / (1.0 + (-y[i]).exp()) };
-        q[i] = v.clamp(lo, hi);
-    }
-    q
-}
-
-/// The target seen in the unconstrained space of [`to_joints`]: log density plus the
-/// log-Jacobian, gradient chained through the map.
-pub struct Unconstrained<'a>(pub &'a mut PandaIk);
-
-fn softplus(x: f64) -> f64 {
-    if x > 0.0 { x + (-x).exp().ln_1p() } else { x.exp().ln_1p() }
-}
-
-impl gmmvi::Target<f64, D> for Unconstrained<'_> {
-    fn log_density(&mut self, x: &[SVector<f64, D>], log_p: &mut [f64]) -> Result<(), gmmvi::error::TargetError> {
-        for (y, lp) in x.iter().zip(log_p.iter_mut()) {
-            let q = to_joints(y);
-            let mut lj = 0.0;
-            for i in 0..D {
-                lj += (PandaIk::UPPER[i] - PandaIk::LOWER[i]).ln() - softplus(-y[i]) - softplus(y[i]);
-            }
-            *lp = self.0.log_density_f64(&q, None) + lj;
-        }
-        Ok(())
-    }
-    fn log_density_with_grad(
-        &mut self,
-        x: &[SVector<f64, D>],
-        log_p: &mut [f64],
-        grad: &mut [SVector<f64, D>],
-    ) -> Result<(), gmmvi::error::TargetError> {
-        for ((y, lp), g) in x.iter().zip(log_p.iter_mut()).zip(grad.iter_mut()) {
-            let q = to_joints(y);
-            let mut gq = [0.0; D];
-            let mut lj = 0.0;
-            let v = self.0.log_density_f64(&q, Some(&mut gq));
-            for i in 0..D {
-                let w = PandaIk::UPPER[i] - PandaIk::LOWER[i];
-                let s = 1.0 / (1.0 + (-y[i]).exp());
-                lj += w.ln() - softplus(-y[i]) - softplus(y[i]);
-                g[i] = gq[i] * w * s * (1.0 - s) + (1.0 - 2.0 * s);
-            }
-            *lp = v + lj;
-        }
-        Ok(())
-    }
 }
 
 /// A clock for "one host core": besides the wall clock, the CPU time of the calling thread
@@ -206,12 +159,13 @@ pub fn fit(goal: &Pose, s: &Settings, seed: u64) -> Result<Fit, BoxError> {
     let init = initial_model(s, seed)?;
     let clock = Clock::start();
     let mut opt = Box::new(Opt::new(&cfg, init, seed)?);
+    opt.set_bounds(&joint_bounds()?)?;
     let mut target = PandaIk::new(*goal);
     target.set_prior_exponent(s.prior_exponent).map_err(|e| format!("{e:?}"))?;
     for t in 0..s.anneal_iters + s.final_iters {
         let (sp, sr) = sigmas_at(s, t);
         target.set_sigmas(sp, sr).map_err(|e| format!("{e:?}"))?;
-        opt.step(&mut Unconstrained(&mut target))?;
+        opt.step(&mut target)?;
     }
     let (fit_ms, fit_cpu_ms) = clock.ms();
     let iterations = opt.iterations();
@@ -222,8 +176,8 @@ pub fn fit(goal: &Pose, s: &Settings, seed: u64) -> Result<Fit, BoxError> {
 pub fn draw(opt: &Opt, n: usize, seed: u64) -> Vec<[f64; D]> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0xD0_5A3B);
     let mut xs = vec![SVector::<f64, D>::zeros(); n];
-    let drawn = opt.model().sample(&mut rng, &mut xs);
-    xs[..drawn].iter().map(to_joints).collect()
+    let drawn = opt.sample(&mut rng, &mut xs);
+    xs[..drawn].iter().map(|x| (*x).into()).collect()
 }
 
 /// Fraction of `qs` within the limits and within 10 mm and 2° of `goal`.
@@ -291,27 +245,21 @@ fn component_colour(k: usize) -> HSLColor {
     HSLColor((k as f64 * 0.618_033_988_749_895).fract(), 0.8, 0.42)
 }
 
-/// Draws `n_arms` arms sampled from `model` (coloured by the component that drew them) in a
+/// Draws `n_arms` arms sampled from the model of `opt` (coloured by the component that drew them) in a
 /// side view (x–z) and a top view (x–y), with the goal's flange position, into an SVG at
 /// `path` (its directory is created if missing).
-pub fn draw_arms(
-    model: &Model,
-    goal: &Pose,
-    seed: u64,
-    n_arms: usize,
-    title: &str,
-    path: &Path,
-) -> Result<(), BoxError> {
+pub fn draw_arms(opt: &Opt, goal: &Pose, seed: u64, n_arms: usize, title: &str, path: &Path) -> Result<(), BoxError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0xA475);
+    let model = opt.model();
     let mut arms = Vec::with_capacity(n_arms);
     if !model.is_empty() {
         for _ in 0..n_arms {
             let k = draw_component(model, &mut rng);
             if let Some(y) = model.sample_component(k, &mut rng) {
-                let f = PandaIk::frames(&to_joints(&y));
+                let f = PandaIk::frames(&opt.bounds().to_constrained(&y).into());
                 let mut pts: Vec<[f64; 3]> = f.origins.to_vec();
                 pts.push(f.position);
                 arms.push((k, pts));

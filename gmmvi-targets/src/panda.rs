@@ -227,27 +227,26 @@ impl PandaIk {
         let (ip, ir) = (1.0 / (self.sigma_p * self.sigma_p), 1.0 / (self.sigma_r * self.sigma_r));
         let mut lp = -0.5 * (dot(dp, dp) * ip + theta * theta * ir);
         let mut inside = true;
-        for i in 0..N {
-            let (lo, hi) = (Self::LOWER[i], Self::UPPER[i]);
-            if !(q[i] >= lo && q[i] <= hi) {
+        for (&qi, (&lo, &hi)) in q.iter().zip(Self::LOWER.iter().zip(&Self::UPPER)) {
+            if !(qi >= lo && qi <= hi) {
                 inside = false;
             } else {
                 // Normalised Beta(1+β, 1+β) on [lo, hi]; β = 0 leaves −ln(hi − lo).
                 let w = hi - lo;
                 let ln_beta =
-                    if self.beta > 0.0 { self.beta * libm::log((q[i] - lo) * (hi - q[i]) / (w * w)) } else { 0.0 };
+                    if self.beta > 0.0 { self.beta * libm::log((qi - lo) * (hi - qi) / (w * w)) } else { 0.0 };
                 lp += ln_beta - libm::log(w) - ln_beta_fn(1.0 + self.beta);
             }
         }
         if let Some(g) = grad {
-            for i in 0..N {
+            for (i, gi) in g.iter_mut().enumerate() {
                 let z = f.axes[i];
                 let dpos = cross(z, sub(f.position, f.origins[i]));
-                let mut gi = -(dot(dp, dpos) * ip + dot(phi, z) * ir);
+                let mut v = -(dot(dp, dpos) * ip + dot(phi, z) * ir);
                 if self.beta > 0.0 {
-                    gi += self.beta / (q[i] - Self::LOWER[i]) - self.beta / (Self::UPPER[i] - q[i]);
+                    v += self.beta / (q[i] - Self::LOWER[i]) - self.beta / (Self::UPPER[i] - q[i]);
                 }
-                g[i] = if inside { gi } else { f64::NAN };
+                *gi = if inside { v } else { f64::NAN };
             }
         }
         if inside || lp.is_nan() { lp } else { f64::NEG_INFINITY }
@@ -558,7 +557,7 @@ mod tests {
     fn default_sigmas_meet_both_tolerances_95_percent() {
         let p = chi3_cdf(PandaIk::TOLERANCE_POSITION / PandaIk::SIGMA_POSITION)
             * chi3_cdf(PandaIk::TOLERANCE_ROTATION / PandaIk::SIGMA_ROTATION);
-        assert!(p >= 0.95 && p < 0.99, "{p}");
+        assert!((0.95..0.99).contains(&p), "{p}");
         // The χ₃ CDF itself: its 95 % quantile is 2.7955.
         assert!((chi3_cdf(2.7955) - 0.95).abs() < 1e-4);
     }
