@@ -7,6 +7,7 @@
 //! | GMM20, GMM100 | [`Gmm20`], [`Gmm100`] ([`GaussianMixtureTarget::numpy_benchmark`]) | §2 |
 //! | STM20, STM300 | [`Stm20`], [`Stm300`] ([`StudentTMixture::benchmark`]) | §3 |
 //! | PlanarRobot1, PlanarRobot4 | [`PlanarRobot`] | §4 |
+//! | Franka Panda pose IK | [`PandaIk`] | (module docs) |
 //! | BreastCancer, GermanCredit | [`BreastCancer`], [`GermanCredit`] ([`LogisticRegression`]) | §5 |
 //! | BreastCancerMB, GermanCreditMB | [`LogisticRegressionMinibatch`] | §6 |
 //! | WINE | [`WineBnn`] | §7 |
@@ -32,6 +33,7 @@ mod log_sigmoid;
 mod logistic;
 mod logistic_mb;
 mod numpy_rng;
+mod panda;
 mod planar_robot;
 mod student_t;
 
@@ -43,6 +45,7 @@ pub use logistic::{
 };
 pub use logistic_mb::{LOGREG_BATCH_SIZE, LogisticRegressionMinibatch};
 pub use numpy_rng::NumpyRandomState;
+pub use panda::{PandaFrames, PandaIk, Pose, PoseError};
 pub use planar_robot::PlanarRobot;
 pub use student_t::{STM_BLOCK, STM_DOF, STM20_HALF_WIDTH, STM300_HALF_WIDTH, Stm20, Stm300, StudentTMixture};
 
