@@ -7,6 +7,8 @@
 //! * [`mmd`]: the MMD with the median-bandwidth rule;
 //! * [`presets`]: target names and the rows of docs/algorithm.md §12;
 //! * [`runner`]: one run (capacities per target, the loop, CSV and JSON);
+//! * [`scaling`]: synthetic curved targets and the timing of the default configuration against
+//!   the number of components and the reuse ratio (`gmmvi-scaling`);
 //! * [`spec`]: command-line settings → a [`runner::RunSpec`].
 //!
 //! The data files are read with `gmmvi_targets::data`, the baselines come from `gmmvi_baselines`.
@@ -16,4 +18,5 @@ pub mod mmd;
 pub mod presets;
 pub mod report;
 pub mod runner;
+pub mod scaling;
 pub mod spec;
