@@ -1,10 +1,10 @@
 # Runs cargo for libgmmvi.a and copies the archive and the generated header to the CMake build
-# tree (cmake -P, arguments from CMakeLists.txt). build.rs reads the sizes from the environment
-# and writes the header to GMMVI_HEADER_OUT.
+# tree (cmake -P, arguments from CMakeLists.txt). ffi/build.rs reads the sizes from the
+# environment and writes the header to GMMVI_HEADER_OUT.
 cmake_minimum_required(VERSION 3.16)
 
 # Set every size explicitly, so a GMMVI_* variable in the caller's environment cannot change
-# the build behind the cache's back; an empty one means build.rs's default.
+# the build behind the cache's back; an empty one means ffi/build.rs's default.
 foreach(var DIM MAX_COMPONENTS SAMPLES_PER_COMPONENT STORE_CAPACITY STORED_GAUSSIANS HISTORY SCALAR)
   if("${${var}}" STREQUAL "")
     unset(ENV{GMMVI_${var}})
@@ -26,12 +26,12 @@ if(NOT ALL_OPTIONS)
   set(features --no-default-features)
 endif()
 
-# build.rs writes the header only when it runs: if the header is gone while cargo still has the
-# build script's result, make cargo run it again.
+# ffi/build.rs writes the header only when it runs: if the header is gone while cargo still has
+# the build script's result, make cargo run it again.
 if(NOT EXISTS "${cargo_header}" AND EXISTS "${CARGO_OUT}/build")
-  execute_process(COMMAND "${CARGO}" clean -p gmmvi ${where} RESULT_VARIABLE rc)
+  execute_process(COMMAND "${CARGO}" clean -p gmmvi-abi ${where} RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "cargo clean -p gmmvi failed (${rc})")
+    message(FATAL_ERROR "cargo clean -p gmmvi-abi failed (${rc})")
   endif()
 endif()
 

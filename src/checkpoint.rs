@@ -69,8 +69,14 @@ impl fmt::Write for Fnv {
     }
 }
 
-/// FNV-1a of `bytes`.
-pub(crate) fn fnv(bytes: &[u8]) -> u64 {
+/// FNV-1a (64 bit) of `bytes`: the checksum that ends both formats, for a layer that appends
+/// its own checked bytes to a checkpoint (the C ABI does).
+///
+/// ```
+/// assert_eq!(gmmvi::checkpoint::fnv(b""), 0xcbf2_9ce4_8422_2325);
+/// assert_eq!(gmmvi::checkpoint::fnv(b"a"), 0xaf63_dc4c_8601_ec8c);
+/// ```
+pub fn fnv(bytes: &[u8]) -> u64 {
     let mut h = Fnv::new();
     h.update(bytes);
     h.finish()

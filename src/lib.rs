@@ -78,14 +78,16 @@
 //! (`I`), `iblr-update` (`Y`), `decaying-steps` (`D`, `G`), `weight-trust-region` (`O`).
 //! [`Config::validate`] rejects a configuration that picks a left-out option, naming the field
 //! and the feature; the firmware in `firmware/` is built this way (62 KiB of flash instead of
-//! 79). `std` adds the threaded executor, `ffi` the C ABI.
+//! 79). `std` adds the threaded executor.
+//!
+//! The C ABI (`libgmmvi.a`, `include/gmmvi.h`) is the separate crate `gmmvi-ffi` in `ffi/`.
 //!
 //! ## Failure handling
 //! No function panics on any input. A target error aborts the step and keeps the model; a
 //! non-finite target value or gradient rejects that sample; a failed factorisation rejects
 //! that component's update and keeps the component; the model never holds a NaN.
 #![no_std]
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 // `!(x > 0)` is how this crate rejects NaN together with out-of-range values.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
@@ -101,8 +103,6 @@ pub mod comp_update;
 mod component_state;
 pub mod config;
 pub mod error;
-#[cfg(feature = "ffi")]
-pub mod ffi;
 mod history;
 pub mod model;
 pub mod ng_estimate;

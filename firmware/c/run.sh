@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The C firmware: c_examples/planar_arm.c unchanged (static gmmvi_state, no malloc), linked with
 # arm-none-eabi-gcc + newlib against the thumbv7em-none-eabihf libgmmvi.a (default sizes of
-# build.rs), run under qemu mps2-an386 with semihosting. Fails unless both goals are reached.
+# ffi/build.rs), run under qemu mps2-an386 with semihosting. Fails unless both goals are reached.
 #
 #   firmware/c/run.sh        # CARGO_TARGET_DIR defaults to the workspace's target/, where
-#                            # `cargo test` (tests/no_alloc.rs) already builds the thumb library
+#                            # `cargo test` (ffi/tests/no_alloc.rs) already builds the thumb library
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

@@ -14,8 +14,8 @@ use std::ptr::{null, null_mut};
 
 use arbitrary::Arbitrary;
 use common::*;
-use gmmvi::ffi::gmmvi_status::{self, *};
-use gmmvi::ffi::*;
+use gmmvi_abi::gmmvi_status::{self, *};
+use gmmvi_abi::*;
 use libfuzzer_sys::fuzz_target;
 
 /// An output pointer.

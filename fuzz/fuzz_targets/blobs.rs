@@ -13,8 +13,8 @@ use std::ptr::null_mut;
 
 use arbitrary::Arbitrary;
 use common::*;
-use gmmvi::ffi::gmmvi_status::*;
-use gmmvi::ffi::*;
+use gmmvi_abi::gmmvi_status::*;
+use gmmvi_abi::*;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

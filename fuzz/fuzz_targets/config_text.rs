@@ -10,8 +10,8 @@ use std::ffi::CString;
 use std::ptr::null_mut;
 
 use common::*;
-use gmmvi::ffi::gmmvi_status::*;
-use gmmvi::ffi::*;
+use gmmvi_abi::gmmvi_status::*;
+use gmmvi_abi::*;
 use libfuzzer_sys::fuzz_target;
 
 /// Initialises a state with `cfg`, checks it and runs one step with a benign callback.

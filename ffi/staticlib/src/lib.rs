@@ -1,7 +1,7 @@
-//! `libgmmvi.a`: the C ABI of `gmmvi` (its `ffi` feature) as a static library for C and C++
-//! programs, hosted or bare-metal. The symbols come from `gmmvi::ffi`; this crate only adds
-//! what a final artifact needs and a library must not impose on other Rust users: the panic
-//! handler. It never allocates and needs nothing from the C library but `memcpy`, `memset`,
+//! `libgmmvi.a`: the C ABI of `gmmvi` (the crate `gmmvi-abi` in `ffi/`) as a static library
+//! for C and C++ programs, hosted or bare-metal. The symbols come from `gmmvi_abi`; this crate
+//! only adds what a final artifact needs and a library must not impose on other Rust users: the
+//! panic handler. It never allocates and needs nothing from the C library but `memcpy`, `memset`,
 //! `memmove` and `memcmp`.
 //!
 //! No panic is reachable from the ABI (every entry point validates its input and the core
@@ -10,7 +10,7 @@
 #![no_std]
 
 // Keeps the dependency (and with it every `gmmvi_*` symbol) in the archive.
-pub use core_gmmvi::ffi::*;
+pub use gmmvi_abi::*;
 
 #[cfg(panic = "unwind")]
 extern crate std;

@@ -13,8 +13,8 @@ use std::ffi::{CStr, CString, c_int, c_void};
 use std::ptr::{null, null_mut};
 
 use arbitrary::Arbitrary;
-use gmmvi::ffi::gmmvi_status::{self, *};
-use gmmvi::ffi::*;
+use gmmvi_abi::gmmvi_status::{self, *};
+use gmmvi_abi::*;
 
 pub const D: usize = GMMVI_DIM;
 pub const K: usize = GMMVI_MAX_COMPONENTS;
@@ -84,7 +84,7 @@ impl StateBuf {
 
     /// A pointer `off` bytes into the part of the state the library uses (reduced into it,
     /// aligned down for `T`). The rest of the `GMMVI_STATE_SIZE` bytes is never referenced by
-    /// the library, so outputs there are accepted (by design of `disjoint` in src/ffi/raw.rs).
+    /// the library, so outputs there are accepted (by design of `disjoint` in ffi/src/raw.rs).
     pub fn inside<T>(&self, off: u16) -> *mut T {
         let a = align_of::<T>();
         let max = state_bytes_used() - size_of::<T>();

@@ -37,7 +37,7 @@ fn header_for_dim_8(dir: &Path) -> PathBuf {
     let mut cargo = Command::new(env!("CARGO"));
     cargo
         .current_dir(root())
-        .args(["check", "--lib", "-p", "gmmvi", "--features", "ffi", "--target-dir"])
+        .args(["check", "--lib", "-p", "gmmvi-abi", "--target-dir"])
         .arg(dir.join("target"))
         .env("GMMVI_DIM", "8")
         .env("GMMVI_HEADER_OUT", &header);
@@ -47,7 +47,7 @@ fn header_for_dim_8(dir: &Path) -> PathBuf {
 
 #[test]
 fn a_header_of_another_build_gets_abi_mismatch() {
-    if gmmvi::ffi::GMMVI_DIM != 7 {
+    if gmmvi_abi::GMMVI_DIM != 7 {
         eprintln!("skipped: needs the default GMMVI_DIM = 7");
         return;
     }

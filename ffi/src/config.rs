@@ -15,10 +15,10 @@ use super::{
     GMMVI_DIM, GMMVI_HISTORY, GMMVI_MAX_COMPONENTS, GMMVI_SAMPLES_PER_COMPONENT, GMMVI_STORE_CAPACITY, gmmvi_config,
     gmmvi_real,
 };
-use crate::config::{Config, ParseError, SampleSelector};
-use crate::error::Error;
-use crate::model::Gmm;
-use crate::real::Real;
+use core_gmmvi::config::{Config, ParseError, SampleSelector};
+use core_gmmvi::error::Error;
+use core_gmmvi::model::Gmm;
+use core_gmmvi::real::Real;
 
 /// Longest `overrides` / `gmmvi_config_parse` text read, in bytes (without the NUL).
 pub(super) const MAX_TEXT: usize = 4096;

@@ -49,7 +49,7 @@ fn check_output(out: &str) -> Vec<String> {
 }
 
 fn default_sizes() -> bool {
-    if gmmvi::ffi::GMMVI_DIM != 7 {
+    if gmmvi_abi::GMMVI_DIM != 7 {
         eprintln!("skipped: the examples need the default GMMVI_DIM = 7");
         return false;
     }

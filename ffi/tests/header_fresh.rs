@@ -1,6 +1,7 @@
-//! The checked-in `include/gmmvi.h` is what `build.rs` generates from the current `src/ffi/`
-//! (for the default sizes, the ones the checked-in header states).
-use gmmvi::ffi::*;
+//! The checked-in `include/gmmvi.h` (at the repository's top level) is what `build.rs`
+//! generates from the current `src/` (for the default sizes, the ones the checked-in header
+//! states).
+use gmmvi_abi::*;
 
 #[test]
 fn header_in_include_is_fresh() {
@@ -11,13 +12,13 @@ fn header_in_include_is_fresh() {
         return;
     }
     let fresh = include_str!(concat!(env!("OUT_DIR"), "/gmmvi.h"));
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/include/gmmvi.h");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../include/gmmvi.h");
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     if committed != fresh {
         let line = committed.lines().zip(fresh.lines()).position(|(a, b)| a != b);
         panic!(
             "include/gmmvi.h is stale (first difference at line {}): regenerate it with\n  \
-             GMMVI_HEADER_OUT=$PWD/include/gmmvi.h cargo build --features ffi",
+             GMMVI_HEADER_OUT=$PWD/include/gmmvi.h cargo build -p gmmvi-ffi",
             line.map_or(committed.lines().count().min(fresh.lines().count()), |l| l) + 1
         );
     }

@@ -1,4 +1,8 @@
-//! The C ABI (feature `ffi`; `include/gmmvi.h` is generated from this file by `build.rs`).
+//! The C ABI of the `gmmvi` core: the `#[no_mangle]` functions, types and build-time sizes
+//! behind `include/gmmvi.h` (generated from this file by `build.rs`), as a Rust library. The
+//! package `gmmvi-ffi` (`ffi/staticlib/`) links it into `libgmmvi.a` for C and C++ programs,
+//! hosted or bare-metal; the tests and the fuzzer call it from Rust. It never allocates and
+//! needs nothing from the C library but `memcpy`, `memset`, `memmove` and `memcmp`.
 //!
 //! C cannot instantiate const generics, so the ABI exposes one optimiser type whose sizes are
 //! fixed at build time ([`GMMVI_DIM`], [`GMMVI_MAX_COMPONENTS`], ... from the `GMMVI_*`
@@ -11,10 +15,11 @@
 //! the state valid whatever happens: a failed step keeps the last valid model. A callback that
 //! calls back into the same state gets [`gmmvi_status::GMMVI_BUSY`].
 //!
-//! This is the only module of the crate with `unsafe` code: the entry points here and the
-//! state access, pointer checks and callback adapter in `raw.rs`; the configuration handling
-//! in `config.rs` is safe code.
-#![allow(unsafe_code)]
+//! With `gmmvi-ffi`'s panic handler, this crate holds all of the project's `unsafe` code (the
+//! core forbids it): the entry points here and the state access, pointer checks and callback
+//! adapter in `raw.rs`; the configuration handling in `config.rs` is safe code.
+#![no_std]
+#![deny(missing_docs)]
 #![allow(non_camel_case_types)]
 
 mod config;
@@ -23,14 +28,14 @@ mod raw;
 
 use core::ffi::{c_char, c_int, c_void};
 
-use crate::error::Error;
-use crate::optimizer::{StepReport, StopRule};
-use crate::real::Real;
+use core_gmmvi::error::Error;
+use core_gmmvi::optimizer::{StepReport, StopRule};
+use core_gmmvi::real::Real;
 
 include!(concat!(env!("OUT_DIR"), "/ffi_sizes.rs"));
 
 /// The optimiser type behind the ABI.
-type FfiOptimizer = crate::Optimizer<
+type FfiOptimizer = core_gmmvi::Optimizer<
     gmmvi_real,
     GMMVI_DIM,
     GMMVI_MAX_COMPONENTS,
@@ -420,7 +425,7 @@ pub unsafe fn gmmvi_config_from_codeword(codeword: *const c_char, out: *mut gmmv
 ///
 /// Stack: the optimiser is built in `s` (`Optimizer::new_in`: zeroed in place, then filled in
 /// field by field), so no state-sized temporary lands on the stack: at the default sizes
-/// `gmmvi_init` and `gmmvi_step` each run within 8 KiB on x86-64 (`tests/ffi_stack.rs`).
+/// `gmmvi_init` and `gmmvi_step` each run within 8 KiB on x86-64 (`ffi/tests/ffi_stack.rs`).
 ///
 /// On `GMMVI_BAD_CONFIG` (and every other failure after the state pointer and size checks),
 /// `gmmvi_last_error` names the field or key and what it must satisfy.
@@ -590,9 +595,9 @@ pub unsafe extern "C" fn gmmvi_sample(s: *mut gmmvi_state, out: *mut gmmvi_real,
         raw::check_out(out)?;
         raw::disjoint(out, len, s)?;
         let body = st.body();
-        let mut buf = [nalgebra::SVector::<gmmvi_real, GMMVI_DIM>::zeros(); crate::TARGET_BLOCK];
-        for first in (0..n).step_by(crate::TARGET_BLOCK) {
-            let b = (n - first).min(crate::TARGET_BLOCK);
+        let mut buf = [nalgebra::SVector::<gmmvi_real, GMMVI_DIM>::zeros(); core_gmmvi::TARGET_BLOCK];
+        for first in (0..n).step_by(core_gmmvi::TARGET_BLOCK) {
+            let b = (n - first).min(core_gmmvi::TARGET_BLOCK);
             body.opt.model().sample(&mut body.rng, &mut buf[..b]);
             for (i, x) in buf[..b].iter().enumerate() {
                 // SAFETY: rows `first + i < n` of an `n x D` buffer checked writable, aligned
@@ -627,10 +632,10 @@ pub unsafe extern "C" fn gmmvi_log_density(
         raw::check_in(x)?;
         raw::check_out(log_q)?;
         raw::disjoint(log_q, n, s)?;
-        let mut xs = [nalgebra::SVector::<gmmvi_real, GMMVI_DIM>::zeros(); crate::TARGET_BLOCK];
-        let mut lq = [0.0; crate::TARGET_BLOCK];
-        for first in (0..n).step_by(crate::TARGET_BLOCK) {
-            let b = (n - first).min(crate::TARGET_BLOCK);
+        let mut xs = [nalgebra::SVector::<gmmvi_real, GMMVI_DIM>::zeros(); core_gmmvi::TARGET_BLOCK];
+        let mut lq = [0.0; core_gmmvi::TARGET_BLOCK];
+        for first in (0..n).step_by(core_gmmvi::TARGET_BLOCK) {
+            let b = (n - first).min(core_gmmvi::TARGET_BLOCK);
             for (i, row) in xs[..b].iter_mut().enumerate() {
                 // SAFETY: row `first + i < n` of `x`, which the caller guarantees holds n·D
                 // readable values; checked non-null and aligned.
@@ -731,7 +736,7 @@ fn write_tail(body: &raw::Body, out: &mut [u8]) {
     }
     t[40..48].copy_from_slice(&body.last.elbo.to_bits().to_le_bytes());
     t[48..52].copy_from_slice(&body.last.target_error.to_le_bytes());
-    let sum = crate::checkpoint::fnv(&t[..52]);
+    let sum = core_gmmvi::checkpoint::fnv(&t[..52]);
     t[52..].copy_from_slice(&sum.to_le_bytes());
     if let Some(dst) = out.get_mut(..FFI_TAIL) {
         dst.copy_from_slice(&t);
@@ -739,13 +744,13 @@ fn write_tail(body: &raw::Body, out: &mut [u8]) {
 }
 
 /// The sample stream and the report fields of a tail written by `write_tail`.
-fn read_tail(t: &[u8]) -> Option<(crate::rng::Xoshiro256, f64, i32)> {
+fn read_tail(t: &[u8]) -> Option<(core_gmmvi::rng::Xoshiro256, f64, i32)> {
     let t: &[u8; FFI_TAIL] = t.try_into().ok()?;
     let word = |i: usize| t.get(i..i + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
-    if &t[..8] != FFI_TAIL_MAGIC || word(52)? != crate::checkpoint::fnv(&t[..52]) {
+    if &t[..8] != FFI_TAIL_MAGIC || word(52)? != core_gmmvi::checkpoint::fnv(&t[..52]) {
         return None;
     }
-    let rng = crate::rng::Xoshiro256::from_state([word(8)?, word(16)?, word(24)?, word(32)?])?;
+    let rng = core_gmmvi::rng::Xoshiro256::from_state([word(8)?, word(16)?, word(24)?, word(32)?])?;
     let err = i32::from_le_bytes(t.get(48..52)?.try_into().ok()?);
     Some((rng, f64::from_bits(word(40)?), err))
 }

@@ -8,8 +8,8 @@ use core::fmt::{self, Write as _};
 
 use super::gmmvi_status::{self, *};
 use super::{GMMVI_HISTORY, GMMVI_MAX_COMPONENTS, GMMVI_STORE_CAPACITY};
-use crate::config::{Config, ParseError, SampleSelector};
-use crate::error::Error;
+use core_gmmvi::config::{Config, ParseError, SampleSelector};
+use core_gmmvi::error::Error;
 
 /// Bytes of a message, without the NUL.
 pub(super) const DETAIL_LEN: usize = 200;
@@ -180,7 +180,7 @@ pub(super) fn parse_error(e: &ParseError<'_>) -> Msg {
 }
 
 /// The checks of `Optimizer::new` against the build's sizes, with the sizes in the message.
-pub(super) fn check_fits<T: crate::Real>(c: &Config<T>) -> Result<(), Fail> {
+pub(super) fn check_fits<T: core_gmmvi::Real>(c: &Config<T>) -> Result<(), Fail> {
     let need = c.history_needed();
     if need > GMMVI_HISTORY {
         // The largest `del_iters` whose history fits (the need grows with it).
@@ -222,8 +222,8 @@ mod tests {
 
     #[test]
     fn every_field_validate_names_has_a_c_name_and_a_requirement() {
-        // The `bad("…")` literals of Config::validate, read from its source.
-        let src = include_str!("../config.rs");
+        // The `bad("…")` literals of Config::validate, read from the core's source.
+        let src = include_str!("../../src/config.rs");
         let body = src.split("pub fn validate(&self)").nth(1).and_then(|s| s.split("\n    }\n").next()).unwrap();
         let mut n = 0;
         for part in body.split("bad(\"").skip(1) {

@@ -1,5 +1,5 @@
 //! The C++ wrapper `include/gmmvi.hpp`: the header alone compiles with the strictest flags a
-//! user may build with, and `tests/cpp/wrapper_test.cpp` (its checks against the C API) passes
+//! user may build with, and `ffi/tests/cpp/wrapper_test.cpp` (its checks against the C API) passes
 //! as C++17, under ASan and UBSan, as C++20 with the `std::span` overloads and, when Eigen is
 //! installed (`/usr/include/eigen3`, Debian/Ubuntu package `libeigen3-dev`), with the Eigen
 //! overloads.
@@ -33,7 +33,7 @@ fn eigen() -> bool {
 fn wrapper_test(name: &str, flags: &[&str], span: bool, eigen: bool) {
     let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let mut cxx = Command::new("c++");
-    cxx.current_dir(root()).args(STRICT).args(flags).args(["-Iinclude", "tests/cpp/wrapper_test.cpp"]).arg(lib());
+    cxx.current_dir(root()).args(STRICT).args(flags).args(["-Iinclude", "ffi/tests/cpp/wrapper_test.cpp"]).arg(lib());
     run(cxx.arg("-o").arg(&exe));
     let out = run(&mut Command::new(&exe));
     print!("{out}");

@@ -1,4 +1,4 @@
-// Checks of include/gmmvi.hpp against the C API it wraps (driven by tests/cpp_wrapper.rs):
+// Checks of include/gmmvi.hpp against the C API it wraps (driven by ffi/tests/cpp_wrapper.rs):
 // the same numbers as the C calls for the same seed, every kind of callable, the buffer
 // overloads and their size checks, save/restore, export/import, moves, Eigen and std::span.
 // Built with -fno-exceptions -fno-rtti; prints the number of checks and exits 1 on a failure.

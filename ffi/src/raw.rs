@@ -15,10 +15,10 @@ use super::{
     FfiOptimizer, GMMVI_DIM, GMMVI_STATE_ALIGN, GMMVI_STATE_SIZE, config, gmmvi_config, gmmvi_log_density_fn,
     gmmvi_real, gmmvi_report, gmmvi_state,
 };
-use crate::error::TargetError;
-use crate::model::Gmm;
-use crate::rng::Xoshiro256;
-use crate::target::Target;
+use core_gmmvi::error::TargetError;
+use core_gmmvi::model::Gmm;
+use core_gmmvi::rng::Xoshiro256;
+use core_gmmvi::target::Target;
 
 /// Marks an initialised state ("gmmvi", layout version 2).
 const MAGIC: u64 = u64::from_le_bytes(*b"gmmvi\0\0\x02");
@@ -243,7 +243,7 @@ impl StateMut<'_> {
     }
 
     /// Records why the call failed, for `gmmvi_last_error`, and returns its status.
-    pub fn fail(&self, e: crate::error::Error) -> gmmvi_status {
+    pub fn fail(&self, e: core_gmmvi::error::Error) -> gmmvi_status {
         let f = Fail::from(e);
         self.detail.set(&f.msg);
         f.status

@@ -3,8 +3,8 @@
 use std::process::Command;
 use std::ptr::null_mut;
 
-use gmmvi::ffi::gmmvi_status::GMMVI_OK;
-use gmmvi::ffi::*;
+use gmmvi_abi::gmmvi_status::GMMVI_OK;
+use gmmvi_abi::*;
 
 const PROBE: &str = "GMMVI_STACK_PROBE";
 const STEPS_KIB: [usize; 12] = [8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 384];
@@ -27,7 +27,7 @@ fn needed_kib(what: &str) -> Option<usize> {
 fn ffi_stack_needs_of_init_and_step() {
     let init = needed_kib("init").expect("gmmvi_init within 384 KiB of stack");
     let step = needed_kib("step").expect("gmmvi_step within 384 KiB of stack");
-    let used = gmmvi::ffi::state_bytes_used();
+    let used = gmmvi_abi::state_bytes_used();
     println!(
         "stack needed: gmmvi_init <= {init} KiB, gmmvi_step <= {step} KiB (state {GMMVI_STATE_SIZE} B, {used} B used)"
     );
@@ -52,7 +52,7 @@ fn ffi_stack_child() {
     if what == "step" {
         assert_eq!(init(), GMMVI_OK);
     }
-    let call: Box<dyn FnOnce() -> gmmvi::ffi::gmmvi_status + Send> =
+    let call: Box<dyn FnOnce() -> gmmvi_abi::gmmvi_status + Send> =
         if what == "init" { Box::new(init) } else { Box::new(step) };
     let st = std::thread::Builder::new().stack_size(kib << 10).spawn(call).expect("spawn").join().expect("join");
     assert_eq!(st, GMMVI_OK);

@@ -8,8 +8,8 @@
 use std::ffi::{CStr, c_int, c_void};
 use std::ptr::{null, null_mut};
 
-use gmmvi::ffi::gmmvi_status::{self, *};
-use gmmvi::ffi::*;
+use gmmvi_abi::gmmvi_status::{self, *};
+use gmmvi_abi::*;
 
 const D: usize = GMMVI_DIM;
 type R = gmmvi_real;
