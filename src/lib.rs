@@ -80,7 +80,8 @@
 //! and the feature; the firmware in `firmware/` is built this way (62 KiB of flash instead of
 //! 79). `std` adds the threaded executor.
 //!
-//! The C ABI (`libgmmvi.a`, `include/gmmvi.h`) is the separate crate `gmmvi-ffi` in `ffi/`.
+//! The C ABI (`include/gmmvi.h`) is the workspace crate `gmmvi-abi` in `ffi/`; the crate
+//! `gmmvi-ffi` in `ffi/staticlib/` builds it into `libgmmvi.a`.
 //!
 //! ## Failure handling
 //! No function panics on any input. A target error aborts the step and keeps the model; a

@@ -26,5 +26,5 @@ export MIRIFLAGS="${MIRIFLAGS--Zmiri-tree-borrows}"
 tests=(--test ffi_miri --test ffi_abi)
 # libm/force-soft-floats: libm's x86 `sqrt` is inline assembly, which Miri cannot run; the
 # software `sqrt` is correctly rounded too (same bits). A feature of a dependency, set for this
-# run only: ffi/Cargo.toml is unchanged.
+# run only: the crate's manifest is unchanged.
 cargo +nightly miri test -p gmmvi-abi --features libm/force-soft-floats "${tests[@]}" -- "$@"

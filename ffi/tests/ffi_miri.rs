@@ -1,4 +1,4 @@
-//! Every `unsafe` block of `src/ffi/` with the least work, for Miri (`ci/miri.sh`): pointer,
+//! Every `unsafe` block of `ffi/src/` with the least work, for Miri (`tests/miri.sh`): pointer,
 //! size and alignment checks, init, one cheap `gmmvi_step` (with a re-entrant call and a
 //! failing callback), sample, log_density, stats, get_component, save/restore,
 //! export/import, the config functions and status strings. Also a plain test under `cargo
