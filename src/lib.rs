@@ -121,7 +121,7 @@ pub use bounds::Bounds;
 pub use config::Config;
 pub use error::{Error, TargetError};
 pub use model::{Gmm, SubGmm};
-pub use optimizer::{Optimizer, RunSummary, StepReport, StopReason, StopRule};
+pub use optimizer::{Optimizer, Optimizer7x8, RunSummary, SmallOptimizer, StepReport, StopReason, StopRule};
 #[cfg(feature = "std")]
 pub use parallel::Threads;
 pub use parallel::{Parallel, Serial};

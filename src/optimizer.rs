@@ -165,6 +165,101 @@ pub struct Optimizer<
     more: MoreWorkspace<DIM, MORE_FEATURES>,
 }
 
+/// Capacities for a small problem on a host, of any dimension `DIM`: up to 8 components, 4096
+/// stored samples, 64 stored Gaussians and 256 history columns, which hold the defaults of the
+/// presets (`n_des = 100`, `del_iters = 100`). About 380 KB for `f64` at `DIM = 2`: box it.
+///
+/// ```
+/// use gmmvi::{Config, Gmm, SmallOptimizer, StopRule, Target, TargetError};
+/// use nalgebra::{SMatrix, SVector};
+///
+/// /// exp(−|x − 1|²/2): a unit Gaussian at (1, 1, 1) without its normaliser.
+/// struct Bowl;
+/// impl Target<f64, 3> for Bowl {
+///     fn log_density(&mut self, x: &[SVector<f64, 3>], lp: &mut [f64]) -> Result<(), TargetError> {
+///         for (xi, l) in x.iter().zip(lp) {
+///             *l = -(xi - SVector::repeat(1.0)).norm_squared() / 2.0;
+///         }
+///         Ok(())
+///     }
+///     fn log_density_with_grad(
+///         &mut self,
+///         x: &[SVector<f64, 3>],
+///         lp: &mut [f64],
+///         grad: &mut [SVector<f64, 3>],
+///     ) -> Result<(), TargetError> {
+///         for ((xi, l), g) in x.iter().zip(lp).zip(grad) {
+///             *g = SVector::repeat(1.0) - xi;
+///             *l = -g.norm_squared() / 2.0;
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let mut init = Gmm::new();
+/// init.add_component(1.0, SVector::zeros(), &(SMatrix::identity() * 4.0))?;
+/// let mut opt = Box::new(SmallOptimizer::<f64, 3>::new(&Config::samtrux(), init, 7)?);
+/// opt.run(&mut Bowl, &StopRule::iterations(60), |_| {})?;
+/// let log_z = 1.5 * core::f64::consts::TAU.ln();
+/// assert!((opt.estimate_elbo(&mut Bowl, 2000)? - log_z).abs() < 1e-2); // ELBO → log Z
+/// # Ok::<(), gmmvi::Error>(())
+/// ```
+pub type SmallOptimizer<T, const DIM: usize> = Optimizer<T, DIM, 8, 4096, 64, 256>;
+
+/// The sizes of `libgmmvi.a`'s default build (`include/gmmvi.h`), which the Cortex-M4F C
+/// firmware runs: dimension 7 (a 7-joint arm), up to 8 components, 320 stored samples,
+/// 24 stored Gaussians and 16 history columns; the C library uses it with `f32`. A preset
+/// needs fitting to these sizes, as `gmmvi_config_default` does: 20 new samples per component,
+/// at most as many reused, and `del_iters ≤ 10`.
+///
+/// ```
+/// use gmmvi::{Config, Error, Gmm, Optimizer7x8, StopRule, Target, TargetError};
+/// use nalgebra::{SMatrix, SVector};
+///
+/// /// A unit Gaussian at the origin without its normaliser.
+/// struct Bowl;
+/// impl Target<f32, 7> for Bowl {
+///     fn log_density(&mut self, x: &[SVector<f32, 7>], lp: &mut [f32]) -> Result<(), TargetError> {
+///         for (xi, l) in x.iter().zip(lp) {
+///             *l = -xi.norm_squared() / 2.0;
+///         }
+///         Ok(())
+///     }
+///     fn log_density_with_grad(
+///         &mut self,
+///         x: &[SVector<f32, 7>],
+///         lp: &mut [f32],
+///         grad: &mut [SVector<f32, 7>],
+///     ) -> Result<(), TargetError> {
+///         for ((xi, l), g) in x.iter().zip(lp).zip(grad) {
+///             *l = -xi.norm_squared() / 2.0;
+///             *g = -xi;
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// type Opt = Optimizer7x8<f32>;
+/// // Within the C library's state (GMMVI_STATE_SIZE).
+/// assert!(size_of::<Opt>() <= 58_240);
+/// let mut cfg = Config::samtrux();
+/// cfg.samples.desired_samples_per_component = 20;
+/// cfg.samples.reuse_ratio = 1.0;
+/// cfg.adapt.del_iters = 10;
+/// cfg.adapt.max_components = 8;
+/// let mut init = Gmm::new();
+/// init.add_component(1.0, SVector::repeat(0.5), &SMatrix::identity())?;
+/// // The presets' defaults do not fit: their deletion rule reads 166 history columns.
+/// let too_big = Opt::new(&Config::samtrux(), init.clone(), 7).map(|_| ());
+/// assert!(matches!(too_big, Err(Error::InvalidConfig { .. })));
+/// let mut opt = Box::new(Opt::new(&cfg, init, 7)?);
+/// opt.run(&mut Bowl, &StopRule::iterations(100), |_| {})?;
+/// let log_z = 3.5 * core::f32::consts::TAU.ln();
+/// assert!((opt.estimate_elbo(&mut Bowl, 2000)? - log_z).abs() < 5e-2); // ELBO → log Z
+/// # Ok::<(), gmmvi::Error>(())
+/// ```
+pub type Optimizer7x8<T> = Optimizer<T, 7, 8, 320, 24, 16>;
+
 /// Magic of the checkpoint format.
 const CHECKPOINT_MAGIC: &[u8; 8] = b"GMMVICKP";
 

@@ -34,7 +34,7 @@ use core_gmmvi::real::Real;
 
 include!(concat!(env!("OUT_DIR"), "/ffi_sizes.rs"));
 
-/// The optimiser type behind the ABI.
+/// The optimiser type behind the ABI (`gmmvi::Optimizer7x8<f32>` at the default sizes).
 type FfiOptimizer = core_gmmvi::Optimizer<
     gmmvi_real,
     GMMVI_DIM,
@@ -875,4 +875,20 @@ pub unsafe extern "C" fn gmmvi_import_model(s: *mut gmmvi_state, bytes: *const u
         let r = st.body().opt.import_model(b);
         r.map_err(|e| st.fail(e))
     })())
+}
+
+#[cfg(test)]
+mod tests {
+    use core::any::TypeId;
+
+    use super::*;
+
+    #[test]
+    fn the_default_build_is_the_cores_optimizer7x8() {
+        // The defaults of build.rs, which the checked-in header states.
+        let sizes = (GMMVI_DIM, GMMVI_MAX_COMPONENTS, GMMVI_STORE_CAPACITY, GMMVI_STORED_GAUSSIANS, GMMVI_HISTORY);
+        let defaults = sizes == (7, 8, 320, 24, 16) && GMMVI_REAL_BITS == 32;
+        let same = TypeId::of::<FfiOptimizer>() == TypeId::of::<core_gmmvi::Optimizer7x8<f32>>();
+        assert_eq!(same, defaults);
+    }
 }
