@@ -222,14 +222,9 @@ pub(super) fn to_config(c: &gmmvi_config, overrides: Option<&str>) -> Result<Cfg
             cfg.codeword().as_str()
         )));
     }
-    if c.max_components as usize > GMMVI_MAX_COMPONENTS {
-        return Err(Fail::config(format_args!(
-            "max_components = {}: at most GMMVI_MAX_COMPONENTS = {GMMVI_MAX_COMPONENTS} in this build",
-            c.max_components
-        )));
-    }
-    // The validated fields first, then the sizes of the build (`del_iters` matters only with
-    // adaptive components, and the history need saturates instead of overflowing).
+    // The validated fields first, then the sizes of the build (`max_components` as the
+    // overrides leave it; `del_iters` matters only with adaptive components, and the history
+    // need saturates instead of overflowing).
     cfg.validate()?;
     detail::check_fits(&cfg)?;
     Ok(cfg)

@@ -181,6 +181,12 @@ pub(super) fn parse_error(e: &ParseError<'_>) -> Msg {
 
 /// The checks of `Optimizer::new` against the build's sizes, with the sizes in the message.
 pub(super) fn check_fits<T: core_gmmvi::Real>(c: &Config<T>) -> Result<(), Fail> {
+    if c.adapt.max_components > GMMVI_MAX_COMPONENTS {
+        return Err(Fail::config(format_args!(
+            "max_components = {}: at most GMMVI_MAX_COMPONENTS = {GMMVI_MAX_COMPONENTS} in this build",
+            c.adapt.max_components
+        )));
+    }
     let need = c.history_needed();
     if need > GMMVI_HISTORY {
         // The largest `del_iters` whose history fits (the need grows with it).

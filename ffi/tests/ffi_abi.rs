@@ -294,6 +294,7 @@ fn ffi_bad_configs_are_rejected_and_leave_the_state_uninitialised() {
         ("overrides: tempreature=2: unknown key", Box::new(|c| c.overrides = c"tempreature=2".as_ptr())),
         ("the overrides start with SAMTRON", Box::new(|c| c.overrides = c"SAMTRON".as_ptr())),
         ("max_components = 9: at most GMMVI_MAX_COMPONENTS = 8", Box::new(|c| c.max_components = 9)),
+        ("max_components = 45: at most GMMVI_MAX_COMPONENTS = 8", Box::new(|c| c.overrides = c"max_k=45".as_ptr())),
     ];
     for (why, f) in &bad {
         assert_eq!(init(&mut s, &two_modes_config(), 1), GMMVI_OK);
@@ -438,6 +439,12 @@ fn ffi_config_parse_explains_and_truncates() {
     assert_eq!(msg, "del_iters");
     let (st, _, msg) = parse(c"SAMTRUX del_iters=5", 256);
     assert_eq!((st, msg.as_str()), (GMMVI_OK, ""));
+    // More components than the build holds: refused by the parser, as gmmvi_init would.
+    let (st, _, msg) = parse(c"ZAMTRUX,max_k=45", 256);
+    assert_eq!(
+        (st, msg.as_str()),
+        (GMMVI_BAD_CONFIG, "max_components = 45: at most GMMVI_MAX_COMPONENTS = 8 in this build")
+    );
 }
 
 /// A header of another build: the fingerprint differs and every size-dependent entry point
