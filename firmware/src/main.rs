@@ -79,14 +79,36 @@ const MIN_FRACTION_PER_GOAL: usize = CHECK_SAMPLES / 10;
 const GOALS: [[f32; 2]; 2] = [[3.0, 3.0], [3.0, -3.0]];
 const LIK_STD: f32 = 0.05;
 
-/// End effector of joint angles `q`; fills the absolute link angles `phi`.
-fn forward(q: &SVector<f32, D>, phi: &mut [f32; D]) -> (f32, f32) {
+/// `(sin a, cos a)` in `f32` arithmetic: reduction by π/2 in two parts (Cody & Waite), then
+/// Taylor polynomials on `[−π/4, π/4]`. `libm::sinf` reduces in `f64`, which this FPU runs in
+/// software; link angles are small, and beyond `|a| ≈ 10⁴` (a log density far below any
+/// sample's) the reduction loses accuracy but stays finite.
+fn sin_cos(a: f32) -> (f32, f32) {
+    const PI_2_HI: f32 = 1.570_312_5; // 8 significant bits: n · PI_2_HI is exact
+    const PI_2_LO: f32 = 4.838_267_9e-4; // π/2 − PI_2_HI
+    let n = a * core::f32::consts::FRAC_2_PI;
+    let n = if n >= 0.0 { (n + 0.5) as i32 } else { (n - 0.5) as i32 };
+    let x = (a - n as f32 * PI_2_HI) - n as f32 * PI_2_LO;
+    let x2 = x * x;
+    let s = x * (1.0 + x2 * (-1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (1.0 / 362_880.0)))));
+    let c = 1.0
+        + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (1.0 / 40_320.0 + x2 * (-1.0 / 3_628_800.0)))));
+    match n & 3 {
+        0 => (s, c),
+        1 => (c, -s),
+        2 => (-s, -c),
+        _ => (-c, s),
+    }
+}
+
+/// End effector of joint angles `q`; fills the sines and cosines of the absolute link angles.
+fn forward(q: &SVector<f32, D>, sin: &mut [f32; D], cos: &mut [f32; D]) -> (f32, f32) {
     let (mut a, mut x, mut y) = (0.0f32, 0.0f32, 0.0f32);
     for i in 0..D {
         a += q[i];
-        phi[i] = a;
-        x += libm::cosf(a);
-        y += libm::sinf(a);
+        (sin[i], cos[i]) = sin_cos(a);
+        x += cos[i];
+        y += sin[i];
     }
     (x, y)
 }
@@ -97,8 +119,8 @@ struct Arm;
 impl Arm {
     fn eval(q: &SVector<f32, D>, grad: Option<&mut SVector<f32, D>>) -> f32 {
         let inv_var = 1.0 / (LIK_STD * LIK_STD);
-        let mut phi = [0.0f32; D];
-        let (ex, ey) = forward(q, &mut phi);
+        let (mut sin, mut cos) = ([0.0f32; D], [0.0f32; D]);
+        let (ex, ey) = forward(q, &mut sin, &mut cos);
         let prior = -0.5 * q.norm_squared();
         let mut l = [0.0f32; 2];
         for (lg, goal) in l.iter_mut().zip(GOALS) {
@@ -118,8 +140,8 @@ impl Arm {
             }
             let (mut tail_sin, mut tail_cos) = (0.0f32, 0.0f32);
             for j in (0..D).rev() {
-                tail_sin += libm::sinf(phi[j]);
-                tail_cos += libm::cosf(phi[j]);
+                tail_sin += sin[j];
+                tail_cos += cos[j];
                 g[j] = -q[j] - gx * tail_sin + gy * tail_cos;
             }
         }
@@ -128,8 +150,8 @@ impl Arm {
 
     /// Index of the goal within `REACH_RADIUS` of the end effector of `q`.
     fn goal_reached(q: &SVector<f32, D>) -> Option<usize> {
-        let mut phi = [0.0f32; D];
-        let (ex, ey) = forward(q, &mut phi);
+        let (mut sin, mut cos) = ([0.0f32; D], [0.0f32; D]);
+        let (ex, ey) = forward(q, &mut sin, &mut cos);
         GOALS.iter().position(|g| {
             let (dx, dy) = (ex - g[0], ey - g[1]);
             dx * dx + dy * dy <= REACH_RADIUS * REACH_RADIUS
@@ -434,8 +456,8 @@ fn use_the_model(opt: &Opt, clock: &mut Stopwatch) -> ([usize; 2], u32, u32) {
         for v in x.iter() {
             print_fixed(*v);
         }
-        let mut phi = [0.0; D];
-        let (ex, ey) = forward(x, &mut phi);
+        let (mut sin, mut cos) = ([0.0; D], [0.0; D]);
+        let (ex, ey) = forward(x, &mut sin, &mut cos);
         hprint!("] -> (");
         print_fixed(ex);
         print_fixed(ey);
