@@ -577,8 +577,10 @@ pub unsafe extern "C" fn gmmvi_run(
     })())
 }
 
-/// Draws `n` points from the fitted mixture into `out` (`n x GMMVI_DIM`, row-major). Uses a
-/// random stream of its own: sampling does not change the optimisation.
+/// Draws `n` points from the fitted model into `out` (`n x GMMVI_DIM`, row-major): with bounds
+/// (`gmmvi_set_bounds`, or an imported bounded model) the mixture's draws mapped into them, so
+/// every point lies strictly inside. Uses a random stream of its own: sampling does not change
+/// the optimisation.
 ///
 /// # Safety
 /// `s` is NULL or a state given to `gmmvi_init`; `out` is NULL (only with `n == 0`) or valid
@@ -598,7 +600,7 @@ pub unsafe extern "C" fn gmmvi_sample(s: *mut gmmvi_state, out: *mut gmmvi_real,
         let mut buf = [nalgebra::SVector::<gmmvi_real, GMMVI_DIM>::zeros(); core_gmmvi::TARGET_BLOCK];
         for first in (0..n).step_by(core_gmmvi::TARGET_BLOCK) {
             let b = (n - first).min(core_gmmvi::TARGET_BLOCK);
-            body.opt.model().sample(&mut body.rng, &mut buf[..b]);
+            body.opt.sample(&mut body.rng, &mut buf[..b]);
             for (i, x) in buf[..b].iter().enumerate() {
                 // SAFETY: rows `first + i < n` of an `n x D` buffer checked writable, aligned
                 // and outside the state.
@@ -609,8 +611,9 @@ pub unsafe extern "C" fn gmmvi_sample(s: *mut gmmvi_state, out: *mut gmmvi_real,
     })())
 }
 
-/// Writes `log q(x_i)` of the fitted mixture for `n` points `x` (`n x GMMVI_DIM`, row-major)
-/// to `log_q[i]`.
+/// Writes `log q(x_i)` of the fitted model for `n` points `x` (`n x GMMVI_DIM`, row-major)
+/// to `log_q[i]`: with bounds the density of the mapped mixture (the change of variables
+/// included), `-INFINITY` for a point on or outside the bounds.
 ///
 /// # Safety
 /// `s` is NULL or a state given to `gmmvi_init`; `x` and `log_q` are NULL (only with `n == 0`)
@@ -641,7 +644,7 @@ pub unsafe extern "C" fn gmmvi_log_density(
                 // readable values; checked non-null and aligned.
                 *row = unsafe { raw::read_row(x, first + i) };
             }
-            body.opt.model().log_density_many(&xs[..b], &mut lq[..b]);
+            body.opt.log_density_many(&xs[..b], &mut lq[..b]);
             for (i, v) in lq[..b].iter().enumerate() {
                 // SAFETY: index `first + i < n`, checked writable, aligned, outside the state.
                 unsafe { log_q.add(first + i).write(*v) };
@@ -833,10 +836,11 @@ pub unsafe extern "C" fn gmmvi_restore(s: *mut gmmvi_state, bytes: *const u8, le
     })())
 }
 
-/// Writes the fitted mixture alone in the portable model format (scalars as little-endian
-/// `f64` whatever `gmmvi_real` is) to `out` (`cap` bytes) and its length to `*written`; a
-/// firmware build imports it with `gmmvi_import_model`. If `cap` is too small:
-/// `GMMVI_BUFFER_TOO_SMALL` with the size needed in `*written`.
+/// Writes the fitted model in the portable model format (scalars as little-endian `f64`
+/// whatever `gmmvi_real` is) to `out` (`cap` bytes) and its length to `*written`; a firmware
+/// build imports it with `gmmvi_import_model`. Without bounds it is the mixture alone (format
+/// version 1); with bounds the mixture over the unconstrained space and the bounds (version 2).
+/// If `cap` is too small: `GMMVI_BUFFER_TOO_SMALL` with the size needed in `*written`.
 ///
 /// # Safety
 /// As `gmmvi_save`.
@@ -852,16 +856,16 @@ pub unsafe extern "C" fn gmmvi_export_model(
         let body = unsafe { raw::state_ref(s) }?;
         // SAFETY: the caller's buffers per the contract.
         let (buf, len) = unsafe { raw::out_bytes(s, out, cap, written) }?;
-        let q = body.opt.model();
-        *len = q.export_size();
-        q.export(buf).map(|_| ()).map_err(gmmvi_status::from)
+        *len = body.opt.export_model_size();
+        body.opt.export_model(buf).map(|_| ()).map_err(gmmvi_status::from)
     })())
 }
 
 /// Replaces the model of an initialised state by an exported one (from any build with the same
 /// `GMMVI_DIM`, `f32` or `f64`, at most `GMMVI_MAX_COMPONENTS` components) and restarts the
 /// per-component optimiser state; `gmmvi_sample` and `gmmvi_log_density` then use it, and
-/// `gmmvi_step` continues fitting from it. On error the state is unchanged.
+/// `gmmvi_step` continues fitting from it. A model exported with bounds also sets the bounds;
+/// one without keeps the state's. On error the state is unchanged.
 ///
 /// # Safety
 /// As `gmmvi_restore`.
