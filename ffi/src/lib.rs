@@ -881,6 +881,129 @@ pub unsafe extern "C" fn gmmvi_import_model(s: *mut gmmvi_state, bytes: *const u
     })())
 }
 
+// Bounds and retarget: the target's support per coordinate, and a moved goal.
+
+/// Declares the target's support: `lo[i] < x_i < hi[i]` for every coordinate (`dim` values
+/// each, `dim == GMMVI_DIM`); `-INFINITY` / `INFINITY` leave that side open, all open is the
+/// default (no bounds). The model stays in the unconstrained space (`gmmvi_get_component`
+/// reads it there; a two-sided coordinate maps `y = 0` to the middle of the interval); the
+/// callback is only called with points strictly inside, and `gmmvi_sample`,
+/// `gmmvi_log_density` and `gmmvi_export_model` then work in the bounded space. Forgets the
+/// stored samples (their values belong to the old support); everything else is kept.
+///
+/// `GMMVI_INVALID_ARGUMENT` for `dim != GMMVI_DIM`, a NaN, `lo[i] >= hi[i]` (also `lo[i] =
+/// INFINITY` or `hi[i] = -INFINITY`), a width `hi[i] - lo[i]` that overflows or an interval
+/// without a representable value strictly inside; `gmmvi_last_error` then names the
+/// coordinate, and the state is unchanged.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`; `lo` and `hi` are NULL or valid for reading
+/// `dim` values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_set_bounds(
+    s: *mut gmmvi_state,
+    lo: *const gmmvi_real,
+    hi: *const gmmvi_real,
+    dim: usize,
+) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let mut st = unsafe { raw::state_mut(s) }?;
+        raw::check_in(lo)?;
+        raw::check_in(hi)?;
+        if dim != GMMVI_DIM {
+            let msg = detail::Msg::of(format_args!("dim = {dim}: bounds need GMMVI_DIM = {GMMVI_DIM} values"));
+            return Err(st.fail(detail::Fail { status: GMMVI_INVALID_ARGUMENT, msg }));
+        }
+        raw::disjoint(lo, GMMVI_DIM, s)?;
+        raw::disjoint(hi, GMMVI_DIM, s)?;
+        let (mut l, mut h) = ([0.0; GMMVI_DIM], [0.0; GMMVI_DIM]);
+        for i in 0..GMMVI_DIM {
+            // SAFETY: index `i < dim`; checked non-null, aligned and outside the state, and the
+            // caller guarantees `dim` readable values.
+            unsafe { (l[i], h[i]) = (lo.add(i).read(), hi.add(i).read()) };
+        }
+        match core_gmmvi::Bounds::new(&l, &h) {
+            Ok(b) => {
+                let r = st.body().opt.set_bounds(&b);
+                r.map_err(|e| st.fail(e))
+            }
+            Err(e) => Err(st.fail(bounds_fail(&l, &h, e))),
+        }
+    })())
+}
+
+/// The message for rejected bounds: the first coordinate that is invalid on its own.
+fn bounds_fail(l: &[gmmvi_real; GMMVI_DIM], h: &[gmmvi_real; GMMVI_DIM], e: Error) -> detail::Fail {
+    let open = core_gmmvi::Bounds::<gmmvi_real, GMMVI_DIM>::unbounded();
+    let bad = (0..GMMVI_DIM).find_map(|i| {
+        let (mut lo, mut hi) = (*open.lower(), *open.upper());
+        (lo[i], hi[i]) = (l[i], h[i]);
+        core_gmmvi::Bounds::<gmmvi_real, GMMVI_DIM>::new(&lo, &hi).err().map(|e| (i, e))
+    });
+    let msg = match bad {
+        Some((i, e)) => detail::Msg::of(format_args!("bounds of coordinate {i} (lo = {}, hi = {}): {e}", l[i], h[i])),
+        None => detail::Msg::of(format_args!("{e}")),
+    };
+    detail::Fail { status: GMMVI_INVALID_ARGUMENT, msg }
+}
+
+/// Writes the bounds in use (`gmmvi_set_bounds`, or those of an imported model) to `lo` and
+/// `hi` (`dim == GMMVI_DIM` values each; `-INFINITY` / `INFINITY` for an open side; all open
+/// without bounds). `GMMVI_INVALID_ARGUMENT` for another `dim` or overlapping outputs.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`; `lo` and `hi` are NULL or valid for writing
+/// `dim` values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_get_bounds(
+    s: *const gmmvi_state,
+    lo: *mut gmmvi_real,
+    hi: *mut gmmvi_real,
+    dim: usize,
+) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let body = unsafe { raw::state_ref(s) }?;
+        raw::check_out(lo)?;
+        raw::check_out(hi)?;
+        if dim != GMMVI_DIM {
+            return Err(GMMVI_INVALID_ARGUMENT);
+        }
+        raw::disjoint(lo, GMMVI_DIM, s)?;
+        raw::disjoint(hi, GMMVI_DIM, s)?;
+        let bytes = GMMVI_DIM * size_of::<gmmvi_real>();
+        if lo.addr() < hi.addr().saturating_add(bytes) && hi.addr() < lo.addr().saturating_add(bytes) {
+            return Err(GMMVI_INVALID_ARGUMENT);
+        }
+        let b = body.opt.bounds();
+        for (i, (l, h)) in b.lower().iter().zip(b.upper()).enumerate() {
+            // SAFETY: index `i < dim`; both checked non-null, aligned, outside the state and
+            // apart, and the caller guarantees `dim` writable values each.
+            unsafe { (lo.add(i).write(*l), hi.add(i).write(*h)) };
+        }
+        Ok(())
+    })())
+}
+
+/// The target changed (e.g. its goal moved; pass the new callback to the next `gmmvi_step`):
+/// keeps the model, the bounds, the prior, every random stream and the counters, and forgets
+/// what belongs to the old target: the stored samples, the reward and weight histories and
+/// every step-size adaptation, so the next step proceeds as from a fresh start at the current
+/// model. Deterministic like every other call.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_retarget(s: *mut gmmvi_state) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let mut st = unsafe { raw::state_mut(s) }?;
+        st.body().opt.retarget();
+        Ok(())
+    })())
+}
+
 #[cfg(test)]
 mod tests {
     use core::any::TypeId;
