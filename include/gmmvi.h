@@ -502,8 +502,10 @@ gmmvi_status gmmvi_run(struct gmmvi_state *s,
                        struct gmmvi_report *report);
 
 /**
- * Draws `n` points from the fitted mixture into `out` (`n x GMMVI_DIM`, row-major). Uses a
- * random stream of its own: sampling does not change the optimisation.
+ * Draws `n` points from the fitted model into `out` (`n x GMMVI_DIM`, row-major): with bounds
+ * (`gmmvi_set_bounds`, or an imported bounded model) the mixture's draws mapped into them, so
+ * every point lies strictly inside. Uses a random stream of its own: sampling does not change
+ * the optimisation.
  *
  * # Safety
  * `s` is NULL or a state given to `gmmvi_init`; `out` is NULL (only with `n == 0`) or valid
@@ -512,8 +514,9 @@ gmmvi_status gmmvi_run(struct gmmvi_state *s,
 gmmvi_status gmmvi_sample(struct gmmvi_state *s, gmmvi_real *out, size_t n);
 
 /**
- * Writes `log q(x_i)` of the fitted mixture for `n` points `x` (`n x GMMVI_DIM`, row-major)
- * to `log_q[i]`.
+ * Writes `log q(x_i)` of the fitted model for `n` points `x` (`n x GMMVI_DIM`, row-major)
+ * to `log_q[i]`: with bounds the density of the mapped mixture (the change of variables
+ * included), `-INFINITY` for a point on or outside the bounds.
  *
  * # Safety
  * `s` is NULL or a state given to `gmmvi_init`; `x` and `log_q` are NULL (only with `n == 0`)
@@ -582,10 +585,11 @@ gmmvi_status gmmvi_save(const struct gmmvi_state *s, uint8_t *out, size_t cap, s
 gmmvi_status gmmvi_restore(struct gmmvi_state *s, const uint8_t *bytes, size_t len);
 
 /**
- * Writes the fitted mixture alone in the portable model format (scalars as little-endian
- * `f64` whatever `gmmvi_real` is) to `out` (`cap` bytes) and its length to `*written`; a
- * firmware build imports it with `gmmvi_import_model`. If `cap` is too small:
- * `GMMVI_BUFFER_TOO_SMALL` with the size needed in `*written`.
+ * Writes the fitted model in the portable model format (scalars as little-endian `f64`
+ * whatever `gmmvi_real` is) to `out` (`cap` bytes) and its length to `*written`; a firmware
+ * build imports it with `gmmvi_import_model`. Without bounds it is the mixture alone (format
+ * version 1); with bounds the mixture over the unconstrained space and the bounds (version 2).
+ * If `cap` is too small: `GMMVI_BUFFER_TOO_SMALL` with the size needed in `*written`.
  *
  * # Safety
  * As `gmmvi_save`.
@@ -599,12 +603,62 @@ gmmvi_status gmmvi_export_model(const struct gmmvi_state *s,
  * Replaces the model of an initialised state by an exported one (from any build with the same
  * `GMMVI_DIM`, `f32` or `f64`, at most `GMMVI_MAX_COMPONENTS` components) and restarts the
  * per-component optimiser state; `gmmvi_sample` and `gmmvi_log_density` then use it, and
- * `gmmvi_step` continues fitting from it. On error the state is unchanged.
+ * `gmmvi_step` continues fitting from it. A model exported with bounds also sets the bounds;
+ * one without keeps the state's. On error the state is unchanged.
  *
  * # Safety
  * As `gmmvi_restore`.
  */
 gmmvi_status gmmvi_import_model(struct gmmvi_state *s, const uint8_t *bytes, size_t len);
+
+/**
+ * Declares the target's support: `lo[i] < x_i < hi[i]` for every coordinate (`dim` values
+ * each, `dim == GMMVI_DIM`); `-INFINITY` / `INFINITY` leave that side open, all open is the
+ * default (no bounds). The model stays in the unconstrained space (`gmmvi_get_component`
+ * reads it there; a two-sided coordinate maps `y = 0` to the middle of the interval); the
+ * callback is only called with points strictly inside, and `gmmvi_sample`,
+ * `gmmvi_log_density` and `gmmvi_export_model` then work in the bounded space. Forgets the
+ * stored samples (their values belong to the old support); everything else is kept.
+ *
+ * `GMMVI_INVALID_ARGUMENT` for `dim != GMMVI_DIM`, a NaN, `lo[i] >= hi[i]` (also `lo[i] =
+ * INFINITY` or `hi[i] = -INFINITY`), a width `hi[i] - lo[i]` that overflows or an interval
+ * without a representable value strictly inside; `gmmvi_last_error` then names the
+ * coordinate, and the state is unchanged.
+ *
+ * # Safety
+ * `s` is NULL or a state given to `gmmvi_init`; `lo` and `hi` are NULL or valid for reading
+ * `dim` values.
+ */
+gmmvi_status gmmvi_set_bounds(struct gmmvi_state *s,
+                              const gmmvi_real *lo,
+                              const gmmvi_real *hi,
+                              size_t dim);
+
+/**
+ * Writes the bounds in use (`gmmvi_set_bounds`, or those of an imported model) to `lo` and
+ * `hi` (`dim == GMMVI_DIM` values each; `-INFINITY` / `INFINITY` for an open side; all open
+ * without bounds). `GMMVI_INVALID_ARGUMENT` for another `dim` or overlapping outputs.
+ *
+ * # Safety
+ * `s` is NULL or a state given to `gmmvi_init`; `lo` and `hi` are NULL or valid for writing
+ * `dim` values.
+ */
+gmmvi_status gmmvi_get_bounds(const struct gmmvi_state *s,
+                              gmmvi_real *lo,
+                              gmmvi_real *hi,
+                              size_t dim);
+
+/**
+ * The target changed (e.g. its goal moved; pass the new callback to the next `gmmvi_step`):
+ * keeps the model, the bounds, the prior, every random stream and the counters, and forgets
+ * what belongs to the old target: the stored samples, the reward and weight histories and
+ * every step-size adaptation, so the next step proceeds as from a fresh start at the current
+ * model. Deterministic like every other call.
+ *
+ * # Safety
+ * `s` is NULL or a state given to `gmmvi_init`.
+ */
+gmmvi_status gmmvi_retarget(struct gmmvi_state *s);
 
 #ifdef __cplusplus
 }  // extern "C"

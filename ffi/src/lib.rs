@@ -577,8 +577,10 @@ pub unsafe extern "C" fn gmmvi_run(
     })())
 }
 
-/// Draws `n` points from the fitted mixture into `out` (`n x GMMVI_DIM`, row-major). Uses a
-/// random stream of its own: sampling does not change the optimisation.
+/// Draws `n` points from the fitted model into `out` (`n x GMMVI_DIM`, row-major): with bounds
+/// (`gmmvi_set_bounds`, or an imported bounded model) the mixture's draws mapped into them, so
+/// every point lies strictly inside. Uses a random stream of its own: sampling does not change
+/// the optimisation.
 ///
 /// # Safety
 /// `s` is NULL or a state given to `gmmvi_init`; `out` is NULL (only with `n == 0`) or valid
@@ -598,7 +600,7 @@ pub unsafe extern "C" fn gmmvi_sample(s: *mut gmmvi_state, out: *mut gmmvi_real,
         let mut buf = [nalgebra::SVector::<gmmvi_real, GMMVI_DIM>::zeros(); core_gmmvi::TARGET_BLOCK];
         for first in (0..n).step_by(core_gmmvi::TARGET_BLOCK) {
             let b = (n - first).min(core_gmmvi::TARGET_BLOCK);
-            body.opt.model().sample(&mut body.rng, &mut buf[..b]);
+            body.opt.sample(&mut body.rng, &mut buf[..b]);
             for (i, x) in buf[..b].iter().enumerate() {
                 // SAFETY: rows `first + i < n` of an `n x D` buffer checked writable, aligned
                 // and outside the state.
@@ -609,8 +611,9 @@ pub unsafe extern "C" fn gmmvi_sample(s: *mut gmmvi_state, out: *mut gmmvi_real,
     })())
 }
 
-/// Writes `log q(x_i)` of the fitted mixture for `n` points `x` (`n x GMMVI_DIM`, row-major)
-/// to `log_q[i]`.
+/// Writes `log q(x_i)` of the fitted model for `n` points `x` (`n x GMMVI_DIM`, row-major)
+/// to `log_q[i]`: with bounds the density of the mapped mixture (the change of variables
+/// included), `-INFINITY` for a point on or outside the bounds.
 ///
 /// # Safety
 /// `s` is NULL or a state given to `gmmvi_init`; `x` and `log_q` are NULL (only with `n == 0`)
@@ -641,7 +644,7 @@ pub unsafe extern "C" fn gmmvi_log_density(
                 // readable values; checked non-null and aligned.
                 *row = unsafe { raw::read_row(x, first + i) };
             }
-            body.opt.model().log_density_many(&xs[..b], &mut lq[..b]);
+            body.opt.log_density_many(&xs[..b], &mut lq[..b]);
             for (i, v) in lq[..b].iter().enumerate() {
                 // SAFETY: index `first + i < n`, checked writable, aligned, outside the state.
                 unsafe { log_q.add(first + i).write(*v) };
@@ -833,10 +836,11 @@ pub unsafe extern "C" fn gmmvi_restore(s: *mut gmmvi_state, bytes: *const u8, le
     })())
 }
 
-/// Writes the fitted mixture alone in the portable model format (scalars as little-endian
-/// `f64` whatever `gmmvi_real` is) to `out` (`cap` bytes) and its length to `*written`; a
-/// firmware build imports it with `gmmvi_import_model`. If `cap` is too small:
-/// `GMMVI_BUFFER_TOO_SMALL` with the size needed in `*written`.
+/// Writes the fitted model in the portable model format (scalars as little-endian `f64`
+/// whatever `gmmvi_real` is) to `out` (`cap` bytes) and its length to `*written`; a firmware
+/// build imports it with `gmmvi_import_model`. Without bounds it is the mixture alone (format
+/// version 1); with bounds the mixture over the unconstrained space and the bounds (version 2).
+/// If `cap` is too small: `GMMVI_BUFFER_TOO_SMALL` with the size needed in `*written`.
 ///
 /// # Safety
 /// As `gmmvi_save`.
@@ -852,16 +856,16 @@ pub unsafe extern "C" fn gmmvi_export_model(
         let body = unsafe { raw::state_ref(s) }?;
         // SAFETY: the caller's buffers per the contract.
         let (buf, len) = unsafe { raw::out_bytes(s, out, cap, written) }?;
-        let q = body.opt.model();
-        *len = q.export_size();
-        q.export(buf).map(|_| ()).map_err(gmmvi_status::from)
+        *len = body.opt.export_model_size();
+        body.opt.export_model(buf).map(|_| ()).map_err(gmmvi_status::from)
     })())
 }
 
 /// Replaces the model of an initialised state by an exported one (from any build with the same
 /// `GMMVI_DIM`, `f32` or `f64`, at most `GMMVI_MAX_COMPONENTS` components) and restarts the
 /// per-component optimiser state; `gmmvi_sample` and `gmmvi_log_density` then use it, and
-/// `gmmvi_step` continues fitting from it. On error the state is unchanged.
+/// `gmmvi_step` continues fitting from it. A model exported with bounds also sets the bounds;
+/// one without keeps the state's. On error the state is unchanged.
 ///
 /// # Safety
 /// As `gmmvi_restore`.
@@ -874,6 +878,129 @@ pub unsafe extern "C" fn gmmvi_import_model(s: *mut gmmvi_state, bytes: *const u
         let b = unsafe { raw::in_bytes(s, bytes, len) }?;
         let r = st.body().opt.import_model(b);
         r.map_err(|e| st.fail(e))
+    })())
+}
+
+// Bounds and retarget: the target's support per coordinate, and a moved goal.
+
+/// Declares the target's support: `lo[i] < x_i < hi[i]` for every coordinate (`dim` values
+/// each, `dim == GMMVI_DIM`); `-INFINITY` / `INFINITY` leave that side open, all open is the
+/// default (no bounds). The model stays in the unconstrained space (`gmmvi_get_component`
+/// reads it there; a two-sided coordinate maps `y = 0` to the middle of the interval); the
+/// callback is only called with points strictly inside, and `gmmvi_sample`,
+/// `gmmvi_log_density` and `gmmvi_export_model` then work in the bounded space. Forgets the
+/// stored samples (their values belong to the old support); everything else is kept.
+///
+/// `GMMVI_INVALID_ARGUMENT` for `dim != GMMVI_DIM`, a NaN, `lo[i] >= hi[i]` (also `lo[i] =
+/// INFINITY` or `hi[i] = -INFINITY`), a width `hi[i] - lo[i]` that overflows or an interval
+/// without a representable value strictly inside; `gmmvi_last_error` then names the
+/// coordinate, and the state is unchanged.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`; `lo` and `hi` are NULL or valid for reading
+/// `dim` values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_set_bounds(
+    s: *mut gmmvi_state,
+    lo: *const gmmvi_real,
+    hi: *const gmmvi_real,
+    dim: usize,
+) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let mut st = unsafe { raw::state_mut(s) }?;
+        raw::check_in(lo)?;
+        raw::check_in(hi)?;
+        if dim != GMMVI_DIM {
+            let msg = detail::Msg::of(format_args!("dim = {dim}: bounds need GMMVI_DIM = {GMMVI_DIM} values"));
+            return Err(st.fail(detail::Fail { status: GMMVI_INVALID_ARGUMENT, msg }));
+        }
+        raw::disjoint(lo, GMMVI_DIM, s)?;
+        raw::disjoint(hi, GMMVI_DIM, s)?;
+        let (mut l, mut h) = ([0.0; GMMVI_DIM], [0.0; GMMVI_DIM]);
+        for i in 0..GMMVI_DIM {
+            // SAFETY: index `i < dim`; checked non-null, aligned and outside the state, and the
+            // caller guarantees `dim` readable values.
+            unsafe { (l[i], h[i]) = (lo.add(i).read(), hi.add(i).read()) };
+        }
+        match core_gmmvi::Bounds::new(&l, &h) {
+            Ok(b) => {
+                let r = st.body().opt.set_bounds(&b);
+                r.map_err(|e| st.fail(e))
+            }
+            Err(e) => Err(st.fail(bounds_fail(&l, &h, e))),
+        }
+    })())
+}
+
+/// The message for rejected bounds: the first coordinate that is invalid on its own.
+fn bounds_fail(l: &[gmmvi_real; GMMVI_DIM], h: &[gmmvi_real; GMMVI_DIM], e: Error) -> detail::Fail {
+    let open = core_gmmvi::Bounds::<gmmvi_real, GMMVI_DIM>::unbounded();
+    let bad = (0..GMMVI_DIM).find_map(|i| {
+        let (mut lo, mut hi) = (*open.lower(), *open.upper());
+        (lo[i], hi[i]) = (l[i], h[i]);
+        core_gmmvi::Bounds::<gmmvi_real, GMMVI_DIM>::new(&lo, &hi).err().map(|e| (i, e))
+    });
+    let msg = match bad {
+        Some((i, e)) => detail::Msg::of(format_args!("bounds of coordinate {i} (lo = {}, hi = {}): {e}", l[i], h[i])),
+        None => detail::Msg::of(format_args!("{e}")),
+    };
+    detail::Fail { status: GMMVI_INVALID_ARGUMENT, msg }
+}
+
+/// Writes the bounds in use (`gmmvi_set_bounds`, or those of an imported model) to `lo` and
+/// `hi` (`dim == GMMVI_DIM` values each; `-INFINITY` / `INFINITY` for an open side; all open
+/// without bounds). `GMMVI_INVALID_ARGUMENT` for another `dim` or overlapping outputs.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`; `lo` and `hi` are NULL or valid for writing
+/// `dim` values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_get_bounds(
+    s: *const gmmvi_state,
+    lo: *mut gmmvi_real,
+    hi: *mut gmmvi_real,
+    dim: usize,
+) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let body = unsafe { raw::state_ref(s) }?;
+        raw::check_out(lo)?;
+        raw::check_out(hi)?;
+        if dim != GMMVI_DIM {
+            return Err(GMMVI_INVALID_ARGUMENT);
+        }
+        raw::disjoint(lo, GMMVI_DIM, s)?;
+        raw::disjoint(hi, GMMVI_DIM, s)?;
+        let bytes = GMMVI_DIM * size_of::<gmmvi_real>();
+        if lo.addr() < hi.addr().saturating_add(bytes) && hi.addr() < lo.addr().saturating_add(bytes) {
+            return Err(GMMVI_INVALID_ARGUMENT);
+        }
+        let b = body.opt.bounds();
+        for (i, (l, h)) in b.lower().iter().zip(b.upper()).enumerate() {
+            // SAFETY: index `i < dim`; both checked non-null, aligned, outside the state and
+            // apart, and the caller guarantees `dim` writable values each.
+            unsafe { (lo.add(i).write(*l), hi.add(i).write(*h)) };
+        }
+        Ok(())
+    })())
+}
+
+/// The target changed (e.g. its goal moved; pass the new callback to the next `gmmvi_step`):
+/// keeps the model, the bounds, the prior, every random stream and the counters, and forgets
+/// what belongs to the old target: the stored samples, the reward and weight histories and
+/// every step-size adaptation, so the next step proceeds as from a fresh start at the current
+/// model. Deterministic like every other call.
+///
+/// # Safety
+/// `s` is NULL or a state given to `gmmvi_init`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gmmvi_retarget(s: *mut gmmvi_state) -> gmmvi_status {
+    status((|| {
+        // SAFETY: the caller passes a state pointer per the contract.
+        let mut st = unsafe { raw::state_mut(s) }?;
+        st.body().opt.retarget();
+        Ok(())
     })())
 }
 

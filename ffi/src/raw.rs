@@ -243,8 +243,8 @@ impl StateMut<'_> {
     }
 
     /// Records why the call failed, for `gmmvi_last_error`, and returns its status.
-    pub fn fail(&self, e: core_gmmvi::error::Error) -> gmmvi_status {
-        let f = Fail::from(e);
+    pub fn fail(&self, e: impl Into<Fail>) -> gmmvi_status {
+        let f: Fail = e.into();
         self.detail.set(&f.msg);
         f.status
     }

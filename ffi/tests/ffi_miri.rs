@@ -1,8 +1,8 @@
 //! Every `unsafe` block of `ffi/src/` with the least work, for Miri (`tests/miri.sh`): pointer,
 //! size and alignment checks, init, one cheap `gmmvi_step` (with a re-entrant call and a
 //! failing callback), sample, log_density, stats, get_component, save/restore,
-//! export/import, the config functions and status strings. Also a plain test under `cargo
-//! test`. Storage is zeroed like a C `static`.
+//! export/import, bounds and retarget, the config functions and status strings. Also a plain
+//! test under `cargo test`. Storage is zeroed like a C `static`.
 #![allow(clippy::undocumented_unsafe_blocks)]
 
 use std::ffi::{CStr, c_int, c_void};
@@ -242,5 +242,69 @@ fn miri_one_step_and_every_entry_point() {
         assert_eq!(gmmvi_init(sp, GMMVI_STATE_SIZE, &cfg, 3), GMMVI_OK);
         assert_eq!(gmmvi_stats(sp, &mut rep), GMMVI_OK);
         assert_eq!(rep.iterations, 0);
+    }
+}
+
+#[test]
+fn miri_bounds_and_retarget() {
+    let mut s = new_state();
+    let sp: *mut gmmvi_state = &mut *s;
+    let cfg = cheap_config();
+    let (mut lo, mut hi) = ([R::NEG_INFINITY; D], [R::INFINITY; D]);
+    (lo[0], hi[0], hi[1]) = (0.0, 1.0, 2.0);
+    let (mut gl, mut gh) = ([0.0 as R; D], [0.0 as R; D]);
+    unsafe {
+        assert_eq!(gmmvi_set_bounds(sp, lo.as_ptr(), hi.as_ptr(), D), GMMVI_NOT_INITIALIZED);
+        assert_eq!(gmmvi_get_bounds(sp, gl.as_mut_ptr(), gh.as_mut_ptr(), D), GMMVI_NOT_INITIALIZED);
+        assert_eq!(gmmvi_retarget(sp), GMMVI_NOT_INITIALIZED);
+        assert_eq!(gmmvi_init(sp, GMMVI_STATE_SIZE, &cfg, 3), GMMVI_OK);
+
+        // Set and read back, with the pointer, size and value checks.
+        assert_eq!(gmmvi_set_bounds(sp, lo.as_ptr(), hi.as_ptr(), D), GMMVI_OK);
+        assert_eq!(gmmvi_get_bounds(sp, gl.as_mut_ptr(), gh.as_mut_ptr(), D), GMMVI_OK);
+        assert_eq!((gl, gh), (lo, hi));
+        assert_eq!(gmmvi_set_bounds(sp, null(), hi.as_ptr(), D), GMMVI_NULL_POINTER);
+        let mis = lo.as_ptr().cast::<u8>().add(1).cast::<R>();
+        assert_eq!(gmmvi_set_bounds(sp, mis, hi.as_ptr(), D), GMMVI_BAD_ALIGNMENT);
+        assert_eq!(gmmvi_set_bounds(sp, sp.cast::<R>().add(2), hi.as_ptr(), D), GMMVI_INVALID_ARGUMENT);
+        assert_eq!(gmmvi_set_bounds(sp, lo.as_ptr(), hi.as_ptr(), D + 1), GMMVI_INVALID_ARGUMENT);
+        let mut bad = lo;
+        bad[2] = R::NAN;
+        assert_eq!(gmmvi_set_bounds(sp, bad.as_ptr(), hi.as_ptr(), D), GMMVI_INVALID_ARGUMENT);
+        let mut msg = [0 as std::ffi::c_char; 256];
+        assert_eq!(gmmvi_last_error(sp, msg.as_mut_ptr(), msg.len(), null_mut()), GMMVI_OK);
+        assert!(CStr::from_ptr(msg.as_ptr()).to_bytes().starts_with(b"bounds of coordinate 2 "));
+        assert_eq!(gmmvi_get_bounds(sp, null_mut(), gh.as_mut_ptr(), D), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_get_bounds(sp, gl.as_mut_ptr(), sp.cast::<R>(), D), GMMVI_INVALID_ARGUMENT);
+        assert_eq!(gmmvi_get_bounds(sp, gl.as_mut_ptr(), gl.as_mut_ptr(), D), GMMVI_INVALID_ARGUMENT);
+        assert_eq!(gmmvi_get_bounds(sp, gl.as_mut_ptr(), gh.as_mut_ptr(), 1), GMMVI_INVALID_ARGUMENT);
+
+        // A bounded step, samples inside, the density outside, retarget, another step.
+        let mut ctx = Ctx { state: null_mut(), fail: 0, seen: vec![GMMVI_OK] };
+        let cp = (&raw mut ctx).cast::<c_void>();
+        assert_eq!(gmmvi_step(sp, Some(target), cp, null_mut()), GMMVI_OK);
+        let mut xs = [0.0 as R; 2 * D];
+        assert_eq!(gmmvi_sample(sp, xs.as_mut_ptr(), 2), GMMVI_OK);
+        assert!(xs.chunks_exact(D).all(|x| 0.0 < x[0] && x[0] < 1.0 && x[1] < 2.0));
+        xs[D] = 1.0;
+        let mut lq = [0.0 as R; 2];
+        assert_eq!(gmmvi_log_density(sp, xs.as_ptr(), 2, lq.as_mut_ptr()), GMMVI_OK);
+        assert!(lq[0].is_finite() && lq[1] == R::NEG_INFINITY);
+        assert_eq!(gmmvi_retarget(sp), GMMVI_OK);
+        assert_eq!(gmmvi_retarget(null_mut()), GMMVI_NULL_POINTER);
+        assert_eq!(gmmvi_step(sp, Some(target), cp, null_mut()), GMMVI_OK);
+
+        // A bounded model carries its bounds into another state.
+        let mut written = 0usize;
+        let mut one = [0u8; 1];
+        assert_eq!(gmmvi_export_model(sp, one.as_mut_ptr(), 1, &mut written), GMMVI_BUFFER_TOO_SMALL);
+        let mut model = vec![0u8; written];
+        assert_eq!(gmmvi_export_model(sp, model.as_mut_ptr(), model.len(), &mut written), GMMVI_OK);
+        let mut t = new_state();
+        let tp: *mut gmmvi_state = &mut *t;
+        assert_eq!(gmmvi_init(tp, GMMVI_STATE_SIZE, &cfg, 9), GMMVI_OK);
+        assert_eq!(gmmvi_import_model(tp, model.as_ptr(), model.len()), GMMVI_OK);
+        assert_eq!(gmmvi_get_bounds(tp, gl.as_mut_ptr(), gh.as_mut_ptr(), D), GMMVI_OK);
+        assert_eq!((gl, gh), (lo, hi));
     }
 }

@@ -54,6 +54,9 @@ fn header_states_the_sizes_and_every_entry_point() {
         "gmmvi_config_default_abi",
         "gmmvi_config_from_codeword_abi",
         "gmmvi_config_parse_abi",
+        "gmmvi_set_bounds",
+        "gmmvi_get_bounds",
+        "gmmvi_retarget",
     ] {
         assert!(h.contains(&format!("{f}(")), "{f}");
     }

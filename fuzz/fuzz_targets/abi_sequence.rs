@@ -102,6 +102,25 @@ enum Op {
     Export { cap: Cap, out: Out, written: Out },
     Import(Blob),
     StatusStr(u32),
+    SetBounds { lo: Vec<Real>, hi: Vec<Real>, dim: DimArg, lo_ptr: Out, hi_ptr: Out },
+    GetBounds { dim: DimArg, lo: Out, hi: Out, overlap: bool },
+    Retarget,
+}
+
+/// The `dim` argument of `gmmvi_set_bounds` / `gmmvi_get_bounds`.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum DimArg {
+    Exact,
+    Other(u8),
+}
+
+impl DimArg {
+    fn get(self) -> usize {
+        match self {
+            DimArg::Exact => D,
+            DimArg::Other(v) => usize::from(v),
+        }
+    }
 }
 
 #[derive(Arbitrary, Debug)]
@@ -367,6 +386,68 @@ impl Harness {
             Op::Restore(b) => self.put_blob(b, false),
             Op::Import(b) => self.put_blob(b, true),
             Op::StatusStr(c) => check_status_str(*c),
+            Op::SetBounds { lo, hi, dim, lo_ptr, hi_ptr } => self.set_bounds(lo, hi, *dim, *lo_ptr, *hi_ptr),
+            Op::GetBounds { dim, lo, hi, overlap } => self.get_bounds(*dim, *lo, *hi, *overlap),
+            Op::Retarget => {
+                let before = model_bits(s);
+                let st = unsafe { gmmvi_retarget(s) };
+                check_status(st, &allowed(&[GMMVI_OK]), "gmmvi_retarget");
+                assert_eq!(st == GMMVI_OK, self.init, "retarget {st:?}");
+                assert_eq!(model_bits(s), before, "retarget changed the model or the counters");
+            }
+        }
+    }
+
+    /// `gmmvi_set_bounds` with fuzzed values (NaN, ±inf, huge, equal, reversed) and pointers:
+    /// accepted exactly when the core's `Bounds::new` accepts the values, and then read back.
+    fn set_bounds(&mut self, lo: &[Real], hi: &[Real], dim: DimArg, lo_ptr: Out, hi_ptr: Out) {
+        let pick = |v: &[Real], i: usize| v.get(i % v.len().max(1)).map_or(R::NEG_INFINITY, |r| r.r());
+        let l: [R; D] = core::array::from_fn(|i| pick(lo, i));
+        let h: [R; D] = core::array::from_fn(|i| if hi.is_empty() { R::INFINITY } else { pick(hi, i) });
+        let (mut lv, mut hv): (Vec<R>, Vec<R>) = (Vec::new(), Vec::new());
+        let lp = out_ptr(self, &mut lv, D, lo_ptr);
+        let hp = out_ptr(self, &mut hv, D, hi_ptr);
+        lv[..D].copy_from_slice(&l);
+        hv[..D].copy_from_slice(&h);
+        let lp = if lo_ptr == Out::Good { lv.as_ptr() } else { lp.cast_const() };
+        let hp = if hi_ptr == Out::Good { hv.as_ptr() } else { hp.cast_const() };
+        let before = (model_bits(self.s), bounds_of(self.s));
+        let st = unsafe { gmmvi_set_bounds(self.s, lp, hp, dim.get()) };
+        check_status(st, &allowed(&[GMMVI_OK]), "gmmvi_set_bounds");
+        let valid = gmmvi::Bounds::<R, D>::new(&l, &h).is_ok();
+        let ptrs_good = self.init && lo_ptr == Out::Good && hi_ptr == Out::Good;
+        if st == GMMVI_OK {
+            assert!(ptrs_good && dim.get() == D && valid, "set_bounds accepted {l:?} {h:?} dim {dim:?}");
+            let (gl, gh) = bounds_of(self.s).expect("bounds of an initialised state");
+            let same = |a: &[R; D], b: &[R; D]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same(&gl, &l) && same(&gh, &h), "read back {gl:?} {gh:?} after {l:?} {h:?}");
+            assert_eq!(model_bits(self.s), before.0, "set_bounds changed the model");
+        } else {
+            assert!(!(ptrs_good && dim.get() == D && valid), "set_bounds refused good bounds {l:?} {h:?}: {st:?}");
+            assert_eq!((model_bits(self.s), bounds_of(self.s)), before, "a refused set_bounds changed the state");
+            if st == GMMVI_INVALID_ARGUMENT && ptrs_good {
+                let mut msg = [0 as core::ffi::c_char; 256];
+                assert_eq!(unsafe { gmmvi_last_error(self.s, msg.as_mut_ptr(), msg.len(), null_mut()) }, GMMVI_OK);
+                let m = unsafe { core::ffi::CStr::from_ptr(msg.as_ptr()) }.to_bytes();
+                assert!(m.starts_with(b"bounds of coordinate ") || m.starts_with(b"dim = "), "message {m:?}");
+            }
+        }
+    }
+
+    /// `gmmvi_get_bounds` with fuzzed pointers, sizes and overlapping outputs.
+    fn get_bounds(&mut self, dim: DimArg, lo: Out, hi: Out, overlap: bool) {
+        let (mut lv, mut hv): (Vec<R>, Vec<R>) = (Vec::new(), Vec::new());
+        let lp = out_ptr(self, &mut lv, D, lo);
+        let mut hp = out_ptr(self, &mut hv, D, hi);
+        if overlap && lo == Out::Good {
+            hp = unsafe { lp.add(D / 2) };
+        }
+        let st = unsafe { gmmvi_get_bounds(self.s, lp, hp, dim.get()) };
+        check_status(st, &allowed(&[GMMVI_OK]), "gmmvi_get_bounds");
+        let good = self.init && lo == Out::Good && (hi == Out::Good || overlap) && dim.get() == D;
+        assert_eq!(st == GMMVI_OK, good && !overlap, "get_bounds {st:?}: {lo:?} {hi:?} {overlap} {dim:?}");
+        if st == GMMVI_OK {
+            assert!((0..D).all(|i| lv[i] < hv[i]), "bounds read back {lv:?} {hv:?}");
         }
     }
 
@@ -422,6 +503,12 @@ impl Harness {
             panic!("{what} refused good arguments: {st:?}");
         }
     }
+}
+
+/// The bounds of an initialised state (None otherwise).
+fn bounds_of(s: *mut gmmvi_state) -> Option<([R; D], [R; D])> {
+    let (mut l, mut h) = ([0.0 as R; D], [0.0 as R; D]);
+    (unsafe { gmmvi_get_bounds(s, l.as_mut_ptr(), h.as_mut_ptr(), D) } == GMMVI_OK).then_some((l, h))
 }
 
 /// 2 for the overflowing counts (refused even with good pointers), 0/1 otherwise.

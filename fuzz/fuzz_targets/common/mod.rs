@@ -462,6 +462,10 @@ fn reenter(s: *mut gmmvi_state) {
         busy(gmmvi_restore(s, buf.as_ptr(), buf.len()), "restore");
         busy(gmmvi_export_model(s, buf.as_mut_ptr(), buf.len(), &mut size), "export");
         busy(gmmvi_import_model(s, buf.as_ptr(), buf.len()), "import");
+        let (mut lo, mut hi) = ([0.0 as R; D], [0.0 as R; D]);
+        busy(gmmvi_get_bounds(s, lo.as_mut_ptr(), hi.as_mut_ptr(), D), "get_bounds");
+        busy(gmmvi_set_bounds(s, lo.as_ptr(), hi.as_ptr(), D), "set_bounds");
+        busy(gmmvi_retarget(s), "retarget");
     }
 }
 
@@ -575,6 +579,14 @@ pub fn check_state(s: *mut gmmvi_state, initialised: bool) {
     let mut xs = [0.0 as R; 4 * D];
     assert_eq!(unsafe { gmmvi_sample(s, xs.as_mut_ptr(), 4) }, GMMVI_OK);
     assert!(xs.iter().all(|v| !v.is_nan()), "sampled NaN: {xs:?}");
+    // Samples lie strictly inside the bounds (imported ones too).
+    let (mut lo, mut hi) = ([0.0 as R; D], [0.0 as R; D]);
+    assert_eq!(unsafe { gmmvi_get_bounds(s, lo.as_mut_ptr(), hi.as_mut_ptr(), D) }, GMMVI_OK);
+    for x in xs.chunks_exact(D) {
+        let inside =
+            (0..D).all(|i| (lo[i] == R::NEG_INFINITY || lo[i] < x[i]) && (hi[i] == R::INFINITY || x[i] < hi[i]));
+        assert!(inside, "sample {x:?} outside the bounds {lo:?} {hi:?}");
+    }
     let mut lq = [0.0 as R; 4];
     assert_eq!(unsafe { gmmvi_log_density(s, xs.as_ptr(), 4, lq.as_mut_ptr()) }, GMMVI_OK);
     if xs.iter().all(|v| v.is_finite()) {
