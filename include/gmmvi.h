@@ -715,8 +715,9 @@ gmmvi_status gmmvi_model_log_density(const struct gmmvi_model *m,
 /**
  * Writes the marginal of the model over the `n_keep` coordinates `keep` (distinct, each below
  * `GMMVI_DIM`, in the order the submodel uses) to `out`. `GMMVI_INVALID_ARGUMENT` for an
- * empty, repeated or out-of-range index set or a model without component (`out` is then an
- * empty submodel); `GMMVI_NUMERICAL` if a restricted covariance is singular.
+ * empty, repeated or out-of-range index set or a model without component,
+ * `GMMVI_NUMERICAL` if a restricted covariance is singular; after a failure `out` (once it is
+ * checked) is an empty submodel.
  *
  * # Safety
  * `m` is NULL or a `gmmvi_model` no thread writes during the call; `keep` is NULL or valid
@@ -840,8 +841,9 @@ gmmvi_status gmmvi_model_log_density(const struct gmmvi_model *m,
 /**
  * Writes the marginal of the model over the `n_keep` coordinates `keep` (distinct, each below
  * `GMMVI_DIM`, in the order the submodel uses) to `out`. `GMMVI_INVALID_ARGUMENT` for an
- * empty, repeated or out-of-range index set or a model without component (`out` is then an
- * empty submodel); `GMMVI_NUMERICAL` if a restricted covariance is singular.
+ * empty, repeated or out-of-range index set or a model without component,
+ * `GMMVI_NUMERICAL` if a restricted covariance is singular; after a failure `out` (once it is
+ * checked) is an empty submodel.
  *
  * # Safety
  * `m` is NULL or a `gmmvi_model` no thread writes during the call; `keep` is NULL or valid

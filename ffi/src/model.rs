@@ -339,7 +339,7 @@ unsafe fn indices(p: *const usize, len: usize) -> Result<([usize; GMMVI_DIM], us
     Ok((idx, len))
 }
 
-/// Fills the submodel at `out` with `fill`; on failure it is left empty but valid.
+/// Fills the submodel at `out` with `fill`; on any failure it is left empty but valid.
 ///
 /// # Safety
 /// `out` is NULL or valid for writing `GMMVI_SUBMODEL_SIZE` bytes, used by no other thread;
@@ -347,25 +347,27 @@ unsafe fn indices(p: *const usize, len: usize) -> Result<([usize; GMMVI_DIM], us
 unsafe fn fill_sub(
     m: *const gmmvi_model,
     out: *mut gmmvi_submodel,
-    fill: impl FnOnce(&mut FfiSubGmm) -> Result<(), core_gmmvi::error::Error>,
+    fill: impl FnOnce(&mut FfiSubGmm) -> Result<(), gmmvi_status>,
 ) -> Result<(), gmmvi_status> {
     let cell = out.cast::<SubCell>();
     raw::check_out(cell)?;
     apart(cell, 1, m, GMMVI_MODEL_SIZE)?;
     // SAFETY: non-null, aligned, writable (contract), outside the model read meanwhile.
-    unsafe {
+    let sub = unsafe {
         if (&raw const (*cell).magic).read() != SUBMODEL_MAGIC {
             (&raw mut (*cell).sub).write(SubGmm::new());
             (&raw mut (*cell).magic).write(SUBMODEL_MAGIC);
         }
-        fill(&mut (*cell).sub).map_err(gmmvi_status::from)
-    }
+        &mut (*cell).sub
+    };
+    fill(sub).inspect_err(|_| *sub = SubGmm::new())
 }
 
 /// Writes the marginal of the model over the `n_keep` coordinates `keep` (distinct, each below
 /// `GMMVI_DIM`, in the order the submodel uses) to `out`. `GMMVI_INVALID_ARGUMENT` for an
-/// empty, repeated or out-of-range index set or a model without component (`out` is then an
-/// empty submodel); `GMMVI_NUMERICAL` if a restricted covariance is singular.
+/// empty, repeated or out-of-range index set or a model without component,
+/// `GMMVI_NUMERICAL` if a restricted covariance is singular; after a failure `out` (once it is
+/// checked) is an empty submodel.
 ///
 /// # Safety
 /// `m` is NULL or a `gmmvi_model` no thread writes during the call; `keep` is NULL or valid
@@ -382,9 +384,12 @@ pub unsafe extern "C" fn gmmvi_model_marginal(
         // SAFETY: per the contract.
         let q = unsafe { model_ref(m) }?;
         // SAFETY: per the contract.
-        let (idx, len) = unsafe { indices(keep, n_keep) }?;
-        // SAFETY: per the contract.
-        unsafe { fill_sub(m, out, |sub| q.marginal(&idx[..len], sub)) }
+        unsafe {
+            fill_sub(m, out, |sub| {
+                let (idx, len) = indices(keep, n_keep)?;
+                q.marginal(&idx[..len], sub).map_err(gmmvi_status::from)
+            })
+        }
     })())
 }
 
@@ -406,13 +411,15 @@ pub unsafe extern "C" fn gmmvi_model_conditional(
     status((|| {
         // SAFETY: per the contract.
         let q = unsafe { model_ref(m) }?;
-        // SAFETY: per the contract.
-        let (idx, len) = unsafe { indices(given, n_given) }?;
-        raw::check_in(x)?;
-        // SAFETY: `GMMVI_DIM` readable values (contract), checked aligned.
-        let point = unsafe { raw::read_row(x, 0) };
-        // SAFETY: per the contract.
-        unsafe { fill_sub(m, out, |sub| q.conditional(&idx[..len], &point, sub)) }
+        // SAFETY: per the contract (`given`: `n_given` values, `x`: `GMMVI_DIM` values).
+        unsafe {
+            fill_sub(m, out, |sub| {
+                let (idx, len) = indices(given, n_given)?;
+                raw::check_in(x)?;
+                let point = raw::read_row(x, 0);
+                q.conditional(&idx[..len], &point, sub).map_err(gmmvi_status::from)
+            })
+        }
     })())
 }
 
