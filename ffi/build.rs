@@ -118,6 +118,24 @@ impl Sizes {
         (formula + 2048).div_ceil(64) * 64
     }
 
+    /// Upper bound of `size_of::<Gmm<gmmvi_real, D, K>>()` on any target: per component a log
+    /// weight, a mean, a factor and the cached inverse factor, mean, diagonal and constants,
+    /// with room for padding; `src/model.rs` asserts at compile time that it holds.
+    fn gmm_size(&self) -> usize {
+        let (t, d, k) = (if self.f64 { 8 } else { 4 }, self.d, self.k);
+        k * ((2 * d * d + 3 * d + 4) * t + 16) + 64
+    }
+
+    /// Bytes of a `gmmvi_model`: a marker and a mixture, rounded up to 64.
+    fn model_size(&self) -> usize {
+        (self.gmm_size() + 64).div_ceil(64) * 64
+    }
+
+    /// Bytes of a `gmmvi_submodel`: a marker, the coordinates and a mixture, rounded up to 64.
+    fn submodel_size(&self) -> usize {
+        (self.gmm_size() + 8 * self.d + 128).div_ceil(64) * 64
+    }
+
     fn rust_consts(&self) -> String {
         let size = self.state_size();
         let (scalar, bits) = if self.f64 { ("f64", 64) } else { ("f32", 32) };
@@ -143,6 +161,15 @@ impl Sizes {
         );
         c("Alignment that suffices for a `gmmvi_state` on every target.", "GMMVI_STATE_ALIGN", STATE_ALIGN);
         c("`GMMVI_STATE_SIZE / 8`: the 64-bit words of `gmmvi_state`.", "GMMVI_STATE_WORDS", size / 8);
+        let (model, sub) = (self.model_size(), self.submodel_size());
+        c("Bytes of a `gmmvi_model` (a bound that holds on every target; aligned to 8).", "GMMVI_MODEL_SIZE", model);
+        c("`GMMVI_MODEL_SIZE / 8`: the 64-bit words of `gmmvi_model`.", "GMMVI_MODEL_WORDS", model / 8);
+        c(
+            "Bytes of a `gmmvi_submodel` (a bound that holds on every target; aligned to 8).",
+            "GMMVI_SUBMODEL_SIZE",
+            sub,
+        );
+        c("`GMMVI_SUBMODEL_SIZE / 8`: the 64-bit words of `gmmvi_submodel`.", "GMMVI_SUBMODEL_WORDS", sub / 8);
         let ver = |name: &str| env::var(name).ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
         let (major, minor, patch) =
             (ver("CARGO_PKG_VERSION_MAJOR"), ver("CARGO_PKG_VERSION_MINOR"), ver("CARGO_PKG_VERSION_PATCH"));
@@ -251,6 +278,7 @@ mod header {
             .with_config(cfg)
             .with_src(consts)
             .with_src("src/lib.rs")
+            .with_src("src/model.rs")
             .generate()
             .unwrap_or_else(|e| panic!("cbindgen: {e}"));
         bindings.write_to_file(out);

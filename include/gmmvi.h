@@ -90,6 +90,26 @@
 #define GMMVI_STATE_WORDS 7280
 
 /**
+ * Bytes of a `gmmvi_model` (a bound that holds on every target; aligned to 8).
+ */
+#define GMMVI_MODEL_SIZE 4224
+
+/**
+ * `GMMVI_MODEL_SIZE / 8`: the 64-bit words of `gmmvi_model`.
+ */
+#define GMMVI_MODEL_WORDS 528
+
+/**
+ * Bytes of a `gmmvi_submodel` (a bound that holds on every target; aligned to 8).
+ */
+#define GMMVI_SUBMODEL_SIZE 4352
+
+/**
+ * `GMMVI_SUBMODEL_SIZE / 8`: the 64-bit words of `gmmvi_submodel`.
+ */
+#define GMMVI_SUBMODEL_WORDS 544
+
+/**
  * Major version of the library this header belongs to.
  */
 #define GMMVI_VERSION_MAJOR 0
@@ -348,6 +368,34 @@ typedef struct gmmvi_report {
   uint32_t weights_frozen;
 } gmmvi_report;
 
+/**
+ * Storage for a fitted mixture (`GMMVI_MODEL_SIZE` bytes): prepare it with
+ * `gmmvi_model_init`, fill it with `gmmvi_snapshot`. Reading calls
+ * (`gmmvi_model_sample`, `gmmvi_model_log_density`, `gmmvi_model_marginal`,
+ * `gmmvi_model_conditional`) take it `const` and may run from several threads at once, each
+ * with its own `gmmvi_rng`, as long as nothing writes it meanwhile.
+ */
+typedef struct gmmvi_model {
+  uint64_t opaque[GMMVI_MODEL_WORDS];
+} gmmvi_model;
+
+/**
+ * A random stream of the caller (32 bytes), seeded with `gmmvi_rng_seed`; one per thread that
+ * samples. Same seed, same draws.
+ */
+typedef struct gmmvi_rng {
+  uint64_t state[4];
+} gmmvi_rng;
+
+/**
+ * Storage for a mixture over some of the coordinates (`GMMVI_SUBMODEL_SIZE` bytes): a marginal
+ * or conditional of a `gmmvi_model`. Filled by `gmmvi_model_marginal` or
+ * `gmmvi_model_conditional` (no init call needed); read from several threads like a model.
+ */
+typedef struct gmmvi_submodel {
+  uint64_t opaque[GMMVI_SUBMODEL_WORDS];
+} gmmvi_submodel;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -462,7 +510,7 @@ gmmvi_status gmmvi_init_abi(struct gmmvi_state *s,
  * truncated to `cap - 1`, 256 always suffice) and its full length to `*written` (if not
  * NULL). "" if no failure was recorded since the last successful `gmmvi_init`. Works on a
  * state whose `gmmvi_init` failed, which is when it matters most; reading functions (those
- * taking a `const gmmvi_state *`) record nothing.
+ * taking a `const gmmvi_state *`) record nothing, except `gmmvi_snapshot`.
  *
  * # Safety
  * `s` is NULL or a state given to `gmmvi_init` (successfully or not); `buf` is NULL or valid
@@ -659,6 +707,258 @@ gmmvi_status gmmvi_get_bounds(const struct gmmvi_state *s,
  * `s` is NULL or a state given to `gmmvi_init`.
  */
 gmmvi_status gmmvi_retarget(struct gmmvi_state *s);
+
+/**
+ * Prepares `m` to receive mixtures: an empty model (no component). Call it once per storage;
+ * it may hold anything before.
+ *
+ * # Safety
+ * `m` is NULL or valid for writing `GMMVI_MODEL_SIZE` bytes, used by no other thread.
+ */
+gmmvi_status gmmvi_model_init(struct gmmvi_model *m);
+
+/**
+ * Copies the state's fitted mixture into `out` (prepared by `gmmvi_model_init`), replacing
+ * what it held. The copy is independent of the state: keep fitting while other threads read
+ * the copy. With bounds on the state the fitted mixture lives in unconstrained coordinates,
+ * which a copy cannot express: `GMMVI_INVALID_ARGUMENT`, with the reason for
+ * `gmmvi_last_error` (the one reading call that records its failure).
+ *
+ * # Safety
+ * `s` is NULL or a state given to `gmmvi_init`; `out` is NULL or a `gmmvi_model` not used by
+ * any other thread during the call.
+ */
+gmmvi_status gmmvi_snapshot(const struct gmmvi_state *s, struct gmmvi_model *out);
+
+/**
+ * Seeds `rng` (any bytes before) from `seed`.
+ *
+ * # Safety
+ * `rng` is NULL or writable.
+ */
+gmmvi_status gmmvi_rng_seed(struct gmmvi_rng *rng, uint64_t seed);
+
+/**
+ * Draws `n` points of the model into `out` (`n x GMMVI_DIM`, row-major) from the caller's
+ * stream `rng`, which advances. `GMMVI_INVALID_ARGUMENT` for a model without component
+ * (nothing snapshot yet); `GMMVI_NOT_INITIALIZED` for an unseeded `rng`.
+ *
+ * # Safety
+ * `m` is NULL or a `gmmvi_model` no thread writes during the call; `rng` is NULL or a
+ * `gmmvi_rng` of this thread; `out` is NULL (only with `n == 0`) or valid for writing
+ * `n * GMMVI_DIM` values.
+ */
+gmmvi_status gmmvi_model_sample(const struct gmmvi_model *m,
+                                struct gmmvi_rng *rng,
+                                gmmvi_real *out,
+                                size_t n);
+
+/**
+ * Writes `log q(x_i)` for `n` points `x` (`n x GMMVI_DIM`, row-major) to `out[i]`
+ * (`-inf` for a model without component).
+ *
+ * # Safety
+ * `m` is NULL or a `gmmvi_model` no thread writes during the call; `x` and `out` are NULL
+ * (only with `n == 0`) or valid for reading `n * GMMVI_DIM` and writing `n` values.
+ */
+gmmvi_status gmmvi_model_log_density(const struct gmmvi_model *m,
+                                     const gmmvi_real *x,
+                                     size_t n,
+                                     gmmvi_real *out);
+
+/**
+ * Writes the marginal of the model over the `n_keep` coordinates `keep` (distinct, each below
+ * `GMMVI_DIM`, in the order the submodel uses) to `out`. `GMMVI_INVALID_ARGUMENT` for an
+ * empty, repeated or out-of-range index set or a model without component,
+ * `GMMVI_NUMERICAL` if a restricted covariance is singular; after a failure `out` (once it is
+ * checked) is an empty submodel.
+ *
+ * # Safety
+ * `m` is NULL or a `gmmvi_model` no thread writes during the call; `keep` is NULL or valid
+ * for reading `n_keep` values; `out` is NULL or a `gmmvi_submodel`'s storage used by no
+ * other thread.
+ */
+gmmvi_status gmmvi_model_marginal(const struct gmmvi_model *m,
+                                  const size_t *keep,
+                                  size_t n_keep,
+                                  struct gmmvi_submodel *out);
+
+/**
+ * Writes the conditional of the model given the `n_given` coordinates `given` (distinct,
+ * each below `GMMVI_DIM`, not all) at the values `x[given[i]]` (`x`: `GMMVI_DIM` values, the
+ * others ignored) to `out`; the submodel is over the remaining coordinates, ascending.
+ * Errors as `gmmvi_model_marginal`, and `GMMVI_INVALID_ARGUMENT` for a non-finite given value.
+ *
+ * # Safety
+ * As `gmmvi_model_marginal`; `x` is NULL or valid for reading `GMMVI_DIM` values.
+ */
+gmmvi_status gmmvi_model_conditional(const struct gmmvi_model *m,
+                                     const size_t *given,
+                                     size_t n_given,
+                                     const gmmvi_real *x,
+                                     struct gmmvi_submodel *out);
+
+/**
+ * Writes the number of coordinates of the submodel to `*dim` (0 after a failed
+ * marginal or conditional).
+ *
+ * # Safety
+ * `m` is NULL or a `gmmvi_submodel`; `dim` is NULL or writable.
+ */
+gmmvi_status gmmvi_submodel_dim(const struct gmmvi_submodel *m, size_t *dim);
+
+/**
+ * Draws `n` points of the submodel into the rows of `x` (`n x GMMVI_DIM`, row-major): writes
+ * its coordinates and keeps the others (so rows holding the given values of a conditional
+ * come back complete). `rng` advances. `GMMVI_INVALID_ARGUMENT` for an empty submodel.
+ *
+ * # Safety
+ * `m` is NULL or a filled `gmmvi_submodel` no thread writes during the call; `rng` as in
+ * `gmmvi_model_sample`; `x` is NULL (only with `n == 0`) or valid for reading and writing
+ * `n * GMMVI_DIM` values.
+ */
+gmmvi_status gmmvi_submodel_sample(const struct gmmvi_submodel *m,
+                                   struct gmmvi_rng *rng,
+                                   gmmvi_real *x,
+                                   size_t n);
+
+/**
+ * Writes `log q(x_a)` of the submodel's coordinates `a` of `n` points `x` (`n x GMMVI_DIM`,
+ * row-major; the other coordinates are not read) to `out[i]` (`-inf` if empty).
+ *
+ * # Safety
+ * As `gmmvi_model_log_density`, with a `gmmvi_submodel`.
+ */
+gmmvi_status gmmvi_submodel_log_density(const struct gmmvi_submodel *m,
+                                        const gmmvi_real *x,
+                                        size_t n,
+                                        gmmvi_real *out);
+
+/**
+ * Prepares `m` to receive mixtures: an empty model (no component). Call it once per storage;
+ * it may hold anything before.
+ *
+ * # Safety
+ * `m` is NULL or valid for writing `GMMVI_MODEL_SIZE` bytes, used by no other thread.
+ */
+gmmvi_status gmmvi_model_init(struct gmmvi_model *m);
+
+/**
+ * Copies the state's fitted mixture into `out` (prepared by `gmmvi_model_init`), replacing
+ * what it held. The copy is independent of the state: keep fitting while other threads read
+ * the copy. With bounds on the state the fitted mixture lives in unconstrained coordinates,
+ * which a copy cannot express: `GMMVI_INVALID_ARGUMENT`, with the reason for
+ * `gmmvi_last_error` (the one reading call that records its failure).
+ *
+ * # Safety
+ * `s` is NULL or a state given to `gmmvi_init`; `out` is NULL or a `gmmvi_model` not used by
+ * any other thread during the call.
+ */
+gmmvi_status gmmvi_snapshot(const struct gmmvi_state *s, struct gmmvi_model *out);
+
+/**
+ * Seeds `rng` (any bytes before) from `seed`.
+ *
+ * # Safety
+ * `rng` is NULL or writable.
+ */
+gmmvi_status gmmvi_rng_seed(struct gmmvi_rng *rng, uint64_t seed);
+
+/**
+ * Draws `n` points of the model into `out` (`n x GMMVI_DIM`, row-major) from the caller's
+ * stream `rng`, which advances. `GMMVI_INVALID_ARGUMENT` for a model without component
+ * (nothing snapshot yet); `GMMVI_NOT_INITIALIZED` for an unseeded `rng`.
+ *
+ * # Safety
+ * `m` is NULL or a `gmmvi_model` no thread writes during the call; `rng` is NULL or a
+ * `gmmvi_rng` of this thread; `out` is NULL (only with `n == 0`) or valid for writing
+ * `n * GMMVI_DIM` values.
+ */
+gmmvi_status gmmvi_model_sample(const struct gmmvi_model *m,
+                                struct gmmvi_rng *rng,
+                                gmmvi_real *out,
+                                size_t n);
+
+/**
+ * Writes `log q(x_i)` for `n` points `x` (`n x GMMVI_DIM`, row-major) to `out[i]`
+ * (`-inf` for a model without component).
+ *
+ * # Safety
+ * `m` is NULL or a `gmmvi_model` no thread writes during the call; `x` and `out` are NULL
+ * (only with `n == 0`) or valid for reading `n * GMMVI_DIM` and writing `n` values.
+ */
+gmmvi_status gmmvi_model_log_density(const struct gmmvi_model *m,
+                                     const gmmvi_real *x,
+                                     size_t n,
+                                     gmmvi_real *out);
+
+/**
+ * Writes the marginal of the model over the `n_keep` coordinates `keep` (distinct, each below
+ * `GMMVI_DIM`, in the order the submodel uses) to `out`. `GMMVI_INVALID_ARGUMENT` for an
+ * empty, repeated or out-of-range index set or a model without component,
+ * `GMMVI_NUMERICAL` if a restricted covariance is singular; after a failure `out` (once it is
+ * checked) is an empty submodel.
+ *
+ * # Safety
+ * `m` is NULL or a `gmmvi_model` no thread writes during the call; `keep` is NULL or valid
+ * for reading `n_keep` values; `out` is NULL or a `gmmvi_submodel`'s storage used by no
+ * other thread.
+ */
+gmmvi_status gmmvi_model_marginal(const struct gmmvi_model *m,
+                                  const size_t *keep,
+                                  size_t n_keep,
+                                  struct gmmvi_submodel *out);
+
+/**
+ * Writes the conditional of the model given the `n_given` coordinates `given` (distinct,
+ * each below `GMMVI_DIM`, not all) at the values `x[given[i]]` (`x`: `GMMVI_DIM` values, the
+ * others ignored) to `out`; the submodel is over the remaining coordinates, ascending.
+ * Errors as `gmmvi_model_marginal`, and `GMMVI_INVALID_ARGUMENT` for a non-finite given value.
+ *
+ * # Safety
+ * As `gmmvi_model_marginal`; `x` is NULL or valid for reading `GMMVI_DIM` values.
+ */
+gmmvi_status gmmvi_model_conditional(const struct gmmvi_model *m,
+                                     const size_t *given,
+                                     size_t n_given,
+                                     const gmmvi_real *x,
+                                     struct gmmvi_submodel *out);
+
+/**
+ * Writes the number of coordinates of the submodel to `*dim` (0 after a failed
+ * marginal or conditional).
+ *
+ * # Safety
+ * `m` is NULL or a `gmmvi_submodel`; `dim` is NULL or writable.
+ */
+gmmvi_status gmmvi_submodel_dim(const struct gmmvi_submodel *m, size_t *dim);
+
+/**
+ * Draws `n` points of the submodel into the rows of `x` (`n x GMMVI_DIM`, row-major): writes
+ * its coordinates and keeps the others (so rows holding the given values of a conditional
+ * come back complete). `rng` advances. `GMMVI_INVALID_ARGUMENT` for an empty submodel.
+ *
+ * # Safety
+ * `m` is NULL or a filled `gmmvi_submodel` no thread writes during the call; `rng` as in
+ * `gmmvi_model_sample`; `x` is NULL (only with `n == 0`) or valid for reading and writing
+ * `n * GMMVI_DIM` values.
+ */
+gmmvi_status gmmvi_submodel_sample(const struct gmmvi_submodel *m,
+                                   struct gmmvi_rng *rng,
+                                   gmmvi_real *x,
+                                   size_t n);
+
+/**
+ * Writes `log q(x_a)` of the submodel's coordinates `a` of `n` points `x` (`n x GMMVI_DIM`,
+ * row-major; the other coordinates are not read) to `out[i]` (`-inf` if empty).
+ *
+ * # Safety
+ * As `gmmvi_model_log_density`, with a `gmmvi_submodel`.
+ */
+gmmvi_status gmmvi_submodel_log_density(const struct gmmvi_submodel *m,
+                                        const gmmvi_real *x,
+                                        size_t n,
+                                        gmmvi_real *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -24,7 +24,10 @@
 
 mod config;
 mod detail;
+mod model;
 mod raw;
+
+pub use model::*;
 
 use core::ffi::{c_char, c_int, c_void};
 
@@ -472,7 +475,7 @@ pub unsafe fn gmmvi_init(s: *mut gmmvi_state, s_size: usize, cfg: *const gmmvi_c
 /// truncated to `cap - 1`, 256 always suffice) and its full length to `*written` (if not
 /// NULL). "" if no failure was recorded since the last successful `gmmvi_init`. Works on a
 /// state whose `gmmvi_init` failed, which is when it matters most; reading functions (those
-/// taking a `const gmmvi_state *`) record nothing.
+/// taking a `const gmmvi_state *`) record nothing, except `gmmvi_snapshot`.
 ///
 /// # Safety
 /// `s` is NULL or a state given to `gmmvi_init` (successfully or not); `buf` is NULL or valid

@@ -103,3 +103,48 @@ fn readme_cmake_text_is_what_tests_cmake_run_sh_builds() {
         assert!(section.contains(v), "README, C and C++: no {v}");
     }
 }
+
+/// `c_examples/two_threads.c`: one thread fits and publishes snapshots, another samples the
+/// published one meanwhile. Built with ThreadSanitizer (the C side is instrumented, and the
+/// library's copies go through the intercepted `memcpy`), it must report no race, draw only
+/// finite values and end with a snapshot of the target.
+#[test]
+fn two_threads_example_is_race_free_under_tsan() {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let probe_src = tmp.join("tsan_probe.c");
+    std::fs::write(&probe_src, "int main(void) { return 0; }\n").expect("write the probe");
+    let probe = Command::new("cc")
+        .args(["-fsanitize=thread", "-pthread"])
+        .arg(&probe_src)
+        .arg("-o")
+        .arg(tmp.join("tsan_probe"))
+        .output();
+    let runs = |o: &std::process::Output| o.status.success();
+    if !probe.as_ref().is_ok_and(runs) || !Command::new(tmp.join("tsan_probe")).output().as_ref().is_ok_and(runs) {
+        eprintln!("skipped: cc cannot build or run a -fsanitize=thread program here");
+        return;
+    }
+    let exe = tmp.join("two_threads_tsan");
+    let flags = ["-std=c11", "-O1", "-g", "-fsanitize=thread", "-pthread", "-Wall", "-Wextra", "-Werror", "-Iinclude"];
+    run(Command::new("cc")
+        .current_dir(root())
+        .args(flags)
+        .arg("c_examples/two_threads.c")
+        .arg(lib())
+        .arg("-lm")
+        .arg("-o")
+        .arg(&exe));
+    let out = Command::new(&exe).output().unwrap_or_else(|e| panic!("cannot run {exe:?}: {e}"));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    print!("{stdout}");
+    assert!(out.status.success(), "two_threads failed ({}):\n{stdout}\n{stderr}", out.status);
+    assert!(!stderr.contains("WARNING: ThreadSanitizer"), "{stderr}");
+    assert!(stdout.lines().any(|l| l == "ok"), "{stdout}");
+    let draws: u64 = stdout
+        .split("sampler: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(draws > 0, "{stdout}");
+}

@@ -1,8 +1,8 @@
 //! Every `unsafe` block of `ffi/src/` with the least work, for Miri (`tests/miri.sh`): pointer,
 //! size and alignment checks, init, one cheap `gmmvi_step` (with a re-entrant call and a
 //! failing callback), sample, log_density, stats, get_component, save/restore,
-//! export/import, bounds and retarget, the config functions and status strings. Also a plain
-//! test under `cargo test`. Storage is zeroed like a C `static`.
+//! export/import, bounds and retarget, the model calls, the config functions and status
+//! strings. Also a plain test under `cargo test`. Storage is zeroed like a C `static`.
 #![allow(clippy::undocumented_unsafe_blocks)]
 
 use std::ffi::{CStr, c_int, c_void};
@@ -307,4 +307,44 @@ fn miri_bounds_and_retarget() {
         assert_eq!(gmmvi_get_bounds(tp, gl.as_mut_ptr(), gh.as_mut_ptr(), D), GMMVI_OK);
         assert_eq!((gl, gh), (lo, hi));
     }
+}
+
+#[test]
+fn miri_model_snapshot_marginal_and_conditional() {
+    let mut s = new_state();
+    let sp: *mut gmmvi_state = &mut *s;
+    // SAFETY (below): the storage types are arrays of integers: zeros are valid values.
+    #[allow(clippy::incompatible_msrv)]
+    let (mut m, mut c) =
+        unsafe { (Box::<gmmvi_model>::new_zeroed().assume_init(), Box::<gmmvi_submodel>::new_zeroed().assume_init()) };
+    let mut rng = gmmvi_rng_zeroed();
+    unsafe {
+        assert_eq!(gmmvi_init(sp, GMMVI_STATE_SIZE, &cheap_config(), 3), GMMVI_OK);
+        assert_eq!(gmmvi_snapshot(sp, &mut *m), GMMVI_NOT_INITIALIZED);
+        assert_eq!(gmmvi_model_init(&mut *m), GMMVI_OK);
+        assert_eq!(gmmvi_snapshot(sp, &mut *m), GMMVI_OK);
+        assert_eq!(gmmvi_rng_seed(&mut rng, 1), GMMVI_OK);
+        let mut xs = [0.0 as R; 2 * D];
+        assert_eq!(gmmvi_model_sample(&*m, &mut rng, xs.as_mut_ptr(), 2), GMMVI_OK);
+        let (mut a, mut b) = ([0.0 as R; 2], [0.0 as R; 2]);
+        assert_eq!(gmmvi_model_log_density(&*m, xs.as_ptr(), 2, a.as_mut_ptr()), GMMVI_OK);
+        assert_eq!(gmmvi_log_density(sp, xs.as_ptr(), 2, b.as_mut_ptr()), GMMVI_OK);
+        assert_eq!(a, b);
+        let mut dim = 0usize;
+        assert_eq!(gmmvi_model_marginal(&*m, [0].as_ptr(), 1, &mut *c), GMMVI_OK);
+        assert_eq!(gmmvi_submodel_dim(&*c, &mut dim), GMMVI_OK);
+        assert_eq!(dim, 1);
+        assert_eq!(gmmvi_model_conditional(&*m, [0].as_ptr(), 1, xs.as_ptr(), &mut *c), GMMVI_OK);
+        assert_eq!(gmmvi_submodel_sample(&*c, &mut rng, xs.as_mut_ptr(), 2), GMMVI_OK);
+        assert_eq!(gmmvi_submodel_log_density(&*c, xs.as_ptr(), 2, a.as_mut_ptr()), GMMVI_OK);
+        assert!(a.iter().all(|v| v.is_finite()));
+        assert_eq!(gmmvi_model_marginal(&*m, [0, 0].as_ptr(), 2, &mut *c), GMMVI_INVALID_ARGUMENT);
+        assert_eq!(gmmvi_submodel_dim(&*c, &mut dim), GMMVI_OK);
+        assert_eq!(dim, 0);
+    }
+}
+
+fn gmmvi_rng_zeroed() -> gmmvi_rng {
+    // SAFETY: four integers.
+    unsafe { std::mem::zeroed() }
 }
