@@ -670,8 +670,9 @@ gmmvi_status gmmvi_import_model(struct gmmvi_state *s, const uint8_t *bytes, siz
  *
  * `GMMVI_INVALID_ARGUMENT` for `dim != GMMVI_DIM`, a NaN, `lo[i] >= hi[i]` (also `lo[i] =
  * INFINITY` or `hi[i] = -INFINITY`), a width `hi[i] - lo[i]` that overflows or an interval
- * without a representable value strictly inside; `gmmvi_last_error` then names the
- * coordinate, and the state is unchanged.
+ * without a finite value strictly inside (also `lo[i]` = the largest finite `gmmvi_real`
+ * with `hi[i] = INFINITY`); `gmmvi_last_error` then names the coordinate, and the state is
+ * unchanged.
  *
  * # Safety
  * `s` is NULL or a state given to `gmmvi_init`; `lo` and `hi` are NULL or valid for reading

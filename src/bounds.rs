@@ -82,8 +82,8 @@ impl<T: Real, const D: usize> Bounds<T, D> {
     ///
     /// # Errors
     /// `InvalidArgument` for a slice length other than `D`, a NaN, `lo[i] ≥ hi[i]` (also
-    /// `lo = +∞` or `hi = −∞`), an interval without a representable value strictly inside, or a
-    /// width `hi − lo` that overflows.
+    /// `lo = +∞` or `hi = −∞`), an interval without a finite representable value strictly inside
+    /// (also `lo` = the largest finite value with `hi = +∞`), or a width `hi − lo` that overflows.
     pub fn new(lo: &[T], hi: &[T]) -> Result<Self, Error> {
         if lo.len() != D || hi.len() != D {
             return Err(Error::InvalidArgument { what: "bounds need D lower and D upper values" });
@@ -94,9 +94,13 @@ impl<T: Real, const D: usize> Bounds<T, D> {
             if !(l < h) {
                 return Err(Error::InvalidArgument { what: "bounds need lo < hi (and no NaN)" });
             }
-            if l.finite() && h.finite() && (!(h - l).finite() || !(l.next_up() < h)) {
+            // A finite value strictly inside: also for one-sided bounds at the end of the
+            // range (`lo = MAX` leaves only +∞ above it).
+            let inside = (!l.finite() || (l.next_up().finite() && l.next_up() < h))
+                && (!h.finite() || (h.next_down().finite() && l < h.next_down()));
+            if !inside || (l.finite() && h.finite() && !(h - l).finite()) {
                 return Err(Error::InvalidArgument {
-                    what: "bounds need a finite width hi - lo with a value strictly inside",
+                    what: "bounds need a finite width hi - lo with a finite value strictly inside",
                 });
             }
             b.lo[i] = l;

@@ -234,6 +234,10 @@ fn invalid_bounds_are_rejected() {
     assert!(bad(-f64::MAX, f64::MAX), "overflowing width");
     assert!(bad(1.0, 1.0f64.next_up()), "no value strictly inside");
     assert!(!bad(1.0, 1.0f64.next_up().next_up()));
+    // One-sided at the end of the range: only an infinity lies beyond.
+    assert!(bad(f64::MAX, f64::INFINITY) && bad(f64::NEG_INFINITY, -f64::MAX), "no finite value inside");
+    assert!(!bad(f64::MAX.next_down(), f64::INFINITY) && !bad(f64::NEG_INFINITY, (-f64::MAX).next_up()));
+    assert!(Bounds::<f32, 1>::new(&[f32::MAX], &[f32::INFINITY]).is_err());
     assert!(Bounds::<f32, 1>::new(&[1.0], &[1.0 + 1e-9]).is_err(), "collapses in f32");
     assert!(Bounds::<f64, 2>::new(&[0.0], &[1.0]).is_err(), "wrong length");
     assert!(Bounds::<f64, 2>::unbounded().is_unbounded());

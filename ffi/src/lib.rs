@@ -896,8 +896,9 @@ pub unsafe extern "C" fn gmmvi_import_model(s: *mut gmmvi_state, bytes: *const u
 ///
 /// `GMMVI_INVALID_ARGUMENT` for `dim != GMMVI_DIM`, a NaN, `lo[i] >= hi[i]` (also `lo[i] =
 /// INFINITY` or `hi[i] = -INFINITY`), a width `hi[i] - lo[i]` that overflows or an interval
-/// without a representable value strictly inside; `gmmvi_last_error` then names the
-/// coordinate, and the state is unchanged.
+/// without a finite value strictly inside (also `lo[i]` = the largest finite `gmmvi_real`
+/// with `hi[i] = INFINITY`); `gmmvi_last_error` then names the coordinate, and the state is
+/// unchanged.
 ///
 /// # Safety
 /// `s` is NULL or a state given to `gmmvi_init`; `lo` and `hi` are NULL or valid for reading

@@ -196,7 +196,7 @@ fn ffi_bad_bounds_are_rejected_with_a_message_and_change_nothing() {
     let (lo, hi) = mixed_bounds();
     assert_eq!(set_bounds(&mut s, &lo, &hi), GMMVI_OK);
     let before = model_bits(&s);
-    let cases: [(usize, R, R); 8] = [
+    let cases: [(usize, R, R); 10] = [
         (3, R::NAN, 1.0),
         (4, 0.0, R::NAN),
         (5, 1.0, 1.0),
@@ -205,6 +205,8 @@ fn ffi_bad_bounds_are_rejected_with_a_message_and_change_nothing() {
         (2, -INF, -INF),
         (0, -R::MAX, R::MAX),
         (0, 1.0, 1.0 + R::EPSILON),
+        (2, R::MAX, INF),
+        (3, -INF, -R::MAX),
     ];
     for (i, l, h) in cases {
         let (mut bl, mut bh) = (lo, hi);
