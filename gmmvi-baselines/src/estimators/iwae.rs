@@ -44,6 +44,21 @@ pub fn weights<T: Real>(l: &[T], w: &mut [T]) -> Result<T, Error> {
     Ok(lse - T::of(l.len() as f64).ln())
 }
 
+/// One group of draws of the diagonal Gaussian `x = μ + σ ⊙ ε`, `σ = exp ω`: the parameters
+/// `λ = (μ, ω)` (D-vectors), the noise `eps[k]` and the target gradients
+/// `gp[k] = ∇_x log p~(x_k)` (one D-vector per draw).
+#[derive(Clone, Copy, Debug)]
+pub struct DiagGroup<'a, T, V, W> {
+    /// The mean `μ`.
+    pub mu: &'a [T],
+    /// The log standard deviations `ω`.
+    pub omega: &'a [T],
+    /// The standard-normal noise `ε_k` of each draw.
+    pub eps: &'a [V],
+    /// `∇_x log p~(x_k)` of each draw.
+    pub gp: &'a [W],
+}
+
 /// Pathwise IWAE gradient of one group (§5): `out = Σ_k w̃_k ∇_λ ℓ_k`, `w̃ = softmax(ℓ)`.
 ///
 /// `dl[k]` is the total derivative `∇_λ ℓ_k` (a P-vector, `P = out.len()`). Returns `L̂_K`.
@@ -69,25 +84,21 @@ fn gradient_inner<T: Real, V: AsRef<[T]>>(l: &[T], dl: &[V], out: &mut [T]) -> R
 /// Pathwise IWAE gradient of one group for the diagonal Gaussian `x = μ + σ ⊙ ε`,
 /// `λ = (μ, ω)`, `σ = exp ω` (§5): `out_mu = Σ_k w̃_k gp_k`,
 /// `out_omega = Σ_k w̃_k (gp_k ⊙ σ ⊙ ε_k) + 1` (the `+1`, weighted by `Σ w̃ = 1`, is the total
-/// derivative of `−log q(x(ε); λ)`). `eps[k]` and `gp[k] = ∇_x log p~(x_k)` are D-vectors,
-/// `D = mu.len()`. Returns `L̂_K`.
+/// derivative of `−log q(x(ε); λ)`), for the draws of `group` (`D = group.mu.len()`).
+/// Returns `L̂_K`.
 ///
 /// # Errors
 /// As [`gradient`]; both output buffers are zeroed on error.
-#[allow(clippy::too_many_arguments)]
 pub fn gradient_diag_gaussian<T: Real, V: AsRef<[T]>, W: AsRef<[T]>>(
     l: &[T],
-    mu: &[T],
-    omega: &[T],
-    eps: &[V],
-    gp: &[W],
+    group: &DiagGroup<'_, T, V, W>,
     out_mu: &mut [T],
     out_omega: &mut [T],
 ) -> Result<T, Error> {
     let r = (|| {
         check_log_weights(l)?;
         let lse = gmmvi::real::log_sum_exp(l);
-        weighted_sum_diag(l, mu, omega, eps, gp, out_mu, out_omega, |v| (v - lse).exp())?;
+        weighted_sum_diag(l, group, out_mu, out_omega, |v| (v - lse).exp())?;
         Ok(lse - T::of(l.len() as f64).ln())
     })();
     if r.is_err() {
@@ -127,17 +138,14 @@ pub(crate) fn weighted_sum<T: Real, V: AsRef<[T]>>(
 /// Diagonal-Gaussian form of [`weighted_sum`]:
 /// `out_mu = Σ_k w_k gp_k`, `out_omega = Σ_k w_k (gp_k ⊙ σ ⊙ ε_k) + 1`, `w_k = weight(ℓ_k)`
 /// (the weights must sum to one). Shared with the VR gradient (§8).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn weighted_sum_diag<T: Real, V: AsRef<[T]>, W: AsRef<[T]>>(
     l: &[T],
-    mu: &[T],
-    omega: &[T],
-    eps: &[V],
-    gp: &[W],
+    group: &DiagGroup<'_, T, V, W>,
     out_mu: &mut [T],
     out_omega: &mut [T],
     weight: impl Fn(T) -> T,
 ) -> Result<(), Error> {
+    let DiagGroup { mu, omega, eps, gp } = *group;
     let d = mu.len();
     if omega.len() != d || out_mu.len() != d || out_omega.len() != d {
         return Err(LEN);
@@ -241,7 +249,13 @@ mod tests {
                 fill_standard_normal(&mut rng, &mut eps[..k]);
                 tp5_group(&eps[..k], &mut l[..k], &mut e[..k], &mut gp[..k]);
                 let (mut om, mut oo) = ([0.0], [0.0]);
-                let v = gradient_diag_gaussian(&l[..k], &[0.0], &[0.0], &e[..k], &gp[..k], &mut om, &mut oo).unwrap();
+                let v = gradient_diag_gaussian(
+                    &l[..k],
+                    &DiagGroup { mu: &[0.0], omega: &[0.0], eps: &e[..k], gp: &gp[..k] },
+                    &mut om,
+                    &mut oo,
+                )
+                .unwrap();
                 sum_v += v;
                 sum_mu += om[0];
                 sum_om += oo[0];
@@ -286,7 +300,8 @@ mod tests {
                 l += -(x - 1.0) * (x - 1.0) / 8.0 - 2f64.ln() + omega[d] + 0.5 * e[d] * e[d];
             }
             let (mut om, mut oo) = ([0.0; 2], [0.0; 2]);
-            gradient_diag_gaussian(&[l], &mu, &omega, &[e], &[gp], &mut om, &mut oo).unwrap();
+            gradient_diag_gaussian(&[l], &DiagGroup { mu: &mu, omega: &omega, eps: &[e], gp: &[gp] }, &mut om, &mut oo)
+                .unwrap();
             let dl = [gp[0], gp[1], gp[0] * omega[0].exp() * e[0] + 1.0, gp[1] * omega[1].exp() * e[1] + 1.0];
             let mut og = [0.0; 4];
             gradient(&[l], &[dl], &mut og).unwrap();
@@ -337,7 +352,13 @@ mod tests {
                     plain_om += (gp[j][0] * 2.0 * eps[j]) / k as f64;
                 }
                 let (mut om, mut oo) = ([0.0], [0.0]);
-                let v = gradient_diag_gaussian(&l[..k], &[1.0], &[omega], &e[..k], &gp[..k], &mut om, &mut oo).unwrap();
+                let v = gradient_diag_gaussian(
+                    &l[..k],
+                    &DiagGroup { mu: &[1.0], omega: &[omega], eps: &e[..k], gp: &gp[..k] },
+                    &mut om,
+                    &mut oo,
+                )
+                .unwrap();
                 assert!((v - 0.7).abs() <= 1e-12, "K={k}: {v}");
                 assert!((om[0] - plain_mu).abs() <= 1e-12);
                 assert!((oo[0] - (plain_om + 1.0)).abs() <= 1e-12);
@@ -399,11 +420,21 @@ mod tests {
         assert_eq!(out, [0.0; 2]);
         assert!(gradient::<f64, [f64; 2]>(&[], &[], &mut out).is_err());
         let (mut om, mut oo) = ([9.0], [9.0]);
-        let r = gradient_diag_gaussian(&[f64::INFINITY], &[0.0], &[0.0], &[[1.0]], &[[1.0]], &mut om, &mut oo);
+        let r = gradient_diag_gaussian(
+            &[f64::INFINITY],
+            &DiagGroup { mu: &[0.0], omega: &[0.0], eps: &[[1.0]], gp: &[[1.0]] },
+            &mut om,
+            &mut oo,
+        );
         assert_eq!(r, Err(NON_FINITE));
         assert_eq!((om, oo), ([0.0], [0.0]));
         let (mut om, mut oo) = ([9.0], [9.0]);
-        let r = gradient_diag_gaussian(&[0.0], &[0.0], &[0.0, 1.0], &[[1.0]], &[[1.0]], &mut om, &mut oo);
+        let r = gradient_diag_gaussian(
+            &[0.0],
+            &DiagGroup { mu: &[0.0], omega: &[0.0, 1.0], eps: &[[1.0]], gp: &[[1.0]] },
+            &mut om,
+            &mut oo,
+        );
         assert!(r.is_err());
         assert_eq!((om, oo), ([0.0], [0.0]));
         let mut w = [0.0; 1];

@@ -20,7 +20,7 @@
 
 use gmmvi::{Error, Real};
 
-use super::iwae::{weighted_sum, weighted_sum_diag};
+use super::iwae::{DiagGroup, weighted_sum, weighted_sum_diag};
 use super::objectives::{AlphaRegime, alpha_regime, check_log_weights, extreme, mean, scaled_lse_parts};
 
 /// The weights of one group for a given `α`, and the bound's value.
@@ -121,25 +121,21 @@ pub fn gradient<T: Real, V: AsRef<[T]>>(l: &[T], alpha: T, dl: &[V], out: &mut [
 
 /// Pathwise VR gradient of one group for the diagonal Gaussian `x = μ + σ ⊙ ε`, `λ = (μ, ω)`
 /// (§8 with §5): `out_mu = Σ_k w̃^(α)_k gp_k`, `out_omega = Σ_k w̃^(α)_k (gp_k ⊙ σ ⊙ ε_k) + 1`.
-/// `eps[k]`, `gp[k] = ∇_x log p~(x_k)` are D-vectors, `D = mu.len()`. Returns `L̂_{α,K}`.
+/// The draws as [`DiagGroup`] (`D = group.mu.len()`). Returns `L̂_{α,K}`.
 ///
 /// # Errors
 /// As [`gradient`]; both output buffers are zeroed on error.
-#[allow(clippy::too_many_arguments)]
 pub fn gradient_diag_gaussian<T: Real, V: AsRef<[T]>, W: AsRef<[T]>>(
     l: &[T],
     alpha: T,
-    mu: &[T],
-    omega: &[T],
-    eps: &[V],
-    gp: &[W],
+    group: &DiagGroup<'_, T, V, W>,
     out_mu: &mut [T],
     out_omega: &mut [T],
 ) -> Result<T, Error> {
     let r = (|| {
         check_log_weights(l)?;
         let (vw, value) = VrWeights::new(l, alpha)?;
-        weighted_sum_diag(l, mu, omega, eps, gp, out_mu, out_omega, |v| vw.weight(v))?;
+        weighted_sum_diag(l, group, out_mu, out_omega, |v| vw.weight(v))?;
         Ok(value)
     })();
     if r.is_err() {
@@ -270,7 +266,14 @@ mod tests {
             let l = eps.map(|e| e - 0.5);
             let (e, gp) = (eps.map(|v| [v]), eps.map(|v| [1.0 - v]));
             let (mut om, mut oo) = ([0.0], [0.0]);
-            gradient_diag_gaussian(&l, 1.0, &[0.0], &[0.0], &e, &gp, &mut om, &mut oo).unwrap();
+            gradient_diag_gaussian(
+                &l,
+                1.0,
+                &DiagGroup { mu: &[0.0], omega: &[0.0], eps: &e, gp: &gp },
+                &mut om,
+                &mut oo,
+            )
+            .unwrap();
             gm += om[0];
             go += oo[0];
         }
@@ -282,8 +285,10 @@ mod tests {
         let l = eps.map(|e| e - 0.5);
         let (e, gp) = (eps.map(|v| [v]), eps.map(|v| [1.0 - v]));
         let (mut a, mut b, mut c, mut d) = ([0.0], [0.0], [0.0], [0.0]);
-        gradient_diag_gaussian(&l, 0.0, &[0.0], &[0.0], &e, &gp, &mut a, &mut b).unwrap();
-        iwae::gradient_diag_gaussian(&l, &[0.0], &[0.0], &e, &gp, &mut c, &mut d).unwrap();
+        gradient_diag_gaussian(&l, 0.0, &DiagGroup { mu: &[0.0], omega: &[0.0], eps: &e, gp: &gp }, &mut a, &mut b)
+            .unwrap();
+        iwae::gradient_diag_gaussian(&l, &DiagGroup { mu: &[0.0], omega: &[0.0], eps: &e, gp: &gp }, &mut c, &mut d)
+            .unwrap();
         assert!((a[0] - c[0]).abs() < 1e-14 && (b[0] - d[0]).abs() < 1e-14);
     }
 
@@ -356,7 +361,13 @@ mod tests {
         assert!(gradient(&[0.0, 1.0, 2.0], 0.5, &dl, &mut out).is_err());
         assert_eq!(out, [0.0; 2]);
         let (mut om, mut oo) = ([3.0], [3.0]);
-        let r = gradient_diag_gaussian(&[0.0], 2.0, &[0.0], &[f64::INFINITY], &[[1.0]], &[[1.0]], &mut om, &mut oo);
+        let r = gradient_diag_gaussian(
+            &[0.0],
+            2.0,
+            &DiagGroup { mu: &[0.0], omega: &[f64::INFINITY], eps: &[[1.0]], gp: &[[1.0]] },
+            &mut om,
+            &mut oo,
+        );
         assert!(r.is_err());
         assert_eq!((om, oo), ([0.0], [0.0]));
         let mut w = [0.0; 1];
