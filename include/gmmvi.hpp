@@ -423,6 +423,27 @@ public:
         return import_model(bytes(std::data(in)), std::size(in));
     }
 
+    // Declares the target's support lo[i] < x_i < hi[i] (gmmvi_set_bounds): -INFINITY /
+    // INFINITY leave a side open. The model stays in the unconstrained space; the target is
+    // only called inside, and sample/log_density/export_model work in the bounded space.
+    // Forgets the stored samples. Code::invalid_argument (state unchanged) for n != dim, a
+    // NaN or lo[i] >= hi[i]; last_error names the coordinate.
+    Status set_bounds(const Real* lo, const Real* hi, std::size_t n) noexcept {
+        return Status(gmmvi_set_bounds(self().state(), lo, hi, n));
+    }
+    Status set_bounds(const Point& lo, const Point& hi) noexcept {
+        return set_bounds(lo.data(), hi.data(), GMMVI_DIM);
+    }
+    // The bounds in use (gmmvi_get_bounds); infinite where a side is open.
+    Status get_bounds(Real* lo, Real* hi, std::size_t n) const noexcept {
+        return Status(gmmvi_get_bounds(self().state(), lo, hi, n));
+    }
+    Status get_bounds(Point& lo, Point& hi) const noexcept { return get_bounds(lo.data(), hi.data(), GMMVI_DIM); }
+
+    // The target changed (gmmvi_retarget): keeps the model, the bounds and the random streams,
+    // forgets the stored samples, the histories and the step-size adaptation.
+    Status retarget() noexcept { return Status(gmmvi_retarget(self().state())); }
+
 #if defined(GMMVI_HAS_SPAN)
     Status sample(std::span<Real> out) noexcept { return sample(out.data(), out.size()); }
     Status sample(std::span<Point> out) noexcept { return sample(out.data(), out.size()); }

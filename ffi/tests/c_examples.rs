@@ -17,8 +17,8 @@ fn lib() -> &'static PathBuf {
     LIB.get_or_init(|| staticlib::build(None).unwrap_or_else(|e| panic!("building libgmmvi.a failed:\n{e}")))
 }
 
-/// Compiles `src` with `compiler` and `flags`, runs it, returns its output.
-fn compile_and_run(compiler: &str, src: &str, flags: &[&str], name: &str) -> String {
+/// Compiles `src` with `compiler` and `flags`; the executable's path.
+fn compile(compiler: &str, src: &str, flags: &[&str], name: &str) -> PathBuf {
     let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let mut cc = Command::new(compiler);
     cc.current_dir(root()).args(flags).args(["-Wall", "-Wextra", "-Werror", "-Iinclude", src]).arg(lib());
@@ -26,7 +26,12 @@ fn compile_and_run(compiler: &str, src: &str, flags: &[&str], name: &str) -> Str
         cc.arg("-lm");
     }
     run(cc.arg("-o").arg(&exe));
-    run(&mut Command::new(&exe))
+    exe
+}
+
+/// Compiles `src` with `compiler` and `flags`, runs it, returns its output.
+fn compile_and_run(compiler: &str, src: &str, flags: &[&str], name: &str) -> String {
+    run(&mut Command::new(compile(compiler, src, flags, name)))
 }
 
 /// Checks the example's output; returns its joint configurations and summary lines.
@@ -76,6 +81,60 @@ fn c_example_is_clean_under_asan_and_ubsan() {
     }
     let flags = ["-std=c11", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"];
     check_output(&compile_and_run("cc", "c_examples/planar_arm.c", &flags, "planar_arm_asan"));
+}
+
+/// The Panda's joint limits (rad), the manufacturer's, as in `gmmvi_targets::PandaIk`.
+const PANDA_LOWER: [f64; 7] = [-2.8973, -1.7628, -2.8973, -3.0718, -2.8973, -0.0175, -2.8973];
+const PANDA_UPPER: [f64; 7] = [2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973];
+
+/// The number after `"key":` in a flat JSON line.
+fn json_number(line: &str, key: &str) -> f64 {
+    let pat = format!("\"{key}\":");
+    line.split(pat.as_str())
+        .nth(1)
+        .and_then(|s| s.split([',', '}']).next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no number {key} in {line}"))
+}
+
+/// `c_examples/panda_ik.cpp`: a 7-joint Franka Panda reaching a full pose, in the default f32
+/// build. On each of its five poses at least 90 % of the 2000 solutions are within 10 mm and
+/// 2°, at least one branch is found, and every solution is within the joint limits (the
+/// example's count and the per-joint ranges it prints, checked here against the limits).
+#[test]
+fn cpp_panda_example_reaches_every_pose_within_the_limits() {
+    if !default_sizes() {
+        return;
+    }
+    let flags = ["-std=c++17", "-O2", "-Wpedantic", "-fno-exceptions", "-fno-rtti"];
+    let exe = compile("c++", "c_examples/panda_ik.cpp", &flags, "panda_ik_cpp");
+    for pose in 0..5 {
+        let out = run(Command::new(&exe).arg(pose.to_string()));
+        print!("{out}");
+        let json = out.lines().last().filter(|l| l.starts_with('{')).unwrap_or_else(|| panic!("{out}"));
+        assert_eq!(json_number(json, "pose"), f64::from(pose), "{json}");
+        let in_tolerance = json_number(json, "in_tolerance");
+        assert!(in_tolerance >= 0.9, "pose {pose}: {in_tolerance} within tolerance\n{out}");
+        assert!(json_number(json, "branches") >= 1.0, "{json}");
+        assert_eq!(json_number(json, "outside_limits"), 0.0, "{json}");
+        assert_eq!(json_number(json, "iterations"), 100.0, "{json}");
+        assert!(json_number(json, "elbo").is_finite() && json_number(json, "components") >= 1.0, "{json}");
+        let ranges: Vec<(f64, f64)> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("joint ").and_then(|l| l.split_once(": solutions in [")))
+            .filter_map(|(_, r)| r.split_once(']'))
+            .filter_map(|(r, _)| {
+                let (a, b) = r.split_once(", ")?;
+                Some((a.parse().ok()?, b.parse().ok()?))
+            })
+            .collect();
+        assert_eq!(ranges.len(), 7, "{out}");
+        for (j, &(lo, hi)) in ranges.iter().enumerate() {
+            // The bounds are the limits rounded to f32: allow that rounding, no more.
+            let slack = 1e-6;
+            assert!(lo >= PANDA_LOWER[j] - slack && hi <= PANDA_UPPER[j] + slack && lo < hi, "joint {}: {out}", j + 1);
+        }
+    }
 }
 
 /// The README's CMake text is what `tests/cmake/run.sh` builds: its CMake block is the

@@ -2,7 +2,8 @@
 # Builds libgmmvi.a with the top-level CMakeLists.txt, installs it into a temporary prefix and
 # builds the consumer in tests/cmake/consumer/ (a Gaussian fit that checks the fitted mean and
 # standard deviations) three ways: find_package against the prefix, add_subdirectory of the
-# repository, and a plain cc command with pkg-config. Then configures other sizes
+# repository, and a plain cc command with pkg-config; the C++ example c_examples/panda_ik.cpp
+# is built with find_package too (tests/cmake/panda_ik/). Then configures other sizes
 # (GMMVI_DIM=3) and checks the installed header and the find_package consumer for them.
 # One cargo target directory serves every build (GMMVI_CMAKE_CARGO_TARGET_DIR keeps it between
 # runs; by default it is temporary). Needs cmake, pkg-config, cc, c++ and cargo.
@@ -60,6 +61,19 @@ out=$(consumer_cmake "$tmp/find_package" -DCMAKE_PREFIX_PATH="$prefix")
 echo "$out"
 expect "all options" "$out"
 summary+=("find_package:     $(tail -n1 <<<"$out")")
+
+step "consumer 1, C++: c_examples/panda_ik.cpp with find_package(gmmvi)"
+cmake -S "$repo/tests/cmake/panda_ik" -B "$tmp/panda_ik" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS="-Wall -Wextra -Wpedantic -Werror" -DCMAKE_PREFIX_PATH="$prefix"
+cmake --build "$tmp/panda_ik"
+out=$("$tmp/panda_ik/panda_ik")
+echo "$out"
+json=$(tail -n1 <<<"$out")
+# At least 90 % of the solutions within 10 mm and 2 degrees, none outside the joint limits.
+in_tolerance=$(sed -n 's/.*"in_tolerance":\([0-9.]*\).*/\1/p' <<<"$json")
+awk -v f="$in_tolerance" 'BEGIN { exit !(f >= 0.9) }' || die "panda_ik: in_tolerance '$in_tolerance' < 0.9: $json"
+grep -q '"outside_limits":0,' <<<"$json" || die "panda_ik: solutions outside the limits: $json"
+summary+=("find_package C++: panda_ik.cpp: $(grep ' within 10 mm' <<<"$out")")
 
 step "consumer 2: add_subdirectory(<repository>)"
 out=$(consumer_cmake "$tmp/add_subdirectory" -DGMMVI_SOURCE_DIR="$repo" -DGMMVI_CARGO_TARGET_DIR="$cargo_dir")

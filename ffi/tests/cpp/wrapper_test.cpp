@@ -415,6 +415,90 @@ void test_checkpoints() {
     CHECK(other.import_model(model.data(), model.size() - 1).code() == Code::bad_checkpoint);
 }
 
+// ---- Bounds and retarget --------------------------------------------------------------------
+
+// The same bounded run, retarget and continued run through the C API and the wrapper.
+void test_bounds() {
+    const gmmvi::Config cfg = test_config();
+    Point lo{}, hi{};
+    for (std::size_t d = 0; d < D; ++d) {
+        lo[d] = Real(-0.5);
+        hi[d] = Real(0.5) * static_cast<Real>(d) + Real(1);
+    }
+    lo[0] = -INFINITY;  // one-sided
+    if (D > 1) hi[D - 1] = INFINITY;
+
+    gmmvi::Optimizer fresh;
+    CHECK(fresh.set_bounds(lo, hi).code() == Code::not_initialized);
+    CHECK(fresh.retarget().code() == Code::not_initialized);
+    gmmvi::OptimizerRef none;
+    CHECK(none.set_bounds(lo, hi).code() == Code::null_pointer);
+
+    CHECK(gmmvi_init(&c_state, sizeof c_state, &cfg, seed) == GMMVI_OK);
+    CHECK(gmmvi_set_bounds(&c_state, lo.data(), hi.data(), D) == GMMVI_OK);
+    CHECK(opt.init(cfg, seed).ok());
+    Point glo{}, ghi{};
+    CHECK(opt.get_bounds(glo, ghi).ok());
+    for (std::size_t d = 0; d < D; ++d) CHECK(std::isinf(glo[d]) && glo[d] < 0 && std::isinf(ghi[d]) && ghi[d] > 0);
+    CHECK(opt.set_bounds(lo, hi).ok());
+    CHECK(opt.get_bounds(glo, ghi).ok() && same_bytes(glo, lo) && same_bytes(ghi, hi));
+    Real rlo[D], rhi[D];
+    CHECK(opt.get_bounds(rlo, rhi, D).ok() && same_bytes(rlo, lo) && same_bytes(rhi, hi));
+
+    // Refused bounds leave the state and its bounds as they were.
+    Point bad_lo = lo, bad_hi = hi;
+    bad_lo[0] = Real(-2);
+    bad_hi[0] = Real(-3);  // below its lower bound
+    CHECK(opt.set_bounds(bad_lo, bad_hi).code() == Code::invalid_argument);
+    char why[256];
+    CHECK(opt.last_error(why).ok() && std::strlen(why) > 0);
+    CHECK(opt.set_bounds(lo.data(), hi.data(), D + 1).code() == Code::invalid_argument);
+    CHECK(opt.get_bounds(rlo, rhi, D + 1).code() == Code::invalid_argument);
+    Point nan_lo = lo;
+    nan_lo[D - 1] = NAN;
+    CHECK(opt.set_bounds(nan_lo, hi).code() == Code::invalid_argument);
+    CHECK(opt.get_bounds(glo, ghi).ok() && same_bytes(glo, lo) && same_bytes(ghi, hi));
+
+    gmmvi::Report rc{}, rw{};
+    CHECK(gmmvi_run(&c_state, c_target, nullptr, iters, 0, &rc) == GMMVI_OK);
+    CHECK(opt.run(gauss, iters, 0, &rw).ok());
+    CHECK(same_report(rc, rw));
+    std::vector<Real> xc(n_points * D), xw(n_points * D);
+    CHECK(gmmvi_sample(&c_state, xc.data(), n_points) == GMMVI_OK);
+    CHECK(opt.sample(xw).ok());
+    CHECK(same_bytes(xc, xw));
+    bool inside = true;
+    for (std::size_t i = 0; i < n_points; ++i) {
+        for (std::size_t d = 0; d < D; ++d) inside = inside && xw[i * D + d] > lo[d] && xw[i * D + d] < hi[d];
+    }
+    CHECK(inside);
+
+    // A retargeted run continues as the C one does (another target: the same one shifted).
+    auto shifted = [](const Real* x, std::size_t n, Real* log_p, Real* grad) {
+        Real y[D];
+        for (std::size_t i = 0; i < n; ++i) {
+            for (std::size_t d = 0; d < D; ++d) y[d] = x[i * D + d] - Real(0.25);
+            if (int rc = gauss(y, 1, log_p + i, grad ? grad + i * D : nullptr); rc != 0) return rc;
+        }
+        return 0;
+    };
+    struct Ctx {
+        static int call(void* f, const Real* x, std::size_t n, Real* log_p, Real* grad) {
+            return (*static_cast<decltype(shifted)*>(f))(x, n, log_p, grad);
+        }
+    };
+    CHECK(gmmvi_retarget(&c_state) == GMMVI_OK);
+    CHECK(opt.retarget().ok());
+    CHECK(gmmvi_run(&c_state, Ctx::call, &shifted, iters, 0, &rc) == GMMVI_OK);
+    CHECK(opt.run(shifted, iters, 0, &rw).ok());
+    CHECK(same_report(rc, rw) && rw.iterations == 2 * iters);
+    std::vector<std::uint8_t> bc(opt.checkpoint_size().value());
+    std::size_t written = 0;
+    CHECK(gmmvi_save(&c_state, bc.data(), bc.size(), &written) == GMMVI_OK && written == bc.size());
+    CHECK(same_bytes(bc, checkpoint(opt)));
+    CHECK(opt.get_bounds(glo, ghi).ok() && same_bytes(glo, lo) && same_bytes(ghi, hi));
+}
+
 // ---- Moves ----------------------------------------------------------------------------------
 
 void test_moves(const std::vector<std::uint8_t>& ref) {
@@ -564,6 +648,7 @@ int main() {
     test_buffers(ref);
     test_checkpoints();
     test_moves(ref);
+    test_bounds();
 #if defined(GMMVI_HAS_EIGEN)
     test_eigen(ref);
     const char* eigen = "yes";
