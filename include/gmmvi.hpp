@@ -17,6 +17,16 @@
 //   static gmmvi_state storage;
 //   gmmvi::OptimizerRef opt(storage);         // non-owning, movable
 //
+// A fitted mixture outside the optimiser, to sample and condition while it goes on fitting:
+//
+//   static gmmvi::Model model;                // GMMVI_MODEL_SIZE bytes inline; copyable
+//   opt.snapshot(model);
+//   gmmvi::Rng rng(42);                       // one per sampling thread
+//   model.sample(rng, xs);
+//   gmmvi::SubModel rest;                     // GMMVI_SUBMODEL_SIZE bytes inline
+//   model.conditional({1, 3}, joints, rest);  // the others given x_1, x_3 = joints[1], joints[3]
+//   rest.sample(rng, rows);                   // fills the other coordinates of each row
+//
 // Targets: any callable `int(const Real* x, size_t n, Real* log_p, Real* grad)` (lambda,
 // capturing lambda, temporary, function object, function or function pointer), passed by
 // forwarding reference and called through a trampoline while run/step lasts. It must not
@@ -28,7 +38,8 @@
 // is on the include path (define GMMVI_NO_EIGEN to leave it out). Lengths count elements of
 // the buffer's type: Reals (a multiple of dim) or Points. A buffer shorter than a call needs
 // gives Code::buffer_too_small, a Real buffer that is not a whole number of points
-// Code::invalid_argument: never a write past its end.
+// Code::invalid_argument: never a write past its end. Coordinate index sets (marginal,
+// conditional) are a pointer with a count, a contiguous range of std::size_t or a braced list.
 #ifndef GMMVI_HPP
 #define GMMVI_HPP
 
@@ -36,6 +47,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <iterator>
 #include <memory>
 #include <type_traits>
@@ -238,6 +250,10 @@ template <class R>
 inline constexpr bool bytes_out = range_of<R, true, byte_elem>();
 template <class R>
 inline constexpr bool bytes_in = range_of<R, false, byte_elem>();
+template <class E>
+struct index_elem : std::is_same<std::remove_const_t<E>, std::size_t> {};
+template <class R>
+inline constexpr bool indices_in = range_of<R, false, index_elem>();
 
 template <class E>
 inline std::uint8_t* bytes(E* p) noexcept {
@@ -256,6 +272,217 @@ template <class Fn>
 int trampoline(void* ctx, const Real* x, std::size_t n, Real* log_p, Real* grad) noexcept {
     return static_cast<int>((*static_cast<Fn*>(ctx))(x, n, log_p, grad));
 }
+
+#if defined(GMMVI_HAS_EIGEN)
+// n x dim, row-major, contiguous (an n x dim Matrix, a Map, a block of whole rows).
+using Points = Eigen::Matrix<Real, Eigen::Dynamic, GMMVI_DIM, GMMVI_DIM == 1 ? Eigen::ColMajor : Eigen::RowMajor>;
+using Values = Eigen::Matrix<Real, Eigen::Dynamic, 1>;
+
+template <class M>
+inline bool whole_rows(const M& m) noexcept {
+    return m.innerStride() == 1 && (m.rows() <= 1 || GMMVI_DIM == 1 || m.outerStride() == GMMVI_DIM);
+}
+#endif
+
+}  // namespace detail
+
+// A random stream of the caller (gmmvi_rng, 32 bytes) for drawing from a Model or SubModel;
+// one per thread that draws. Same seed, same draws. A default Rng is unseeded: drawing with it
+// gives Code::not_initialized. A copy continues with the same draws as the original.
+class Rng {
+public:
+    constexpr Rng() noexcept = default;
+    explicit Rng(std::uint64_t seed_value) noexcept { static_cast<void>(seed(seed_value)); }
+
+    // Restarts the stream from `seed_value` (gmmvi_rng_seed).
+    Status seed(std::uint64_t seed_value) noexcept { return Status(gmmvi_rng_seed(&rng_, seed_value)); }
+
+    gmmvi_rng* storage() noexcept { return &rng_; }
+    const gmmvi_rng* storage() const noexcept { return &rng_; }
+
+private:
+    gmmvi_rng rng_{};
+};
+
+namespace detail {
+
+// The C calls of a model and of a submodel, picked by overload.
+inline gmmvi_status c_sample(const gmmvi_model* m, gmmvi_rng* rng, Real* x, std::size_t n) noexcept {
+    return gmmvi_model_sample(m, rng, x, n);
+}
+inline gmmvi_status c_sample(const gmmvi_submodel* m, gmmvi_rng* rng, Real* x, std::size_t n) noexcept {
+    return gmmvi_submodel_sample(m, rng, x, n);
+}
+inline gmmvi_status c_log_density(const gmmvi_model* m, const Real* x, std::size_t n, Real* out) noexcept {
+    return gmmvi_model_log_density(m, x, n, out);
+}
+inline gmmvi_status c_log_density(const gmmvi_submodel* m, const Real* x, std::size_t n, Real* out) noexcept {
+    return gmmvi_submodel_log_density(m, x, n, out);
+}
+
+// The reading calls shared by Model and SubModel (`Self` provides storage()). They leave the
+// mixture as it is: several threads may call them at once, each with its own Rng.
+template <class Self>
+class Mixture {
+public:
+    // Draws points with `rng`, which advances (gmmvi_model_sample, gmmvi_submodel_sample):
+    // `len` Reals, a multiple of dim. A Model writes whole rows; a SubModel writes its own
+    // coordinates and keeps the others (a row holding a conditional's given values comes back
+    // complete).
+    Status sample(Rng& rng, Real* x, std::size_t len) const noexcept {
+        if (len % GMMVI_DIM != 0) return Code::invalid_argument;
+        return Status(c_sample(self().storage(), rng.storage(), x, len / GMMVI_DIM));
+    }
+    // `n` points.
+    Status sample(Rng& rng, Point* x, std::size_t n) const noexcept {
+        return Status(c_sample(self().storage(), rng.storage(), reinterpret_cast<Real*>(x), n));
+    }
+    // A contiguous range of Reals or Points.
+    template <class R, std::enable_if_t<points_out<R>, int> = 0>
+    Status sample(Rng& rng, R&& x) const noexcept {
+        return sample(rng, std::data(x), std::size(x));
+    }
+
+    // log q of the points x into log_q (gmmvi_model_log_density, gmmvi_submodel_log_density;
+    // a SubModel reads only its coordinates): `x_len` Reals (a multiple of dim) or Points;
+    // log_q holds at least one value per point.
+    Status log_density(const Real* x, std::size_t x_len, Real* log_q, std::size_t log_q_len) const noexcept {
+        if (x_len % GMMVI_DIM != 0) return Code::invalid_argument;
+        return log_density(reinterpret_cast<const Point*>(x), x_len / GMMVI_DIM, log_q, log_q_len);
+    }
+    Status log_density(const Point* x, std::size_t n, Real* log_q, std::size_t log_q_len) const noexcept {
+        if (log_q_len < n) return Code::buffer_too_small;
+        return Status(c_log_density(self().storage(), reinterpret_cast<const Real*>(x), n, log_q));
+    }
+    template <class X, class L, std::enable_if_t<points_in<X> && reals_out<L>, int> = 0>
+    Status log_density(const X& x, L&& log_q) const noexcept {
+        return log_density(std::data(x), std::size(x), std::data(log_q), std::size(log_q));
+    }
+    // log q of one point.
+    Result<Real> log_density(const Point& x) const noexcept {
+        Real lq = 0;
+        Status s = log_density(&x, 1, &lq, 1);
+        return {s, lq};
+    }
+
+#if defined(GMMVI_HAS_SPAN)
+    Status sample(Rng& rng, std::span<Real> x) const noexcept { return sample(rng, x.data(), x.size()); }
+    Status sample(Rng& rng, std::span<Point> x) const noexcept { return sample(rng, x.data(), x.size()); }
+    Status log_density(std::span<const Real> x, std::span<Real> log_q) const noexcept {
+        return log_density(x.data(), x.size(), log_q.data(), log_q.size());
+    }
+    Status log_density(std::span<const Point> x, std::span<Real> log_q) const noexcept {
+        return log_density(x.data(), x.size(), log_q.data(), log_q.size());
+    }
+#endif
+
+#if defined(GMMVI_HAS_EIGEN)
+    Status sample(Rng& rng, Eigen::Ref<Points> x) const noexcept {
+        if (!whole_rows(x)) return Code::invalid_argument;
+        return Status(c_sample(self().storage(), rng.storage(), x.data(), static_cast<std::size_t>(x.rows())));
+    }
+    // Any direct-access row-major expression of Reals with dim columns; never copied.
+    template <class Derived>
+    Status log_density(const Eigen::MatrixBase<Derived>& x, Eigen::Ref<Values> log_q) const noexcept {
+        static_assert(std::is_same_v<typename Derived::Scalar, Real>, "points are Reals");
+        static_assert((Derived::Flags & Eigen::DirectAccessBit) != 0, "points in memory (not an expression)");
+        static_assert(Derived::IsRowMajor || GMMVI_DIM == 1, "points row-major");
+        const auto& m = x.derived();
+        if (m.cols() != static_cast<Eigen::Index>(GMMVI_DIM) || !whole_rows(m)) return Code::invalid_argument;
+        return log_density(m.data(), static_cast<std::size_t>(m.size()), log_q.data(),
+                           static_cast<std::size_t>(log_q.size()));
+    }
+#endif
+
+private:
+    const Self& self() const noexcept { return static_cast<const Self&>(*this); }
+};
+
+}  // namespace detail
+
+// A mixture over some of the coordinates (gmmvi_submodel, GMMVI_SUBMODEL_SIZE bytes inline):
+// a marginal or conditional of a Model, filled by Model::marginal or Model::conditional. Until
+// then every call gives Code::not_initialized; after a failed marginal or conditional it is
+// empty (dim() 0, sample Code::invalid_argument, log densities -inf). Copyable like a Model.
+class SubModel : public detail::Mixture<SubModel> {
+public:
+    constexpr SubModel() noexcept = default;
+
+    // The number of its coordinates (gmmvi_submodel_dim).
+    Result<std::size_t> dim() const noexcept {
+        std::size_t d = 0;
+        Status s(gmmvi_submodel_dim(&sub_, &d));
+        return {s, d};
+    }
+
+    gmmvi_submodel* storage() noexcept { return &sub_; }
+    const gmmvi_submodel* storage() const noexcept { return &sub_; }
+
+private:
+    gmmvi_submodel sub_{};
+};
+
+// A fitted mixture outside the optimiser (gmmvi_model, GMMVI_MODEL_SIZE bytes inline, so make
+// a long-lived one static or a member): filled by Optimizer::snapshot, then sampled and
+// evaluated without the optimiser, also from several threads at once (each with its own Rng)
+// while nothing writes it. A new Model is prepared (gmmvi_model_init) and empty: sample gives
+// Code::invalid_argument, log densities are -inf. Copyable: the storage holds a marker and
+// plain numbers, no pointer, so its bytes are a complete copy.
+class Model : public detail::Mixture<Model> {
+public:
+    Model() noexcept { static_cast<void>(clear()); }
+
+    // Empties it (gmmvi_model_init).
+    Status clear() noexcept { return Status(gmmvi_model_init(&model_)); }
+
+    // The marginal over the coordinates `keep` (distinct, each below dim, in the order `out`
+    // uses) into `out` (gmmvi_model_marginal). Code::invalid_argument for an empty, repeated or
+    // out-of-range index set or an empty model, Code::numerical for a singular restricted
+    // covariance; `out` is then empty.
+    Status marginal(const std::size_t* keep, std::size_t n_keep, SubModel& out) const noexcept {
+        return Status(gmmvi_model_marginal(&model_, keep, n_keep, out.storage()));
+    }
+    // A contiguous range of std::size_t.
+    template <class R, std::enable_if_t<detail::indices_in<R>, int> = 0>
+    Status marginal(const R& keep, SubModel& out) const noexcept {
+        return marginal(std::data(keep), std::size(keep), out);
+    }
+    Status marginal(std::initializer_list<std::size_t> keep, SubModel& out) const noexcept {
+        return marginal(keep.begin(), keep.size(), out);
+    }
+
+    // The conditional of the other coordinates (ascending) given the coordinates `given`
+    // (distinct, each below dim, not all) at the values x[given[i]] (`x`: dim values, the
+    // others ignored) into `out` (gmmvi_model_conditional). Errors as marginal, and
+    // Code::invalid_argument for a non-finite given value.
+    Status conditional(const std::size_t* given, std::size_t n_given, const Real* x, SubModel& out) const noexcept {
+        return Status(gmmvi_model_conditional(&model_, given, n_given, x, out.storage()));
+    }
+    template <class R, std::enable_if_t<detail::indices_in<R>, int> = 0>
+    Status conditional(const R& given, const Point& x, SubModel& out) const noexcept {
+        return conditional(std::data(given), std::size(given), x.data(), out);
+    }
+    Status conditional(std::initializer_list<std::size_t> given, const Point& x, SubModel& out) const noexcept {
+        return conditional(given.begin(), given.size(), x.data(), out);
+    }
+
+#if defined(GMMVI_HAS_SPAN)
+    Status marginal(std::span<const std::size_t> keep, SubModel& out) const noexcept {
+        return marginal(keep.data(), keep.size(), out);
+    }
+    Status conditional(std::span<const std::size_t> given, const Point& x, SubModel& out) const noexcept {
+        return conditional(given.data(), given.size(), x.data(), out);
+    }
+#endif
+
+    gmmvi_model* storage() noexcept { return &model_; }
+    const gmmvi_model* storage() const noexcept { return &model_; }
+
+private:
+    gmmvi_model model_{};
+};
+
+namespace detail {
 
 // Every call of a function of gmmvi.h that takes a state, in one place for both holders.
 // `Self` provides state() (nullptr when there is none) and init_target(ptr, size).
@@ -444,6 +671,12 @@ public:
     // forgets the stored samples, the histories and the step-size adaptation.
     Status retarget() noexcept { return Status(gmmvi_retarget(self().state())); }
 
+    // Copies the fitted mixture into `out` (gmmvi_snapshot), replacing what it held; the copy
+    // is independent of the optimiser, so fitting may go on while other threads read it.
+    // Refused with bounds set (the mixture is over unconstrained coordinates):
+    // Code::invalid_argument, last_error says so, `out` unchanged.
+    Status snapshot(Model& out) const noexcept { return Status(gmmvi_snapshot(self().state(), out.storage())); }
+
 #if defined(GMMVI_HAS_SPAN)
     Status sample(std::span<Real> out) noexcept { return sample(out.data(), out.size()); }
     Status sample(std::span<Point> out) noexcept { return sample(out.data(), out.size()); }
@@ -462,9 +695,8 @@ public:
 #endif
 
 #if defined(GMMVI_HAS_EIGEN)
-    // n x dim, row-major, contiguous (an n x dim Matrix, a Map, a block of whole rows).
-    using Points = Eigen::Matrix<Real, Eigen::Dynamic, GMMVI_DIM, GMMVI_DIM == 1 ? Eigen::ColMajor : Eigen::RowMajor>;
-    using Values = Eigen::Matrix<Real, Eigen::Dynamic, 1>;
+    using Points = detail::Points;
+    using Values = detail::Values;
 
     Status sample(Eigen::Ref<Points> out) noexcept {
         if (!whole_rows(out)) return Code::invalid_argument;
@@ -491,13 +723,6 @@ private:
     static void* ctx_of(Fn& f) noexcept {
         return const_cast<void*>(static_cast<const volatile void*>(std::addressof(f)));
     }
-
-#if defined(GMMVI_HAS_EIGEN)
-    template <class M>
-    static bool whole_rows(const M& m) noexcept {
-        return m.innerStride() == 1 && (m.rows() <= 1 || GMMVI_DIM == 1 || m.outerStride() == GMMVI_DIM);
-    }
-#endif
 };
 
 }  // namespace detail

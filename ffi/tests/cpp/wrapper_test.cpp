@@ -1,6 +1,7 @@
 // Checks of include/gmmvi.hpp against the C API it wraps (driven by ffi/tests/cpp_wrapper.rs):
 // the same numbers as the C calls for the same seed, every kind of callable, the buffer
-// overloads and their size checks, save/restore, export/import, moves, Eigen and std::span.
+// overloads and their size checks, save/restore, export/import, moves, models and submodels,
+// Eigen and std::span.
 // Built with -fno-exceptions -fno-rtti; prints the number of checks and exits 1 on a failure.
 #include <gmmvi.hpp>
 
@@ -566,6 +567,306 @@ void test_moves(const std::vector<std::uint8_t>& ref) {
     CHECK(fine.save(hb).ok() && same_bytes(hb, ref));
 }
 
+// ---- Models, submodels and random streams -----------------------------------------------------
+
+static_assert(D >= 3, "the model checks pick three coordinates");
+
+// The C API's and the wrapper's snapshot of the reference state.
+gmmvi_model c_model;
+gmmvi::Model w_model;
+
+// Fills rows with `v` (a submodel keeps the coordinates it does not draw).
+void fill(std::vector<Real>& xs, Real v) {
+    for (auto& x : xs) x = v;
+}
+
+// Draws from a submodel: the same bytes and the same stream afterwards as the C calls; the
+// coordinates outside the submodel keep the rows' values.
+bool same_sub_draws(const gmmvi_submodel& c, const gmmvi::SubModel& w, std::uint64_t rng_seed) {
+    gmmvi_rng cr;
+    gmmvi::Rng wr(rng_seed);
+    std::vector<Real> xc(n_points * D), xw(n_points * D);
+    fill(xc, Real(42));
+    fill(xw, Real(42));
+    if (gmmvi_rng_seed(&cr, rng_seed) != GMMVI_OK || gmmvi_submodel_sample(&c, &cr, xc.data(), n_points) != GMMVI_OK)
+        return false;
+    if (!w.sample(wr, xw).ok()) return false;
+    std::vector<Real> lc(n_points), lw(n_points);
+    if (gmmvi_submodel_log_density(&c, xc.data(), n_points, lc.data()) != GMMVI_OK) return false;
+    if (!w.log_density(xw, lw).ok()) return false;
+    return same_bytes(xc, xw) && same_bytes(lc, lw) && std::memcmp(&cr, wr.storage(), sizeof cr) == 0;
+}
+
+void test_models(const std::vector<std::uint8_t>& ref) {
+    const gmmvi::Config cfg = test_config();
+    CHECK(gmmvi_init(&c_state, sizeof c_state, &cfg, seed) == GMMVI_OK);
+    CHECK(gmmvi_restore(&c_state, ref.data(), ref.size()) == GMMVI_OK);
+    CHECK(opt.init(cfg, seed).ok() && opt.restore(ref).ok());
+
+    // A new Model is prepared and empty; a snapshot fills it with the state's mixture.
+    CHECK(gmmvi_model_init(&c_model) == GMMVI_OK);
+    CHECK(gmmvi_snapshot(&c_state, &c_model) == GMMVI_OK);
+    Real x1[D];
+    gmmvi::Rng r0(3);
+    CHECK(w_model.sample(r0, x1, D).code() == Code::invalid_argument);
+    const auto empty_lq = w_model.log_density(Point{});
+    CHECK(empty_lq.ok() && std::isinf(*empty_lq) && *empty_lq < 0);
+    CHECK(opt.snapshot(w_model).ok());
+
+    // Seeding: the same stream as the C call.
+    gmmvi_rng cr;
+    CHECK(gmmvi_rng_seed(&cr, 11) == GMMVI_OK);
+    gmmvi::Rng wr(11), wr2;
+    CHECK(std::memcmp(&cr, wr.storage(), sizeof cr) == 0);
+    CHECK(wr2.seed(11).ok() && std::memcmp(&cr, wr2.storage(), sizeof cr) == 0);
+
+    // Draws and densities: the C call's bytes, and the C stream's state afterwards.
+    std::vector<Real> xc(n_points * D), xw(n_points * D);
+    CHECK(gmmvi_model_sample(&c_model, &cr, xc.data(), n_points) == GMMVI_OK);
+    CHECK(w_model.sample(wr, xw).ok());
+    CHECK(same_bytes(xc, xw) && std::memcmp(&cr, wr.storage(), sizeof cr) == 0);
+    std::vector<Real> lc(n_points), lw(n_points);
+    CHECK(gmmvi_model_log_density(&c_model, xc.data(), n_points, lc.data()) == GMMVI_OK);
+    CHECK(w_model.log_density(xw, lw).ok() && same_bytes(lc, lw));
+    // The snapshot is the state's mixture: the optimiser's own densities.
+    std::vector<Real> ls(n_points);
+    CHECK(opt.log_density(xw, ls).ok() && same_bytes(ls, lw));
+
+    // Every buffer overload draws the same points from the same seed.
+    Real raw[n_points * D];
+    gmmvi::Rng r(11);
+    CHECK(w_model.sample(r, raw, n_points * D).ok() && same_bytes(raw, xc));
+    std::array<Point, n_points> pts{};
+    r = gmmvi::Rng(11);
+    CHECK(w_model.sample(r, pts).ok() && same_bytes(pts, xc));
+    std::vector<Point> vp(n_points);
+    CHECK(r.seed(11).ok() && w_model.sample(r, vp.data(), vp.size()).ok() && same_bytes(vp, xc));
+    // A copied stream continues with the same draws.
+    gmmvi::Rng fork = r;
+    std::vector<Real> ya(4 * D), yb(4 * D);
+    CHECK(w_model.sample(r, ya).ok() && w_model.sample(fork, yb).ok() && same_bytes(ya, yb));
+#if defined(GMMVI_HAS_SPAN)
+    std::vector<Real> s(n_points * D);
+    CHECK(r.seed(11).ok() && w_model.sample(r, std::span<Real>(s)).ok() && same_bytes(s, xc));
+    CHECK(r.seed(11).ok() && w_model.sample(r, std::span<Point>(vp)).ok() && same_bytes(vp, xc));
+#endif
+    std::array<Real, n_points> la{};
+    CHECK(w_model.log_density(xc.data(), xc.size(), la.data(), la.size()).ok() && same_bytes(la, lc));
+    la.fill(0);
+    CHECK(w_model.log_density(pts, la).ok() && same_bytes(la, lc));
+    la.fill(0);
+    CHECK(w_model.log_density(pts.data(), pts.size(), la.data(), la.size()).ok() && same_bytes(la, lc));
+    const auto one = w_model.log_density(pts[5]);
+    CHECK(one.ok() && *one == lc[5]);
+#if defined(GMMVI_HAS_SPAN)
+    la.fill(0);
+    CHECK(w_model.log_density(std::span<const Real>(xc), std::span<Real>(la)).ok() && same_bytes(la, lc));
+    la.fill(0);
+    CHECK(w_model.log_density(std::span<const Point>(pts), std::span<Real>(la)).ok() && same_bytes(la, lc));
+#endif
+    // Partial points and short outputs: a status, nothing written, the stream unmoved.
+    Real sentinel[D + 1];
+    for (auto& v : sentinel) v = Real(42);
+    gmmvi::Rng before = r;
+    CHECK(w_model.sample(r, sentinel, D + 1).code() == Code::invalid_argument && sentinel[0] == Real(42));
+    CHECK(std::memcmp(before.storage(), r.storage(), sizeof(gmmvi_rng)) == 0);
+    std::vector<Real> short_lq(n_points, Real(42));
+    CHECK(w_model.log_density(xc.data(), xc.size(), short_lq.data(), n_points - 1).code() == Code::buffer_too_small);
+    CHECK(short_lq[0] == Real(42));
+    CHECK(w_model.log_density(xc.data(), xc.size() - 1, lw.data(), lw.size()).code() == Code::invalid_argument);
+
+    // The snapshot is independent of the optimiser, and a copy of a Model is a whole model.
+    CHECK(opt.run(gauss, 3).ok());
+    const gmmvi::Model copy = w_model;
+    CHECK(r.seed(11).ok() && w_model.sample(r, xw).ok() && same_bytes(xw, xc));
+    CHECK(r.seed(11).ok() && copy.sample(r, xw).ok() && same_bytes(xw, xc));
+
+    // Marginals: the C call's submodel, whatever the index overload.
+    const std::size_t keep[] = {D - 1, 0, 2};
+    gmmvi_submodel c_sub;
+    CHECK(gmmvi_model_marginal(&c_model, keep, 3, &c_sub) == GMMVI_OK);
+    std::size_t c_dim = 0;
+    CHECK(gmmvi_submodel_dim(&c_sub, &c_dim) == GMMVI_OK && c_dim == 3);
+    gmmvi::SubModel sub;
+    CHECK(w_model.marginal(keep, sub).ok() && sub.dim().value() == 3);
+    CHECK(same_sub_draws(c_sub, sub, 21));
+    std::vector<Real> kept(n_points * D);
+    fill(kept, Real(42));
+    CHECK(r.seed(21).ok() && sub.sample(r, kept).ok());
+    bool untouched = true, drawn = true;
+    for (std::size_t i = 0; i < n_points; ++i) {
+        for (std::size_t d = 0; d < D; ++d) {
+            const bool mine = d == 0 || d == 2 || d == D - 1;
+            if (mine) drawn = drawn && kept[i * D + d] != Real(42);
+            else untouched = untouched && kept[i * D + d] == Real(42);
+        }
+    }
+    CHECK(untouched && drawn);
+    gmmvi::SubModel s2;
+    CHECK(w_model.marginal(std::vector<std::size_t>{D - 1, 0, 2}, s2).ok() && same_sub_draws(c_sub, s2, 21));
+    CHECK(w_model.marginal(std::array<std::size_t, 3>{D - 1, 0, 2}, s2).ok() && same_sub_draws(c_sub, s2, 21));
+    CHECK(w_model.marginal({D - 1, 0, 2}, s2).ok() && same_sub_draws(c_sub, s2, 21));
+    CHECK(w_model.marginal(keep, 3, s2).ok() && same_sub_draws(c_sub, s2, 21));
+#if defined(GMMVI_HAS_SPAN)
+    CHECK(w_model.marginal(std::span<const std::size_t>(keep), s2).ok() && same_sub_draws(c_sub, s2, 21));
+#endif
+    // Another order of the same coordinates is another submodel.
+    CHECK(w_model.marginal({0, 2, D - 1}, s2).ok() && !same_sub_draws(c_sub, s2, 21));
+
+    // Conditionals, given coordinates 1 and 3 at the values of a drawn point.
+    Point at{};
+    std::memcpy(at.data(), xc.data() + 7 * D, sizeof at);
+    const std::size_t given[] = {1, 3};
+    gmmvi_submodel c_cond;
+    CHECK(gmmvi_model_conditional(&c_model, given, 2, at.data(), &c_cond) == GMMVI_OK);
+    gmmvi::SubModel cond;
+    CHECK(w_model.conditional(given, at, cond).ok() && cond.dim().value() == D - 2);
+    CHECK(same_sub_draws(c_cond, cond, 8));
+    CHECK(w_model.conditional({1, 3}, at, s2).ok() && same_sub_draws(c_cond, s2, 8));
+    CHECK(w_model.conditional(given, 2, at.data(), s2).ok() && same_sub_draws(c_cond, s2, 8));
+    CHECK(w_model.conditional(std::vector<std::size_t>{1, 3}, at, s2).ok() && same_sub_draws(c_cond, s2, 8));
+#if defined(GMMVI_HAS_SPAN)
+    CHECK(w_model.conditional(std::span<const std::size_t>(given), at, s2).ok() && same_sub_draws(c_cond, s2, 8));
+#endif
+    // Rows holding the given values come back as whole points with those values.
+    std::vector<Point> rows(n_points, at);
+    CHECK(r.seed(8).ok() && cond.sample(r, rows).ok());
+    bool given_kept = true, moved = false;
+    for (const Point& p : rows) {
+        given_kept = given_kept && p[1] == at[1] && p[3] == at[3];
+        moved = moved || p[0] != at[0];
+    }
+    CHECK(given_kept && moved);
+    // A copy of a SubModel is the same submodel.
+    const gmmvi::SubModel cond_copy = cond;
+    CHECK(same_sub_draws(c_cond, cond_copy, 8));
+
+    // Bad index sets: the C call's code, and an empty submodel afterwards.
+    auto refused_marginal = [&](const std::size_t* idx, std::size_t n) {
+        gmmvi_submodel cs;
+        gmmvi::SubModel ws = sub;
+        const gmmvi_status c = gmmvi_model_marginal(&c_model, idx, n, &cs);
+        const gmmvi::Status w = w_model.marginal(idx, n, ws);
+        std::vector<Real> xs(D, Real(0));
+        gmmvi::Rng rr(1);
+        return w.code() == Code::invalid_argument && w.raw() == c && ws.dim().value() == 0 &&
+               ws.sample(rr, xs).code() == Code::invalid_argument && std::isinf(ws.log_density(Point{}).value());
+    };
+    const std::size_t repeated[] = {2, 2}, out_of_range[] = {0, D}, too_many[D + 1] = {};
+    std::size_t all[D];
+    for (std::size_t d = 0; d < D; ++d) all[d] = D - 1 - d;
+    CHECK(refused_marginal(keep, 0));
+    CHECK(refused_marginal(repeated, 2));
+    CHECK(refused_marginal(out_of_range, 2));
+    CHECK(refused_marginal(too_many, D + 1));
+    CHECK(w_model.marginal(all, s2).ok() && s2.dim().value() == D);  // every coordinate: fine
+    CHECK(w_model.conditional(all, at, s2).code() == Code::invalid_argument && s2.dim().value() == 0);
+    CHECK(gmmvi_model_conditional(&c_model, all, D, at.data(), &c_sub) == GMMVI_INVALID_ARGUMENT);
+    CHECK(w_model.conditional(repeated, at, s2).code() == Code::invalid_argument);
+    CHECK(w_model.conditional(out_of_range, at, s2).code() == Code::invalid_argument);
+    CHECK(w_model.conditional(given, 0, at.data(), s2).code() == Code::invalid_argument);
+    Point nan_at = at;
+    nan_at[3] = NAN;
+    CHECK(w_model.conditional(given, nan_at, s2).code() == Code::invalid_argument && s2.dim().value() == 0);
+    CHECK(gmmvi_model_conditional(&c_model, given, 2, nan_at.data(), &c_sub) == GMMVI_INVALID_ARGUMENT);
+    nan_at = at;
+    nan_at[2] = NAN;  // not given: ignored
+    CHECK(w_model.conditional(given, nan_at, s2).ok() && same_sub_draws(c_cond, s2, 8));
+
+    // Null buffers: Code::null_pointer, as from C.
+    CHECK(w_model.marginal(nullptr, 2, s2).code() == Code::null_pointer);
+    CHECK(gmmvi_model_marginal(&c_model, nullptr, 2, &c_sub) == GMMVI_NULL_POINTER);
+    CHECK(w_model.conditional(given, 2, nullptr, s2).code() == Code::null_pointer);
+    CHECK(w_model.log_density(static_cast<const Real*>(nullptr), D, lw.data(), 1).code() == Code::null_pointer);
+    CHECK(w_model.sample(r, static_cast<Real*>(nullptr), D).code() == Code::null_pointer);
+    CHECK(sub.log_density(static_cast<const Point*>(nullptr), 1, lw.data(), 1).code() == Code::null_pointer);
+    CHECK(w_model.sample(r, static_cast<Real*>(nullptr), 0).ok());  // nothing to draw
+
+    // Unprepared storage: a never-filled SubModel and an unseeded Rng answer
+    // Code::not_initialized, as the C calls do on zeroed storage; a zeroed gmmvi_model is
+    // refused by the C calls (the Model constructor prepares it).
+    gmmvi::SubModel blank;
+    gmmvi_submodel c_blank{};
+    std::size_t bd = 7;
+    CHECK(blank.dim().status() == Code::not_initialized && blank.dim().value() == 0);
+    CHECK(gmmvi_submodel_dim(&c_blank, &bd) == GMMVI_NOT_INITIALIZED);
+    CHECK(blank.sample(r, xw).code() == Code::not_initialized);
+    CHECK(blank.log_density(xw, lw).code() == Code::not_initialized);
+    CHECK(blank.log_density(Point{}).status() == Code::not_initialized);
+    gmmvi::Rng unseeded;
+    gmmvi_rng c_unseeded{};
+    CHECK(w_model.sample(unseeded, xw).code() == Code::not_initialized);
+    CHECK(sub.sample(unseeded, xw).code() == Code::not_initialized);
+    CHECK(gmmvi_model_sample(&c_model, &c_unseeded, xc.data(), 1) == GMMVI_NOT_INITIALIZED);
+    static gmmvi_model c_zeroed;
+    CHECK(gmmvi_model_sample(&c_zeroed, &cr, xc.data(), 1) == GMMVI_NOT_INITIALIZED);
+    CHECK(gmmvi_snapshot(&c_state, &c_zeroed) == GMMVI_NOT_INITIALIZED);
+    gmmvi::Model cleared = w_model;
+    CHECK(cleared.clear().ok() && cleared.sample(r, xw).code() == Code::invalid_argument);
+    CHECK(cleared.marginal(keep, s2).code() == Code::invalid_argument && s2.dim().value() == 0);
+
+    // Snapshots from an optimiser that cannot give one: nothing written.
+    gmmvi::Optimizer fresh;
+    CHECK(fresh.snapshot(cleared).code() == Code::not_initialized);
+    gmmvi::OptimizerRef none;
+    CHECK(none.snapshot(cleared).code() == Code::null_pointer);
+    Point lo{}, hi{};
+    for (std::size_t d = 0; d < D; ++d) {
+        lo[d] = -INFINITY;
+        hi[d] = INFINITY;
+    }
+    hi[0] = Real(3);
+    CHECK(other.init(cfg, seed).ok() && other.set_bounds(lo, hi).ok());
+    CHECK(other.snapshot(cleared).code() == Code::invalid_argument);
+    char why[256] = {0};
+    CHECK(other.last_error(why).ok() && std::strstr(why, "bounds") != nullptr);
+    CHECK(cleared.sample(r, xw).code() == Code::invalid_argument);  // still empty
+    static gmmvi_state storage;
+    gmmvi::OptimizerRef h(storage);
+    CHECK(h.init(cfg, seed).ok() && h.restore(ref).ok() && h.snapshot(cleared).ok());
+    CHECK(r.seed(11).ok() && cleared.sample(r, xw).ok() && same_bytes(xw, xc));
+}
+
+#if defined(GMMVI_HAS_EIGEN)
+void test_model_eigen() {
+    gmmvi::Rng r(11);
+    std::vector<Real> v(n_points * D);
+    CHECK(w_model.sample(r, v).ok());
+    gmmvi::Points m(n_points, D);
+    CHECK(r.seed(11).ok() && w_model.sample(r, m).ok());
+    CHECK(std::memcmp(m.data(), v.data(), v.size() * sizeof(Real)) == 0);
+    std::vector<Real> buf(n_points * D);
+    CHECK(r.seed(11).ok() && w_model.sample(r, gmmvi::points_map(buf.data(), n_points)).ok() && same_bytes(buf, v));
+    Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> wide =
+        Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>::Zero(n_points, D + 3);
+    CHECK(w_model.sample(r, wide.leftCols<D>()).code() == Code::invalid_argument && (wide.array() == 0).all());
+
+    std::vector<Real> lq(n_points);
+    CHECK(w_model.log_density(v, lq).ok());
+    gmmvi::Values le(n_points);
+    CHECK(w_model.log_density(m, le).ok() && std::memcmp(le.data(), lq.data(), lq.size() * sizeof(Real)) == 0);
+    gmmvi::Values too_short(n_points - 1);
+    CHECK(w_model.log_density(m, too_short).code() == Code::buffer_too_small);
+    CHECK(w_model.log_density(wide.leftCols<D>(), le).code() == Code::invalid_argument);
+
+    // A conditional into whole rows of a matrix holding the given values.
+    Point at{};
+    std::memcpy(at.data(), v.data(), sizeof at);
+    gmmvi::SubModel cond;
+    CHECK(w_model.conditional({1, 3}, at, cond).ok());
+    std::vector<Point> rows(n_points, at);
+    CHECK(r.seed(8).ok() && cond.sample(r, rows).ok());
+    gmmvi::Points em(n_points, D);
+    for (Eigen::Index i = 0; i < em.rows(); ++i) em.row(i) = Eigen::Map<const Eigen::Matrix<Real, 1, D>>(at.data());
+    CHECK(r.seed(8).ok() && cond.sample(r, em).ok());
+    CHECK(std::memcmp(em.data(), rows.data(), rows.size() * sizeof(Point)) == 0);
+    std::vector<Real> lc(n_points);
+    CHECK(cond.log_density(rows, lc).ok());
+    le.setZero();
+    CHECK(cond.log_density(em, le).ok() && std::memcmp(le.data(), lc.data(), lc.size() * sizeof(Real)) == 0);
+}
+#endif
+
 // ---- Eigen ----------------------------------------------------------------------------------
 
 #if defined(GMMVI_HAS_EIGEN)
@@ -649,8 +950,10 @@ int main() {
     test_checkpoints();
     test_moves(ref);
     test_bounds();
+    test_models(ref);
 #if defined(GMMVI_HAS_EIGEN)
     test_eigen(ref);
+    test_model_eigen();
     const char* eigen = "yes";
 #else
     const char* eigen = "no";
