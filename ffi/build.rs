@@ -278,7 +278,6 @@ mod header {
             .with_config(cfg)
             .with_src(consts)
             .with_src("src/lib.rs")
-            .with_src("src/model.rs")
             .generate()
             .unwrap_or_else(|e| panic!("cbindgen: {e}"));
         bindings.write_to_file(out);
