@@ -16,7 +16,8 @@ pub const TARGET_BLOCK: usize = 64;
 ///
 /// * A non-finite `log_p[i]` (or a non-finite entry of `grad[i]`) **rejects that sample**:
 ///   it is dropped before it enters the sample store (it still counts as an evaluation).
-/// * `Err` aborts the step: the model and the sample store are left as they were.
+/// * `Err` aborts the step: the model is left as it was and none of the step's samples is
+///   stored (a full sample store may already have been thinned to make room for them).
 pub trait Target<T: Real, const D: usize> {
     /// Writes `log p~(x_i)` into `log_p[i]`.
     fn log_density(&mut self, x: &[SVector<T, D>], log_p: &mut [T]) -> Result<(), TargetError>;

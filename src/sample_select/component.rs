@@ -50,7 +50,7 @@ pub(crate) fn ess_floor<T: Real, const D: usize>(ws: &WorkingSet<'_, T, D>, c: &
     ess_from_sums(&s1, &s2)
 }
 
-/// Runs the selection; on `Err` the store holds what it held before.
+/// Runs the selection; on `Err` nothing new is stored (a full store may have been thinned).
 #[inline(never)]
 pub(crate) fn select<T: Real, const D: usize, const K: usize, const SAMPLES: usize, const GAUSSIANS: usize, P, R, X>(
     req: &Request,

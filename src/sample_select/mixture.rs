@@ -40,7 +40,7 @@ pub(crate) fn mixture_ess<T: Real, const D: usize, const K: usize, X: Parallel>(
     ess_from_sums(&s1, &s2)
 }
 
-/// Runs the selection; on `Err` the store holds what it held before.
+/// Runs the selection; on `Err` nothing new is stored (a full store may have been thinned).
 #[inline(never)]
 pub(crate) fn select<T: Real, const D: usize, const K: usize, const SAMPLES: usize, const GAUSSIANS: usize, P, R, X>(
     req: &Request,

@@ -67,7 +67,7 @@ pub(crate) struct Request {
 
 /// Design choice 3: selects the working set of this iteration by option `M` or `P`
 /// (`reuse_rows` newest stored rows offered for reuse, target gradients if `need_grad`). On
-/// `Err` the store holds what it held before.
+/// `Err` nothing new is stored, but a full store may have been thinned to make room.
 ///
 /// # Errors
 /// As the target; `NonFiniteTarget` without a usable sample; `InvalidConfig` for an option left
@@ -128,7 +128,8 @@ pub(crate) fn reuse_window<T: Real, const D: usize, const SAMPLES: usize, const 
 /// and makes the newest `reused + accepted` rows the working set with their background.
 /// Samples with a non-finite target value (or gradient, if `need_grad`) are dropped. With
 /// `replace` (`use_sample_database = false`, docs/algorithm.md §9.1 step 3) the accepted rows
-/// replace the store and are the whole working set. On `Err` the store holds what it held before.
+/// replace the store and are the whole working set. On `Err` nothing new is stored, but
+/// `reserve` may already have thinned a full store.
 pub(crate) fn draw_and_store<
     T: Real,
     const D: usize,
