@@ -423,6 +423,19 @@ public:
         return import_model(bytes(std::data(in)), std::size(in));
     }
 
+    // Declares the target's support lo[i] < x_i < hi[i] (gmmvi_set_bounds): -INFINITY /
+    // INFINITY leave a side open. Forgets the stored samples; on error the state is unchanged.
+    Status set_bounds(const Point& lo, const Point& hi) noexcept {
+        return Status(gmmvi_set_bounds(self().state(), lo.data(), hi.data(), GMMVI_DIM));
+    }
+    // The bounds in use (gmmvi_get_bounds): all open without bounds.
+    Status bounds(Point* lo, Point* hi) const noexcept {
+        return Status(gmmvi_get_bounds(self().state(), lo ? lo->data() : nullptr, hi ? hi->data() : nullptr, GMMVI_DIM));
+    }
+    // The target changed (gmmvi_retarget): keeps the model and the bounds, forgets what
+    // belongs to the old target; pass the new target to the next run() or step().
+    Status retarget() noexcept { return Status(gmmvi_retarget(self().state())); }
+
 #if defined(GMMVI_HAS_SPAN)
     Status sample(std::span<Real> out) noexcept { return sample(out.data(), out.size()); }
     Status sample(std::span<Point> out) noexcept { return sample(out.data(), out.size()); }

@@ -415,6 +415,52 @@ void test_checkpoints() {
     CHECK(other.import_model(model.data(), model.size() - 1).code() == Code::bad_checkpoint);
 }
 
+// ---- Bounds and retarget --------------------------------------------------------------------
+
+void test_bounds() {
+    const gmmvi::Config cfg = test_config();
+    Point lo{}, hi{};
+    for (std::size_t d = 0; d < D; ++d) {
+        lo[d] = d % 3 == 2 ? -INFINITY : Real(-1) - Real(0.1) * static_cast<Real>(d);
+        hi[d] = d % 3 == 1 ? INFINITY : Real(2) + Real(0.2) * static_cast<Real>(d);
+    }
+    // Through the wrapper and through the C API: the same checkpoint, before and after a retarget.
+    CHECK(gmmvi_init(&c_state, sizeof c_state, &cfg, seed) == GMMVI_OK);
+    CHECK(gmmvi_set_bounds(&c_state, lo.data(), hi.data(), D) == GMMVI_OK);
+    CHECK(gmmvi_run(&c_state, c_target, nullptr, iters, 0, nullptr) == GMMVI_OK);
+    CHECK(opt.init(cfg, seed).ok() && opt.set_bounds(lo, hi).ok() && opt.run(gauss, iters).ok());
+    std::size_t cs = 0, written = 0;
+    CHECK(gmmvi_checkpoint_size(&c_state, &cs) == GMMVI_OK);
+    std::vector<std::uint8_t> bc(cs);
+    CHECK(gmmvi_save(&c_state, bc.data(), bc.size(), &written) == GMMVI_OK && written == cs);
+    CHECK(same_bytes(checkpoint(opt), bc));
+    CHECK(gmmvi_retarget(&c_state) == GMMVI_OK && gmmvi_run(&c_state, c_target, nullptr, 2, 0, nullptr) == GMMVI_OK);
+    CHECK(opt.retarget().ok() && opt.run(gauss, 2).ok());
+    CHECK(gmmvi_checkpoint_size(&c_state, &cs) == GMMVI_OK);
+    bc.resize(cs);
+    CHECK(gmmvi_save(&c_state, bc.data(), bc.size(), &written) == GMMVI_OK && written == cs);
+    CHECK(same_bytes(checkpoint(opt), bc));
+
+    // The bounds read back; every draw is strictly inside them.
+    Point l2{}, h2{};
+    CHECK(opt.bounds(&l2, &h2).ok() && same_bytes(l2, lo) && same_bytes(h2, hi));
+    std::vector<Point> xs(n_points);
+    CHECK(opt.sample(xs).ok());
+    bool inside = true;
+    for (const auto& x : xs)
+        for (std::size_t d = 0; d < D; ++d) inside = inside && x[d] > lo[d] && x[d] < hi[d];
+    CHECK(inside);
+
+    // An empty interval is refused and changes nothing; NULL outputs are refused.
+    Point bad = lo;
+    bad[0] = hi[0];
+    CHECK(opt.set_bounds(bad, hi).code() == Code::invalid_argument);
+    CHECK(opt.bounds(&l2, &h2).ok() && same_bytes(l2, lo));
+    CHECK(opt.bounds(nullptr, &h2).code() == Code::null_pointer);
+    gmmvi::Optimizer fresh;
+    CHECK(fresh.retarget().code() == Code::not_initialized);
+}
+
 // ---- Moves ----------------------------------------------------------------------------------
 
 void test_moves(const std::vector<std::uint8_t>& ref) {
@@ -563,6 +609,7 @@ int main() {
     test_callables(ref);
     test_buffers(ref);
     test_checkpoints();
+    test_bounds();
     test_moves(ref);
 #if defined(GMMVI_HAS_EIGEN)
     test_eigen(ref);
