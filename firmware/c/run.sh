@@ -60,7 +60,7 @@ row "flash: .text + .rodata" $((text + ro))
 row "flash: + .ARM.exidx + .data image" "$flash"
 row "RAM: .data + .bss" $((data + bss))
 row "  of which gmmvi_state (GMMVI_STATE_SIZE)" "$state"
-row "RAM: heap (newlib's stdio buffers)" "$heap"
+row "RAM: heap (newlib: stdio, printf's %f)" "$heap"
 row "RAM: stack high-water mark" "$stack"
 row "RAM total: .data + .bss + heap + stack" "$ram"
 echo "goal: flash <= 64 KiB: $([ "$flash" -le $((64 * 1024)) ] && echo met || echo NOT met);" \
