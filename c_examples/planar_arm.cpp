@@ -1,5 +1,6 @@
 // planar_arm.cpp: planar_arm.c through the C++17 wrapper include/gmmvi.hpp. A 7-joint planar arm
-// with unit links should reach (3, 3) or (3, -3) (arm.h); fit, then draw joint configurations.
+// with unit links and joint limits (arm.h, set_bounds) should reach (3, 3) or (3, -3); fit, then
+// draw joint configurations.
 // No new, no malloc, no exceptions.
 //
 //   cargo build --release -p gmmvi-ffi
@@ -30,6 +31,9 @@ int main() {
     for (auto& s : cfg.initial_std) s = 0.3f;
     cfg.overrides = "num_prior_samples=50";  // prior candidates for new components, as planar_arm.c
     if (auto s = optimizer.init(cfg, 1); !s.ok()) return fail("init", s);
+    gmmvi::Point lo, hi;
+    arm_limits(lo.data(), hi.data());
+    if (auto s = optimizer.set_bounds(lo, hi); !s.ok()) return fail("set_bounds", s);
 
     std::size_t calls = 0;  // the target may carry state: here, a call counter
     auto target = [&calls](const gmmvi::Real* x, std::size_t n, gmmvi::Real* log_p, gmmvi::Real* grad) {
@@ -47,17 +51,20 @@ int main() {
     std::array<gmmvi::Point, 10> q;
     if (auto s = optimizer.sample(q); !s.ok()) return fail("sample", s);
     std::printf("10 joint configurations (rad) and their end effectors:\n");
+    int inside = 0;
     for (const auto& p : q) {
-        double phi[ARM_JOINTS], ex, ey;
-        arm_forward(p.data(), phi, &ex, &ey);
+        inside += arm_within_limits(p.data());
+        arm_real sin_phi[ARM_JOINTS], cos_phi[ARM_JOINTS], ex, ey;
+        arm_forward(p.data(), sin_phi, cos_phi, &ex, &ey);
         std::printf("  [");
         for (std::size_t i = 0; i < p.size(); ++i) std::printf("%s%6.3f", i ? ", " : "", static_cast<double>(p[i]));
-        std::printf("] -> (%6.3f, %6.3f)\n", ex, ey);
+        std::printf("] -> (%6.3f, %6.3f)\n", static_cast<double>(ex), static_cast<double>(ey));
     }
 
     if (auto s = optimizer.sample(checks); !s.ok()) return fail("sample", s);
     int near[ARM_GOALS] = {0, 0};
     for (const auto& p : checks) {
+        inside += arm_within_limits(p.data());
         if (int g = arm_goal_reached(p.data(), 0.2); g >= 0) ++near[g];
     }
     const int n = static_cast<int>(checks.size());
@@ -65,5 +72,8 @@ int main() {
     for (int c : near) reached += c >= n / 10;
     std::printf("goals reached: %d of %d (fraction of %d samples within 0.2: %.3f at (3, 3), %.3f at (3, -3))\n",
                 reached, ARM_GOALS, n, static_cast<double>(near[0]) / n, static_cast<double>(near[1]) / n);
-    return reached == ARM_GOALS ? 0 : 2;
+    const int drawn = n + static_cast<int>(q.size());
+    std::printf("joint limits: %d of %d samples within (%.1f, %.1f) rad\n", inside, drawn, -ARM_JOINT_LIMIT,
+                ARM_JOINT_LIMIT);
+    return reached == ARM_GOALS && inside == drawn ? 0 : 2;
 }

@@ -4,7 +4,8 @@
 # optimiser state size and painted-stack high-water marks that the firmware prints itself; then
 # the time per step() and per sample: qemu runs with -icount shift=0 (the runner), so the
 # firmware's SysTick readings count instructions, and cycles are instructions x an assumed CPI.
-# Fails unless the firmware exits with EXIT_SUCCESS (both goals reached).
+# Fails unless the firmware exits with EXIT_SUCCESS (both goals reached, every sample inside
+# the joint limits).
 #
 #   firmware/footprint.sh            # CARGO_TARGET_DIR defaults to firmware/target
 set -euo pipefail
@@ -23,6 +24,7 @@ if ! cargo run --release --quiet >"$log" 2>&1; then
 fi
 secs=$(($(date +%s) - start))
 grep -q '^goals reached: 2 of 2' "$log" || { cat "$log"; echo "goals not reached" >&2; exit 1; }
+grep -q '^joint limits: 1010 of 1010 samples' "$log" || { cat "$log"; echo "a sample outside the joint limits" >&2; exit 1; }
 grep -v -e '^footprint:' -e '^timing:' "$log" | tail -n 4
 
 sec() { size -A "$elf" 2>/dev/null | awk -v s="$1" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }'; }

@@ -1,8 +1,9 @@
 //! The README's two commands for a C developer: build `libgmmvi.a`, compile
 //! `c_examples/planar_arm.c` (and the C++17 `planar_arm.cpp` over `include/gmmvi.hpp`) against
 //! the checked-in headers with the system compilers, warnings as errors; run them and check that
-//! the fitted mixture reaches both goals. The C build also runs under ASan and UBSan. The
-//! README's CMake text is checked against what `tests/cmake/run.sh` builds.
+//! the fitted mixture reaches both goals with every sampled joint within its limits. The C build
+//! also runs under ASan and UBSan. The README's CMake text is checked against what
+//! `tests/cmake/run.sh` builds.
 mod staticlib;
 
 use std::path::PathBuf;
@@ -48,9 +49,20 @@ fn check_output(out: &str) -> Vec<String> {
         })
         .count();
     assert!(near >= 8, "{near} of 10 near a goal:\n{out}");
+    // Every printed joint angle is within the arm's joint limits (arm.h: 1.5 rad; printed with
+    // three decimals, so 1.500 is an angle just inside).
+    for l in &configs {
+        let joints = l.split('[').nth(1).and_then(|s| s.split(']').next()).unwrap_or("");
+        let q: Vec<f64> = joints.split(',').filter_map(|t| t.trim().parse().ok()).collect();
+        assert_eq!(q.len(), 7, "{l}");
+        assert!(q.iter().all(|v| v.abs() <= 1.5), "joint outside its limits: {l}");
+    }
     let summary = out.lines().find(|l| l.starts_with("goals reached:")).unwrap_or_else(|| panic!("{out}"));
     assert!(summary.starts_with("goals reached: 2 of 2"), "{summary}");
-    configs.iter().chain([&summary]).map(|s| s.to_string()).collect()
+    // The example counts every sample it drew (10 printed, 1000 checked) inside the limits.
+    let limits = out.lines().find(|l| l.starts_with("joint limits:")).unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(limits, "joint limits: 1010 of 1010 samples within (-1.5, 1.5) rad");
+    configs.iter().chain([&summary, &limits]).map(|s| s.to_string()).collect()
 }
 
 fn default_sizes() -> bool {

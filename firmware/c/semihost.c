@@ -2,7 +2,9 @@
  * newlib system calls over Arm semihosting, for qemu (-semihosting-config enable=on,target=native).
  * Only what the example needs: _write to stdout/stderr (SYS_WRITE0 in chunks) and _exit with
  * qemu's exit status (SYS_EXIT: ApplicationExit gives 0, RunTimeErrorUnknown gives 1; AArch32
- * semihosting carries no other code). Everything else comes from nosys.specs.
+ * semihosting carries no other code). Everything else comes from nosys.specs. _exit first
+ * prints the RAM used beyond .data and .bss: the heap (newlib's stdio buffers) and the stack's
+ * high-water mark, found as the lowest word that no longer holds startup.c's paint.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -29,7 +31,33 @@ int _write(int fd, const char *buf, size_t len) {
     return (int)len;
 }
 
+extern uint32_t __stack_top, end;
+extern const uint32_t stack_paint;
+void *_sbrk(ptrdiff_t incr);
+
+/* Appends the decimal digits of v to *at. */
+static void put_uint(char **at, uint32_t v) {
+    char digits[10];
+    int n = 0;
+    do digits[n++] = (char)('0' + v % 10); while ((v /= 10) != 0);
+    while (n > 0) *(*at)++ = digits[--n];
+}
+
+static void put_str(char **at, const char *s) {
+    while (*s) *(*at)++ = *s++;
+}
+
 __attribute__((noreturn)) void _exit(int status) {
+    const uint32_t *brk = (const uint32_t *)_sbrk(0), *low = brk;
+    while (low < &__stack_top && *low == stack_paint) ++low;
+    char line[96], *at = line;
+    put_str(&at, "footprint: heap ");
+    put_uint(&at, (uint32_t)((uintptr_t)brk - (uintptr_t)&end));
+    put_str(&at, " B, stack peak ");
+    put_uint(&at, (uint32_t)((uintptr_t)&__stack_top - (uintptr_t)low));
+    put_str(&at, " B\n");
+    *at = '\0';
+    semihost(0x04 /* SYS_WRITE0 */, line);
     semihost(0x18 /* SYS_EXIT */, (const void *)(uintptr_t)(status == 0 ? 0x20026 : 0x20023));
     for (;;) {
     }

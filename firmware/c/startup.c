@@ -3,14 +3,19 @@
  * the vector table points the reset vector at reset(), which enables the FPU (the code is
  * built for the hard-float ABI), copies .data from flash and jumps to newlib's _start (zeroes
  * .bss, calls main, then exit()); semihost.c routes stdout/stderr and the exit status.
- * Faults print "hard fault" and exit with status 1.
+ * Faults print "hard fault" and exit with status 1. Before main, the RAM between the end of
+ * .bss and the stack is painted, so that _exit (semihost.c) can report the heap and the stack
+ * high-water mark.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 extern void _start(void);
-extern uint32_t __stack_top, __data_start__, __data_end__, __data_load__;
+extern uint32_t __stack_top, __data_start__, __data_end__, __data_load__, end;
+
+/* What unused RAM holds until the heap or the stack reaches it. */
+const uint32_t stack_paint = 0x5A17C0DEu;
 
 __attribute__((noreturn)) void reset(void) {
     /* CPACR: full access to CP10 and CP11 (the FPU), then barriers. */
@@ -18,9 +23,20 @@ __attribute__((noreturn)) void reset(void) {
     __asm volatile("dsb\n\tisb" ::: "memory");
     /* .data from its load address in flash (newlib's crt0 only zeroes .bss). */
     for (uint32_t *src = &__data_load__, *dst = &__data_start__; dst < &__data_end__;) *dst++ = *src++;
+    /* Paint up to 256 bytes below this frame's stack pointer. */
+    uint32_t sp;
+    __asm volatile("mov %0, sp" : "=r"(sp));
+    for (volatile uint32_t *p = &end; (uintptr_t)p < sp - 256; ++p) *p = stack_paint;
     _start();
     for (;;) {
     }
+}
+
+/* stdout line-buffered in a static buffer: newlib would otherwise take its buffer from the
+   heap. Runs before main (__libc_init_array). */
+__attribute__((constructor)) static void stdout_buffer(void) {
+    static char line[128];
+    setvbuf(stdout, line, _IOLBF, sizeof line);
 }
 
 static void fault(void) {

@@ -3,9 +3,11 @@
 //!
 //! A planar arm with 7 unit links should put its end effector at (3, 3) or (3, −3). gmmvi fits
 //! a Gaussian mixture to the posterior over joint angles (prior N(0, I), likelihood std 0.05,
-//! log-sum-exp over the goals); the firmware then draws 10 joint configurations, prints them,
-//! and checks that 1000 draws reach both goals (each goal ≥ 10 % of the draws within 0.2).
-//! Exit status: `EXIT_SUCCESS` only then; any error or panic gives `EXIT_FAILURE`.
+//! log-sum-exp over the goals), every joint limited to (−1.5, 1.5) rad with
+//! `Optimizer::set_bounds`; the firmware then draws 10 joint configurations, prints them, and
+//! checks that 1000 draws reach both goals (each goal ≥ 10 % of the draws within 0.2) and that
+//! every draw is inside the joint limits. Exit status: `EXIT_SUCCESS` only then; any error or
+//! panic gives `EXIT_FAILURE`.
 //!
 //! It also measures its own footprint: `size_of` of the optimiser state, and the stack
 //! high-water marks of initialisation and of the fitting steps, found by painting the free
@@ -30,7 +32,7 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprint, hprintln};
 use gmmvi::rng::fill_standard_normal;
-use gmmvi::{Config, Error, Gmm, Optimizer, Target, TargetError};
+use gmmvi::{Bounds, Config, Error, Gmm, Optimizer, Target, TargetError};
 use nalgebra::{SMatrix, SVector};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -78,6 +80,8 @@ const MIN_FRACTION_PER_GOAL: usize = CHECK_SAMPLES / 10;
 
 const GOALS: [[f32; 2]; 2] = [[3.0, 3.0], [3.0, -3.0]];
 const LIK_STD: f32 = 0.05;
+/// Joint limits (rad), as arm.h: every joint in (−JOINT_LIMIT, JOINT_LIMIT).
+const JOINT_LIMIT: f32 = 1.5;
 
 /// `(sin a, cos a)` in `f32` arithmetic: reduction by π/2 in two parts (Cody & Waite), then
 /// Taylor polynomials on `[−π/4, π/4]`. `libm::sinf` reduces in `f64`, which this FPU runs in
@@ -85,14 +89,14 @@ const LIK_STD: f32 = 0.05;
 /// sample's) the reduction loses accuracy but stays finite.
 fn sin_cos(a: f32) -> (f32, f32) {
     const PI_2_HI: f32 = 1.570_312_5; // 8 significant bits: n · PI_2_HI is exact
-    const PI_2_LO: f32 = 4.838_267_9e-4; // π/2 − PI_2_HI
+    const PI_2_LO: f32 = 4.838_268e-4; // π/2 − PI_2_HI
     let n = a * core::f32::consts::FRAC_2_PI;
     let n = if n >= 0.0 { (n + 0.5) as i32 } else { (n - 0.5) as i32 };
     let x = (a - n as f32 * PI_2_HI) - n as f32 * PI_2_LO;
     let x2 = x * x;
     let s = x * (1.0 + x2 * (-1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (1.0 / 362_880.0)))));
-    let c = 1.0
-        + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (1.0 / 40_320.0 + x2 * (-1.0 / 3_628_800.0)))));
+    let c =
+        1.0 + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (1.0 / 40_320.0 + x2 * (-1.0 / 3_628_800.0)))));
     match n & 3 {
         0 => (s, c),
         1 => (c, -s),
@@ -399,6 +403,7 @@ fn init(cfg: &Config<f32>) -> Result<&'static mut Opt, Error> {
     let opt = Opt::new_in(slot, cfg, &model, 1)?;
     // The add heuristic also draws candidates from this prior (`num_prior_samples`).
     opt.set_prior(&zero, &one)?;
+    opt.set_bounds(&Bounds::new(&[-JOINT_LIMIT; D], &[JOINT_LIMIT; D])?)?;
     Ok(opt)
 }
 
@@ -442,14 +447,16 @@ fn fit(opt: &mut Opt, clock: &mut Stopwatch) -> StepTimes {
 
 /// What a controller does with the fitted model: draws 10 joint configurations and prints them
 /// with their end effectors, then counts how many of `CHECK_SAMPLES` draws reach each goal;
-/// returns those counts, the ticks of the `CHECK_SAMPLES` draws and the ticks of as many
-/// draws of `D` standard normals alone.
+/// returns those counts, how many of all draws are inside the joint limits, the ticks of the
+/// `CHECK_SAMPLES` draws and the ticks of as many draws of `D` standard normals alone.
 /// Its own frame (the draw buffers), released before the footprint is printed.
 #[inline(never)]
-fn use_the_model(opt: &Opt, clock: &mut Stopwatch) -> ([usize; 2], u32, u32) {
+fn use_the_model(opt: &Opt, clock: &mut Stopwatch) -> ([usize; 2], usize, u32, u32) {
+    let inside = |x: &SVector<f32, D>| x.iter().all(|v| v.abs() < JOINT_LIMIT);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1 ^ 0x5A4D_504C_4531_0001);
     let mut q = [SVector::<f32, D>::zeros(); 10];
-    opt.model().sample(&mut rng, &mut q);
+    opt.sample(&mut rng, &mut q);
+    let mut within = q.iter().filter(|x| inside(x)).count();
     hprintln!("10 joint configurations (rad) and their end effectors:");
     for x in &q {
         hprint!("  [");
@@ -469,8 +476,9 @@ fn use_the_model(opt: &Opt, clock: &mut Stopwatch) -> ([usize; 2], u32, u32) {
     let mut buf = [SVector::<f32, D>::zeros(); 50];
     for _ in 0..CHECK_SAMPLES / buf.len() {
         clock.start();
-        opt.model().sample(&mut rng, &mut buf);
+        opt.sample(&mut rng, &mut buf);
         ticks += clock.ticks().unwrap_or(0);
+        within += buf.iter().filter(|x| inside(x)).count();
         for x in &buf {
             if let Some(g) = Arm::goal_reached(x) {
                 near[g] += 1;
@@ -487,7 +495,7 @@ fn use_the_model(opt: &Opt, clock: &mut Stopwatch) -> ([usize; 2], u32, u32) {
     if !eps.iter().all(|v| v.is_finite()) {
         hprintln!("non-finite normal draw");
     }
-    (near, ticks, normal_ticks)
+    (near, within, ticks, normal_ticks)
 }
 
 // ---- main --------------------------------------------------------------------------------------
@@ -535,7 +543,7 @@ fn main() -> ! {
     let step_stack = sp_at_step - low;
     let run_stack = top - low;
 
-    let (near, sample_ticks, normal_ticks) = use_the_model(opt, &mut clock);
+    let (near, within, sample_ticks, normal_ticks) = use_the_model(opt, &mut clock);
     let reached = near.iter().filter(|&&n| n >= MIN_FRACTION_PER_GOAL).count();
 
     let bss_data = heap_start() - ram_start();
@@ -573,6 +581,8 @@ fn main() -> ! {
         near[1],
         CHECK_SAMPLES
     );
-    debug::exit(if reached == 2 { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    let drawn = CHECK_SAMPLES + 10;
+    hprintln!("joint limits: {} of {} samples within (-1.5, 1.5) rad", within, drawn);
+    debug::exit(if reached == 2 && within == drawn { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
     halt()
 }
