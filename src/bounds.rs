@@ -99,6 +99,13 @@ impl<T: Real, const D: usize> Bounds<T, D> {
                     what: "bounds need a finite width hi - lo with a value strictly inside",
                 });
             }
+            // One side open: the finite bound needs a finite value beyond it (not `hi = −MAX`
+            // or `lo = MAX`), else the map can only return the bound itself.
+            if (l.finite() && !(l < T::MAX_FINITE)) || (h.finite() && !(h > -T::MAX_FINITE)) {
+                return Err(Error::InvalidArgument {
+                    what: "bounds need a finite value strictly inside (lo < MAX, hi > -MAX)",
+                });
+            }
             b.lo[i] = l;
             b.hi[i] = h;
         }

@@ -234,6 +234,10 @@ fn invalid_bounds_are_rejected() {
     assert!(bad(-f64::MAX, f64::MAX), "overflowing width");
     assert!(bad(1.0, 1.0f64.next_up()), "no value strictly inside");
     assert!(!bad(1.0, 1.0f64.next_up().next_up()));
+    // One side open: a finite value beyond the finite bound is needed (else every mapped
+    // point equals the bound).
+    assert!(bad(f64::NEG_INFINITY, -f64::MAX) && bad(f64::MAX, f64::INFINITY), "nothing finite beyond");
+    assert!(!bad(f64::NEG_INFINITY, -f64::MAX.next_down()) && !bad(f64::MAX.next_down(), f64::INFINITY));
     assert!(Bounds::<f32, 1>::new(&[1.0], &[1.0 + 1e-9]).is_err(), "collapses in f32");
     assert!(Bounds::<f64, 2>::new(&[0.0], &[1.0]).is_err(), "wrong length");
     assert!(Bounds::<f64, 2>::unbounded().is_unbounded());

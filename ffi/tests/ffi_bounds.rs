@@ -196,7 +196,7 @@ fn ffi_bad_bounds_are_rejected_with_a_message_and_change_nothing() {
     let (lo, hi) = mixed_bounds();
     assert_eq!(set_bounds(&mut s, &lo, &hi), GMMVI_OK);
     let before = model_bits(&s);
-    let cases: [(usize, R, R); 8] = [
+    let cases: [(usize, R, R); 10] = [
         (3, R::NAN, 1.0),
         (4, 0.0, R::NAN),
         (5, 1.0, 1.0),
@@ -205,6 +205,9 @@ fn ffi_bad_bounds_are_rejected_with_a_message_and_change_nothing() {
         (2, -INF, -INF),
         (0, -R::MAX, R::MAX),
         (0, 1.0, 1.0 + R::EPSILON),
+        // One side open, no finite value beyond the other.
+        (1, -INF, -R::MAX),
+        (2, R::MAX, INF),
     ];
     for (i, l, h) in cases {
         let (mut bl, mut bh) = (lo, hi);
@@ -360,4 +363,26 @@ fn ffi_bounded_export_import_round_trips() {
     let mut g = goal(0.5, lo, hi);
     run(&mut b, &mut g, 3);
     assert_eq!(g.outside, 0);
+}
+
+/// One-sided bounds one step inside the finite range still have a finite value strictly
+/// inside, and every sample lies there (`hi = -MAX` itself is refused, see above: the samples
+/// came back equal to the bound).
+#[test]
+#[cfg_attr(miri, ignore = "sampling a few hundred points: slow under Miri")]
+fn ffi_extreme_one_sided_bounds_keep_samples_strictly_inside() {
+    let mut s = new_state();
+    init(&mut s, 9);
+    let next_to_max = R::from_bits(R::MAX.to_bits() - 1);
+    let (mut lo, mut hi) = ([-INF; D], [INF; D]);
+    hi[0] = -next_to_max;
+    lo[1] = next_to_max;
+    assert_eq!(set_bounds(&mut s, &lo, &hi), GMMVI_OK);
+    let n = 200;
+    let mut x = vec![0.0 as R; n * D];
+    assert_eq!(unsafe { gmmvi_sample(&mut *s, x.as_mut_ptr(), n) }, GMMVI_OK);
+    for row in x.chunks_exact(D) {
+        assert!(row[0] < hi[0] && row[0].is_finite(), "{row:?}");
+        assert!(row[1] > lo[1] && row[1].is_finite(), "{row:?}");
+    }
 }
