@@ -26,6 +26,8 @@ fi
 # `cargo fuzz` builds in fuzz/target (this crate is its own workspace).
 unset CARGO_TARGET_DIR
 
+# Every exported function must be driven by some target.
+./check_entry_points.sh
 mapfile -t targets < <(cargo +nightly fuzz list)
 per=$(( total / ${#targets[@]} ))
 (( per >= 1 )) || per=1

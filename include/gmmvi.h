@@ -743,7 +743,8 @@ gmmvi_status gmmvi_rng_seed(struct gmmvi_rng *rng, uint64_t seed);
 /**
  * Draws `n` points of the model into `out` (`n x GMMVI_DIM`, row-major) from the caller's
  * stream `rng`, which advances. `GMMVI_INVALID_ARGUMENT` for a model without component
- * (nothing snapshot yet); `GMMVI_NOT_INITIALIZED` for an unseeded `rng`.
+ * (nothing snapshot yet), `rng` inside the model or `out` overlapping the model or `rng`;
+ * `GMMVI_NOT_INITIALIZED` for an unseeded `rng`.
  *
  * # Safety
  * `m` is NULL or a `gmmvi_model` no thread writes during the call; `rng` is NULL or a
@@ -812,7 +813,8 @@ gmmvi_status gmmvi_submodel_dim(const struct gmmvi_submodel *m, size_t *dim);
 /**
  * Draws `n` points of the submodel into the rows of `x` (`n x GMMVI_DIM`, row-major): writes
  * its coordinates and keeps the others (so rows holding the given values of a conditional
- * come back complete). `rng` advances. `GMMVI_INVALID_ARGUMENT` for an empty submodel.
+ * come back complete). `rng` advances. `GMMVI_INVALID_ARGUMENT` for an empty submodel,
+ * `rng` inside the submodel or `x` overlapping the submodel or `rng`.
  *
  * # Safety
  * `m` is NULL or a filled `gmmvi_submodel` no thread writes during the call; `rng` as in

@@ -225,7 +225,8 @@ unsafe fn sample_rows(
 
 /// Draws `n` points of the model into `out` (`n x GMMVI_DIM`, row-major) from the caller's
 /// stream `rng`, which advances. `GMMVI_INVALID_ARGUMENT` for a model without component
-/// (nothing snapshot yet); `GMMVI_NOT_INITIALIZED` for an unseeded `rng`.
+/// (nothing snapshot yet), `rng` inside the model or `out` overlapping the model or `rng`;
+/// `GMMVI_NOT_INITIALIZED` for an unseeded `rng`.
 ///
 /// # Safety
 /// `m` is NULL or a `gmmvi_model` no thread writes during the call; `rng` is NULL or a
@@ -241,6 +242,8 @@ pub unsafe extern "C" fn gmmvi_model_sample(
     status((|| {
         // SAFETY: per the contract.
         let q = unsafe { model_ref(m) }?;
+        // The stream is written back: never into the model read meanwhile.
+        apart(rng, 1, m, GMMVI_MODEL_SIZE)?;
         // SAFETY: per the contract.
         let mut r = unsafe { rng_read(rng) }?;
         if q.is_empty() {
@@ -252,7 +255,7 @@ pub unsafe extern "C" fn gmmvi_model_sample(
         let len = n.checked_mul(GMMVI_DIM).ok_or(GMMVI_INVALID_ARGUMENT)?;
         raw::check_out(out)?;
         apart(out, len, m, GMMVI_MODEL_SIZE)?;
-        apart(out, len, rng, 1)?;
+        apart(out, len, rng.cast::<u8>(), size_of::<gmmvi_rng>())?;
         // SAFETY: `out` checked aligned, outside the model and the rng; the caller guarantees
         // `n·D` writable values. Rows are read before they are written, so zero them first.
         unsafe { core::ptr::write_bytes(out, 0, len) };
@@ -443,7 +446,8 @@ pub unsafe extern "C" fn gmmvi_submodel_dim(m: *const gmmvi_submodel, dim: *mut 
 
 /// Draws `n` points of the submodel into the rows of `x` (`n x GMMVI_DIM`, row-major): writes
 /// its coordinates and keeps the others (so rows holding the given values of a conditional
-/// come back complete). `rng` advances. `GMMVI_INVALID_ARGUMENT` for an empty submodel.
+/// come back complete). `rng` advances. `GMMVI_INVALID_ARGUMENT` for an empty submodel,
+/// `rng` inside the submodel or `x` overlapping the submodel or `rng`.
 ///
 /// # Safety
 /// `m` is NULL or a filled `gmmvi_submodel` no thread writes during the call; `rng` as in
@@ -459,6 +463,7 @@ pub unsafe extern "C" fn gmmvi_submodel_sample(
     status((|| {
         // SAFETY: per the contract.
         let q = unsafe { sub_ref(m) }?;
+        apart(rng, 1, m, GMMVI_SUBMODEL_SIZE)?;
         // SAFETY: per the contract.
         let mut r = unsafe { rng_read(rng) }?;
         if q.is_empty() {
@@ -470,7 +475,7 @@ pub unsafe extern "C" fn gmmvi_submodel_sample(
         let len = n.checked_mul(GMMVI_DIM).ok_or(GMMVI_INVALID_ARGUMENT)?;
         raw::check_out(x)?;
         apart(x, len, m, GMMVI_SUBMODEL_SIZE)?;
-        apart(x, len, rng, 1)?;
+        apart(x, len, rng.cast::<u8>(), size_of::<gmmvi_rng>())?;
         // SAFETY: checked aligned, outside the submodel and the rng; `n·D` values (contract).
         unsafe { sample_rows(rng, &mut r, x, n, |r, xs| q.sample(r, xs)) }
     })())

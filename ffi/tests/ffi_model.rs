@@ -297,3 +297,45 @@ fn the_storage_sizes_hold_the_types() {
     assert!(size_of::<Gmm<R, D, K>>() + 8 <= GMMVI_MODEL_SIZE);
     assert!(size_of::<SubGmm<R, D, K>>() + 8 <= GMMVI_SUBMODEL_SIZE);
 }
+
+/// The stream is written back after the draws: rows over any of its 32 bytes, or a stream
+/// inside the (const) model or submodel, are refused before anything is written.
+#[test]
+fn rows_over_the_stream_and_a_stream_inside_the_model_are_refused() {
+    let s = fitted_state();
+    let mut m = new_model();
+    assert_eq!(unsafe { gmmvi_snapshot(&*s, &mut *m) }, GMMVI_OK);
+    let mut c = zeroed::<gmmvi_submodel>();
+    assert_eq!(unsafe { gmmvi_model_marginal(&*m, [0, 2].as_ptr(), 2, &mut *c) }, GMMVI_OK);
+    // A stream followed by room for two rows.
+    let mut arena = vec![0u64; 4 + 2 * D];
+    let rng = arena.as_mut_ptr().cast::<gmmvi_rng>();
+    assert_eq!(unsafe { gmmvi_rng_seed(rng, 3) }, GMMVI_OK);
+    let seeded: Vec<u64> = arena[..4].to_vec();
+    for off in (0..32).step_by(align_of::<R>()) {
+        let rows = unsafe { arena.as_mut_ptr().cast::<u8>().add(off).cast::<R>() };
+        assert_eq!(unsafe { gmmvi_model_sample(&*m, rng, rows, 2) }, GMMVI_INVALID_ARGUMENT, "rows at +{off}");
+        assert_eq!(unsafe { gmmvi_submodel_sample(&*c, rng, rows, 2) }, GMMVI_INVALID_ARGUMENT, "rows at +{off}");
+        assert_eq!(arena[..4], seeded[..], "rows at +{off}: the stream changed");
+    }
+    // Rows right after the stream are fine.
+    let after = unsafe { arena.as_mut_ptr().add(4).cast::<R>() };
+    assert_eq!(unsafe { gmmvi_model_sample(&*m, rng, after, 1) }, GMMVI_OK);
+
+    // A stream inside the model or submodel (nonzero bits there: it would be accepted as
+    // seeded and written back into the storage being read).
+    let model_bytes = |m: &gmmvi_model| {
+        unsafe { std::slice::from_raw_parts((m as *const gmmvi_model).cast::<u64>(), GMMVI_MODEL_WORDS) }.to_vec()
+    };
+    let before = model_bytes(&m);
+    let mut out = vec![0.0 as R; D];
+    for word in [1usize, 8, 40] {
+        let inside = unsafe { (&mut *m as *mut gmmvi_model).cast::<u64>().add(word).cast::<gmmvi_rng>() };
+        for n in [0, 1] {
+            assert_eq!(unsafe { gmmvi_model_sample(&*m, inside, out.as_mut_ptr(), n) }, GMMVI_INVALID_ARGUMENT);
+        }
+        let inside = unsafe { (&mut *c as *mut gmmvi_submodel).cast::<u64>().add(word).cast::<gmmvi_rng>() };
+        assert_eq!(unsafe { gmmvi_submodel_sample(&*c, inside, out.as_mut_ptr(), 1) }, GMMVI_INVALID_ARGUMENT);
+    }
+    assert_eq!(model_bytes(&m), before);
+}

@@ -34,7 +34,7 @@ pub const MAX_ITERATIONS: u64 = 3;
 /// Every status the library may return, with its name; anything else is a crash.
 pub fn check_status(st: gmmvi_status, allowed: &[gmmvi_status], what: &str) {
     let code = st as u32;
-    assert!(code <= 12, "{what}: status {code} is no gmmvi_status");
+    assert!(code <= 13, "{what}: status {code} is no gmmvi_status");
     assert!(allowed.contains(&st), "{what}: unexpected status {st:?} (allowed {allowed:?})");
     let p = gmmvi_status_str(code);
     assert!(!p.is_null());
