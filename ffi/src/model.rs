@@ -342,20 +342,25 @@ unsafe fn indices(p: *const usize, len: usize) -> Result<([usize; GMMVI_DIM], us
     Ok((idx, len))
 }
 
-/// Fills the submodel at `out` with `fill`; on any failure it is left empty but valid.
+/// Fills the submodel at `out` with `fill` from the inputs `read` copies; on any failure after
+/// the check of `out` it is left empty but valid. The inputs are read before the submodel is
+/// borrowed, so caller memory that overlaps it is never read through a live `&mut`.
 ///
 /// # Safety
 /// `out` is NULL or valid for writing `GMMVI_SUBMODEL_SIZE` bytes, used by no other thread;
 /// `m` spans `GMMVI_MODEL_SIZE` bytes.
-unsafe fn fill_sub(
+unsafe fn fill_sub<I>(
     m: *const gmmvi_model,
     out: *mut gmmvi_submodel,
-    fill: impl FnOnce(&mut FfiSubGmm) -> Result<(), gmmvi_status>,
+    read: impl FnOnce() -> Result<I, gmmvi_status>,
+    fill: impl FnOnce(I, &mut FfiSubGmm) -> Result<(), gmmvi_status>,
 ) -> Result<(), gmmvi_status> {
     let cell = out.cast::<SubCell>();
     raw::check_out(cell)?;
     apart(cell, 1, m, GMMVI_MODEL_SIZE)?;
-    // SAFETY: non-null, aligned, writable (contract), outside the model read meanwhile.
+    let inputs = read();
+    // SAFETY: non-null, aligned, writable (contract), outside the model read meanwhile; no
+    // other reference to it exists (the inputs are copies).
     let sub = unsafe {
         if (&raw const (*cell).magic).read() != SUBMODEL_MAGIC {
             (&raw mut (*cell).sub).write(SubGmm::new());
@@ -363,7 +368,7 @@ unsafe fn fill_sub(
         }
         &mut (*cell).sub
     };
-    fill(sub).inspect_err(|_| *sub = SubGmm::new())
+    inputs.and_then(|i| fill(i, sub)).inspect_err(|_| *sub = SubGmm::new())
 }
 
 /// Writes the marginal of the model over the `n_keep` coordinates `keep` (distinct, each below
@@ -388,10 +393,12 @@ pub unsafe extern "C" fn gmmvi_model_marginal(
         let q = unsafe { model_ref(m) }?;
         // SAFETY: per the contract.
         unsafe {
-            fill_sub(m, out, |sub| {
-                let (idx, len) = indices(keep, n_keep)?;
-                q.marginal(&idx[..len], sub).map_err(gmmvi_status::from)
-            })
+            fill_sub(
+                m,
+                out,
+                || indices(keep, n_keep),
+                |(idx, len), sub| q.marginal(&idx[..len], sub).map_err(gmmvi_status::from),
+            )
         }
     })())
 }
@@ -416,12 +423,16 @@ pub unsafe extern "C" fn gmmvi_model_conditional(
         let q = unsafe { model_ref(m) }?;
         // SAFETY: per the contract (`given`: `n_given` values, `x`: `GMMVI_DIM` values).
         unsafe {
-            fill_sub(m, out, |sub| {
-                let (idx, len) = indices(given, n_given)?;
-                raw::check_in(x)?;
-                let point = raw::read_row(x, 0);
-                q.conditional(&idx[..len], &point, sub).map_err(gmmvi_status::from)
-            })
+            fill_sub(
+                m,
+                out,
+                || {
+                    let (idx, len) = indices(given, n_given)?;
+                    raw::check_in(x)?;
+                    Ok((idx, len, raw::read_row(x, 0)))
+                },
+                |(idx, len, point), sub| q.conditional(&idx[..len], &point, sub).map_err(gmmvi_status::from),
+            )
         }
     })())
 }

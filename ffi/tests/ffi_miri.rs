@@ -341,6 +341,19 @@ fn miri_model_snapshot_marginal_and_conditional() {
         assert_eq!(gmmvi_model_marginal(&*m, [0, 0].as_ptr(), 2, &mut *c), GMMVI_INVALID_ARGUMENT);
         assert_eq!(gmmvi_submodel_dim(&*c, &mut dim), GMMVI_OK);
         assert_eq!(dim, 0);
+        // Inputs inside the output submodel are read (copied) before it is written: a fresh,
+        // zeroed submodel starts with the index 0 and the value 0.0.
+        let mut fresh: Box<gmmvi_submodel> = Box::new_zeroed().assume_init();
+        let inside: *mut gmmvi_submodel = &mut *fresh;
+        assert_eq!(gmmvi_model_marginal(&*m, inside.cast::<usize>(), 1, inside), GMMVI_OK);
+        assert_eq!(gmmvi_submodel_dim(&*fresh, &mut dim), GMMVI_OK);
+        assert_eq!(dim, 1);
+        let mut fresh: Box<gmmvi_submodel> = Box::new_zeroed().assume_init();
+        let inside: *mut gmmvi_submodel = &mut *fresh;
+        let x = inside.cast::<u8>().add(64).cast::<R>();
+        assert_eq!(gmmvi_model_conditional(&*m, [0].as_ptr(), 1, x, inside), GMMVI_OK);
+        assert_eq!(gmmvi_submodel_dim(&*fresh, &mut dim), GMMVI_OK);
+        assert_eq!(dim, D - 1);
     }
 }
 
