@@ -64,7 +64,11 @@ const fn env_usize(v: Option<&str>, default: usize) -> usize {
     n
 }
 
-type Opt = Optimizer<f32, D, K, S, G, H>;
+/// Without reuse the kept background sums (`BG_CACHE = S`, 24 bytes a row) would save nothing:
+/// `BG_CACHE = 0` sums the background afresh, with the same results.
+type Opt = Optimizer<f32, D, K, S, G, H, false, 0, 0>;
+/// Bytes of the kept background sums that `BG_CACHE = 0` leaves out of the memory formula.
+const BG_SUMS_BYTES: usize = 24 * S;
 
 /// Iterations of the fit: `ROUNDS` calls of `run`, `PER_ROUND` iterations each (as planar_arm.c).
 const ROUNDS: u32 = 6;
@@ -91,8 +95,8 @@ fn sin_cos(a: f32) -> (f32, f32) {
     let x = (a - n as f32 * PI_2_HI) - n as f32 * PI_2_LO;
     let x2 = x * x;
     let s = x * (1.0 + x2 * (-1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (1.0 / 362_880.0)))));
-    let c = 1.0
-        + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (1.0 / 40_320.0 + x2 * (-1.0 / 3_628_800.0)))));
+    let c =
+        1.0 + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (1.0 / 40_320.0 + x2 * (-1.0 / 3_628_800.0)))));
     match n & 3 {
         0 => (s, c),
         1 => (c, -s),
@@ -539,8 +543,16 @@ fn main() -> ! {
     let reached = near.iter().filter(|&&n| n >= MIN_FRACTION_PER_GOAL).count();
 
     let bss_data = heap_start() - ram_start();
-    hprintln!("footprint: state {} B (size_of::<Optimizer<f32, {}, {}, {}, {}, {}>>)", size_of::<Opt>(), D, K, S, G, H);
-    hprintln!("footprint: formula {} B", gmmvi::state_size_formula(size_of::<f32>(), D, K, S, G, H));
+    hprintln!(
+        "footprint: state {} B (size_of::<Optimizer<f32, {}, {}, {}, {}, {}, false, 0, 0>>)",
+        size_of::<Opt>(),
+        D,
+        K,
+        S,
+        G,
+        H
+    );
+    hprintln!("footprint: formula {} B", gmmvi::state_size_formula(size_of::<f32>(), D, K, S, G, H) - BG_SUMS_BYTES);
     hprintln!("footprint: .data+.bss {} B", bss_data);
     hprintln!(
         "footprint: stack peak init {} B, fitting {} B (of which inside run/step {} B)",
