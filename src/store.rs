@@ -859,28 +859,46 @@ impl Acc {
     }
 }
 
+/// `log(e^a + e^b)`; `a` if `b` is `−∞`.
+#[inline]
+fn lse2<T: Real>(a: T, b: T) -> T {
+    if !(b > T::NEG_INF) {
+        return a;
+    }
+    let (hi, lo) = if b > a { (b, a) } else { (a, b) };
+    hi + (T::one() + (lo - hi).exp()).ln()
+}
+
 impl<T: Real, const D: usize> Window<'_, T, D> {
-    /// Calls `f(own, c0, chunk, ℓ)` for the rows `a..b` of the working set in chunks that
-    /// do not cross a block: `own` is the chunk's block (its rows' Gaussian), `c0` its first
-    /// row and `ℓ` the rows' log densities under that Gaussian.
-    fn for_chunks(&self, a: usize, b: usize, mut f: impl FnMut(usize, usize, &Chunk<T, D>, &[T; CHUNK])) {
+    /// Calls `f(own, c0, chunk, ℓ)` for the rows `a..b` of the working set in chunks of
+    /// [`CHUNK`] rows (across blocks: a block may hold a single row): `own[l]` is the block of
+    /// lane `l` (its row's Gaussian), `c0` the chunk's first row and `ℓ` the rows' log
+    /// densities under their own Gaussians, row by row so that they do not depend on the
+    /// chunking.
+    fn for_chunks(&self, a: usize, b: usize, mut f: impl FnMut(&[usize; CHUNK], usize, &Chunk<T, D>, &[T; CHUNK])) {
         let mut lref = [T::zero(); CHUNK];
-        for (own, blk) in self.blocks.iter().enumerate() {
-            let (s0, s1) = (blk.start.max(a), blk.end.min(b));
-            for c0 in (s0..s1).step_by(CHUNK) {
-                let ch = Chunk::load(&self.x[c0..s1]);
-                self.comps[own].chunk_log_density(&ch, &mut lref);
-                f(own, c0, &ch, &lref);
+        let mut own = [0usize; CHUNK];
+        let mut z = SVector::<T, D>::zeros();
+        let mut cur = self.blocks.partition_point(|blk| blk.end <= a);
+        for c0 in (a..b).step_by(CHUNK) {
+            let ch = Chunk::load(&self.x[c0..b]);
+            for l in 0..ch.n {
+                while cur + 1 < self.blocks.len() && self.blocks[cur].end <= c0 + l {
+                    cur += 1;
+                }
+                own[l] = cur;
+                lref[l] = self.comps.get(cur).map_or(T::NAN, |g| g.log_density(&self.x[c0 + l], &mut z));
             }
+            f(&own, c0, &ch, &lref);
         }
     }
 
-    /// Adds `sign ×` the terms of the Gaussians `js` (but the rows' own, `own`) to the sums of
-    /// the chunk's rows, skipping the Gaussians whose bound over the chunk's box makes every
-    /// term 0; a term that does not fit marks the row when adding.
+    /// Adds `sign ×` the terms of the Gaussians `js` to the sums of the chunk's rows (each row
+    /// but its own Gaussian's, `own`), skipping the Gaussians whose bound over the chunk's box
+    /// makes every term 0; a term that does not fit marks the row when adding.
     fn add(
         &self,
-        own: usize,
+        own: &[usize; CHUNK],
         ch: &Chunk<T, D>,
         lref: &[T; CHUNK],
         js: core::ops::Range<usize>,
@@ -902,9 +920,6 @@ impl<T: Real, const D: usize> Window<'_, T, D> {
         let mut val = [T::zero(); CHUNK];
         for j in js {
             let (Some(b), Some(g)) = (self.blocks.get(j), self.comps.get(j)) else { break };
-            if j == own {
-                continue;
-            }
             let cnt = T::of((b.end - b.start) as f64);
             let ln_n = cnt.ln();
             // Every term is exactly 0 if the bound lies below the fixed point's resolution
@@ -917,8 +932,14 @@ impl<T: Real, const D: usize> Window<'_, T, D> {
                 continue;
             }
             g.chunk_log_density(ch, &mut val);
+            // The same test row by row, exact without slack: no `exp` for a term that is 0.
+            let floor = T::of(FIX_PRUNE) - ln_n;
             for l in 0..ch.n {
-                match fix_term(cnt * (val[l] - lref[l]).exp(), self.cap) {
+                let a = val[l] - lref[l];
+                if own[l] == j || a < floor {
+                    continue;
+                }
+                match fix_term(cnt * a.exp(), self.cap) {
                     Some(q) if sign > 0 => acc.acc[l] = acc.acc[l].wrapping_add(q),
                     Some(q) => acc.acc[l] = acc.acc[l].wrapping_sub(q),
                     None if sign > 0 => acc.ovf[l] = acc.ovf[l].max(b.gid + 1),
@@ -931,46 +952,47 @@ impl<T: Real, const D: usize> Window<'_, T, D> {
     /// `out[l] = log b(x)` of the chunk's rows from their sums: the sum, the own Gaussian
     /// (`n_own·exp(0)`) and the oldest Gaussian (its row count in the working set), minus
     /// `log(rows)`; a row marked by a Gaussian that is summed gets the direct sum instead.
-    fn read_off(&self, own: usize, ch: &Chunk<T, D>, lref: &[T; CHUNK], acc: &Acc, out: &mut [T]) {
+    fn read_off(&self, own: &[usize; CHUNK], ch: &Chunk<T, D>, lref: &[T; CHUNK], acc: &Acc, out: &mut [T]) {
         let Some(first) = self.blocks.first() else { return };
         let lo = first.gid + 1;
         let rows = self.blocks.last().map_or(0, |l| l.end) - first.start;
         let total = T::of(rows as f64).ln();
-        let mut t = [T::NEG_INF; CHUNK];
-        let n_own = self.blocks.get(own).map_or(T::zero(), |b| T::of((b.end - b.start) as f64));
-        for l in 0..ch.n {
-            t[l] = lref[l] + (T::from_fixed60(acc.acc[l].max(0)) + n_own).ln();
-        }
-        let mut lse = RowLse::new();
-        lse.push(&t);
-        if own != 0 {
-            self.push_block(0, ch, &mut lse);
+        let count = |k: usize| self.blocks.get(k).map_or(T::zero(), |b| T::of((b.end - b.start) as f64));
+        let mut oldest = [T::NEG_INF; CHUNK];
+        if own[..ch.n].iter().any(|&k| k != 0) {
+            let mut none = RowLse::new();
+            self.push_block(0, ch, &mut none, &mut oldest);
         }
         let direct = acc.ovf[..ch.n].iter().any(|&o| o > lo);
         let mut all = RowLse::new();
         if direct {
+            let mut t = [T::zero(); CHUNK];
             for j in 0..self.blocks.len() {
-                self.push_block(j, ch, &mut all);
+                self.push_block(j, ch, &mut all, &mut t);
             }
         }
         for (l, o) in out.iter_mut().enumerate().take(ch.n) {
-            let v = if acc.ovf[l] > lo { all.lse(l) } else { lse.lse(l) };
+            let v = if acc.ovf[l] > lo {
+                all.lse(l)
+            } else {
+                let t = lref[l] + (T::from_fixed60(acc.acc[l].max(0)) + count(own[l])).ln();
+                if own[l] != 0 { lse2(t, oldest[l]) } else { t }
+            };
             *o = v - total;
         }
     }
 
-    /// Pushes `log n_j + log N(x; g_j)` of the chunk's rows into `lse` (one copy of the
+    /// Pushes `t = log n_j + log N(x; g_j)` of the chunk's rows into `lse` (one copy of the
     /// kernel for the few Gaussians summed directly).
     #[inline(never)]
-    fn push_block(&self, j: usize, ch: &Chunk<T, D>, lse: &mut RowLse<T>) {
+    fn push_block(&self, j: usize, ch: &Chunk<T, D>, lse: &mut RowLse<T>, t: &mut [T; CHUNK]) {
         let (Some(b), Some(g)) = (self.blocks.get(j), self.comps.get(j)) else { return };
-        let mut t = [T::zero(); CHUNK];
-        g.chunk_log_density(ch, &mut t);
+        g.chunk_log_density(ch, t);
         let ln_n = T::of((b.end - b.start) as f64).ln();
         for v in t.iter_mut() {
             *v += ln_n;
         }
-        lse.push(&t);
+        lse.push(t);
     }
 }
 
