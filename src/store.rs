@@ -12,7 +12,7 @@
 //!
 //! The background (proposal) density of a working set is the mixture of the Gaussians that
 //! drew its rows, weighted by their row counts: `log b(x) = log Σ_j (c_j/Σc) N(x; μ_j, Σ_j)`.
-//! It is computed through per-row fixed-point sums ([`RowSum`], docs/algorithm.md §9.1): exact
+//! It is computed through per-row fixed-point sums (docs/algorithm.md §9.1): exact
 //! integer sums, so they can be kept between iterations and updated with only the Gaussians
 //! that enter or leave the working set, with the same bits as sums made afresh.
 
