@@ -112,8 +112,8 @@ impl Sizes {
     /// `src/` asserts at compile time that the state fits, and a test that the bound is tight.
     fn state_size(&self) -> usize {
         let (t, d, k, s, g, h) = (if self.f64 { 8 } else { 4 }, self.d, self.k, self.s, self.g, self.h);
-        let formula = s * ((3 * d + 3) * t + 8)
-            + g * ((2 * d * d + 6 * d + 8) * t + 40)
+        let formula = s * ((3 * d + 3) * t + 32)
+            + g * ((2 * d * d + 6 * d + 7) * t + 40)
             + k * ((3 * d * d + 4 * d + 2 * h + 33) * t + 8);
         (formula + 2048).div_ceil(64) * 64
     }

@@ -77,7 +77,7 @@
 /**
  * Bytes of a `gmmvi_state`, static storage for one optimiser (a bound that holds on every target).
  */
-#define GMMVI_STATE_SIZE 58240
+#define GMMVI_STATE_SIZE 65856
 
 /**
  * Alignment that suffices for a `gmmvi_state` on every target.
@@ -87,7 +87,7 @@
 /**
  * `GMMVI_STATE_SIZE / 8`: the 64-bit words of `gmmvi_state`.
  */
-#define GMMVI_STATE_WORDS 7280
+#define GMMVI_STATE_WORDS 8232
 
 /**
  * Bytes of a `gmmvi_model` (a bound that holds on every target; aligned to 8).
@@ -129,7 +129,7 @@
  * scalar and every size. `gmmvi_init` and the `gmmvi_config_*` macros pass it to the
  * library, which refuses a header of another build with `GMMVI_ABI_MISMATCH`.
  */
-#define GMMVI_ABI_FINGERPRINT 1514928198215081850
+#define GMMVI_ABI_FINGERPRINT 2524338202586685771
 
 /**
  * Result of every call. `GMMVI_OK` is 0; `gmmvi_status_str` names each code.

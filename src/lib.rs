@@ -60,14 +60,17 @@
 //! size (`t` = `size_of::<T>()`; `D`, `K`, `S`, `G`, `H` below stand for those capacities):
 //!
 //! ```text
-//! size ≈ S·((3D + 3)·t + 8)                 sample store: x, ∇log p~, log p~, id + per-row scratch
-//!      + G·((2D² + 6D + 8)·t + 40)          stored Gaussians (ring + working-set copy + row blocks)
+//! size ≈ S·((3D + 3)·t + 32)                sample store: x, ∇log p~, log p~, id + per-row scratch
+//!                                           and kept background sums (24 bytes a row)
+//!      + G·((2D² + 6D + 7)·t + 40)          stored Gaussians (ring + working-set copy + row blocks)
 //!      + K·((3D² + 4D + 2H + 33)·t + 8)      model, NG estimates, histories, step sizes
 //! ```
 //!
-//! e.g. planar_robot_4 (`f64`, D = 10, K = 1000, S = 200 000, G = 2000, H = 32): 62.3 MB;
+//! e.g. planar_robot_4 (`f64`, D = 10, K = 1000, S = 200 000, G = 2000, H = 32): 67.1 MB;
 //! a 7-joint arm for a microcontroller (`f32`, D = 7, K = 8, S = 320, G = 24, H = 16):
-//! 56.2 kB (the sample store dominates). The value can live in a `static`, on a large enough stack or in a `Box`
+//! 63.8 kB (the sample store dominates). The optimiser's last parameter `BG_CACHE = 0` leaves
+//! the kept background sums out (`24·S` bytes less, the same results, more time per
+//! iteration with reuse). The value can live in a `static`, on a large enough stack or in a `Box`
 //! (build it on a thread with a big stack when it is megabytes: `Box::new` may build the value
 //! on the stack first).
 //!
@@ -135,5 +138,5 @@ pub struct ReadmeDoctests;
 
 /// `size_of` of an optimiser state by the formula of the crate docs (without the O(1) part).
 pub const fn state_size_formula(t: usize, d: usize, k: usize, s: usize, g: usize, h: usize) -> usize {
-    s * ((3 * d + 3) * t + 8) + g * ((2 * d * d + 6 * d + 8) * t + 40) + k * ((3 * d * d + 4 * d + 2 * h + 33) * t + 8)
+    s * ((3 * d + 3) * t + 32) + g * ((2 * d * d + 6 * d + 7) * t + 40) + k * ((3 * d * d + 4 * d + 2 * h + 33) * t + 8)
 }

@@ -27,7 +27,7 @@ use crate::ng_estimate::{self, Estimate, Estimation};
 use crate::parallel::{Parallel, Serial};
 use crate::real::{LN_2PI, Real};
 use crate::sample_select::{self, Sampling};
-use crate::store::{SampleStore, Scratch};
+use crate::store::{BgSums, SampleStore, Scratch};
 use crate::target::Target;
 use crate::weight_step::WeightStepState;
 use crate::weight_update::{self, Weighting, rewards::RewardScratch};
@@ -121,6 +121,11 @@ pub struct RunSummary<T> {
 /// * `MORE_FEATURES` (default 0): the MORE (`Z`) workspace for `D > 10`, in features `F`: at
 ///   least `D(D+1)/2 + D + 1` (231 for `D = 20`), `8·(F² + 2F)` bytes. Up to `D = 10` MORE uses
 ///   a stack array per component task and `MORE_FEATURES` stays 0.
+/// * `BG_CACHE` (default `SAMPLES`): rows of the kept background sums, `SAMPLES` or 0. With
+///   `SAMPLES` (24 bytes a row) the background density of the reused samples is updated from
+///   one iteration to the next with only the Gaussians that enter or leave the working set;
+///   with 0 it is summed afresh at every selection, in less memory and more time (a
+///   microcontroller build without reuse loses nothing). The results are bit-identical.
 ///
 /// The parameters are positional: `Optimizer<f64, 2, 8, 4096, 64, 256>` is `DIM = 2`,
 /// `COMPONENTS = 8`, `SAMPLES = 4096`, `GAUSSIANS = 64`, `HISTORY = 256`.
@@ -136,6 +141,7 @@ pub struct Optimizer<
     const HISTORY: usize,
     const DIAG: bool = false,
     const MORE_FEATURES: usize = 0,
+    const BG_CACHE: usize = SAMPLES,
 > {
     cfg: Config<T>,
     /// The mixture over the unconstrained space (the constrained space without bounds).
@@ -163,6 +169,8 @@ pub struct Optimizer<
     prior: Option<(SVector<T, DIM>, SVector<T, DIM>)>,
     /// MORE normal equations for `D > 10` (scratch; empty for `MORE_FEATURES = 0`).
     more: MoreWorkspace<DIM, MORE_FEATURES>,
+    /// The kept per-row background sums (scratch, rebuilt when missing; not checkpointed).
+    bg_sums: BgSums<BG_CACHE>,
 }
 
 /// Capacities for a small problem on a host, of any dimension `DIM`: up to 8 components, 4096
@@ -241,7 +249,7 @@ pub type SmallOptimizer<T, const DIM: usize> = Optimizer<T, DIM, 8, 4096, 64, 25
 ///
 /// type Opt = Optimizer7x8<f32>;
 /// // Within the C library's state (GMMVI_STATE_SIZE).
-/// assert!(size_of::<Opt>() <= 58_240);
+/// assert!(size_of::<Opt>() <= 65_856);
 /// let mut cfg = Config::samtrux();
 /// cfg.samples.desired_samples_per_component = 20;
 /// cfg.samples.reuse_ratio = 1.0;
@@ -272,7 +280,8 @@ impl<
     const HISTORY: usize,
     const DIAG: bool,
     const MORE_FEATURES: usize,
-> Optimizer<T, DIM, COMPONENTS, SAMPLES, GAUSSIANS, HISTORY, DIAG, MORE_FEATURES>
+    const BG_CACHE: usize,
+> Optimizer<T, DIM, COMPONENTS, SAMPLES, GAUSSIANS, HISTORY, DIAG, MORE_FEATURES, BG_CACHE>
 {
     /// A new optimiser for the initial model `init`, deterministic in `seed`.
     ///
@@ -331,6 +340,7 @@ impl<
                 "need DIM, COMPONENTS, SAMPLES > 0, GAUSSIANS >= COMPONENTS, HISTORY > 1"
             )
         };
+        const { assert!(BG_CACHE == 0 || BG_CACHE == SAMPLES, "BG_CACHE must be 0 or SAMPLES") };
         cfg.validate()?;
         if HISTORY < cfg.history_needed() {
             return Err(Error::InvalidConfig { field: "adapt.del_iters (history capacity HISTORY too small)" });
@@ -389,6 +399,7 @@ impl<
         prior_entropy: None,
         prior: None,
         more: MoreWorkspace::zeroed(),
+        bg_sums: BgSums::BLANK,
     };
 
     /// Turns a [`Self::BLANK`] value into the initial state of a checked configuration, field
@@ -858,6 +869,7 @@ impl<
                 model: &self.model,
                 store: &mut self.store,
                 scratch: &mut self.scratch,
+                sums: &mut self.bg_sums,
                 rng: &mut self.rng,
                 par,
             },

@@ -47,6 +47,28 @@ pub trait Real: RealField + Copy + Default + Send + Sync + core::fmt::Debug + 's
     /// The next representable value towards `−∞`. Not part of the stable API.
     #[doc(hidden)]
     fn next_down(self) -> Self;
+    /// `⌊self·2^60⌋` for `0 ≤ self < 2^62` (the background's fixed-point sums), exact. Not
+    /// part of the stable API.
+    #[doc(hidden)]
+    #[inline]
+    fn to_fixed60(self) -> i128 {
+        fixed60_f64(self.to_f64())
+    }
+    /// `v·2^-60` rounded to this type, for `v ≥ 0`. Not part of the stable API.
+    #[doc(hidden)]
+    #[inline]
+    fn from_fixed60(v: i128) -> Self {
+        Self::of(v as f64 / (1u64 << 60) as f64)
+    }
+}
+
+/// `⌊v·2^60⌋` for `0 ≤ v < 2^62`: the integer part and the fraction convert separately, and
+/// both conversions are exact.
+#[inline]
+fn fixed60_f64(v: f64) -> i128 {
+    let hi = v as i64;
+    let lo = ((v - hi as f64) * (1u64 << 60) as f64) as i64;
+    (i128::from(hi) << 60) | i128::from(lo)
 }
 
 impl Real for f32 {
@@ -89,6 +111,18 @@ impl Real for f32 {
     #[inline]
     fn next_down(self) -> Self {
         f32::next_down(self)
+    }
+    /// As for `f64`, in single precision (no double-precision software arithmetic on an FPU
+    /// without it).
+    #[inline]
+    fn to_fixed60(self) -> i128 {
+        let hi = self as i64;
+        let lo = ((self - hi as f32) * (1u64 << 60) as f32) as i64;
+        (i128::from(hi) << 60) | i128::from(lo)
+    }
+    #[inline]
+    fn from_fixed60(v: i128) -> Self {
+        v as f32 * (1.0 / (1u64 << 60) as f32)
     }
 }
 

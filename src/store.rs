@@ -12,12 +12,15 @@
 //!
 //! The background (proposal) density of a working set is the mixture of the Gaussians that
 //! drew its rows, weighted by their row counts: `log b(x) = log Σ_j (c_j/Σc) N(x; μ_j, Σ_j)`.
+//! It is computed through per-row fixed-point sums (docs/algorithm.md §9.1): exact
+//! integer sums, so they can be kept between iterations and updated with only the Gaussians
+//! that enter or leave the working set, with the same bits as sums made afresh.
 
 use nalgebra::SVector;
 
 use crate::checkpoint::{Reader, Writer};
 use crate::error::Error;
-use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture};
+use crate::model::{CHUNK, Chunk, Component, Gmm, RowLse, block_candidates, chunk_mixture};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{OnlineLse, Real};
 
@@ -60,6 +63,9 @@ pub struct SampleStore<T: Real, const DIM: usize, const SAMPLES: usize, const GA
     draw_first_gid: u64,
     g: [Component<T, DIM>; GAUSSIANS],
     written: u64,
+    /// Changes whenever stored rows move or go other than by leaving a working set (thinning,
+    /// clearing, replacing, restoring): kept background sums are then made afresh.
+    layout: u64,
 }
 
 /// The working set of the current iteration: the background mixture of its rows (copied out of
@@ -69,9 +75,93 @@ pub struct SampleStore<T: Real, const DIM: usize, const SAMPLES: usize, const GA
 pub(crate) struct Background<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> {
     len: usize,
     bg: [Component<T, DIM>; GAUSSIANS],
-    bg_log_w: [T; GAUSSIANS],
     blocks: [RowBlock<T, DIM>; GAUSSIANS],
     log_b: [T; SAMPLES],
+    /// Which kept [`RowSum`]s are current (used only with a cache of `SAMPLES` rows).
+    kept: Kept,
+}
+
+/// The per-row sums of the background density, as integers with [`FIX_BITS`] fraction bits.
+///
+/// For a row `r` drawn by Gaussian `o` with `ℓ_r = log N(x_r; o)`, the sum is
+/// `Σ_j ⌊n_j·exp(log N(x_r; g_j) − ℓ_r)·2^FIX_BITS⌋` over the working set's Gaussians `g_j`
+/// other than `o` and the oldest one (whose row count changes as the working set slides),
+/// `n_j` being its row count. Each term depends only on the row and the Gaussian, and integer
+/// addition is exact and associative, so a sum updated by adding the Gaussians that enter and
+/// subtracting those that leave has the same bits as one made afresh. A term of at least
+/// [`fix_cap`] does not fit: it is left out and `ovf` holds the largest such id + 1; while
+/// that Gaussian is summed, the row's density is summed directly instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RowSum {
+    /// The sum as the two halves of an `i128` (an `i128` field would raise the alignment).
+    acc: [u64; 2],
+    ovf: u64,
+}
+
+impl RowSum {
+    /// An empty sum.
+    pub const ZERO: Self = Self { acc: [0; 2], ovf: 0 };
+
+    #[inline]
+    fn get(&self) -> i128 {
+        ((u128::from(self.acc[1]) << 64) | u128::from(self.acc[0])) as i128
+    }
+
+    #[inline]
+    fn set(&mut self, v: i128) {
+        let u = v as u128;
+        self.acc = [u as u64, (u >> 64) as u64];
+    }
+}
+
+/// The kept sums of the optimiser: `N` rows, `SAMPLES` to keep them between iterations or 0 to
+/// make them afresh at every selection (same results, less memory).
+#[derive(Clone, Debug)]
+pub(crate) struct BgSums<const N: usize> {
+    pub rows: [RowSum; N],
+}
+
+impl<const N: usize> BgSums<N> {
+    /// All-zero bytes.
+    pub const BLANK: Self = Self { rows: [RowSum::ZERO; N] };
+}
+
+/// The Gaussian ids `lo..hi` and rows `rows.0..rows.1` whose kept sums are current, for the
+/// store layout `layout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Kept {
+    lo: u64,
+    hi: u64,
+    rows: (usize, usize),
+    layout: u64,
+}
+
+impl Kept {
+    const NONE: Self = Self { lo: 0, hi: 0, rows: (0, 0), layout: 0 };
+}
+
+/// Fraction bits of the fixed-point sums ([`Real::to_fixed60`]).
+const FIX_BITS: u32 = 60;
+/// A term `n·exp(a)` with `a + ln n` below this is `< 2^-FIX_BITS·e^-2`, so exactly 0 in the
+/// sums: `−FIX_BITS·ln 2 − 2`, the 2 nats covering the rounding of the bounds that prune.
+const FIX_PRUNE: f64 = -(FIX_BITS as f64) * core::f64::consts::LN_2 - 2.0;
+
+/// The largest term that fits: below `2^66/g` for `g` Gaussians (so a sum stays below
+/// `2^(66+60)`), and below `2^62` (its integer part fits an `i64`).
+const fn fix_cap(g: usize) -> f64 {
+    let bits = usize::BITS - g.leading_zeros();
+    let e = if bits >= 62 { 4 } else { 66 - bits };
+    let e = if e > 62 { 62 } else { e };
+    (1u64 << e) as f64
+}
+
+/// `⌊v·2^FIX_BITS⌋` of a term `v = n·exp(a)` in `[0, cap)`; `None` if it does not fit.
+#[inline]
+fn fix_term<T: Real>(v: T, cap: T) -> Option<i128> {
+    if !(v < cap) {
+        return None;
+    }
+    Some(v.max(T::zero()).to_fixed60())
 }
 
 /// Per-iteration scratch of the optimiser, apart from the persistent [`SampleStore`]: the
@@ -165,9 +255,9 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Ba
     pub const BLANK: Self = Self {
         len: 0,
         bg: [Component::ZERO; GAUSSIANS],
-        bg_log_w: [T::ZERO_CONST; GAUSSIANS],
         blocks: [RowBlock::EMPTY; GAUSSIANS],
         log_b: [T::ZERO_CONST; SAMPLES],
+        kept: Kept::NONE,
     };
 
     /// The blocks of the current working set.
@@ -175,9 +265,10 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Ba
         &self.blocks[..self.len.min(GAUSSIANS)]
     }
 
-    /// Empty: no working set.
+    /// Empty: no working set, no current kept sums.
     pub fn clear(&mut self) {
         self.len = 0;
+        self.kept = Kept::NONE;
     }
 
     /// The background log densities, writable (tests that set importance ratios directly).
@@ -217,6 +308,7 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
         draw_first_gid: 0,
         g: [Component::ZERO; GAUSSIANS],
         written: 0,
+        layout: 0,
     };
 
     /// Empties a [`Self::BLANK`] store in place: the counters and the Gaussian ring's ids.
@@ -228,6 +320,12 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
         self.g_comp = [usize::MAX; GAUSSIANS];
         self.draw_first_gid = u64::MAX;
         self.written = 0;
+        self.moved();
+    }
+
+    /// Stored rows moved or went: kept background sums are stale.
+    fn moved(&mut self) {
+        self.layout = self.layout.wrapping_add(1);
     }
 
     /// Drops every stored row (their target values are no longer valid); the Gaussian ids
@@ -235,6 +333,7 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
     pub(crate) fn clear_rows(&mut self) {
         self.len = 0;
         self.draw_first_gid = u64::MAX;
+        self.moved();
     }
 
     /// Number of stored samples.
@@ -273,6 +372,7 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
             if self.len + n > cap {
                 self.len = 0;
             }
+            self.moved();
         }
         self.len
     }
@@ -323,6 +423,7 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
             self.next_gid = next_gid;
             self.written = written;
             self.draw_first_gid = u64::MAX;
+            self.moved();
         }
         Ok(())
     }
@@ -356,6 +457,7 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
             self.log_p.copy_within(from..self.len, 0);
             self.grad.copy_within(from..self.len, 0);
             self.gid.copy_within(from..self.len, 0);
+            self.moved();
         }
         self.len = n;
     }
@@ -409,18 +511,31 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
         self.gid[r] = gid;
     }
 
-    /// Makes the newest `n` rows (fewer if older rows' Gaussians have left the ring) the working
-    /// set of `bg` with its background mixture and blocks; returns its first row. `log b` is
-    /// left to [`Self::compute_background`].
-    pub(crate) fn newest(&self, n: usize, bg: &mut Background<T, DIM, SAMPLES, GAUSSIANS>) -> usize {
+    /// First row of the working set of the newest `n` rows: older rows whose Gaussian has left
+    /// the ring are cut.
+    fn window_start(&self, n: usize) -> usize {
         let mut start = self.len - n.min(self.len);
         // Gaussian ids never decrease along the rows, so live rows form a suffix.
         while start < self.len && !self.live(self.gid[start]) {
             start += 1;
         }
+        start
+    }
+
+    /// Makes the newest `n` rows (fewer if older rows' Gaussians have left the ring) the working
+    /// set of `bg` with its background mixture and blocks; returns its first row. `log b` is
+    /// left to the caller.
+    #[cfg(test)]
+    pub(crate) fn newest(&self, n: usize, bg: &mut Background<T, DIM, SAMPLES, GAUSSIANS>) -> usize {
+        let start = self.window_start(n);
+        self.fill_blocks(start, bg);
+        start
+    }
+
+    /// The background Gaussians and row blocks of the working set `start..len`.
+    fn fill_blocks(&self, start: usize, bg: &mut Background<T, DIM, SAMPLES, GAUSSIANS>) {
         // Run-length count of the Gaussians of rows start..len.
         bg.len = 0;
-        let total = T::of((self.len - start) as f64);
         let mut r = start;
         while r < self.len && bg.len < GAUSSIANS {
             let id = self.gid[r];
@@ -429,7 +544,6 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
                 e += 1;
             }
             bg.bg[bg.len] = self.g[(id % GAUSSIANS as u64) as usize];
-            bg.bg_log_w[bg.len] = (T::of((e - r) as f64) / total).ln();
             let mut b = RowBlock { start: r, end: e, lo: self.x[r], hi: self.x[r], min_log_b: T::zero(), gid: id };
             for x in &self.x[r..e] {
                 b.lo = b.lo.inf(x);
@@ -439,34 +553,158 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Sa
             bg.len += 1;
             r = e;
         }
-        start
     }
 
-    /// [`Self::newest`] and [`Self::compute_background`]: the working set of the newest `n`
-    /// rows with its background; returns its first row.
-    pub(crate) fn select_working_set<X: Parallel>(
+    /// The working set of the newest `n` rows (fewer if older rows' Gaussians have left the
+    /// ring) with its background mixture, row blocks and `log b`; returns its first row.
+    /// `sums` keeps the per-row sums between calls if it has `SAMPLES` rows: only the Gaussians
+    /// that left or entered and the rows that entered are then evaluated. Fewer rows (`KEEP = 0`)
+    /// make them afresh; the bits of `log b` are the same either way.
+    pub(crate) fn select_working_set<const KEEP: usize, X: Parallel>(
         &self,
         n: usize,
         bg: &mut Background<T, DIM, SAMPLES, GAUSSIANS>,
+        sums: &mut BgSums<KEEP>,
         par: &X,
     ) -> usize {
-        let start = self.newest(n, bg);
-        self.compute_background(bg, par);
+        let start = self.window_start(n);
+        // Known at compile time: a build without kept sums has no code for them.
+        let keep = if KEEP >= SAMPLES && SAMPLES > 0 { sums.rows.get_mut(..SAMPLES) } else { None };
+        match keep {
+            Some(sums) => {
+                self.retire(start, bg, sums, par);
+                self.fill_blocks(start, bg);
+                self.kept_background(bg, sums, par);
+            }
+            None => {
+                bg.kept = Kept::NONE;
+                self.fill_blocks(start, bg);
+                self.fresh_background(bg, par);
+            }
+        }
+        for b in &mut bg.blocks[..bg.len.min(GAUSSIANS)] {
+            b.min_log_b = bg.log_b[b.start..b.end].iter().fold(T::INFINITY, |m, &v| m.min(v));
+        }
         start
     }
 
-    /// Writes `log b(x_r)` for the rows of `bg`'s working set, in tasks of [`ROW_TASK`] rows, and
-    /// every block's smallest value.
-    pub(crate) fn compute_background<X: Parallel>(&self, bg: &mut Background<T, DIM, SAMPLES, GAUSSIANS>, par: &X) {
-        let n = bg.len;
-        let start = bg.start(self.len);
-        let (x, comps, lw, blocks) = (&self.x, &bg.bg[..n], &bg.bg_log_w[..n], &bg.blocks[..n]);
-        par.for_each_chunk(&mut bg.log_b[start..self.len], ROW_TASK, &|first, out| {
-            mixture_rows::<T, DIM, GAUSSIANS>(comps, lw, x, blocks, start + first, out);
-        });
-        for b in &mut bg.blocks[..n] {
-            b.min_log_b = bg.log_b[b.start..b.end].iter().fold(T::INFINITY, |m, &v| m.min(v));
+    /// Subtracts from the kept sums of the rows that stay (from `start` on) the Gaussians of
+    /// the previous working set that the new one no longer sums; forgets every sum if the
+    /// rows have moved since.
+    fn retire<X: Parallel>(
+        &self,
+        start: usize,
+        bg: &mut Background<T, DIM, SAMPLES, GAUSSIANS>,
+        sums: &mut [RowSum],
+        par: &X,
+    ) {
+        let k = bg.kept;
+        if k.layout != self.layout || k.rows.0 >= k.rows.1 {
+            bg.kept = Kept { layout: self.layout, ..Kept::NONE };
+            return;
         }
+        // The new sums start after the new oldest Gaussian.
+        let new_lo = if start < self.len { self.gid[start] + 1 } else { u64::MAX };
+        let (r0, r1) = (k.rows.0.max(start), k.rows.1.min(self.len));
+        let n = bg.len.min(GAUSSIANS);
+        let win = Window {
+            x: &self.x[..self.len],
+            blocks: &bg.blocks[..n],
+            comps: &bg.bg[..n],
+            cap: T::of(fix_cap(GAUSSIANS)),
+        };
+        let i0 = win.blocks.partition_point(|b| b.gid < k.lo);
+        let i1 = win.blocks.partition_point(|b| b.gid < k.hi.min(new_lo));
+        if r0 < r1 && i0 < i1 {
+            par.for_each_chunk(&mut sums[r0..r1], ROW_TASK, &|first, part| {
+                let a = r0 + first;
+                win.for_chunks(a, a + part.len(), |own, c0, ch, lref| {
+                    let part = &mut part[c0 - a..c0 - a + ch.n];
+                    let mut acc = Acc::load(part);
+                    win.add(own, ch, lref, i0..i1, &mut acc, -1);
+                    acc.store(part);
+                });
+            });
+        }
+        let lo = k.lo.max(new_lo);
+        bg.kept = Kept { lo, hi: k.hi.max(lo), rows: (r0, r1.max(r0)), layout: k.layout };
+    }
+
+    /// `log b` of the working set of `bg` from the kept sums: the sums of the rows that stay
+    /// get the Gaussians that entered, the other rows' sums are made afresh; then every row's
+    /// `log b` is read off its sum.
+    fn kept_background<X: Parallel>(
+        &self,
+        bg: &mut Background<T, DIM, SAMPLES, GAUSSIANS>,
+        sums: &mut [RowSum],
+        par: &X,
+    ) {
+        let n = bg.len.min(GAUSSIANS);
+        let start = bg.start(self.len);
+        let win = Window {
+            x: &self.x[..self.len],
+            blocks: &bg.blocks[..n],
+            comps: &bg.bg[..n],
+            cap: T::of(fix_cap(GAUSSIANS)),
+        };
+        let k = if bg.kept.layout == self.layout { bg.kept } else { Kept::NONE };
+        // Rows v0..v1 have current sums over the ids k.lo..k.hi.
+        let v0 = k.rows.0.max(start);
+        let v1 = k.rows.1.min(self.len).max(v0);
+        let k0 = win.blocks.partition_point(|b| b.gid < k.lo).max(1);
+        let k1 = win.blocks.partition_point(|b| b.gid < k.hi).max(k0);
+        if start < self.len {
+            par.for_each_chunk(&mut sums[start..self.len], ROW_TASK, &|first, part| {
+                let a = start + first;
+                let b = a + part.len();
+                // Before the current rows, the current rows, after them.
+                let (m0, m1) = (v0.clamp(a, b), v1.clamp(a, b));
+                for (s0, s1, current) in [(a, m0, false), (m0, m1.max(m0), true), (m1.max(m0), b, false)] {
+                    win.for_chunks(s0, s1, |own, c0, ch, lref| {
+                        let part = &mut part[c0 - a..c0 - a + ch.n];
+                        let mut acc = if current { Acc::load(part) } else { Acc::ZERO };
+                        if current {
+                            win.add(own, ch, lref, 1..k0, &mut acc, 1);
+                            win.add(own, ch, lref, k1..n, &mut acc, 1);
+                        } else {
+                            win.add(own, ch, lref, 1..n, &mut acc, 1);
+                        }
+                        acc.store(part);
+                    });
+                }
+            });
+        }
+        let lo = win.blocks.first().map_or(0, |b| b.gid + 1);
+        let hi = win.blocks.last().map_or(0, |b| b.gid + 1).max(lo);
+        bg.kept = Kept { lo, hi, rows: (start, self.len), layout: self.layout };
+        let sums = &*sums;
+        par.for_each_chunk(&mut bg.log_b[start..self.len], ROW_TASK, &|first, out| {
+            let a = start + first;
+            win.for_chunks(a, a + out.len(), |own, c0, ch, lref| {
+                let acc = Acc::load(&sums[c0..c0 + ch.n]);
+                win.read_off(own, ch, lref, &acc, &mut out[c0 - a..c0 - a + ch.n]);
+            });
+        });
+    }
+
+    /// `log b` of the working set of `bg` from sums made afresh, chunk by chunk (no kept sums).
+    fn fresh_background<X: Parallel>(&self, bg: &mut Background<T, DIM, SAMPLES, GAUSSIANS>, par: &X) {
+        let n = bg.len.min(GAUSSIANS);
+        let start = bg.start(self.len);
+        let win = Window {
+            x: &self.x[..self.len],
+            blocks: &bg.blocks[..n],
+            comps: &bg.bg[..n],
+            cap: T::of(fix_cap(GAUSSIANS)),
+        };
+        par.for_each_chunk(&mut bg.log_b[start..self.len], ROW_TASK, &|first, out| {
+            let a = start + first;
+            win.for_chunks(a, a + out.len(), |own, c0, ch, lref| {
+                let mut acc = Acc::ZERO;
+                win.add(own, ch, lref, 1..n, &mut acc, 1);
+                win.read_off(own, ch, lref, &acc, &mut out[c0 - a..c0 - a + ch.n]);
+            });
+        });
     }
 
     /// The working set of `bg` over this store.
@@ -584,6 +822,180 @@ pub(crate) fn clipped<T: Real, const D: usize>(
     blocks.iter().filter(move |b| b.end > r0 && b.start < r1).map(move |b| (b, b.start.max(r0), b.end.min(r1)))
 }
 
+/// The Gaussians of a working set (block `i` holds the rows of `comps[i]`) over the stored
+/// rows, for the background sums.
+struct Window<'a, T: Real, const D: usize> {
+    x: &'a [SVector<T, D>],
+    blocks: &'a [RowBlock<T, D>],
+    comps: &'a [Component<T, D>],
+    /// [`fix_cap`] of the store.
+    cap: T,
+}
+
+/// The fixed-point sums of a chunk's rows (see [`RowSum`]).
+#[derive(Clone, Copy)]
+struct Acc {
+    acc: [i128; CHUNK],
+    ovf: [u64; CHUNK],
+}
+
+impl Acc {
+    const ZERO: Self = Self { acc: [0; CHUNK], ovf: [0; CHUNK] };
+
+    fn load(rows: &[RowSum]) -> Self {
+        let mut a = Self::ZERO;
+        for (l, r) in rows.iter().enumerate().take(CHUNK) {
+            a.acc[l] = r.get();
+            a.ovf[l] = r.ovf;
+        }
+        a
+    }
+
+    fn store(&self, rows: &mut [RowSum]) {
+        for (l, r) in rows.iter_mut().enumerate().take(CHUNK) {
+            r.set(self.acc[l]);
+            r.ovf = self.ovf[l];
+        }
+    }
+}
+
+/// `log(e^a + e^b)`; `a` if `b` is `−∞`.
+#[inline]
+fn lse2<T: Real>(a: T, b: T) -> T {
+    if !(b > T::NEG_INF) {
+        return a;
+    }
+    let (hi, lo) = if b > a { (b, a) } else { (a, b) };
+    hi + (T::one() + (lo - hi).exp()).ln()
+}
+
+impl<T: Real, const D: usize> Window<'_, T, D> {
+    /// Calls `f(own, c0, chunk, ℓ)` for the rows `a..b` of the working set in chunks of
+    /// [`CHUNK`] rows (across blocks: a block may hold a single row): `own[l]` is the block of
+    /// lane `l` (its row's Gaussian), `c0` the chunk's first row and `ℓ` the rows' log
+    /// densities under their own Gaussians, row by row so that they do not depend on the
+    /// chunking.
+    fn for_chunks(&self, a: usize, b: usize, mut f: impl FnMut(&[usize; CHUNK], usize, &Chunk<T, D>, &[T; CHUNK])) {
+        let mut lref = [T::zero(); CHUNK];
+        let mut own = [0usize; CHUNK];
+        let mut z = SVector::<T, D>::zeros();
+        let mut cur = self.blocks.partition_point(|blk| blk.end <= a);
+        for c0 in (a..b).step_by(CHUNK) {
+            let ch = Chunk::load(&self.x[c0..b]);
+            for l in 0..ch.n {
+                while cur + 1 < self.blocks.len() && self.blocks[cur].end <= c0 + l {
+                    cur += 1;
+                }
+                own[l] = cur;
+                lref[l] = self.comps.get(cur).map_or(T::NAN, |g| g.log_density(&self.x[c0 + l], &mut z));
+            }
+            f(&own, c0, &ch, &lref);
+        }
+    }
+
+    /// Adds `sign ×` the terms of the Gaussians `js` to the sums of the chunk's rows (each row
+    /// but its own Gaussian's, `own`), skipping the Gaussians whose bound over the chunk's box
+    /// makes every term 0; a term that does not fit marks the row when adding.
+    fn add(
+        &self,
+        own: &[usize; CHUNK],
+        ch: &Chunk<T, D>,
+        lref: &[T; CHUNK],
+        js: core::ops::Range<usize>,
+        acc: &mut Acc,
+        sign: i128,
+    ) {
+        if js.is_empty() || ch.n == 0 {
+            return;
+        }
+        let mut lo = SVector::<T, D>::zeros();
+        let mut hi = SVector::<T, D>::zeros();
+        for d in 0..D {
+            let row = &ch.xt[d][..ch.n];
+            lo[d] = row.iter().fold(row[0], |m, &v| m.min(v));
+            hi[d] = row.iter().fold(row[0], |m, &v| m.max(v));
+        }
+        // NaN keeps every Gaussian (the terms then mark the row).
+        let lmin = lref[..ch.n].iter().fold(T::INFINITY, |m, &v| if v < m || v.is_nan_like() { v } else { m });
+        let mut val = [T::zero(); CHUNK];
+        for j in js {
+            let (Some(b), Some(g)) = (self.blocks.get(j), self.comps.get(j)) else { break };
+            let cnt = T::of((b.end - b.start) as f64);
+            let ln_n = cnt.ln();
+            // Every term is exactly 0 if the bound lies below the fixed point's resolution
+            // (with a margin for the rounding of the bound and of the densities).
+            let below = |ub: T| {
+                let slack = (ub.abs() + lmin.abs()) * T::of(1.0 / 65536.0);
+                ub + ln_n - lmin + slack < T::of(FIX_PRUNE)
+            };
+            if below(g.cheap_bound_box(&lo, &hi)) || below(g.upper_bound_box(&lo, &hi)) {
+                continue;
+            }
+            g.chunk_log_density(ch, &mut val);
+            // The same test row by row, exact without slack: no `exp` for a term that is 0.
+            let floor = T::of(FIX_PRUNE) - ln_n;
+            for l in 0..ch.n {
+                let a = val[l] - lref[l];
+                if own[l] == j || a < floor {
+                    continue;
+                }
+                match fix_term(cnt * a.exp(), self.cap) {
+                    Some(q) if sign > 0 => acc.acc[l] = acc.acc[l].wrapping_add(q),
+                    Some(q) => acc.acc[l] = acc.acc[l].wrapping_sub(q),
+                    None if sign > 0 => acc.ovf[l] = acc.ovf[l].max(b.gid + 1),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// `out[l] = log b(x)` of the chunk's rows from their sums: the sum, the own Gaussian
+    /// (`n_own·exp(0)`) and the oldest Gaussian (its row count in the working set), minus
+    /// `log(rows)`; a row marked by a Gaussian that is summed gets the direct sum instead.
+    fn read_off(&self, own: &[usize; CHUNK], ch: &Chunk<T, D>, lref: &[T; CHUNK], acc: &Acc, out: &mut [T]) {
+        let Some(first) = self.blocks.first() else { return };
+        let lo = first.gid + 1;
+        let rows = self.blocks.last().map_or(0, |l| l.end) - first.start;
+        let total = T::of(rows as f64).ln();
+        let count = |k: usize| self.blocks.get(k).map_or(T::zero(), |b| T::of((b.end - b.start) as f64));
+        let mut oldest = [T::NEG_INF; CHUNK];
+        if own[..ch.n].iter().any(|&k| k != 0) {
+            let mut none = RowLse::new();
+            self.push_block(0, ch, &mut none, &mut oldest);
+        }
+        let direct = acc.ovf[..ch.n].iter().any(|&o| o > lo);
+        let mut all = RowLse::new();
+        if direct {
+            let mut t = [T::zero(); CHUNK];
+            for j in 0..self.blocks.len() {
+                self.push_block(j, ch, &mut all, &mut t);
+            }
+        }
+        for (l, o) in out.iter_mut().enumerate().take(ch.n) {
+            let v = if acc.ovf[l] > lo {
+                all.lse(l)
+            } else {
+                let t = lref[l] + (T::from_fixed60(acc.acc[l].max(0)) + count(own[l])).ln();
+                if own[l] != 0 { lse2(t, oldest[l]) } else { t }
+            };
+            *o = v - total;
+        }
+    }
+
+    /// Pushes `t = log n_j + log N(x; g_j)` of the chunk's rows into `lse` (one copy of the
+    /// kernel for the few Gaussians summed directly).
+    #[inline(never)]
+    fn push_block(&self, j: usize, ch: &Chunk<T, D>, lse: &mut RowLse<T>, t: &mut [T; CHUNK]) {
+        let (Some(b), Some(g)) = (self.blocks.get(j), self.comps.get(j)) else { return };
+        g.chunk_log_density(ch, t);
+        let ln_n = T::of((b.end - b.start) as f64).ln();
+        for v in t.iter_mut() {
+            *v += ln_n;
+        }
+        lse.push(t);
+    }
+}
+
 /// `out[i] = log Σ_j exp(lw_j + log N(x_{r0+i}; c_j))` for rows of the working set, with the
 /// per-block pruning of [`block_candidates`] (`CAP` ≥ `comps.len()` sizes the scratch).
 pub(crate) fn mixture_rows<T: Real, const D: usize, const CAP: usize>(
@@ -623,4 +1035,117 @@ pub(crate) fn log_q_rows<T: Real, const D: usize, const K: usize, X: Parallel>(
     par.for_each_chunk(out, ROW_TASK, &|first, out| {
         mixture_rows::<T, D, K>(comps, lw, x, blocks, start + first, out);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parallel::Serial;
+    use nalgebra::SMatrix;
+    use rand_core::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+    use std::boxed::Box;
+
+    type Store = SampleStore<f64, 2, 600, 96>;
+    type Bg = Background<f64, 2, 600, 96>;
+
+    /// `log Σ_j (c_j/C) N(x; g_j)` over the blocks of `bg`, term by term.
+    fn plain(bg: &Bg, x: &SVector<f64, 2>) -> f64 {
+        let total: usize = bg.blocks().iter().map(|b| b.end - b.start).sum();
+        let mut z = SVector::zeros();
+        let terms: std::vec::Vec<f64> = bg
+            .blocks()
+            .iter()
+            .zip(&bg.bg)
+            .map(|(b, g)| ((b.end - b.start) as f64 / total as f64).ln() + g.log_density(x, &mut z))
+            .collect();
+        crate::real::log_sum_exp(&terms)
+    }
+
+    /// A random Gaussian: mean in [−4, 4)², standard deviations in [0.002, 3) (narrow ones
+    /// make terms that do not fit the fixed-point sums).
+    fn gaussian(rng: &mut Xoshiro256PlusPlus) -> Component<f64, 2> {
+        let u = |rng: &mut Xoshiro256PlusPlus| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let m = SVector::from([8.0 * u(rng) - 4.0, 8.0 * u(rng) - 4.0]);
+        let a = 0.002 + 3.0 * u(rng) * u(rng) * u(rng);
+        let b = 0.05 + 3.0 * u(rng);
+        let l = SMatrix::<f64, 2, 2>::new(a, 0.0, 0.3 * a, b);
+        let mut q = Gmm::<f64, 2, 1>::new();
+        q.add_component(1.0, m, &(l * l.transpose())).unwrap();
+        q.components()[0]
+    }
+
+    /// Sliding working sets (growing, shrinking, thinned, cut by the ring) of a store filled
+    /// iteration by iteration: the kept sums give the same `log b` bits as sums made afresh,
+    /// and `log b` agrees with the plain mixture density.
+    #[test]
+    fn kept_background_equals_a_fresh_one() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let mut st = Box::new(Store::new());
+        let mut kept = Box::new(Bg::BLANK);
+        let mut sums = Box::new(BgSums::<600>::BLANK);
+        let (mut marked, mut rows) = (0, 0);
+        for it in 0..80 {
+            // A few Gaussians, each with 1–40 rows drawn from it; thinning once the store is full.
+            let k = 1 + (rng.next_u64() % 4) as usize;
+            for _ in 0..k {
+                let g = gaussian(&mut rng);
+                let n = 1 + (rng.next_u64() % 40) as usize;
+                let first = st.reserve(n, 600);
+                let id = st.push_gaussian(&g, 0);
+                for r in 0..n {
+                    let mut e = [0.0; 2];
+                    crate::rng::fill_standard_normal(&mut rng, &mut e);
+                    let mut z = SVector::zeros();
+                    let x = g.mean + SVector::from(e) * 1.5;
+                    st.set_row(first + r, x, g.log_density(&x, &mut z), id);
+                }
+                st.commit(n);
+            }
+            // Windows that slide, grow back and shrink; twice per iteration, as a selection does.
+            for n in [[40, 200, 120, 400, 90][it % 5], [60, 250, 100, 500, 30][(it + 2) % 5]] {
+                let start = st.select_working_set(n, &mut kept, &mut sums, &Serial);
+                let mut fresh = Box::new(Bg::BLANK);
+                assert_eq!(st.select_working_set(n, &mut fresh, &mut BgSums { rows: [] }, &Serial), start);
+                let ws = st.working_set(&kept);
+                for r in start..st.len() {
+                    assert_eq!(kept.log_b[r].to_bits(), fresh.log_b[r].to_bits(), "iteration {it}, row {r}");
+                    let p = plain(&kept, &ws.x[r]);
+                    assert!((kept.log_b[r] - p).abs() <= 1e-12 * p.abs().max(1.0), "{} vs {p}", kept.log_b[r]);
+                    marked += usize::from(sums.rows[r].ovf > kept.kept.lo);
+                    rows += 1;
+                }
+                for b in kept.blocks() {
+                    let m = kept.log_b[b.start..b.end].iter().fold(f64::INFINITY, |m, &v| m.min(v));
+                    assert_eq!(b.min_log_b, m);
+                    assert_eq!(fresh.blocks().iter().find(|f| f.gid == b.gid).map(|f| f.min_log_b), Some(m));
+                }
+            }
+        }
+        // Both rows with a term too large for the fixed point (summed directly) and rows read
+        // off their sums were exercised.
+        assert!(marked > 0 && marked * 2 < rows, "{marked} of {rows}");
+    }
+
+    /// The fixed-point term is `⌊v·2^60⌋` exactly, and refuses what does not fit.
+    #[test]
+    fn fixed_point_terms() {
+        const FIX_ONE: f64 = (1u64 << FIX_BITS) as f64;
+        assert_eq!(fix_term(1.0f64, fix_cap(8)), Some(1i128 << 60));
+        assert_eq!(fix_term(0.75f64, fix_cap(8)), Some(3i128 << 58));
+        assert_eq!(fix_term(2f64.powi(-61), fix_cap(8)), Some(0));
+        let v = 12_345.678_9_f64;
+        assert_eq!(fix_term(v, fix_cap(8)), Some((v * FIX_ONE) as i128));
+        assert_eq!(fix_term(f64::NAN, fix_cap(8)), None);
+        assert_eq!(fix_term(fix_cap(8), fix_cap(8)), None);
+        // f32 gives the bits of the same value in f64, and reads back as f64 does.
+        for v in [0.0f32, 1.0, 0.3, 3.7e-12, 1234.567, 1.5e15] {
+            assert_eq!(fix_term(v, fix_cap(8) as f32), fix_term(f64::from(v), fix_cap(8)), "{v}");
+        }
+        // The largest sum of the largest terms stays within an i128.
+        for g in [1usize, 8, 2000, 1 << 20] {
+            let max = (fix_cap(g) * FIX_ONE) as i128;
+            assert!(max.checked_mul(g as i128).is_some_and(|m| m < i128::MAX / 2), "{g}");
+        }
+    }
 }

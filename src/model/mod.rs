@@ -6,7 +6,7 @@ mod gmm;
 mod io;
 mod sub;
 
-pub(crate) use chunk::{CHUNK, Chunk, chunk_mixture};
+pub(crate) use chunk::{CHUNK, Chunk, RowLse, chunk_mixture};
 pub(crate) use gmm::{Component, block_candidates, cholesky};
 
 pub use gmm::Gmm;

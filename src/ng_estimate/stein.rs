@@ -227,7 +227,7 @@ mod tests {
         fill(&mut st, &[(1, 3)], 0);
         fill(&mut st, &[(0, 4), (1, 5)], 100);
         let mut bg = Background::<f64, 2, 64, 8>::BLANK;
-        st.select_working_set(12, &mut bg, &Serial);
+        st.select_working_set(12, &mut bg, &mut crate::store::BgSums { rows: [] }, &Serial);
         let gamma: [SVector<f64, 2>; 12] = core::array::from_fn(gam);
         let ws = st.working_set(&bg);
         let rows = Rows { ws: &ws, gamma: &gamma };
@@ -257,7 +257,7 @@ mod tests {
         let mut st2 = SampleStore::<f64, 2, 64, 8>::new();
         fill(&mut st2, &[(0, 4)], 0);
         let mut bg2 = Background::<f64, 2, 64, 8>::BLANK;
-        st2.select_working_set(4, &mut bg2, &Serial);
+        st2.select_working_set(4, &mut bg2, &mut crate::store::BgSums { rows: [] }, &Serial);
         let ws2 = st2.working_set(&bg2);
         let rows2 = Rows { ws: &ws2, gamma: &gamma };
         assert!(super::estimate_one(&comps[1], 1, true, &rows2, true).is_none());

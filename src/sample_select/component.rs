@@ -52,9 +52,19 @@ pub(crate) fn ess_floor<T: Real, const D: usize>(ws: &WorkingSet<'_, T, D>, c: &
 
 /// Runs the selection; on `Err` nothing new is stored (a full store may have been thinned).
 #[inline(never)]
-pub(crate) fn select<T: Real, const D: usize, const K: usize, const SAMPLES: usize, const GAUSSIANS: usize, P, R, X>(
+pub(crate) fn select<
+    T: Real,
+    const D: usize,
+    const K: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const KEEP: usize,
+    P,
+    R,
+    X,
+>(
     req: &Request,
-    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, R, X>,
+    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, KEEP, R, X>,
     target: &mut P,
 ) -> Result<Selection, Error>
 where
@@ -64,7 +74,7 @@ where
 {
     let kn = st.model.len();
     let mut ess = [0usize; K];
-    let reused = reuse_window(st.store, &mut st.scratch.bg, req.reuse_rows, st.par);
+    let reused = reuse_window(st.store, &mut st.scratch.bg, st.sums, req.reuse_rows, st.par);
     if reused > 0 {
         effective_sample_sizes(st.model, &st.store.working_set(&st.scratch.bg), &mut ess, st.par);
     }

@@ -42,9 +42,19 @@ pub(crate) fn mixture_ess<T: Real, const D: usize, const K: usize, X: Parallel>(
 
 /// Runs the selection; on `Err` nothing new is stored (a full store may have been thinned).
 #[inline(never)]
-pub(crate) fn select<T: Real, const D: usize, const K: usize, const SAMPLES: usize, const GAUSSIANS: usize, P, R, X>(
+pub(crate) fn select<
+    T: Real,
+    const D: usize,
+    const K: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const KEEP: usize,
+    P,
+    R,
+    X,
+>(
     req: &Request,
-    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, R, X>,
+    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, KEEP, R, X>,
     target: &mut P,
 ) -> Result<Selection, Error>
 where
@@ -52,7 +62,7 @@ where
     R: Rng + ?Sized,
     X: Parallel,
 {
-    let reused = reuse_window(st.store, &mut st.scratch.bg, req.reuse_rows, st.par);
+    let reused = reuse_window(st.store, &mut st.scratch.bg, st.sums, req.reuse_rows, st.par);
     let ess = if reused > 0 {
         mixture_ess(st.model, &st.store.working_set(&st.scratch.bg), &mut st.scratch.log_q, st.par)
     } else {
@@ -114,9 +124,11 @@ mod tests {
         let mut st = SampleStore::<f64, 1, 4096, 8>::new();
         let mut scratch = Box::new(Scratch::<f64, 1, 4096, 8>::BLANK);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let mut none = crate::store::BgSums::<0>::BLANK;
         let req = |reuse_rows| Request { n_des: 1000, reuse_rows, max_rows: 4096, need_grad: true, replace: false };
         let mut run = |st: &mut SampleStore<f64, 1, 4096, 8>, reuse| {
-            let s = Sampling { model: &q, store: st, scratch: &mut scratch, rng: &mut rng, par: &Serial };
+            let s =
+                Sampling { model: &q, store: st, scratch: &mut scratch, sums: &mut none, rng: &mut rng, par: &Serial };
             super::select(&req(reuse), s, &mut Flat)
         };
         let sel = run(&mut st, 0).unwrap();

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::model::Gmm;
 use crate::parallel::Parallel;
 use crate::real::{OnlineLse, Real};
-use crate::store::{Background, SampleStore, Scratch};
+use crate::store::{Background, BgSums, SampleStore, Scratch};
 use crate::target::{TARGET_BLOCK, Target};
 
 /// What one selection did.
@@ -40,12 +40,15 @@ pub(crate) struct Sampling<
     const K: usize,
     const SAMPLES: usize,
     const GAUSSIANS: usize,
+    const KEEP: usize,
     R: ?Sized,
     X,
 > {
     pub model: &'a Gmm<T, D, K>,
     pub store: &'a mut SampleStore<T, D, SAMPLES, GAUSSIANS>,
     pub scratch: &'a mut Scratch<T, D, SAMPLES, GAUSSIANS>,
+    /// The kept background sums (none: made afresh at every selection).
+    pub sums: &'a mut BgSums<KEEP>,
     pub rng: &'a mut R,
     pub par: &'a X,
 }
@@ -72,11 +75,21 @@ pub(crate) struct Request {
 /// # Errors
 /// As the target; `NonFiniteTarget` without a usable sample; `InvalidConfig` for an option left
 /// out of this build.
-pub(crate) fn select<T, const D: usize, const K: usize, const SAMPLES: usize, const GAUSSIANS: usize, P, R, X>(
+pub(crate) fn select<
+    T,
+    const D: usize,
+    const K: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const KEEP: usize,
+    P,
+    R,
+    X,
+>(
     cfg: &SampleSelectionConfig<T>,
     reuse_rows: usize,
     need_grad: bool,
-    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, R, X>,
+    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, KEEP, R, X>,
     target: &mut P,
 ) -> Result<Selection, Error>
 where
@@ -110,16 +123,24 @@ pub(crate) fn ess_from_sums<T: Real>(s1: &OnlineLse<T>, s2: &OnlineLse<T>) -> us
 /// The reuse prelude of both options: makes the newest `reuse_rows` stored rows (fewer if
 /// their Gaussians left the ring) the working set with its background density and returns
 /// how many rows it holds (0 without reuse or with an empty store).
-pub(crate) fn reuse_window<T: Real, const D: usize, const SAMPLES: usize, const GAUSSIANS: usize, X: Parallel>(
+pub(crate) fn reuse_window<
+    T: Real,
+    const D: usize,
+    const SAMPLES: usize,
+    const GAUSSIANS: usize,
+    const KEEP: usize,
+    X: Parallel,
+>(
     store: &SampleStore<T, D, SAMPLES, GAUSSIANS>,
     bg: &mut Background<T, D, SAMPLES, GAUSSIANS>,
+    sums: &mut BgSums<KEEP>,
     reuse_rows: usize,
     par: &X,
 ) -> usize {
     if reuse_rows == 0 || store.is_empty() {
         return 0;
     }
-    let start = store.select_working_set(reuse_rows, bg, par);
+    let start = store.select_working_set(reuse_rows, bg, sums, par);
     store.len() - start
 }
 
@@ -136,12 +157,13 @@ pub(crate) fn draw_and_store<
     const K: usize,
     const SAMPLES: usize,
     const GAUSSIANS: usize,
+    const KEEP: usize,
     P,
     R,
     X,
 >(
     req: &Request,
-    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, R, X>,
+    st: Sampling<'_, T, D, K, SAMPLES, GAUSSIANS, KEEP, R, X>,
     target: &mut P,
     m: &[usize; K],
     reused: usize,
@@ -151,7 +173,7 @@ where
     R: Rng + ?Sized,
     X: Parallel,
 {
-    let Sampling { model, store, scratch, rng, par } = st;
+    let Sampling { model, store, scratch, sums, rng, par } = st;
     let kn = model.len();
     let total: usize = m[..kn].iter().sum();
     // The working set is the newest `reused + accepted` rows, whether or not this thinned.
@@ -216,6 +238,6 @@ where
     } else {
         reused
     };
-    let start = store.select_working_set(reused + accepted, &mut scratch.bg, par);
+    let start = store.select_working_set(reused + accepted, &mut scratch.bg, sums, par);
     Ok(Selection { start, evaluated: total, rejected: total - accepted })
 }
