@@ -5,7 +5,7 @@ cmake_minimum_required(VERSION 3.16)
 
 # Set every size explicitly, so a GMMVI_* variable in the caller's environment cannot change
 # the build behind the cache's back; an empty one means ffi/build.rs's default.
-foreach(var DIM MAX_COMPONENTS SAMPLES_PER_COMPONENT STORE_CAPACITY STORED_GAUSSIANS HISTORY SCALAR)
+foreach(var DIM MAX_COMPONENTS SAMPLES_PER_COMPONENT STORE_CAPACITY STORED_GAUSSIANS HISTORY SCALAR BG_CACHE)
   if("${${var}}" STREQUAL "")
     unset(ENV{GMMVI_${var}})
   else()

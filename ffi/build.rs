@@ -12,6 +12,7 @@
 //! | `GMMVI_STORED_GAUSSIANS` | `3·K` | stored Gaussians `G` (≥ `K`) |
 //! | `GMMVI_HISTORY` | 16 | reward-history columns `H` (≥ 2; the default config's `del_iters` is the largest with `2⌊d/3⌋ + d ≤ H`) |
 //! | `GMMVI_SCALAR` | `f32` | `f32` or `f64` (`gmmvi_real` in C) |
+//! | `GMMVI_BG_CACHE` | 1 | 1: keep the background sums between iterations (`24·S` bytes, faster with reuse); 0: sum afresh (less memory, same results) |
 //!
 //! The header goes to `$OUT_DIR/gmmvi.h`, and also to `$GMMVI_HEADER_OUT` when that is set (an
 //! absolute path; `include/gmmvi.h` is the checked-in copy for the default sizes).
@@ -21,7 +22,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// The variables read (defaults in the table above).
-const VARS: [&str; 7] = [
+const VARS: [&str; 8] = [
     "GMMVI_DIM",
     "GMMVI_MAX_COMPONENTS",
     "GMMVI_SAMPLES_PER_COMPONENT",
@@ -29,6 +30,7 @@ const VARS: [&str; 7] = [
     "GMMVI_STORED_GAUSSIANS",
     "GMMVI_HISTORY",
     "GMMVI_SCALAR",
+    "GMMVI_BG_CACHE",
 ];
 
 /// Alignment the C side must give the state: enough for every field on every target.
@@ -70,6 +72,8 @@ struct Sizes {
     g: usize,
     h: usize,
     f64: bool,
+    /// The optimiser keeps the background sums (`BG_CACHE = S`; else 0).
+    bg_cache: bool,
 }
 
 impl Sizes {
@@ -86,6 +90,11 @@ impl Sizes {
         let s = int("GMMVI_STORE_CAPACITY", 320)?;
         let g = int("GMMVI_STORED_GAUSSIANS", 3 * k)?;
         let h = int("GMMVI_HISTORY", 16)?;
+        let bg_cache = match int("GMMVI_BG_CACHE", 1)? {
+            0 => false,
+            1 => true,
+            v => return Err(format!("GMMVI_BG_CACHE={v} must be 0 or 1")),
+        };
         let f64 = match env::var("GMMVI_SCALAR").as_deref().map(str::trim) {
             Err(_) | Ok("f32") => false,
             Ok("f64") => true,
@@ -103,7 +112,7 @@ impl Sizes {
         )?;
         check((k..=1 << 20).contains(&g), "GMMVI_STORED_GAUSSIANS must be in GMMVI_MAX_COMPONENTS..=1048576")?;
         check((2..=1 << 12).contains(&h), "GMMVI_HISTORY must be in 2..=4096")?;
-        Ok(Self { d, k, n_des, s, g, h, f64 })
+        Ok(Self { d, k, n_des, s, g, h, f64, bg_cache })
     }
 
     /// Upper bound of the ABI state's `size_of` on any target: the crate's memory formula
@@ -112,7 +121,9 @@ impl Sizes {
     /// `src/` asserts at compile time that the state fits, and a test that the bound is tight.
     fn state_size(&self) -> usize {
         let (t, d, k, s, g, h) = (if self.f64 { 8 } else { 4 }, self.d, self.k, self.s, self.g, self.h);
-        let formula = s * ((3 * d + 3) * t + 32)
+        // The formula counts 24 bytes a row for the kept background sums.
+        let sums = if self.bg_cache { 0 } else { 24 * s };
+        let formula = s * ((3 * d + 3) * t + 32) - sums
             + g * ((2 * d * d + 6 * d + 7) * t + 40)
             + k * ((3 * d * d + 4 * d + 2 * h + 33) * t + 8);
         (formula + 2048).div_ceil(64) * 64
@@ -153,6 +164,11 @@ impl Sizes {
         c("Rows `S` of the sample store (`GMMVI_STORE_CAPACITY`).", "GMMVI_STORE_CAPACITY", self.s);
         c("Stored Gaussians `G` of the sample store (`GMMVI_STORED_GAUSSIANS`).", "GMMVI_STORED_GAUSSIANS", self.g);
         c("Reward-history columns `H` (`GMMVI_HISTORY`).", "GMMVI_HISTORY", self.h);
+        c(
+            "Rows of the kept background sums: `GMMVI_STORE_CAPACITY`, or 0 with `GMMVI_BG_CACHE=0`.",
+            "GMMVI_BG_CACHE_ROWS",
+            if self.bg_cache { self.s } else { 0 },
+        );
         c("Bits of `gmmvi_real` (`GMMVI_SCALAR`: 32 for `f32`, 64 for `f64`).", "GMMVI_REAL_BITS", bits);
         c(
             "Bytes of a `gmmvi_state`, static storage for one optimiser (a bound that holds on every target).",
@@ -198,7 +214,7 @@ impl Sizes {
     /// cleared so that the constant is a plain C integer literal everywhere.
     fn fingerprint(&self, major: u32, minor: u32, patch: u32) -> u64 {
         let text = format!(
-            "gmmvi {major}.{minor}.{patch} abi {ABI_REVISION} {} D={} K={} N={} S={} G={} H={} size={} align={STATE_ALIGN}",
+            "gmmvi {major}.{minor}.{patch} abi {ABI_REVISION} {} D={} K={} N={} S={} G={} H={} bg={} size={} align={STATE_ALIGN}",
             if self.f64 { "f64" } else { "f32" },
             self.d,
             self.k,
@@ -206,6 +222,7 @@ impl Sizes {
             self.s,
             self.g,
             self.h,
+            u8::from(self.bg_cache),
             self.state_size(),
         );
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -70,6 +70,11 @@
 #define GMMVI_HISTORY 16
 
 /**
+ * Rows of the kept background sums: `GMMVI_STORE_CAPACITY`, or 0 with `GMMVI_BG_CACHE=0`.
+ */
+#define GMMVI_BG_CACHE_ROWS 320
+
+/**
  * Bits of `gmmvi_real` (`GMMVI_SCALAR`: 32 for `f32`, 64 for `f64`).
  */
 #define GMMVI_REAL_BITS 32
@@ -129,7 +134,7 @@
  * scalar and every size. `gmmvi_init` and the `gmmvi_config_*` macros pass it to the
  * library, which refuses a header of another build with `GMMVI_ABI_MISMATCH`.
  */
-#define GMMVI_ABI_FINGERPRINT 2524338202586685771
+#define GMMVI_ABI_FINGERPRINT 732261346513275806
 
 /**
  * Result of every call. `GMMVI_OK` is 0; `gmmvi_status_str` names each code.

@@ -45,6 +45,9 @@ type FfiOptimizer = core_gmmvi::Optimizer<
     GMMVI_STORE_CAPACITY,
     GMMVI_STORED_GAUSSIANS,
     GMMVI_HISTORY,
+    false,
+    0,
+    GMMVI_BG_CACHE_ROWS,
 >;
 
 /// Result of every call. `GMMVI_OK` is 0; `gmmvi_status_str` names each code.
@@ -1019,7 +1022,7 @@ mod tests {
     fn the_default_build_is_the_cores_optimizer7x8() {
         // The defaults of build.rs, which the checked-in header states.
         let sizes = (GMMVI_DIM, GMMVI_MAX_COMPONENTS, GMMVI_STORE_CAPACITY, GMMVI_STORED_GAUSSIANS, GMMVI_HISTORY);
-        let defaults = sizes == (7, 8, 320, 24, 16) && GMMVI_REAL_BITS == 32;
+        let defaults = sizes == (7, 8, 320, 24, 16) && GMMVI_REAL_BITS == 32 && GMMVI_BG_CACHE_ROWS == 320;
         let same = TypeId::of::<FfiOptimizer>() == TypeId::of::<core_gmmvi::Optimizer7x8<f32>>();
         assert_eq!(same, defaults);
     }

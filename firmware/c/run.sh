@@ -24,7 +24,7 @@ mkdir -p "$out/include"
 # Another size and feature set than the thumb library of the tests: its own target dir, and the
 # header of these sizes (ahead of include/ on the include path).
 (cd "$root" && CARGO_TARGET_DIR="$out" GMMVI_DIM=7 GMMVI_MAX_COMPONENTS=8 GMMVI_SAMPLES_PER_COMPONENT=12 \
-  GMMVI_STORE_CAPACITY=96 GMMVI_STORED_GAUSSIANS=8 GMMVI_HISTORY=8 GMMVI_SCALAR=f32 GMMVI_HEADER_OUT="$header" \
+  GMMVI_STORE_CAPACITY=96 GMMVI_STORED_GAUSSIANS=8 GMMVI_HISTORY=8 GMMVI_BG_CACHE=0 GMMVI_SCALAR=f32 GMMVI_HEADER_OUT="$header" \
   CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
   cargo build --quiet -p gmmvi-ffi --release --target thumbv7em-none-eabihf --no-default-features)
 [ -f "$header" ] || { echo "no $header: remove $out and run again" >&2; exit 1; }
