@@ -60,6 +60,13 @@ pub trait Real: RealField + Copy + Default + Send + Sync + core::fmt::Debug + 's
     fn from_fixed60(v: i128) -> Self {
         Self::of(v as f64 / (1u64 << 60) as f64)
     }
+    /// `u·2^-53` rounded to this type, for `u < 2^53`: the bits of `Self::of(uniform)` for
+    /// the uniform `u·2^-53` (one rounding either way). Not part of the stable API.
+    #[doc(hidden)]
+    #[inline]
+    fn from_unit53(u: u64) -> Self {
+        Self::of(u as f64 * (1.0 / 9_007_199_254_740_992.0))
+    }
 }
 
 /// `⌊v·2^60⌋` for `0 ≤ v < 2^62`: the integer part and the fraction convert separately, and
@@ -123,6 +130,12 @@ impl Real for f32 {
     #[inline]
     fn from_fixed60(v: i128) -> Self {
         v as f32 * (1.0 / (1u64 << 60) as f32)
+    }
+    /// Rounding `u` to `f32` and scaling by the power of two `2^-53` (exact: no underflow for
+    /// `u ≥ 1`) rounds once, as the `f64` route does: the same bits, without software `f64`.
+    #[inline]
+    fn from_unit53(u: u64) -> Self {
+        (u as i64) as f32 * (1.0 / 9_007_199_254_740_992.0)
     }
 }
 

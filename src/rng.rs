@@ -11,6 +11,37 @@ pub fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0)
 }
 
+/// [`uniform`] rounded to `T`: the bits of `T::of(uniform(rng))`, computed without `f64`
+/// arithmetic where `T` is `f32`.
+#[inline]
+pub fn uniform_in<T: Real, R: Rng + ?Sized>(rng: &mut R) -> T {
+    T::from_unit53(rng.next_u64() >> 11)
+}
+
+/// The test `uniform(rng) * m as f64 < need as f64` of a selection-sampling step (take an item
+/// with probability `need / m`), decided in integers with the same outcome: the `f64` product
+/// is the exact `u·m·2^-53` rounded to 53 significant bits (nearest, ties to even), which is
+/// compared with `need·2^53`. `m` and `need` below `2^32`.
+pub fn selection_draw<R: Rng + ?Sized>(rng: &mut R, m: usize, need: usize) -> bool {
+    let u = rng.next_u64() >> 11;
+    selection_test(u, m as u64, need as u64)
+}
+
+/// [`selection_draw`] for the 53-bit `u`.
+fn selection_test(u: u64, m: u64, need: u64) -> bool {
+    let x = u128::from(u) * u128::from(m);
+    let bits = 128 - x.leading_zeros();
+    let rounded = if bits > 53 {
+        let s = bits - 53;
+        let (q, rem, half) = (x >> s, x & ((1u128 << s) - 1), 1u128 << (s - 1));
+        let up = rem > half || (rem == half && q & 1 == 1);
+        (q + u128::from(up)) << s
+    } else {
+        x
+    };
+    rounded < u128::from(need) << 53
+}
+
 /// Fills `out` with independent standard normal variates (Box–Muller in `T`'s own arithmetic).
 pub fn fill_standard_normal<T: Real, R: Rng + ?Sized>(rng: &mut R, out: &mut [T]) {
     let mut chunks = out.chunks_exact_mut(2);
@@ -157,6 +188,45 @@ mod tests {
             assert!((m[1] - 1.0).abs() < se(2.0), "{m:?}");
             assert!(m[2].abs() < se(15.0), "{m:?}");
             assert!((m[3] - 3.0).abs() < se(96.0), "{m:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod selection_tests {
+    use super::*;
+    use rand_core::SeedableRng;
+
+    /// The integer test agrees with the `f64` expression it replaces, also at the rounding
+    /// boundaries (products within an ulp of `need`).
+    #[test]
+    fn selection_test_matches_the_f64_expression() {
+        let f = |u: u64, m: u64, need: u64| (u as f64 * (1.0 / 9_007_199_254_740_992.0)) * (m as f64) < need as f64;
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+        let top = (1u64 << 53) - 1;
+        for i in 0..200_000u64 {
+            let m = 1 + (rng.next_u64() % [3, 100, 5000, 1 << 20, u32::MAX as u64][(i % 5) as usize]);
+            let need = rng.next_u64() % (m + 1);
+            // Random u, and u next to the boundary need/m·2^53 (where rounding decides).
+            let edge = ((u128::from(need) << 53) / u128::from(m)).min(u128::from(top)) as u64;
+            for u in [rng.next_u64() >> 11, edge, edge.saturating_sub(1), (edge + 1).min(top), top, 0] {
+                assert_eq!(selection_test(u, m, need), f(u, m, need), "u {u} m {m} need {need}");
+            }
+        }
+    }
+
+    #[test]
+    fn uniform_in_f32_has_the_bits_of_the_f64_route() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9);
+        for i in 0..1_000_000u64 {
+            let u = match i % 4 {
+                0 => rng.next_u64() >> 11,
+                1 => (rng.next_u64() >> 11) >> (rng.next_u64() % 53),
+                2 => i,
+                _ => (1u64 << 53) - 1 - i,
+            };
+            let via_f64 = <f32 as Real>::of(u as f64 * (1.0 / 9_007_199_254_740_992.0));
+            assert_eq!(<f32 as Real>::from_unit53(u).to_bits(), via_f64.to_bits(), "u {u}");
         }
     }
 }

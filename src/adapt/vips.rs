@@ -37,7 +37,7 @@ use crate::history::History;
 use crate::model::{CHUNK, Chunk, Component, Gmm, chunk_mixture};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{LN_2PI, Real, log_sum_exp};
-use crate::rng::{fill_standard_normal, uniform};
+use crate::rng::{fill_standard_normal, selection_draw, uniform_in};
 use crate::store::Rows;
 use crate::target::Target;
 
@@ -200,7 +200,7 @@ where
     // +inf in the `log_q` scratch, the others NaN.
     let mut need = num_candidates.min(len);
     for (r, lq) in log_q.iter_mut().enumerate() {
-        let take = need > 0 && uniform(rng) * ((len - r) as f64) < need as f64;
+        let take = need > 0 && selection_draw(rng, len - r, need);
         need -= take as usize;
         *lq = if take { T::INFINITY } else { T::NAN };
     }
@@ -212,7 +212,7 @@ where
     let h_model = model.average_entropy();
     let h_des = match prior_entropy {
         Some(hp) => {
-            let a = T::of(uniform(rng));
+            let a: T = uniform_in(rng);
             a * h_model + (T::one() - a) * hp
         }
         None => h_model,
@@ -707,6 +707,7 @@ mod tests {
 
     use super::*;
     use crate::parallel::Serial;
+    use crate::rng::uniform;
     use crate::store::SampleStore;
     use nalgebra::SMatrix;
     use rand_core::SeedableRng;

@@ -12,7 +12,7 @@ use rand_core::Rng;
 
 use crate::error::Error;
 use crate::real::{LN_2PI, Real, log_sum_exp};
-use crate::rng::{fill_standard_normal, uniform};
+use crate::rng::{fill_standard_normal, uniform_in};
 use crate::target::{TARGET_BLOCK, Target};
 
 use super::chunk::{CHUNK, Chunk, chunk_mixture};
@@ -756,7 +756,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
             return 0;
         }
         for o in out.iter_mut() {
-            let k = self.component_for(T::of(uniform(rng)));
+            let k = self.component_for(uniform_in(rng));
             if let Some(x) = self.sample_component(k, rng) {
                 *o = x;
             }

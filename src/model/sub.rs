@@ -13,7 +13,7 @@ use rand_core::Rng;
 
 use crate::error::Error;
 use crate::real::{LN_2PI, Real};
-use crate::rng::uniform;
+use crate::rng::uniform_in;
 
 use super::gmm::Gmm;
 
@@ -134,7 +134,7 @@ impl<T: Real, const D: usize, const K: usize> SubGmm<T, D, K> {
             return 0;
         }
         for o in out.iter_mut() {
-            let k = self.packed.component_for(T::of(uniform(rng)));
+            let k = self.packed.component_for(uniform_in(rng));
             if let Some(p) = self.packed.sample_component(k, rng) {
                 for (i, &c) in self.coords().iter().enumerate() {
                     o[c] = p[i];

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::model::Gmm;
 use crate::parallel::Parallel;
 use crate::real::{OnlineLse, Real};
-use crate::rng::uniform;
+use crate::rng::uniform_in;
 use crate::store::{WorkingSet, log_q_rows};
 use crate::target::Target;
 
@@ -71,7 +71,7 @@ where
     let total = req.n_des.saturating_sub(ess).max(1);
     let mut m = [0usize; K];
     for _ in 0..total {
-        if let Some(c) = m.get_mut(st.model.component_for(T::of(uniform(st.rng)))) {
+        if let Some(c) = m.get_mut(st.model.component_for(uniform_in(st.rng))) {
             *c += 1;
         }
     }
