@@ -21,7 +21,7 @@ pub fn uniform_in<T: Real, R: Rng + ?Sized>(rng: &mut R) -> T {
 /// The test `uniform(rng) * m as f64 < need as f64` of a selection-sampling step (take an item
 /// with probability `need / m`), decided in integers with the same outcome: the `f64` product
 /// is the exact `u·m·2^-53` rounded to 53 significant bits (nearest, ties to even), which is
-/// compared with `need·2^53`. `m` and `need` below `2^32`.
+/// compared with `need·2^53`. `m` and `need` below `2^53` (exact as `f64`).
 pub fn selection_draw<R: Rng + ?Sized>(rng: &mut R, m: usize, need: usize) -> bool {
     let u = rng.next_u64() >> 11;
     selection_test(u, m as u64, need as u64)
