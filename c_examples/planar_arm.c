@@ -19,7 +19,7 @@ static gmmvi_state state;
 
 /* 1000 samples for the summary, drawn in blocks (the same draws as one call; less RAM). */
 #define CHECK_SAMPLES 1000
-#define CHECK_BLOCK 10
+#define CHECK_BLOCK 10 /* also holds the 10 configurations shown */
 #define REACH_RADIUS 0.2
 static gmmvi_real checks[CHECK_BLOCK][GMMVI_DIM];
 
@@ -47,8 +47,12 @@ static void print_real(double x, int width, int decimals) {
 static void print_real(double x, int width, int decimals) { printf("%*.*f", width, decimals, x); }
 #endif
 
+/* Reports a failed call with what the library recorded about it (its buffer is on the stack
+   only while reporting, not during the fit). */
 static int fail(const char *what, gmmvi_status st) {
-    fprintf(stderr, "%s: %s\n", what, gmmvi_status_str(st));
+    char why[256];
+    gmmvi_last_error(&state, why, sizeof why, NULL);
+    fprintf(stderr, "%s: %s%s%s\n", what, gmmvi_status_str(st), why[0] ? ": " : "", why);
     return 1;
 }
 
@@ -62,12 +66,7 @@ int main(void) {
        component left is found again (both goals in 19 of seeds 1-20, 16 of 20 without). */
     cfg.overrides = "num_prior_samples=50";
     st = gmmvi_init(&state, sizeof state, &cfg, 1);
-    if (st != GMMVI_OK) {
-        char why[256];
-        gmmvi_last_error(&state, why, sizeof why, NULL);
-        fprintf(stderr, "gmmvi_init: %s: %s\n", gmmvi_status_str(st), why);
-        return 1;
-    }
+    if (st != GMMVI_OK) return fail("gmmvi_init", st);
     gmmvi_real lo[GMMVI_DIM], hi[GMMVI_DIM];
     arm_limits(lo, hi);
     st = gmmvi_set_bounds(&state, lo, hi, GMMVI_DIM);
@@ -85,7 +84,7 @@ int main(void) {
     }
 
     /* What a controller does: draw joint configurations and use them. */
-    gmmvi_real q[10][GMMVI_DIM];
+    gmmvi_real (*q)[GMMVI_DIM] = checks; /* 10 rows, reused below */
     st = gmmvi_sample(&state, &q[0][0], 10);
     if (st != GMMVI_OK) return fail("gmmvi_sample", st);
     printf("10 joint configurations (rad) and their end effectors:\n");

@@ -35,7 +35,7 @@ arm-none-eabi-gcc -std=c11 -Os -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fp
   --specs=nano.specs --specs=nosys.specs \
   -ffunction-sections -fdata-sections -Wl,--gc-sections -Wl,--no-warn-execstack \
   -Wall -Wextra -I"$out/include" -I"$root/include" -I"$root/c_examples" -T "$here/mps2.ld" \
-  "$here/startup.c" "$here/semihost.c" "$root/c_examples/planar_arm.c" "$lib" -lm -o "$elf" \
+  "$here/startup.c" "$here/semihost.c" "$here/print.c" "$root/c_examples/planar_arm.c" "$lib" -lm -o "$elf" \
   2> >(grep -v 'is not implemented and will always fail' >&2)
 start=$(date +%s)
 status=0
@@ -56,14 +56,14 @@ flash=$((text + ro + exidx + data)) ram=$((data + bss + heap + stack))
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
 row() { printf '| %-46s | %9d | %9s |\n' "$1" "$2" "$(kib "$2")"; }
 echo
-echo "C firmware footprint (arm-none-eabi-gcc $(arm-none-eabi-gcc -dumpversion), newlib-nano)"
+echo "C firmware footprint (arm-none-eabi-gcc $(arm-none-eabi-gcc -dumpversion), newlib-nano, print.c for stdio)"
 printf '| %-46s | %9s | %9s |\n' "what" "bytes" "KiB"
 printf '|%s|%s|%s|\n' "------------------------------------------------" "-----------" "-----------"
 row "flash: .text + .rodata" $((text + ro))
 row "flash: + .ARM.exidx + .data image" "$flash"
 row "RAM: .data + .bss" $((data + bss))
 row "  of which gmmvi_state (GMMVI_STATE_SIZE)" "$state"
-row "RAM: heap (newlib: stdio)" "$heap"
+row "RAM: heap (newlib)" "$heap"
 row "RAM: stack high-water mark" "$stack"
 row "RAM total: .data + .bss + heap + stack" "$ram"
 echo "goal: flash <= 64 KiB: $([ "$flash" -le $((64 * 1024)) ] && echo met || echo NOT met);" \
