@@ -221,7 +221,7 @@ impl Sizes {
             self.g,
             self.h,
             self.state_size(),
-            // A header of the other kind would promise or deny the text form wrongly.
+            // A header of the other kind would promise or deny decimals in the text wrongly.
             if self.decimal_text { "" } else { " integer-text" },
         );
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
