@@ -19,12 +19,40 @@ static gmmvi_state state;
 
 /* 1000 samples for the summary, drawn in blocks (the same draws as one call; less RAM). */
 #define CHECK_SAMPLES 1000
-#define CHECK_BLOCK 10
+#define CHECK_BLOCK 10 /* also holds the 10 configurations shown */
 #define REACH_RADIUS 0.2
 static gmmvi_real checks[CHECK_BLOCK][GMMVI_DIM];
 
+/* Prints x as printf("%*.*f", width, decimals, x) does. Firmware builds (ARM_PRINT_FIXED,
+   firmware/c/run.sh) print it as a rounded fixed-point integer instead: newlib-nano's %f links
+   about 10 KiB of float conversion. */
+#ifdef ARM_PRINT_FIXED
+static void print_real(double x, int width, int decimals) {
+    unsigned long scale = 1;
+    for (int i = 0; i < decimals; ++i) scale *= 10;
+    double r = (x < 0 ? -x : x) * (double)scale + 0.5;
+    unsigned long n = (unsigned long)r;
+    if ((double)n == r && (n & 1)) --n; /* a tie rounds to even */
+    char text[32], *at = text + sizeof text;
+    *--at = '\0';
+    for (int i = 0; i < decimals; ++i, n /= 10) *--at = (char)('0' + n % 10);
+    if (decimals > 0) *--at = '.';
+    do *--at = (char)('0' + n % 10); while ((n /= 10) != 0);
+    int zero = 1;
+    for (const char *c = at; *c; ++c) zero &= *c == '0' || *c == '.';
+    if (x < 0 && !zero) *--at = '-';
+    printf("%*s", width, at);
+}
+#else
+static void print_real(double x, int width, int decimals) { printf("%*.*f", width, decimals, x); }
+#endif
+
+/* Reports a failed call with what the library recorded about it (its buffer is on the stack
+   only while reporting, not during the fit). */
 static int fail(const char *what, gmmvi_status st) {
-    fprintf(stderr, "%s: %s\n", what, gmmvi_status_str(st));
+    char why[256];
+    gmmvi_last_error(&state, why, sizeof why, NULL);
+    fprintf(stderr, "%s: %s%s%s\n", what, gmmvi_status_str(st), why[0] ? ": " : "", why);
     return 1;
 }
 
@@ -38,12 +66,7 @@ int main(void) {
        component left is found again (both goals in 19 of seeds 1-20, 16 of 20 without). */
     cfg.overrides = "num_prior_samples=50";
     st = gmmvi_init(&state, sizeof state, &cfg, 1);
-    if (st != GMMVI_OK) {
-        char why[256];
-        gmmvi_last_error(&state, why, sizeof why, NULL);
-        fprintf(stderr, "gmmvi_init: %s: %s\n", gmmvi_status_str(st), why);
-        return 1;
-    }
+    if (st != GMMVI_OK) return fail("gmmvi_init", st);
     gmmvi_real lo[GMMVI_DIM], hi[GMMVI_DIM];
     arm_limits(lo, hi);
     st = gmmvi_set_bounds(&state, lo, hi, GMMVI_DIM);
@@ -53,12 +76,15 @@ int main(void) {
     for (int round = 1; round <= 6; ++round) {
         st = gmmvi_run(&state, arm_log_density, NULL, 250, 0, &rep);
         if (st != GMMVI_OK) return fail("gmmvi_run", st);
-        printf("iteration %4llu: %7llu evaluations, %lu components, ELBO estimate %8.3f\n",
-               (unsigned long long)rep.iterations, (unsigned long long)rep.evaluations, (unsigned long)rep.components, rep.elbo);
+        /* unsigned long: newlib-nano's printf has no %llu. */
+        printf("iteration %4lu: %7lu evaluations, %lu components, ELBO estimate ", (unsigned long)rep.iterations,
+               (unsigned long)rep.evaluations, (unsigned long)rep.components);
+        print_real(rep.elbo, 8, 3);
+        printf("\n");
     }
 
     /* What a controller does: draw joint configurations and use them. */
-    gmmvi_real q[10][GMMVI_DIM];
+    gmmvi_real (*q)[GMMVI_DIM] = checks; /* 10 rows, reused below */
     st = gmmvi_sample(&state, &q[0][0], 10);
     if (st != GMMVI_OK) return fail("gmmvi_sample", st);
     printf("10 joint configurations (rad) and their end effectors:\n");
@@ -68,8 +94,15 @@ int main(void) {
         arm_real sin_phi[ARM_JOINTS], cos_phi[ARM_JOINTS], ex, ey;
         arm_forward(q[s], sin_phi, cos_phi, &ex, &ey);
         printf("  [");
-        for (int i = 0; i < GMMVI_DIM; ++i) printf("%s%6.3f", i ? ", " : "", (double)q[s][i]);
-        printf("] -> (%6.3f, %6.3f)\n", (double)ex, (double)ey);
+        for (int i = 0; i < GMMVI_DIM; ++i) {
+            printf("%s", i ? ", " : "");
+            print_real(q[s][i], 6, 3);
+        }
+        printf("] -> (");
+        print_real(ex, 6, 3);
+        printf(", ");
+        print_real(ey, 6, 3);
+        printf(")\n");
     }
 
     int near[ARM_GOALS] = {0};
@@ -84,10 +117,17 @@ int main(void) {
     }
     int reached = 0;
     for (int g = 0; g < ARM_GOALS; ++g) reached += near[g] >= CHECK_SAMPLES / 10;
-    printf("goals reached: %d of %d (fraction of %d samples within %.1f: %.3f at (3, 3), %.3f at (3, -3))\n",
-           reached, ARM_GOALS, CHECK_SAMPLES, REACH_RADIUS, (double)near[0] / CHECK_SAMPLES,
-           (double)near[1] / CHECK_SAMPLES);
-    printf("joint limits: %d of %d samples within (%.1f, %.1f) rad\n", inside, CHECK_SAMPLES + 10, -ARM_JOINT_LIMIT,
-           ARM_JOINT_LIMIT);
+    printf("goals reached: %d of %d (fraction of %d samples within ", reached, ARM_GOALS, CHECK_SAMPLES);
+    print_real(REACH_RADIUS, 0, 1);
+    printf(": ");
+    print_real((double)near[0] / CHECK_SAMPLES, 0, 3);
+    printf(" at (3, 3), ");
+    print_real((double)near[1] / CHECK_SAMPLES, 0, 3);
+    printf(" at (3, -3))\n");
+    printf("joint limits: %d of %d samples within (", inside, CHECK_SAMPLES + 10);
+    print_real(-ARM_JOINT_LIMIT, 0, 1);
+    printf(", ");
+    print_real(ARM_JOINT_LIMIT, 0, 1);
+    printf(") rad\n");
     return reached == ARM_GOALS && inside == CHECK_SAMPLES + 10 ? 0 : 2;
 }

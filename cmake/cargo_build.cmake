@@ -23,7 +23,8 @@ if(RUST_TARGET)
 endif()
 set(features)
 if(NOT ALL_OPTIONS)
-  set(features --no-default-features)
+  # SAMTRUX only, with every other default (decimal numbers in the text form).
+  set(features --no-default-features --features decimal-text)
 endif()
 
 # ffi/build.rs writes the header only when it runs: if the header is gone while cargo still has

@@ -74,6 +74,8 @@ struct Sizes {
     f64: bool,
     /// The optimiser keeps the background sums (`BG_CACHE = S`; else 0).
     bg_cache: bool,
+    /// The cargo feature `decimal-text`: decimal numbers in the text form and in messages.
+    decimal_text: bool,
 }
 
 impl Sizes {
@@ -112,7 +114,8 @@ impl Sizes {
         )?;
         check((k..=1 << 20).contains(&g), "GMMVI_STORED_GAUSSIANS must be in GMMVI_MAX_COMPONENTS..=1048576")?;
         check((2..=1 << 12).contains(&h), "GMMVI_HISTORY must be in 2..=4096")?;
-        Ok(Self { d, k, n_des, s, g, h, f64, bg_cache })
+        let decimal_text = env::var_os("CARGO_FEATURE_DECIMAL_TEXT").is_some();
+        Ok(Self { d, k, n_des, s, g, h, f64, bg_cache, decimal_text })
     }
 
     /// Upper bound of the ABI state's `size_of` on any target: the crate's memory formula
@@ -186,6 +189,17 @@ impl Sizes {
             sub,
         );
         c("`GMMVI_SUBMODEL_SIZE / 8`: the 64-bit words of `gmmvi_submodel`.", "GMMVI_SUBMODEL_WORDS", sub / 8);
+        let _ = writeln!(
+            o,
+            "/// 1 if the text form of the configuration (`overrides`, `gmmvi_config_parse`) reads\n\
+             /// decimal fractions and exponents (`beta=0.5`, `1e-5`) and `gmmvi_last_error` quotes real\n\
+             /// values; 0 in a build without the cargo feature `decimal-text` (for microcontrollers: no\n\
+             /// float parsing or formatting linked), whose text form reads integers only (another\n\
+             /// number gives `GMMVI_BAD_CONFIG`) and whose messages name the field or coordinate\n\
+             /// without its value.\n\
+             pub const GMMVI_HAS_DECIMAL_TEXT: u32 = {};",
+            u32::from(self.decimal_text)
+        );
         let ver = |name: &str| env::var(name).ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
         let (major, minor, patch) =
             (ver("CARGO_PKG_VERSION_MAJOR"), ver("CARGO_PKG_VERSION_MINOR"), ver("CARGO_PKG_VERSION_PATCH"));
@@ -214,7 +228,7 @@ impl Sizes {
     /// cleared so that the constant is a plain C integer literal everywhere.
     fn fingerprint(&self, major: u32, minor: u32, patch: u32) -> u64 {
         let text = format!(
-            "gmmvi {major}.{minor}.{patch} abi {ABI_REVISION} {} D={} K={} N={} S={} G={} H={} bg={} size={} align={STATE_ALIGN}",
+            "gmmvi {major}.{minor}.{patch} abi {ABI_REVISION} {} D={} K={} N={} S={} G={} H={} bg={} size={} align={STATE_ALIGN}{}",
             if self.f64 { "f64" } else { "f32" },
             self.d,
             self.k,
@@ -224,6 +238,8 @@ impl Sizes {
             self.h,
             u8::from(self.bg_cache),
             self.state_size(),
+            // A header of the other kind would promise or deny decimals in the text wrongly.
+            if self.decimal_text { "" } else { " integer-text" },
         );
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in text.bytes() {

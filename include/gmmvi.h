@@ -115,6 +115,16 @@
 #define GMMVI_SUBMODEL_WORDS 544
 
 /**
+ * 1 if the text form of the configuration (`overrides`, `gmmvi_config_parse`) reads
+ * decimal fractions and exponents (`beta=0.5`, `1e-5`) and `gmmvi_last_error` quotes real
+ * values; 0 in a build without the cargo feature `decimal-text` (for microcontrollers: no
+ * float parsing or formatting linked), whose text form reads integers only (another
+ * number gives `GMMVI_BAD_CONFIG`) and whose messages name the field or coordinate
+ * without its value.
+ */
+#define GMMVI_HAS_DECIMAL_TEXT 1
+
+/**
  * Major version of the library this header belongs to.
  */
 #define GMMVI_VERSION_MAJOR 0
@@ -240,7 +250,7 @@ typedef struct gmmvi_config {
    * NULL, or further `key=value` settings applied after the fields below (keys of the text
    * form, e.g. `"thresholds_for_add_heuristic=100;50 min_weight_for_del_heuristic=1e-5"`);
    * it may start with the codeword, which must then equal `codeword`. Read only during
-   * `gmmvi_init`; at most 4096 bytes.
+   * `gmmvi_init`; at most 4096 bytes. Numbers are integers if `GMMVI_HAS_DECIMAL_TEXT` is 0.
    */
   const char *overrides;
   /**
@@ -464,6 +474,8 @@ gmmvi_status gmmvi_config_from_codeword_abi(const char *codeword,
  * not NULL) receives a NUL-terminated explanation naming the key or field and what it must
  * satisfy, e.g. `del_iters = 50: ... at most 12 in this build` (truncated to
  * `message_cap - 1` bytes; 256 bytes always suffice). On success `message` holds "".
+ * If `GMMVI_HAS_DECIMAL_TEXT` is 0, numbers must be integers (`GMMVI_BAD_CONFIG` at a key
+ * with a fraction or exponent).
  *
  * C: `gmmvi_config_parse(text, &cfg, &offset, msg, sizeof msg)` (a macro passing
  * `GMMVI_ABI_FINGERPRINT`).

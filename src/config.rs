@@ -906,7 +906,11 @@ pub enum ParseError<'a> {
 
 const NO_EQUALS: &str = "token without '=' (expected key=value)";
 const UNKNOWN_KEY: &str = "unknown key";
+#[cfg(feature = "decimal-text")]
 const NOT_REAL: &str = "not a finite non-negative number";
+#[cfg(not(feature = "decimal-text"))]
+const NOT_REAL: &str =
+    "not a non-negative integer (built without the feature `decimal-text`: no fractions or exponents)";
 const NOT_INT: &str = "not a non-negative integer";
 const NOT_BOOL: &str = "not a boolean (true, false, 1 or 0)";
 const NOT_OPTION: &str = "not an option of this design choice";
@@ -971,13 +975,19 @@ impl From<ParseError<'_>> for Error {
 }
 
 /// Exclusive upper bound of `usize` as `f64` (2^BITS, exact).
+#[cfg(feature = "decimal-text")]
 const USIZE_LIMIT: f64 = (usize::MAX / 2 + 1) as f64 * 2.0;
 
 fn parse_usize(value: &str) -> Option<usize> {
     if let Ok(n) = value.parse::<usize>() {
         return Some(n);
     }
-    // Accept `1e6` and `100.0` when they name an integer exactly.
+    decimal_usize(value)
+}
+
+/// `1e6` and `100.0` when they name an integer exactly.
+#[cfg(feature = "decimal-text")]
+fn decimal_usize(value: &str) -> Option<usize> {
     let x = value.parse::<f64>().ok()?;
     if !(0.0..USIZE_LIMIT).contains(&x) {
         return None;
@@ -986,8 +996,17 @@ fn parse_usize(value: &str) -> Option<usize> {
     (n as f64 == x).then_some(n)
 }
 
+#[cfg(not(feature = "decimal-text"))]
+fn decimal_usize(_: &str) -> Option<usize> {
+    None
+}
+
 fn parse_real<T: Real>(value: &str) -> Option<T> {
+    #[cfg(feature = "decimal-text")]
     let x = value.parse::<f64>().ok()?;
+    // Integers only: `u64 as f64` rounds to nearest, as parsing the digits as a decimal would.
+    #[cfg(not(feature = "decimal-text"))]
+    let x = value.parse::<u64>().ok()? as f64;
     let t = T::of(x);
     // Checked after the conversion: `1e300` is finite in f64 but not in f32.
     (x >= 0.0 && t.finite()).then_some(t)
@@ -1283,7 +1302,8 @@ impl<T: Real> Config<T> {
 
     /// Sets one field from its text form; on error the configuration is unchanged. Values are
     /// not range-checked beyond their type (that is [`Config::validate`]'s job), except that
-    /// numbers must be finite and non-negative and integers exact (`1e6` is accepted).
+    /// numbers must be finite and non-negative and integers exact (`1e6` is accepted). Without
+    /// the cargo feature `decimal-text` every number is written as an integer (no float parsing).
     ///
     /// | key | alias | field | value |
     /// |---|---|---|---|

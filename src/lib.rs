@@ -81,7 +81,9 @@
 //! (`I`), `iblr-update` (`Y`), `decaying-steps` (`D`, `G`), `weight-trust-region` (`O`).
 //! [`Config::validate`] rejects a configuration that picks a left-out option, naming the field
 //! and the feature; the firmware in `firmware/` is built this way (62 KiB of flash instead of
-//! 79). `std` adds the threaded executor.
+//! 79). The default feature `decimal-text` lets the text form ([`Config::parse`],
+//! [`Config::set`]) read fractions and exponents; without it numbers are integers and no float
+//! parsing is linked. `std` adds the threaded executor.
 //!
 //! The C ABI (`include/gmmvi.h`) is the workspace crate `gmmvi-abi` in `ffi/`; the crate
 //! `gmmvi-ffi` in `ffi/staticlib/` builds it into `libgmmvi.a`.

@@ -247,7 +247,8 @@ fn checked(
                 (true, false) => "must be finite and > 0",
                 (true, true) => "must be > 0 with a finite, positive square",
             };
-            Err(Fail::config(format_args!("{name}[{i}] = {}: {need}", v.get(i).copied().unwrap_or(0.0))))
+            let value = detail::Value(v.get(i).copied().unwrap_or(0.0));
+            Err(Fail::config(format_args!("{name}[{i}]{value}: {need}")))
         }
     }
 }
@@ -329,8 +330,30 @@ mod tests {
         // Values fine one by one, but the history does not fit: the text's length.
         let t = "SAMTRUX del_iters=100";
         assert_eq!(parse(t).err().map(|e| e.0), Some(t.len()));
-        assert_eq!(parse("SAMTRUX add_iters=1e10").err().map(|e| e.0), Some(22));
+        // An exponent: too large for the C field, or (integers only) not read.
+        let at = if cfg!(feature = "decimal-text") { 22 } else { 8 };
+        assert_eq!(parse("SAMTRUX add_iters=1e10").err().map(|e| e.0), Some(at));
         // A later codeword would reset the fields: rejected.
         assert!(parse("SAMTRUX codeword=SAMTRON").is_err());
+    }
+
+    #[cfg(not(feature = "decimal-text"))]
+    #[test]
+    fn ffi_without_decimal_text_the_text_form_reads_integers_and_messages_quote_no_reals() {
+        let c = parse("SAMTRUX num_prior_samples=50 del_iters=4").unwrap();
+        let cfg = to_config(&c, Some("num_prior_samples=50")).unwrap();
+        assert_eq!((cfg.adapt.num_prior_samples, cfg.adapt.del_iters), (50, 4));
+        let (at, msg) = parse("SAMTRUX num_prior_samples=50 beta=0.5").unwrap_err();
+        assert_eq!(at, 29);
+        let msg = core::str::from_utf8(msg.as_bytes()).unwrap();
+        assert!(msg.starts_with("beta=0.5: ") && msg.contains("`decimal-text`"), "{msg}");
+        let c = parse("temperature=2 thresholds_for_add_heuristic=10;5").unwrap();
+        assert_eq!(c.temperature, 2.0);
+        let e = to_config(&default_config(), Some("temperature=1e-1")).unwrap_err();
+        assert_eq!(e.status, GMMVI_BAD_CONFIG);
+        let mut c = default_config();
+        c.prior_std[2] = -1.0;
+        let e = prior_variances(&c).unwrap_err();
+        assert_eq!(e.msg.as_bytes(), b"prior_std[2]: must be > 0 with a finite, positive square");
     }
 }

@@ -7,7 +7,7 @@
 use core::fmt::{self, Write as _};
 
 use super::gmmvi_status::{self, *};
-use super::{GMMVI_HISTORY, GMMVI_MAX_COMPONENTS, GMMVI_STORE_CAPACITY};
+use super::{GMMVI_HISTORY, GMMVI_MAX_COMPONENTS, GMMVI_STORE_CAPACITY, gmmvi_real};
 use core_gmmvi::config::{Config, ParseError, SampleSelector};
 use core_gmmvi::error::Error;
 
@@ -166,6 +166,40 @@ impl fmt::Display for Field<'_> {
             // The design choices are set by the codeword.
             None => write!(f, "codeword: {}", self.0),
         }
+    }
+}
+
+/// A value quoted in a message as ` = value`; nothing in a build without decimal text, which
+/// links no float formatting.
+#[cfg_attr(not(feature = "decimal-text"), allow(dead_code))]
+pub(super) struct Value(pub gmmvi_real);
+
+impl fmt::Display for Value {
+    #[cfg(feature = "decimal-text")]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, " = {}", self.0)
+    }
+
+    #[cfg(not(feature = "decimal-text"))]
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Ok(())
+    }
+}
+
+/// A coordinate's bounds quoted in a message as ` (lo = l, hi = h)`; nothing in a build without
+/// decimal text.
+#[cfg_attr(not(feature = "decimal-text"), allow(dead_code))]
+pub(super) struct LoHi(pub gmmvi_real, pub gmmvi_real);
+
+impl fmt::Display for LoHi {
+    #[cfg(feature = "decimal-text")]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, " (lo = {}, hi = {})", self.0, self.1)
+    }
+
+    #[cfg(not(feature = "decimal-text"))]
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Ok(())
     }
 }
 

@@ -149,7 +149,7 @@ pub struct gmmvi_config {
     /// NULL, or further `key=value` settings applied after the fields below (keys of the text
     /// form, e.g. `"thresholds_for_add_heuristic=100;50 min_weight_for_del_heuristic=1e-5"`);
     /// it may start with the codeword, which must then equal `codeword`. Read only during
-    /// `gmmvi_init`; at most 4096 bytes.
+    /// `gmmvi_init`; at most 4096 bytes. Numbers are integers if `GMMVI_HAS_DECIMAL_TEXT` is 0.
     pub overrides: *const c_char,
     /// Temperature of `E_q[log p~] + T H(q)`; 1 for the posterior.
     pub temperature: f64,
@@ -346,6 +346,8 @@ pub unsafe extern "C" fn gmmvi_config_from_codeword_abi(
 /// not NULL) receives a NUL-terminated explanation naming the key or field and what it must
 /// satisfy, e.g. `del_iters = 50: ... at most 12 in this build` (truncated to
 /// `message_cap - 1` bytes; 256 bytes always suffice). On success `message` holds "".
+/// If `GMMVI_HAS_DECIMAL_TEXT` is 0, numbers must be integers (`GMMVI_BAD_CONFIG` at a key
+/// with a fraction or exponent).
 ///
 /// C: `gmmvi_config_parse(text, &cfg, &offset, msg, sizeof msg)` (a macro passing
 /// `GMMVI_ABI_FINGERPRINT`).
@@ -950,7 +952,10 @@ fn bounds_fail(l: &[gmmvi_real; GMMVI_DIM], h: &[gmmvi_real; GMMVI_DIM], e: Erro
         core_gmmvi::Bounds::<gmmvi_real, GMMVI_DIM>::new(&lo, &hi).err().map(|e| (i, e))
     });
     let msg = match bad {
-        Some((i, e)) => detail::Msg::of(format_args!("bounds of coordinate {i} (lo = {}, hi = {}): {e}", l[i], h[i])),
+        Some((i, e)) => {
+            let lo_hi = detail::LoHi(l[i], h[i]);
+            detail::Msg::of(format_args!("bounds of coordinate {i}{lo_hi}: {e}"))
+        }
         None => detail::Msg::of(format_args!("{e}")),
     };
     detail::Fail { status: GMMVI_INVALID_ARGUMENT, msg }

@@ -2,8 +2,9 @@
 # The C firmware: c_examples/planar_arm.c (static gmmvi_state, no malloc; the arm's joints
 # limited with gmmvi_set_bounds), linked with arm-none-eabi-gcc + newlib-nano against a
 # thumbv7em-none-eabihf libgmmvi.a built for the Rust firmware's sizes (D = 7, K = 8, n_des = 12,
-# S = 96, G = 8, H = 8, f32), SAMTRUX only, opt-level "s"; the arm computes in float
-# (ARM_SINGLE). Runs it under qemu mps2-an386 with semihosting and prints its footprint: flash
+# S = 96, G = 8, H = 8, f32) without the default features: SAMTRUX only, a text form of integers
+# only (GMMVI_HAS_DECIMAL_TEXT 0: no float parsing or formatting), opt-level "s". The arm computes
+# in float (ARM_SINGLE) and prints without printf("%f") (ARM_PRINT_FIXED). Runs it under qemu mps2-an386 with semihosting and prints its footprint: flash
 # (.text + .rodata + .data image), RAM (.data + .bss + heap + stack high-water mark, measured by
 # startup.c/semihost.c) against the goals of <= 64 KiB flash and <= 32 KiB RAM. Fails unless both
 # goals of the arm are reached with every sample inside the joint limits.
@@ -28,11 +29,13 @@ mkdir -p "$out/include"
   CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
   cargo build --quiet -p gmmvi-ffi --release --target thumbv7em-none-eabihf --no-default-features)
 [ -f "$header" ] || { echo "no $header: remove $out and run again" >&2; exit 1; }
-arm-none-eabi-gcc -std=c11 -Os -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -DARM_SINGLE \
-  --specs=nano.specs --specs=nosys.specs -u _printf_float \
+# ARM_PRINT_FIXED: the example prints its numbers without printf("%f") (newlib-nano's float
+# conversion is about 10 KiB of flash and 1 KiB of heap).
+arm-none-eabi-gcc -std=c11 -Os -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -DARM_SINGLE -DARM_PRINT_FIXED \
+  --specs=nano.specs --specs=nosys.specs \
   -ffunction-sections -fdata-sections -Wl,--gc-sections -Wl,--no-warn-execstack \
   -Wall -Wextra -I"$out/include" -I"$root/include" -I"$root/c_examples" -T "$here/mps2.ld" \
-  "$here/startup.c" "$here/semihost.c" "$root/c_examples/planar_arm.c" "$lib" -lm -o "$elf" \
+  "$here/startup.c" "$here/semihost.c" "$here/print.c" "$root/c_examples/planar_arm.c" "$lib" -lm -o "$elf" \
   2> >(grep -v 'is not implemented and will always fail' >&2)
 start=$(date +%s)
 status=0
@@ -53,14 +56,14 @@ flash=$((text + ro + exidx + data)) ram=$((data + bss + heap + stack))
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
 row() { printf '| %-46s | %9d | %9s |\n' "$1" "$2" "$(kib "$2")"; }
 echo
-echo "C firmware footprint (arm-none-eabi-gcc $(arm-none-eabi-gcc -dumpversion), newlib-nano)"
+echo "C firmware footprint (arm-none-eabi-gcc $(arm-none-eabi-gcc -dumpversion), newlib-nano, print.c for stdio)"
 printf '| %-46s | %9s | %9s |\n' "what" "bytes" "KiB"
 printf '|%s|%s|%s|\n' "------------------------------------------------" "-----------" "-----------"
 row "flash: .text + .rodata" $((text + ro))
 row "flash: + .ARM.exidx + .data image" "$flash"
 row "RAM: .data + .bss" $((data + bss))
 row "  of which gmmvi_state (GMMVI_STATE_SIZE)" "$state"
-row "RAM: heap (newlib: stdio, printf's %f)" "$heap"
+row "RAM: heap (newlib)" "$heap"
 row "RAM: stack high-water mark" "$stack"
 row "RAM total: .data + .bss + heap + stack" "$ram"
 echo "goal: flash <= 64 KiB: $([ "$flash" -le $((64 * 1024)) ] && echo met || echo NOT met);" \

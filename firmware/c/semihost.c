@@ -3,8 +3,9 @@
  * Only what the example needs: _write to stdout/stderr (SYS_WRITE0 in chunks) and _exit with
  * qemu's exit status (SYS_EXIT: ApplicationExit gives 0, RunTimeErrorUnknown gives 1; AArch32
  * semihosting carries no other code). Everything else comes from nosys.specs. _exit first
- * prints the RAM used beyond .data and .bss: the heap (newlib's stdio buffers) and the stack's
- * high-water mark, found as the lowest word that no longer holds startup.c's paint.
+ * writes print.c's partial line, then the RAM used beyond .data and .bss: the heap (nothing
+ * allocates unless some newlib function does) and the stack's high-water mark, found as the
+ * lowest word that no longer holds startup.c's paint.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -47,7 +48,10 @@ static void put_str(char **at, const char *s) {
     while (*s) *(*at)++ = *s++;
 }
 
+void print_flush(void);
+
 __attribute__((noreturn)) void _exit(int status) {
+    print_flush();
     const uint32_t *brk = (const uint32_t *)_sbrk(0), *low = brk;
     while (low < &__stack_top && *low == stack_paint) ++low;
     char line[96], *at = line;

@@ -2,7 +2,8 @@
  * Minimal Cortex-M4F start-up for qemu's mps2-an386 with newlib (nano, nosys) and Arm semihosting:
  * the vector table points the reset vector at reset(), which enables the FPU (the code is
  * built for the hard-float ABI), copies .data from flash and jumps to newlib's _start (zeroes
- * .bss, calls main, then exit()); semihost.c routes stdout/stderr and the exit status.
+ * .bss, calls main, then exit()); print.c formats stdout/stderr, semihost.c writes them and
+ * the exit status.
  * Faults print "hard fault" and exit with status 1. Before main, the RAM between the end of
  * .bss and the stack is painted, so that _exit (semihost.c) can report the heap and the stack
  * high-water mark.
@@ -30,13 +31,6 @@ __attribute__((noreturn)) void reset(void) {
     _start();
     for (;;) {
     }
-}
-
-/* stdout line-buffered in a static buffer: newlib would otherwise take its buffer from the
-   heap. Runs before main (__libc_init_array). */
-__attribute__((constructor)) static void stdout_buffer(void) {
-    static char line[128];
-    setvbuf(stdout, line, _IOLBF, sizeof line);
 }
 
 static void fault(void) {
