@@ -29,6 +29,11 @@ use gmmvi::rng::{Xoshiro256, fill_standard_normal, uniform};
 use gmmvi::{Config, Error, Gmm, Optimizer, Real, StepReport, Target, TargetError};
 use nalgebra::{SMatrix, SVector};
 
+use paint::{UNPAINTED, paint, used};
+
+#[path = "common/paint.rs"]
+mod paint;
+
 // ---- the firmware configuration ---------------------------------------------------------------
 
 const D: usize = 7;
@@ -341,39 +346,8 @@ fn checked_step<T: Real>(
 /// Bytes below a step's caller that are painted before the step and scanned after it; more
 /// than any step needs, and well within `THREAD_STACK` below the chain's frames.
 const PAINTED: usize = 48 << 10;
-/// Bytes just below the painting frame left unpainted (its own frame and red zone).
-const UNPAINTED: usize = 512;
-const PAINT: u64 = 0xDEAD_BEEF_5A5A_A5A5;
 /// Each chain's thread stack: room for its frames and the painted region.
 const THREAD_STACK: usize = 1 << 20;
-
-/// Paints `[top − UNPAINTED − PAINTED, top − UNPAINTED)`, `top` being this frame's address,
-/// which is where the frame of the next call of the same caller begins; returns `top`.
-#[inline(never)]
-fn paint() -> usize {
-    let marker = 0u64;
-    let top = std::hint::black_box(&marker) as *const u64 as usize & !7;
-    let mut p = top - UNPAINTED - PAINTED;
-    while p < top - UNPAINTED {
-        // SAFETY: free stack of this thread below the live frames (`THREAD_STACK` holds the
-        // chain's frames and `PAINTED` more), word aligned; nothing live is there.
-        unsafe { std::ptr::write_volatile(p as *mut u64, PAINT) };
-        p += 8;
-    }
-    top
-}
-
-/// Bytes below `top` that were written since `paint()` returned `top` (the lowest word of the
-/// painted region that no longer holds the pattern).
-#[inline(never)]
-fn stack_used(top: usize) -> usize {
-    let mut p = top - UNPAINTED - PAINTED;
-    // SAFETY: the painted region of `paint`, still free stack of this thread.
-    while p < top - UNPAINTED && unsafe { std::ptr::read_volatile(p as *const u64) } == PAINT {
-        p += 8;
-    }
-    top - p
-}
 
 /// `opt.step` in a frame of its own, so that all of its stack lies below its caller's.
 #[inline(never)]
@@ -384,9 +358,9 @@ fn step_frame<T: Real>(opt: &mut Opt<T>, arm: &mut FaultyArm) -> Result<StepRepo
 /// One step and the stack it used, measured from its caller's frame.
 #[inline(never)]
 fn measured_step<T: Real>(opt: &mut Opt<T>, arm: &mut FaultyArm) -> (Result<StepReport<T>, Error>, usize) {
-    let top = paint();
+    let top = paint::<PAINTED>();
     let r = step_frame(opt, arm);
-    (r, stack_used(top))
+    (r, used::<PAINTED>(top))
 }
 
 /// One chain of `steps` steps with its own seeds.

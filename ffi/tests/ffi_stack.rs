@@ -6,12 +6,13 @@ use std::ptr::null_mut;
 
 use gmmvi_abi::gmmvi_status::GMMVI_OK;
 use gmmvi_abi::*;
+use paint::{UNPAINTED, paint, used};
+
+#[path = "../../tests/common/paint.rs"]
+mod paint;
 
 /// Bytes painted below the caller: more than any call needs.
 const PAINTED: usize = 96 << 10;
-/// Bytes just below the painting frame left unpainted (its own frame and red zone).
-const UNPAINTED: usize = 512;
-const PAINT: u64 = 0xA5A5_5A5A_DEAD_BEEF;
 /// The measuring thread's stack: its frames and the painted region.
 const THREAD_STACK: usize = 1 << 20;
 /// The documented bounds (README, `gmmvi_init`'s doc) for the default build on x86-64.
@@ -19,33 +20,6 @@ const INIT_BOUND: usize = 12 << 10;
 const STEP_BOUND: usize = 12 << 10;
 /// Steps measured: enough for component additions and deletions of the default config.
 const STEPS: usize = 120;
-
-/// Paints `[top − UNPAINTED − PAINTED, top − UNPAINTED)`, `top` being this frame's address,
-/// where the frame of the caller's next call begins; returns `top`.
-#[inline(never)]
-fn paint() -> usize {
-    let marker = 0u64;
-    let top = std::hint::black_box(&marker) as *const u64 as usize & !7;
-    let mut p = top - UNPAINTED - PAINTED;
-    while p < top - UNPAINTED {
-        // SAFETY: free stack of this thread below the live frames (`THREAD_STACK` holds the
-        // test's frames and `PAINTED` more), word aligned; nothing live is there.
-        unsafe { std::ptr::write_volatile(p as *mut u64, PAINT) };
-        p += 8;
-    }
-    top
-}
-
-/// Bytes below `top` written since `paint()` returned it.
-#[inline(never)]
-fn used(top: usize) -> usize {
-    let mut p = top - UNPAINTED - PAINTED;
-    // SAFETY: the region `paint` painted, still free stack of this thread.
-    while p < top - UNPAINTED && unsafe { std::ptr::read_volatile(p as *const u64) } == PAINT {
-        p += 8;
-    }
-    top - p
-}
 
 #[inline(never)]
 fn init(s: *mut gmmvi_state) -> gmmvi_status {
@@ -68,15 +42,15 @@ fn ffi_stack_of_init_and_step() {
             // SAFETY: an array of integers: zeros are valid.
             let mut state: Box<gmmvi_state> = unsafe { Box::new_zeroed().assume_init() };
             let s: *mut gmmvi_state = &mut *state;
-            let top = paint();
+            let top = paint::<PAINTED>();
             assert_eq!(init(s), GMMVI_OK);
-            let init_b = used(top);
+            let init_b = used::<PAINTED>(top);
             // Several steps: the first ones fill the store, later ones reuse and adapt.
             let mut step_b = 0;
             for _ in 0..STEPS {
-                let top = paint();
+                let top = paint::<PAINTED>();
                 assert_eq!(step(s), GMMVI_OK);
-                step_b = step_b.max(used(top));
+                step_b = step_b.max(used::<PAINTED>(top));
             }
             (init_b, step_b)
         })
