@@ -43,12 +43,12 @@ impl<T: Real, const D: usize> Problem<'_, T, D> {
         self.inv_t * self.inv_t.transpose()
     }
 
-    /// `(KL, μ_η, P)`.
-    pub(crate) fn kl(&self, eta: T) -> Option<(T, SVector<T, D>, SMatrix<T, D, D>)> {
+    /// `(KL, μ_η, P)`; `lam` is [`Self::precision`], the same for every `η` of a search (the
+    /// diagonal model does not read it).
+    pub(crate) fn kl(&self, lam: &SMatrix<T, D, D>, eta: T) -> Option<(T, SVector<T, D>, SMatrix<T, D, D>)> {
         if self.diag {
             return self.kl_diag(eta);
         }
-        let lam = self.precision();
         let lam_eta = lam + self.r_mat / eta;
         let h_eta = lam * self.mean + self.r_vec / eta;
         if lam_eta.iter().any(|v| !v.finite()) || h_eta.iter().any(|v| !v.finite()) {
@@ -130,6 +130,7 @@ pub(crate) fn update<T: Real, const D: usize>(
         }
     };
     let (half, tol, rel) = (T::of(0.5), T::of(0.1), T::of(0.1));
+    let lam = if pr.diag { SMatrix::zeros() } else { pr.precision() };
     let mut e = half * (lo + hi);
     let mut ok = false;
     let mut evals = 0;
@@ -139,7 +140,7 @@ pub(crate) fn update<T: Real, const D: usize>(
             break;
         }
         evals += 1;
-        let kl = pr.kl(e.exp()).map_or(T::of(f32::MAX as f64), |v| v.0);
+        let kl = pr.kl(&lam, e.exp()).map_or(T::of(f32::MAX as f64), |v| v.0);
         if (eps - kl).abs() < rel * eps {
             lo = e;
             hi = e;
@@ -161,7 +162,7 @@ pub(crate) fn update<T: Real, const D: usize>(
         return rejected;
     }
     let eta = lo.exp().max(temp);
-    let Some((kl, mean, p)) = pr.kl(eta) else { return rejected };
+    let Some((kl, mean, p)) = pr.kl(&lam, eta) else { return rejected };
     if pr.diag {
         let chol = SMatrix::<T, D, D>::from_diagonal(&SVector::from_fn(|d, _| T::one() / p[(d, d)]));
         return Step { outcome: Outcome::Updated { eta }, mean, chol, kl, evals };
