@@ -15,9 +15,12 @@ export CARGO_TARGET_DIR="$target_dir"
 elf="$target_dir/thumbv7em-none-eabihf/release/gmmvi-firmware"
 log="$target_dir/firmware-run.log"
 
-cargo build --release --quiet
+# Panic locations name their source files: with the checkout's path mapped to a fixed prefix,
+# flash does not depend on where the repository lies.
+remap=(--config "target.thumbv7em-none-eabihf.rustflags = [\"--remap-path-prefix=$(cd .. && pwd)=gmmvi\"]")
+cargo build --release --quiet "${remap[@]}"
 start=$(date +%s)
-if ! cargo run --release --quiet >"$log" 2>&1; then
+if ! cargo run --release --quiet "${remap[@]}" >"$log" 2>&1; then
   cat "$log"
   echo "firmware failed (see above)" >&2
   exit 1

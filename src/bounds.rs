@@ -27,7 +27,7 @@ use rand_core::Rng;
 
 use crate::error::{Error, TargetError};
 use crate::model::Gmm;
-use crate::real::Real;
+use crate::real::{Real, max_num, min_num};
 use crate::target::{TARGET_BLOCK, Target};
 
 /// Per-coordinate bounds of the target's support: `lo[i] = −∞` and `hi[i] = +∞` leave that
@@ -59,6 +59,18 @@ fn sigmoid<T: Real>(y: T) -> T {
         let e = y.exp();
         e / (T::one() + e)
     }
+}
+
+/// `(σ(y), σ(−y), softplus(y), softplus(−y))`, the same values bit for bit as [`sigmoid`] and
+/// [`softplus`] of `±y` (every one of them takes `e^{−|y|}`), with one `exp` and one `ln_1p`.
+#[inline]
+fn logistic<T: Real>(y: T) -> (T, T, T, T) {
+    let e = (-y.abs()).exp();
+    let p = T::one() + e;
+    // At y = ±0 both are 1/2 (e = 1); NaN takes the second arm, NaN either way.
+    let (s, sm) = if y >= T::zero() { (T::one() / p, e / p) } else { (e / p, T::one() / p) };
+    let l = e.ln_1p();
+    (s, sm, max_num(y, T::zero()) + l, max_num(-y, T::zero()) + l)
 }
 
 /// `softplus⁻¹(d) = ln(eᵈ − 1) = d + ln(1 − e⁻ᵈ)` for `d > 0`, stable for tiny and huge `d`,
@@ -129,47 +141,50 @@ impl<T: Real, const D: usize> Bounds<T, D> {
         (0..D).all(|i| self.lo[i] < x[i] && x[i] < self.hi[i])
     }
 
-    /// Coordinate `i`'s map: `x_i`, `dx_i/dy_i`, `log|dx_i/dy_i|` and its derivative.
+    /// Coordinate `i`'s Jacobian terms at `y`: `dx_i/dy_i`, `log|dx_i/dy_i|` and its
+    /// derivative; `log_w` is `ln(hi − lo)` of a two-sided coordinate ([`Self::log_widths`]).
+    /// One `exp` and one `ln_1p` serve σ(±y) and softplus(±y) ([`logistic`]).
     #[inline]
-    fn map1(&self, i: usize, y: T) -> (T, T, T, T) {
-        let (lo, hi) = (self.lo[i], self.hi[i]);
-        match (lo.finite(), hi.finite()) {
-            (false, false) => (y, T::one(), T::zero(), T::zero()),
+    fn jac1(&self, i: usize, y: T, log_w: T) -> (T, T, T) {
+        match (self.lo[i].finite(), self.hi[i].finite()) {
+            (false, false) => (T::one(), T::zero(), T::zero()),
             (true, false) => {
-                let x = (lo + softplus(y)).max(lo.next_up()).min(T::MAX_FINITE);
-                let (s, sm) = (sigmoid(y), sigmoid(-y));
-                (x, s, -softplus(-y), sm)
+                let (s, sm, _, sp_neg) = logistic(y);
+                (s, -sp_neg, sm)
             }
             (false, true) => {
-                let x = (hi - softplus(-y)).min(hi.next_down()).max(-T::MAX_FINITE);
-                let (s, sm) = (sigmoid(y), sigmoid(-y));
-                (x, sm, -softplus(y), -s)
+                let (s, sm, sp, _) = logistic(y);
+                (sm, -sp, -s)
             }
             (true, true) => {
-                let w = hi - lo;
-                let (s, sm) = (sigmoid(y), sigmoid(-y));
-                // Each half from its own end, so both ends keep their resolution.
-                let x = if y < T::zero() { lo + w * s } else { hi - w * sm };
-                let x = x.max(lo.next_up()).min(hi.next_down());
-                (x, w * s * sm, w.ln() - softplus(y) - softplus(-y), sm - s)
+                let w = self.hi[i] - self.lo[i];
+                let (s, sm, sp, sp_neg) = logistic(y);
+                (w * s * sm, log_w - sp - sp_neg, sm - s)
             }
         }
     }
 
-    /// `map1(i, y).0` alone, the same operations bit for bit: sampling and the target's
-    /// points need no Jacobian, and without inlining (firmware builds) `map1` would compute
-    /// all four of its results.
+    /// `ln(hi_i − lo_i)` of every two-sided coordinate (0 elsewhere), for [`Self::jac1`].
+    fn log_widths(&self) -> [T; D] {
+        core::array::from_fn(|i| {
+            let (lo, hi) = (self.lo[i], self.hi[i]);
+            if lo.finite() && hi.finite() { (hi - lo).ln() } else { T::zero() }
+        })
+    }
+
+    /// Coordinate `i`'s map `x_i(y)`: strictly inside the interval for any `y`. Apart from
+    /// [`Self::jac1`]: sampling and the target's points need no Jacobian.
     #[inline]
     fn x1(&self, i: usize, y: T) -> T {
         let (lo, hi) = (self.lo[i], self.hi[i]);
         match (lo.finite(), hi.finite()) {
             (false, false) => y,
-            (true, false) => (lo + softplus(y)).max(lo.next_up()).min(T::MAX_FINITE),
-            (false, true) => (hi - softplus(-y)).min(hi.next_down()).max(-T::MAX_FINITE),
+            (true, false) => min_num(max_num(lo + softplus(y), lo.next_up()), T::MAX_FINITE),
+            (false, true) => max_num(min_num(hi - softplus(-y), hi.next_down()), -T::MAX_FINITE),
             (true, true) => {
                 let w = hi - lo;
                 let x = if y < T::zero() { lo + w * sigmoid(y) } else { hi - w * sigmoid(-y) };
-                x.max(lo.next_up()).min(hi.next_down())
+                min_num(max_num(x, lo.next_up()), hi.next_down())
             }
         }
     }
@@ -181,9 +196,10 @@ impl<T: Real, const D: usize> Bounds<T, D> {
 
     /// `log|det dx/dy|` at the unconstrained point `y` (0 when unbounded).
     pub fn log_jacobian(&self, y: &SVector<T, D>) -> T {
+        let log_w = self.log_widths();
         let mut s = T::zero();
         for i in 0..D {
-            s += self.map1(i, y[i]).2;
+            s += self.jac1(i, y[i], log_w[i]).1;
         }
         s
     }
@@ -319,6 +335,7 @@ impl<T: Real, const D: usize, P: Target<T, D> + ?Sized> Unconstrained<'_, T, D, 
         mut grad: Option<&mut [SVector<T, D>]>,
     ) -> Result<(), TargetError> {
         let mut x = [SVector::<T, D>::zeros(); TARGET_BLOCK];
+        let log_w = self.bounds.log_widths();
         let n = y.len().min(lp.len()).min(grad.as_deref().map_or(usize::MAX, <[_]>::len));
         let mut start = 0;
         while start < n {
@@ -335,7 +352,7 @@ impl<T: Real, const D: usize, P: Target<T, D> + ?Sized> Unconstrained<'_, T, D, 
             for (r, (l, yi)) in lpb.iter_mut().zip(yb).enumerate() {
                 let mut log_j = T::zero();
                 for d in 0..D {
-                    let (_, dx, lj, dlj) = self.bounds.map1(d, yi[d]);
+                    let (dx, lj, dlj) = self.bounds.jac1(d, yi[d], log_w[d]);
                     log_j += lj;
                     // ∇_y = ∇_x·dx/dy + ∇_y log|dx/dy|, coordinate by coordinate.
                     if let Some(g) = gb.as_deref_mut() {
@@ -373,30 +390,66 @@ impl<T: Real, const D: usize, P: Target<T, D> + ?Sized> Target<T, D> for Unconst
 
 #[cfg(test)]
 mod tests {
-    use super::Bounds;
+    use super::{Bounds, sigmoid, softplus};
     use crate::real::Real;
 
-    /// `x1` is `map1(..).0` bit for bit, on every kind of coordinate, in both precisions.
-    fn x1_is_map1<T: Real>() {
+    /// Coordinate `i`'s map, its derivative, log-derivative and that one's derivative,
+    /// written out with one `sigmoid`/`softplus` call per term: the reference for `x1` and
+    /// `jac1`, which share their exponentials.
+    fn map1_reference<T: Real, const D: usize>(b: &Bounds<T, D>, i: usize, y: T) -> (T, T, T, T) {
+        let (lo, hi) = (b.lower()[i], b.upper()[i]);
+        match (lo.finite(), hi.finite()) {
+            (false, false) => (y, T::one(), T::zero(), T::zero()),
+            (true, false) => {
+                let x = (lo + softplus(y)).max(lo.next_up()).min(T::MAX_FINITE);
+                (x, sigmoid(y), -softplus(-y), sigmoid(-y))
+            }
+            (false, true) => {
+                let x = (hi - softplus(-y)).min(hi.next_down()).max(-T::MAX_FINITE);
+                (x, sigmoid(-y), -softplus(y), -sigmoid(y))
+            }
+            (true, true) => {
+                let w = hi - lo;
+                let (s, sm) = (sigmoid(y), sigmoid(-y));
+                let x = if y < T::zero() { lo + w * s } else { hi - w * sm };
+                let x = x.max(lo.next_up()).min(hi.next_down());
+                (x, w * s * sm, w.ln() - softplus(y) - softplus(-y), sm - s)
+            }
+        }
+    }
+
+    fn same_bits<T: Real>(a: T, b: T) -> bool {
+        a.to_f64().to_bits() == b.to_f64().to_bits() || (a.is_nan_like() && b.is_nan_like())
+    }
+
+    /// `x1` and `jac1` give the reference's four values bit for bit, on every kind of
+    /// coordinate, in both precisions, also at ±0, ±∞ and NaN.
+    fn maps_match_the_reference<T: Real>() {
         let inf = T::INFINITY;
         let lo = [T::of(-1.5), T::of(-2.0), -inf, -inf];
         let hi = [T::of(1.5), inf, T::of(3.0), inf];
         let b = Bounds::<T, 4>::new(&lo, &hi).expect("valid bounds");
-        for k in -4000..=4000 {
+        let log_w = b.log_widths();
+        let special = [T::zero(), -T::zero(), inf, -inf, T::NAN];
+        let grid = (-4000..=4000).flat_map(|k| {
             let k = f64::from(k);
-            for y in [k * 0.0173, k * 1e3, k * 1e-30] {
-                let y = T::of(y);
-                for i in 0..4 {
-                    let (a, m) = (b.x1(i, y).to_f64(), b.map1(i, y).0.to_f64());
-                    assert_eq!(a.to_bits(), m.to_bits(), "coordinate {i}, y = {y:?}");
-                }
+            [k * 0.0173, k * 1e3, k * 1e-30].map(T::of)
+        });
+        for y in grid.chain(special) {
+            for (i, &lw) in log_w.iter().enumerate() {
+                let (x, dx, lj, dlj) = map1_reference(&b, i, y);
+                let (dx1, lj1, dlj1) = b.jac1(i, y, lw);
+                assert!(same_bits(b.x1(i, y), x), "x, coordinate {i}, y = {y:?}");
+                assert!(same_bits(dx1, dx), "dx/dy, coordinate {i}, y = {y:?}");
+                assert!(same_bits(lj1, lj), "log|dx/dy|, coordinate {i}, y = {y:?}");
+                assert!(same_bits(dlj1, dlj), "d log|dx/dy| / dy, coordinate {i}, y = {y:?}");
             }
         }
     }
 
     #[test]
-    fn constrained_point_alone_is_the_maps_first_result() {
-        x1_is_map1::<f32>();
-        x1_is_map1::<f64>();
+    fn shared_exponentials_give_the_reference_bit_for_bit() {
+        maps_match_the_reference::<f32>();
+        maps_match_the_reference::<f64>();
     }
 }

@@ -129,7 +129,7 @@ pub use model::{Gmm, SubGmm};
 pub use optimizer::{Optimizer, Optimizer7x8, RunSummary, SmallOptimizer, StepReport, StopReason, StopRule};
 #[cfg(feature = "std")]
 pub use parallel::Threads;
-pub use parallel::{Parallel, Serial};
+pub use parallel::{Parallel, Pass, Serial};
 pub use real::Real;
 pub use target::{TARGET_BLOCK, Target};
 

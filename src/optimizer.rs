@@ -24,7 +24,7 @@ use crate::history::History;
 use crate::model::Gmm;
 use crate::ng_estimate::more::{MAX_MORE_FEATURES, MoreWorkspace, num_features};
 use crate::ng_estimate::{self, Estimate, Estimation};
-use crate::parallel::{Parallel, Serial};
+use crate::parallel::{Parallel, Pass, Serial};
 use crate::real::{LN_2PI, Real};
 use crate::sample_select::{self, Sampling};
 use crate::store::{BgSums, SampleStore, Scratch};
@@ -902,6 +902,7 @@ impl<
             &mut self.states,
             par,
         );
+        par.pass_done(Pass::ComponentUpdate, 0, kn);
         // 5. Weight step size (§8).
         let beta_w = self.wstep.next_after(&cfg.weight_step, self.model.log_weights(), &self.rh);
         // 6. Weight update (§7) with the updated components and the old weights.
@@ -913,6 +914,7 @@ impl<
             scratch: &mut self.rewards,
         };
         let elbo = weight_update::update(&cfg.weight_update, temperature, beta_w, weighting, par);
+        par.pass_done(Pass::WeightUpdate, self.store.len() - sel.start.min(self.store.len()), self.model.len());
         self.iteration += 1;
         // 7. Adaptation of the number of components (§3, §10).
         let adaptation = Adaptation {
@@ -933,6 +935,8 @@ impl<
             new_state: Self::new_component_state(cfg),
         };
         let adapted = adapt::adapt(&cfg.adapt, adaptation, schedule, target);
+        // The add heuristic meets its candidates with the components left after deletion.
+        par.pass_done(Pass::Adaptation, adapted.candidates, self.model.len() - adapted.added);
         Ok(StepReport {
             iteration: self.iteration,
             evaluations: self.store.evaluations(),

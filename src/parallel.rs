@@ -12,8 +12,40 @@
 /// Rows per task of the row-wise passes.
 pub const ROW_TASK: usize = 1024;
 
+/// A pass of an iteration, reported to the executor by [`Parallel::pass_done`] when it ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Pass {
+    /// `log b` of working-set rows: the reused rows, or the new working set.
+    Background,
+    /// The effective sample sizes of the reused rows under the model.
+    Selection,
+    /// The fresh samples: drawing, the target's values (and gradients), storing.
+    Draw,
+    /// `log q` of the working set (with its gradient, for Stein).
+    LogQ,
+    /// The natural-gradient estimates.
+    Estimation,
+    /// The component step sizes and updates.
+    ComponentUpdate,
+    /// The weight step size and update (the expected log ratios).
+    WeightUpdate,
+    /// The deletion and addition of components.
+    Adaptation,
+}
+
 /// Runs independent tasks, possibly concurrently.
 pub trait Parallel: Sync {
+    /// Called on the calling thread when `pass` of an iteration ends, with its extent: `rows`
+    /// rows, each met with `gaussians` Gaussians before any pruning (the new samples and 1 for
+    /// [`Pass::Draw`]; 0 rows for [`Pass::ComponentUpdate`]; the candidate rows of the add
+    /// heuristic, or 0 if it did not run, for [`Pass::Adaptation`]). An executor may time the
+    /// passes; nothing the optimiser computes depends on it. The default does nothing.
+    #[inline(always)]
+    fn pass_done(&self, pass: Pass, rows: usize, gaussians: usize) {
+        let _ = (pass, rows, gaussians);
+    }
+
     /// Calls `f(first, part)` once for every consecutive part of `items` of `chunk` elements (the
     /// last part may be shorter; `first` is the index of `part[0]` in `items`), possibly
     /// concurrently, and returns when every call has returned. `chunk = 0` is treated as 1.

@@ -212,6 +212,20 @@ impl Real for f64 {
     }
 }
 
+/// `a.max(b)`: the larger, or the other operand if one is NaN, as libm's `fmax` computes it,
+/// inlined: Cortex-M4 has no max instruction, so `f32::max` there is a library call, which
+/// dominated the O(D²) box bounds.
+#[inline(always)]
+pub(crate) fn max_num<T: Real>(a: T, b: T) -> T {
+    if a.is_nan_like() || a < b { b } else { a }
+}
+
+/// `a.min(b)` as libm's `fmin` computes it; see [`max_num`].
+#[inline(always)]
+pub(crate) fn min_num<T: Real>(a: T, b: T) -> T {
+    if b.is_nan_like() || a < b { a } else { b }
+}
+
 /// `ln(2π)`, the constant of every Gaussian log density.
 pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
 

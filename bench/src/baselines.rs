@@ -498,6 +498,7 @@ fn drive<const D: usize, V: Fit<D>, P: Target<f64, D>, E: Target<f64, D>>(
         state_bytes: size_of::<V>(),
         mmd: mmd.as_ref().map(|_| last.mmd),
         wall_s: start.elapsed().as_secs_f64(),
+        passes: None,
         rows,
     })
 }

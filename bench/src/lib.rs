@@ -5,6 +5,7 @@
 //!
 //! * [`baselines`]: the gradient-based baselines (`--algo ADVI-MF`, `SVGD`, `FLOW`, …);
 //! * [`mmd`]: the MMD with the median-bandwidth rule;
+//! * [`passes`]: per-pass timing and FLOP counts of the iterations (`--passes`);
 //! * [`presets`]: target names and the rows of docs/algorithm.md §12;
 //! * [`runner`]: one run (capacities per target, the loop, CSV and JSON);
 //! * [`scaling`]: synthetic curved targets and the timing of the default configuration against
@@ -15,6 +16,7 @@
 
 pub mod baselines;
 pub mod mmd;
+pub mod passes;
 pub mod presets;
 pub mod report;
 pub mod runner;

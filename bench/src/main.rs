@@ -62,6 +62,10 @@ struct Cli {
     /// says).
     #[arg(long)]
     mmd_gt_rows: Option<usize>,
+    /// Time every pass of the iterations: the JSON line gets a "passes" array (ms, dense GFLOP
+    /// and effective GFLOP/s per iteration) and stderr the same as a Markdown table.
+    #[arg(long)]
+    passes: bool,
     /// Print every target and the codeword presets, then exit.
     #[arg(long)]
     list: bool,
@@ -124,6 +128,7 @@ fn request(cli: &Cli, target: &str, config: Vec<String>) -> Request {
             progress: !cli.quiet,
             elbo_samples: cli.elbo_samples,
             mmd_gt_rows: cli.mmd_gt_rows,
+            passes: cli.passes,
         },
     }
 }
@@ -134,6 +139,9 @@ fn single(cli: &Cli) -> Result<(), String> {
     let summary = runner::run(spec)?;
     if let Some(path) = &cli.csv {
         runner::write_csv(path, &summary)?;
+    }
+    if let Some(rows) = &summary.passes {
+        eprint!("{}", gmmvi_bench::passes::markdown(rows));
     }
     println!("{}", summary.to_json());
     Ok(())

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use gmmvi::config::{ComponentAdaptation, SampleSelector};
+use gmmvi::config::{ComponentAdaptation, NgEstimator, SampleSelector};
 use gmmvi::{Config, Gmm, Optimizer, Target, Threads};
 use gmmvi_targets::{
     BnnBatch, GaussianMixtureTarget, LOGREG_BATCH_SIZE, LogisticRegression, LogisticRegressionMinibatch,
@@ -17,6 +17,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
 
 use crate::mmd::{MMD_MODEL_SAMPLES, Mmd};
+use crate::passes::{PassRow, PassTimer, TimedTarget};
 use crate::presets::{InitSpec, TargetId};
 use gmmvi_targets::data::DataDir;
 
@@ -62,6 +63,8 @@ pub struct RunOptions {
     /// Use only the first this many ground-truth rows for the MMD (`None`: all, as §9 says;
     /// the bandwidth uses the first 1000 either way). For quick checks in debug builds.
     pub mmd_gt_rows: Option<usize>,
+    /// Time every pass of the iterations ([`crate::passes`]); the summary then has the table.
+    pub passes: bool,
 }
 
 /// One CSV row (the fields in column order).
@@ -110,6 +113,9 @@ pub struct Summary {
     pub mmd: Option<f64>,
     /// Wall seconds of the whole run, evaluations included.
     pub wall_s: f64,
+    /// Per-pass time and FLOPs per iteration ([`RunOptions::passes`]; otherwise absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passes: Option<Vec<PassRow>>,
     /// Every logged row.
     #[serde(skip)]
     pub rows: Vec<LogRow>,
@@ -495,7 +501,9 @@ where
     // entropy and, with num_prior_samples, its extra candidates.
     opt.set_prior(&SVector::zeros(), &var).map_err(gmmvi_err("prior"))?;
     let mut mmd_rng = Xoshiro256PlusPlus::seed_from_u64(u64::from(spec.seed) ^ 0x004D_4D44);
-    let par = Threads::new(spec.run.threads);
+    let stein = spec.config.ng.estimator == NgEstimator::Stein;
+    let par = PassTimer::new(Threads::new(spec.run.threads), spec.run.passes, D, stein);
+    let target = &mut TimedTarget { inner: target, timer: &par };
     let bar = if spec.run.progress {
         let b = ProgressBar::with_draw_target(Some(spec.run.evals), ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} evals {msg}") {
@@ -526,7 +534,9 @@ where
         Ok(row)
     };
     while opt.evaluations() < spec.run.evals && opt.iterations() < spec.run.max_iterations {
+        par.begin_step();
         let rep = opt.step_with(target, &par).map_err(gmmvi_err("step"))?;
+        par.end_step();
         // `k_exact`: K was chosen below what the configuration allows; reaching it could block
         // an add, and the run would no longer be the configuration's.
         if k_exact && rep.components >= K && K < spec.config.adapt.max_components {
@@ -563,6 +573,7 @@ where
         state_bytes: size_of::<Optimizer<f64, D, K, S, G, H, false, M>>(),
         mmd: mmd.as_ref().map(|_| last.mmd),
         wall_s: start.elapsed().as_secs_f64(),
+        passes: par.rows(),
         rows,
     })
 }
@@ -623,6 +634,7 @@ mod tests {
             state_bytes: 10,
             mmd: None,
             wall_s: 0.5,
+            passes: None,
             rows: vec![row],
         };
         assert_eq!(

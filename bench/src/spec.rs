@@ -124,6 +124,7 @@ mod tests {
                 progress: false,
                 elbo_samples: 100,
                 mmd_gt_rows: None,
+                passes: false,
             },
         }
     }

@@ -174,9 +174,19 @@ pub fn fit(goal: &Pose, s: &Settings, seed: u64) -> Result<Fit, BoxError> {
 
 /// Draws `n` solutions from the fitted model.
 pub fn draw(opt: &Opt, n: usize, seed: u64) -> Vec<[f64; D]> {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0xD0_5A3B);
+    draw_from(opt, n, &mut draw_stream(seed))
+}
+
+/// The generator [`draw`] uses for `seed`.
+pub fn draw_stream(seed: u64) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(seed ^ 0xD0_5A3B)
+}
+
+/// `n` solutions drawn with `rng`: draws of `a` then `b` solutions from one stream are the
+/// `a + b` solutions of one draw.
+pub fn draw_from(opt: &Opt, n: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<[f64; D]> {
     let mut xs = vec![SVector::<f64, D>::zeros(); n];
-    let drawn = opt.sample(&mut rng, &mut xs);
+    let drawn = opt.sample(rng, &mut xs);
     xs[..drawn].iter().map(|x| (*x).into()).collect()
 }
 

@@ -59,6 +59,8 @@ pub(crate) struct Adapted {
     pub added: usize,
     /// Target evaluations spent on prior candidates.
     pub evaluated: usize,
+    /// Candidate rows of the add heuristic (stored rows and prior draws; 0 if it did not run).
+    pub candidates: usize,
 }
 
 /// Design choice 2: with option `A`, deletes the components that neither improved nor mattered
@@ -89,8 +91,8 @@ where
         ComponentAdaptation::Fixed => Adapted::default(),
         ComponentAdaptation::Adaptive => {
             let deleted = delete(cfg, sched.iteration, &mut st);
-            let (added, evaluated) = add(cfg, &mut st, sched, target);
-            Adapted { deleted, added, evaluated }
+            let (added, evaluated, candidates) = add(cfg, &mut st, sched, target);
+            Adapted { deleted, added, evaluated, candidates }
         }
     }
 }
@@ -134,7 +136,8 @@ fn delete<
 }
 
 /// Adds a component if it is time (docs/algorithm.md §10.1), with fresh histories and state;
-/// the number added (0 or 1) and the target evaluations spent on prior candidates.
+/// the number added (0 or 1), the target evaluations spent on prior candidates and the
+/// number of candidates (0 if it was not time).
 #[inline(never)]
 fn add<
     T: Real,
@@ -151,7 +154,7 @@ fn add<
     st: &mut Adaptation<'_, T, D, K, SAMPLES, GAUSSIANS, HISTORY, R, X>,
     sched: AddSchedule<'_, T, D>,
     target: &mut P,
-) -> (usize, usize)
+) -> (usize, usize, usize)
 where
     R: Rng + Clone,
     X: Parallel,
@@ -159,12 +162,12 @@ where
 {
     let (it, n) = (sched.iteration, st.model.len());
     if !(it > 1 && it.is_multiple_of(cfg.add_iters as u64) && n < cfg.max_components && n < K) {
-        return (0, 0);
+        return (0, 0, 0);
     }
     *sched.add_calls += 1;
     // `Config::validate` rejected an empty list.
     let Some(&tau) = cfg.thresholds.get(*sched.add_calls % cfg.thresholds.len().max(1)) else {
-        return (0, 0);
+        return (0, 0, 0);
     };
     let prior = match sched.prior {
         Some((mean, std)) if cfg.num_prior_samples > 0 => {
@@ -175,15 +178,16 @@ where
     let pick = vips::Pick { num_candidates: cfg.num_database_samples, tau, prior_entropy: sched.prior_entropy };
     let (proposal, evaluated) = vips::propose(&*st.model, &st.store.rows(), st.log_q, st.rng, &pick, prior, st.par);
     st.store.count_evaluations(evaluated);
+    let candidates = cfg.num_database_samples.min(st.store.len()) + evaluated;
     let Some((mean, var)) = proposal else {
-        return (0, evaluated);
+        return (0, evaluated, candidates);
     };
     let chol = SMatrix::<T, D, D>::identity() * var.sqrt();
     let Ok(k) = st.model.push_chol(T::of(libm::log(vips::NEW_COMPONENT_WEIGHT)), mean, &chol) else {
-        return (0, evaluated);
+        return (0, evaluated, candidates);
     };
     st.rewards.reset_row(k, T::SENTINEL);
     st.weights.reset_row(k, T::of(vips::NEW_COMPONENT_WEIGHT));
     st.states.reset(k, &sched.new_state);
-    (1, evaluated)
+    (1, evaluated, candidates)
 }

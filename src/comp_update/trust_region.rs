@@ -38,39 +38,53 @@ pub(crate) struct Problem<'a, T: Real, const D: usize> {
     pub diag: bool,
 }
 
+/// What every KL evaluation of one search shares: `Λ = L⁻ᵀL⁻¹`, `Λμ` and `Σ_d log L_dd`,
+/// computed once per search rather than per `η` (the same values bit for bit).
+pub(crate) struct Fixed<T: Real, const D: usize> {
+    lam: SMatrix<T, D, D>,
+    lam_mean: SVector<T, D>,
+    logdet_l: T,
+}
+
 impl<T: Real, const D: usize> Problem<'_, T, D> {
-    fn precision(&self) -> SMatrix<T, D, D> {
-        self.inv_t * self.inv_t.transpose()
+    /// The η-independent part of [`Self::kl`] (unused by the diagonal model).
+    pub(crate) fn fixed(&self) -> Fixed<T, D> {
+        if self.diag {
+            return Fixed { lam: SMatrix::zeros(), lam_mean: SVector::zeros(), logdet_l: T::zero() };
+        }
+        let lam = self.inv_t * self.inv_t.transpose();
+        let mut logdet_l = T::zero();
+        for d in 0..D {
+            logdet_l += self.chol[(d, d)].ln();
+        }
+        Fixed { lam, lam_mean: lam * self.mean, logdet_l }
     }
 
-    /// `(KL, μ_η, P)`; `lam` is [`Self::precision`], the same for every `η` of a search (the
-    /// diagonal model does not read it).
-    pub(crate) fn kl(&self, lam: &SMatrix<T, D, D>, eta: T) -> Option<(T, SVector<T, D>, SMatrix<T, D, D>)> {
+    /// `(KL, μ_η, P)`; `fx` is [`Self::fixed`] of this problem.
+    pub(crate) fn kl(&self, fx: &Fixed<T, D>, eta: T) -> Option<(T, SVector<T, D>, SMatrix<T, D, D>)> {
         if self.diag {
             return self.kl_diag(eta);
         }
-        let lam_eta = lam + self.r_mat / eta;
-        let h_eta = lam * self.mean + self.r_vec / eta;
+        let lam_eta = fx.lam + self.r_mat / eta;
+        let h_eta = fx.lam_mean + self.r_vec / eta;
         if lam_eta.iter().any(|v| !v.finite()) || h_eta.iter().any(|v| !v.finite()) {
             return None;
         }
         let ch = Cholesky::new(lam_eta)?;
         let p = ch.l();
         let mean_eta = ch.solve(&h_eta);
-        let mut logdet_l = T::zero();
         let mut logdet_p = T::zero();
         for d in 0..D {
             if !(p[(d, d)] > T::zero()) {
                 return None;
             }
-            logdet_l += self.chol[(d, d)].ln();
             logdet_p += p[(d, d)].ln();
         }
         let pinv_lt = p.solve_lower_triangular(self.inv_t)?;
         let trace = pinv_lt.norm_squared();
         let diff = self.mean - mean_eta;
         let maha = (self.inv_t.transpose() * diff).norm_squared();
-        let kl = T::of(0.5) * (T::of(2.0) * logdet_l - T::of(D as f64) + T::of(2.0) * logdet_p + trace + maha);
+        let kl = T::of(0.5) * (T::of(2.0) * fx.logdet_l - T::of(D as f64) + T::of(2.0) * logdet_p + trace + maha);
         if kl.finite() && mean_eta.iter().all(|v| v.finite()) { Some((kl, mean_eta, p)) } else { None }
     }
 }
@@ -130,17 +144,20 @@ pub(crate) fn update<T: Real, const D: usize>(
         }
     };
     let (half, tol, rel) = (T::of(0.5), T::of(0.1), T::of(0.1));
-    let lam = if pr.diag { SMatrix::zeros() } else { pr.precision() };
     let mut e = half * (lo + hi);
     let mut ok = false;
     let mut evals = 0;
+    let fx = pr.fixed();
+    // exp of the bracket's ends, carried along with them (each is some earlier `e`).
+    let (mut exp_lo, mut exp_hi) = (lo.exp(), hi.exp());
     for _ in 0..MAX_BRACKET_ITERS {
-        let diff = (hi.exp() - e.exp()).min(e.exp() - lo.exp());
+        let exp_e = e.exp();
+        let diff = (exp_hi - exp_e).min(exp_e - exp_lo);
         if diff < tol {
             break;
         }
         evals += 1;
-        let kl = pr.kl(&lam, e.exp()).map_or(T::of(f32::MAX as f64), |v| v.0);
+        let kl = pr.kl(&fx, exp_e).map_or(T::of(f32::MAX as f64), |v| v.0);
         if (eps - kl).abs() < rel * eps {
             lo = e;
             hi = e;
@@ -148,9 +165,11 @@ pub(crate) fn update<T: Real, const D: usize>(
         }
         if kl < eps {
             hi = e;
+            exp_hi = exp_e;
             ok = true;
         } else {
             lo = e;
+            exp_lo = exp_e;
         }
         e = half * (lo + hi);
     }
@@ -162,7 +181,7 @@ pub(crate) fn update<T: Real, const D: usize>(
         return rejected;
     }
     let eta = lo.exp().max(temp);
-    let Some((kl, mean, p)) = pr.kl(&lam, eta) else { return rejected };
+    let Some((kl, mean, p)) = pr.kl(&fx, eta) else { return rejected };
     if pr.diag {
         let chol = SMatrix::<T, D, D>::from_diagonal(&SVector::from_fn(|d, _| T::one() / p[(d, d)]));
         return Step { outcome: Outcome::Updated { eta }, mean, chol, kl, evals };

@@ -11,7 +11,7 @@ use nalgebra::{Cholesky, SMatrix, SVector};
 use rand_core::Rng;
 
 use crate::error::Error;
-use crate::real::{LN_2PI, Real, log_sum_exp};
+use crate::real::{LN_2PI, Real, log_sum_exp, max_num, min_num};
 use crate::rng::{fill_standard_normal, uniform_in};
 use crate::target::{TARGET_BLOCK, Target};
 
@@ -103,12 +103,12 @@ impl<T: Real, const D: usize> Component<T, D> {
         let mut sq = T::zero();
         let mut axis = T::zero();
         for d in 0..D {
-            let v = (lo[d] - self.mean[d]).max(self.mean[d] - hi[d]).max(T::zero());
+            let v = max_num(max_num(lo[d] - self.mean[d], self.mean[d] - hi[d]), T::zero());
             let v2 = v * v;
             sq += v2;
-            axis = axis.max(v2 * self.inv_diag[d]);
+            axis = max_num(axis, v2 * self.inv_diag[d]);
         }
-        self.log_norm - T::of(0.5) * (sq * self.inv_trace).max(axis)
+        self.log_norm - T::of(0.5) * max_num(sq * self.inv_trace, axis)
     }
 
     /// An upper bound on `log N(x; μ, Σ)` for every `x` in the box `[lo, hi]`, by interval
@@ -125,7 +125,7 @@ impl<T: Real, const D: usize> Component<T, D> {
             for i in 0..D {
                 let c = self.inv_t[(i, i)];
                 let (p, q) = (c * vl[i], c * vh[i]);
-                let dist = p.min(q).max(-p.max(q)).max(T::zero());
+                let dist = max_num(max_num(min_num(p, q), -max_num(p, q)), T::zero());
                 sq += dist * dist;
             }
             return self.log_norm - T::of(0.5) * sq;
@@ -134,11 +134,11 @@ impl<T: Real, const D: usize> Component<T, D> {
             let (mut a, mut b) = (T::zero(), T::zero());
             for ((&c, &l), &h) in col.iter().zip(&vl).zip(&vh).take(i + 1) {
                 let (p, q) = (c * l, c * h);
-                a += p.min(q);
-                b += p.max(q);
+                a += min_num(p, q);
+                b += max_num(p, q);
             }
             // Distance of 0 to [a, b] (a ≤ b), branch-free.
-            let dist = a.max(-b).max(T::zero());
+            let dist = max_num(max_num(a, -b), T::zero());
             sq += dist * dist;
         }
         self.log_norm - T::of(0.5) * sq
@@ -779,14 +779,31 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         self.n.saturating_sub(1)
     }
 
+    /// [`Self::component_for`] with the cumulative weights kept in `cum` (`known` of them
+    /// computed so far, the same sums in the same order) for the next draws of one call.
+    pub(crate) fn component_for_cached(&self, u: T, cum: &mut [T; K], known: &mut usize) -> usize {
+        for k in 0..self.n {
+            if k == *known {
+                let prev = if k == 0 { T::zero() } else { cum[k - 1] };
+                cum[k] = prev + self.log_w[k].exp();
+                *known += 1;
+            }
+            if u < cum[k] {
+                return k;
+            }
+        }
+        self.n.saturating_sub(1)
+    }
+
     /// Fills `out` with samples from the mixture (component by inverse CDF, then
     /// `μ_k + L_k ε`); returns the number written (0 for an empty mixture).
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [SVector<T, D>]) -> usize {
         if self.n == 0 {
             return 0;
         }
+        let (mut cum, mut known) = ([T::zero(); K], 0);
         for o in out.iter_mut() {
-            let k = self.component_for(uniform_in(rng));
+            let k = self.component_for_cached(uniform_in(rng), &mut cum, &mut known);
             if let Some(x) = self.sample_component(k, rng) {
                 *o = x;
             }

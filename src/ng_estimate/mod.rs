@@ -16,7 +16,7 @@ use crate::component_state::ComponentStates;
 use crate::config::{NgEstimationConfig, NgEstimator};
 use crate::error::Error;
 use crate::model::Gmm;
-use crate::parallel::Parallel;
+use crate::parallel::{Parallel, Pass};
 use crate::real::Real;
 use crate::store::{SampleStore, Scratch, log_q_rows};
 use more::MoreWorkspace;
@@ -78,12 +78,16 @@ where
     match cfg.estimator {
         NgEstimator::Stein => {
             stein::log_ratio_gradients(model, &ws, &mut scratch.gamma, par);
+            par.pass_done(Pass::LogQ, ws.rows(), model.len());
             stein::estimate::<_, D, K, X, DIAG>(model, &ws, &scratch.gamma, cfg, ng, par);
+            par.pass_done(Pass::Estimation, ws.rows(), model.len());
         }
         NgEstimator::More if cfg!(feature = "ng-more") => {
             log_q_rows(model, &ws, &mut scratch.log_q, par);
+            par.pass_done(Pass::LogQ, ws.rows(), model.len());
             let rows = more::Rows { ws, log_q: &scratch.log_q };
             more::estimate(model, &rows, cfg, states, ng, more, par);
+            par.pass_done(Pass::Estimation, rows.ws.rows(), model.len());
         }
         // Left out of this build: `Config::validate` rejected it.
         NgEstimator::More => return Err(Error::InvalidConfig { field: "ng.estimator" }),

@@ -12,7 +12,7 @@ use rand_core::Rng;
 use super::{Request, Sampling, Selection, draw_and_store, ess_from_sums, reuse_window};
 use crate::error::Error;
 use crate::model::{Component, Gmm};
-use crate::parallel::Parallel;
+use crate::parallel::{Parallel, Pass};
 use crate::real::{OnlineLse, Real};
 use crate::store::{WorkingSet, component_softmax};
 use crate::target::Target;
@@ -78,6 +78,7 @@ where
     if reused > 0 {
         effective_sample_sizes(st.model, &st.store.working_set(&st.scratch.bg), &mut ess, st.par);
     }
+    st.par.pass_done(Pass::Selection, reused, kn);
     let mut m = [0usize; K];
     for k in 0..kn {
         m[k] = req.n_des.saturating_sub(ess[k]).max(1);

@@ -13,7 +13,7 @@ use rand_core::Rng;
 use super::{Request, Sampling, Selection, draw_and_store, ess_from_sums, reuse_window};
 use crate::error::Error;
 use crate::model::Gmm;
-use crate::parallel::Parallel;
+use crate::parallel::{Parallel, Pass};
 use crate::real::{OnlineLse, Real};
 use crate::rng::uniform_in;
 use crate::store::{WorkingSet, log_q_rows};
@@ -68,10 +68,12 @@ where
     } else {
         0
     };
+    st.par.pass_done(Pass::Selection, reused, st.model.len());
     let total = req.n_des.saturating_sub(ess).max(1);
     let mut m = [0usize; K];
+    let (mut cum, mut known) = ([T::zero(); K], 0);
     for _ in 0..total {
-        if let Some(c) = m.get_mut(st.model.component_for(uniform_in(st.rng))) {
+        if let Some(c) = m.get_mut(st.model.component_for_cached(uniform_in(st.rng), &mut cum, &mut known)) {
             *c += 1;
         }
     }

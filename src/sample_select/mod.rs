@@ -15,7 +15,7 @@ use rand_core::Rng;
 use crate::config::{SampleSelectionConfig, SampleSelector};
 use crate::error::Error;
 use crate::model::Gmm;
-use crate::parallel::Parallel;
+use crate::parallel::{Parallel, Pass};
 use crate::real::{OnlineLse, Real};
 use crate::store::{Background, BgSums, SampleStore, Scratch};
 use crate::target::{TARGET_BLOCK, Target};
@@ -141,6 +141,7 @@ pub(crate) fn reuse_window<
         return 0;
     }
     let start = store.select_working_set(reuse_rows, bg, sums, par);
+    par.pass_done(Pass::Background, store.len() - start, bg.blocks().len());
     store.len() - start
 }
 
@@ -238,6 +239,8 @@ where
     } else {
         reused
     };
+    par.pass_done(Pass::Draw, total, 1);
     let start = store.select_working_set(reused + accepted, &mut scratch.bg, sums, par);
+    par.pass_done(Pass::Background, store.len() - start, scratch.bg.blocks().len());
     Ok(Selection { start, evaluated: total, rejected: total - accepted })
 }
