@@ -233,8 +233,8 @@ impl gmmvi_report {
     }
 }
 
-/// Bytes of a `gmmvi_state` this build uses on this target (at most [`GMMVI_STATE_SIZE`],
-/// which holds on every target). Rust-only: for footprint reports and tests.
+/// Bytes of a `gmmvi_state` this build uses (at most [`GMMVI_STATE_SIZE`], the bound for the
+/// target built). Rust-only: for footprint reports and tests.
 pub fn state_bytes_used() -> usize {
     raw::STATE_BYTES
 }

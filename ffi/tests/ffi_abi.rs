@@ -88,10 +88,10 @@ fn ffi_sizes_of_the_header_match_the_types() {
     assert_eq!(align_of::<gmmvi_state>(), GMMVI_STATE_ALIGN);
     assert_eq!(GMMVI_STATE_WORDS * 8, GMMVI_STATE_SIZE);
     assert_eq!(size_of::<gmmvi_real>() * 8, GMMVI_REAL_BITS);
-    // GMMVI_STATE_SIZE is an upper bound (the same on every target), and a tight one.
+    // GMMVI_STATE_SIZE is an upper bound for the target built, and a tight one.
     let used = state_bytes_used();
     println!("gmmvi_state: {GMMVI_STATE_SIZE} bytes declared, {used} used on this target");
-    assert!(used <= GMMVI_STATE_SIZE && GMMVI_STATE_SIZE - used <= 4096, "{used} of {GMMVI_STATE_SIZE}");
+    assert!(used <= GMMVI_STATE_SIZE && GMMVI_STATE_SIZE - used <= 1024, "{used} of {GMMVI_STATE_SIZE}");
 }
 
 #[test]
