@@ -29,7 +29,7 @@ int main() {
     gmmvi::Config cfg = *defaults;
     cfg.initial_components = 4;
     for (auto& s : cfg.initial_std) s = 0.3f;
-    cfg.overrides = "num_prior_samples=50";  // prior candidates for new components, as planar_arm.c
+    cfg.num_prior_samples = 50;  // prior candidates for new components, as planar_arm.c
     if (auto s = optimizer.init(cfg, 1); !s.ok()) return fail("init", s);
     gmmvi::Point lo, hi;
     arm_limits(lo.data(), hi.data());

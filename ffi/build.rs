@@ -15,7 +15,9 @@
 //! | `GMMVI_BG_CACHE` | 1 | 1: keep the background sums between iterations (`24·S` bytes, faster with reuse); 0: sum afresh (less memory, same results) |
 //!
 //! The header goes to `$OUT_DIR/gmmvi.h`, and also to `$GMMVI_HEADER_OUT` when that is set (an
-//! absolute path; `include/gmmvi.h` is the checked-in copy for the default sizes).
+//! absolute path; `include/gmmvi.h` is the checked-in copy for the default sizes on a 64-bit
+//! target: `GMMVI_STATE_SIZE` is a bound for the target being built, smaller with 32-bit
+//! pointers).
 
 use std::env;
 use std::fmt::Write as _;
@@ -74,6 +76,10 @@ struct Sizes {
     f64: bool,
     /// The optimiser keeps the background sums (`BG_CACHE = S`; else 0).
     bg_cache: bool,
+    /// The cargo feature `text`: the text form of the configuration and formatted messages.
+    text: bool,
+    /// The target has 64-bit pointers (`usize`); else 32 or fewer.
+    ptr64: bool,
     /// The cargo feature `decimal-text`: decimal numbers in the text form and in messages.
     decimal_text: bool,
 }
@@ -114,14 +120,21 @@ impl Sizes {
         )?;
         check((k..=1 << 20).contains(&g), "GMMVI_STORED_GAUSSIANS must be in GMMVI_MAX_COMPONENTS..=1048576")?;
         check((2..=1 << 12).contains(&h), "GMMVI_HISTORY must be in 2..=4096")?;
+        let text = env::var_os("CARGO_FEATURE_TEXT").is_some();
         let decimal_text = env::var_os("CARGO_FEATURE_DECIMAL_TEXT").is_some();
-        Ok(Self { d, k, n_des, s, g, h, f64, bg_cache, decimal_text })
+        // The target's, not the build machine's (cargo sets it for build scripts); the larger
+        // bound if it is missing.
+        let ptr64 = !matches!(env::var("CARGO_CFG_TARGET_POINTER_WIDTH").as_deref(), Ok("32" | "16"));
+        Ok(Self { d, k, n_des, s, g, h, f64, bg_cache, text, ptr64, decimal_text })
     }
 
-    /// Upper bound of the ABI state's `size_of` on any target: the crate's memory formula
-    /// (`gmmvi::state_size_formula`, checked against `size_of` by a test) plus 2 KiB for the
-    /// optimiser's O(1) part (< 1 KiB, tested) and the ABI's own fields, rounded up to 64.
-    /// `src/` asserts at compile time that the state fits, and a test that the bound is tight.
+    /// Upper bound of the ABI state's `size_of` on the target being built: the crate's memory
+    /// formula (`gmmvi::state_size_formula`, checked against `size_of` by a test), the prior's
+    /// and the bounds' vectors (`4·D` scalars), and the rest — the configuration, counters and
+    /// generators of the optimiser and the ABI's own fields with the 200 bytes of message text
+    /// (none without the feature `text`) — which is smaller with 32-bit pointers; rounded up
+    /// to the alignment. `src/` asserts at compile time that the state fits, and a test that
+    /// the bound is tight.
     fn state_size(&self) -> usize {
         let (t, d, k, s, g, h) = (if self.f64 { 8 } else { 4 }, self.d, self.k, self.s, self.g, self.h);
         // The formula counts 24 bytes a row for the kept background sums.
@@ -129,7 +142,8 @@ impl Sizes {
         let formula = s * ((3 * d + 3) * t + 32) - sums
             + g * ((2 * d * d + 6 * d + 7) * t + 40)
             + k * ((3 * d * d + 4 * d + 2 * h + 33) * t + 8);
-        (formula + 2048).div_ceil(64) * 64
+        let rest = if self.ptr64 { 1024 } else { 704 + 32 * t } - if self.text { 0 } else { 200 };
+        (formula + 4 * d * t + rest).div_ceil(STATE_ALIGN) * STATE_ALIGN
     }
 
     /// Upper bound of `size_of::<Gmm<gmmvi_real, D, K>>()` on any target: per component a log
@@ -174,7 +188,7 @@ impl Sizes {
         );
         c("Bits of `gmmvi_real` (`GMMVI_SCALAR`: 32 for `f32`, 64 for `f64`).", "GMMVI_REAL_BITS", bits);
         c(
-            "Bytes of a `gmmvi_state`, static storage for one optimiser (a bound that holds on every target).",
+            "Bytes of a `gmmvi_state`, static storage for one optimiser (a bound for the target this header was generated for).",
             "GMMVI_STATE_SIZE",
             size,
         );
@@ -189,6 +203,17 @@ impl Sizes {
             sub,
         );
         c("`GMMVI_SUBMODEL_SIZE / 8`: the 64-bit words of `gmmvi_submodel`.", "GMMVI_SUBMODEL_WORDS", sub / 8);
+        let _ = writeln!(
+            o,
+            "/// 1 if the library has the text form of the configuration (`overrides`,\n\
+             /// `gmmvi_config_parse`) and messages that name the field or key and its value\n\
+             /// (`gmmvi_last_error`); 0 in a build without the cargo feature `text` (for\n\
+             /// microcontrollers: no text parser or formatting linked), where `overrides` must be\n\
+             /// NULL, `gmmvi_config_parse` returns `GMMVI_BAD_CONFIG` and `gmmvi_last_error` gives\n\
+             /// the text of the failure's status (as `gmmvi_status_str`).\n\
+             pub const GMMVI_HAS_TEXT: u32 = {};",
+            u32::from(self.text)
+        );
         let _ = writeln!(
             o,
             "/// 1 if the text form of the configuration (`overrides`, `gmmvi_config_parse`) reads\n\
@@ -238,8 +263,12 @@ impl Sizes {
             self.h,
             u8::from(self.bg_cache),
             self.state_size(),
-            // A header of the other kind would promise or deny decimals in the text wrongly.
-            if self.decimal_text { "" } else { " integer-text" },
+            // A header of the other kind would promise or deny the text form or its decimals wrongly.
+            match (self.text, self.decimal_text) {
+                (_, true) => "",
+                (true, false) => " integer-text",
+                (false, false) => " no-text",
+            },
         );
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in text.bytes() {

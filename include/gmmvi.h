@@ -80,9 +80,9 @@
 #define GMMVI_REAL_BITS 32
 
 /**
- * Bytes of a `gmmvi_state`, static storage for one optimiser (a bound that holds on every target).
+ * Bytes of a `gmmvi_state`, static storage for one optimiser (a bound for the target this header was generated for).
  */
-#define GMMVI_STATE_SIZE 65856
+#define GMMVI_STATE_SIZE 64912
 
 /**
  * Alignment that suffices for a `gmmvi_state` on every target.
@@ -92,7 +92,7 @@
 /**
  * `GMMVI_STATE_SIZE / 8`: the 64-bit words of `gmmvi_state`.
  */
-#define GMMVI_STATE_WORDS 8232
+#define GMMVI_STATE_WORDS 8114
 
 /**
  * Bytes of a `gmmvi_model` (a bound that holds on every target; aligned to 8).
@@ -113,6 +113,16 @@
  * `GMMVI_SUBMODEL_SIZE / 8`: the 64-bit words of `gmmvi_submodel`.
  */
 #define GMMVI_SUBMODEL_WORDS 544
+
+/**
+ * 1 if the library has the text form of the configuration (`overrides`,
+ * `gmmvi_config_parse`) and messages that name the field or key and its value
+ * (`gmmvi_last_error`); 0 in a build without the cargo feature `text` (for
+ * microcontrollers: no text parser or formatting linked), where `overrides` must be
+ * NULL, `gmmvi_config_parse` returns `GMMVI_BAD_CONFIG` and `gmmvi_last_error` gives
+ * the text of the failure's status (as `gmmvi_status_str`).
+ */
+#define GMMVI_HAS_TEXT 1
 
 /**
  * 1 if the text form of the configuration (`overrides`, `gmmvi_config_parse`) reads
@@ -144,7 +154,7 @@
  * scalar and every size. `gmmvi_init` and the `gmmvi_config_*` macros pass it to the
  * library, which refuses a header of another build with `GMMVI_ABI_MISMATCH`.
  */
-#define GMMVI_ABI_FINGERPRINT 732261346513275806
+#define GMMVI_ABI_FINGERPRINT 7670918175995055932
 
 /**
  * Result of every call. `GMMVI_OK` is 0; `gmmvi_status_str` names each code.
@@ -250,7 +260,8 @@ typedef struct gmmvi_config {
    * NULL, or further `key=value` settings applied after the fields below (keys of the text
    * form, e.g. `"thresholds_for_add_heuristic=100;50 min_weight_for_del_heuristic=1e-5"`);
    * it may start with the codeword, which must then equal `codeword`. Read only during
-   * `gmmvi_init`; at most 4096 bytes. Numbers are integers if `GMMVI_HAS_DECIMAL_TEXT` is 0.
+   * `gmmvi_init`; at most 4096 bytes. Numbers are integers if `GMMVI_HAS_DECIMAL_TEXT` is 0;
+   * must be NULL if `GMMVI_HAS_TEXT` is 0 (else `GMMVI_BAD_CONFIG`).
    */
   const char *overrides;
   /**
@@ -292,9 +303,13 @@ typedef struct gmmvi_config {
    */
   uint32_t initial_components;
   /**
-   * Reserved, set to 0.
+   * Draws from the prior (`prior_mean`, `prior_std`) that the add heuristic also considers
+   * as the mean of a new component, besides the stored samples (adaptive codewords
+   * `?A?????`; text key `num_prior_samples`; 0, the default, for none): a mode that every
+   * component has left can be found again. The target is evaluated on them at every add
+   * (they count as evaluations).
    */
-  uint32_t reserved;
+  uint32_t num_prior_samples;
   /**
    * Mean of the prior the initial means are drawn from.
    */
@@ -475,7 +490,8 @@ gmmvi_status gmmvi_config_from_codeword_abi(const char *codeword,
  * satisfy, e.g. `del_iters = 50: ... at most 12 in this build` (truncated to
  * `message_cap - 1` bytes; 256 bytes always suffice). On success `message` holds "".
  * If `GMMVI_HAS_DECIMAL_TEXT` is 0, numbers must be integers (`GMMVI_BAD_CONFIG` at a key
- * with a fraction or exponent).
+ * with a fraction or exponent). If `GMMVI_HAS_TEXT` is 0, every text gives `GMMVI_BAD_CONFIG`
+ * (offset 0).
  *
  * C: `gmmvi_config_parse(text, &cfg, &offset, msg, sizeof msg)` (a macro passing
  * `GMMVI_ABI_FINGERPRINT`).
@@ -504,7 +520,8 @@ gmmvi_status gmmvi_config_parse_abi(const char *text,
  * measured by painting the stack).
  *
  * On `GMMVI_BAD_CONFIG` (and every other failure after the state pointer and size checks),
- * `gmmvi_last_error` names the field or key and what it must satisfy.
+ * `gmmvi_last_error` names the field or key and what it must satisfy (if `GMMVI_HAS_TEXT`
+ * is 1).
  *
  * C: `gmmvi_init(&state, sizeof state, &cfg, seed)` (a macro passing `GMMVI_ABI_FINGERPRINT`;
  * a header of another build gives `GMMVI_ABI_MISMATCH` and leaves `s` untouched).
@@ -526,7 +543,8 @@ gmmvi_status gmmvi_init_abi(struct gmmvi_state *s,
  * numerical failure after `gmmvi_step`/`gmmvi_run`, what is wrong with the bytes after
  * `gmmvi_restore`/`gmmvi_import_model` — as a NUL-terminated string into `buf` (`cap` bytes;
  * truncated to `cap - 1`, 256 always suffice) and its full length to `*written` (if not
- * NULL). "" if no failure was recorded since the last successful `gmmvi_init`. Works on a
+ * NULL); if `GMMVI_HAS_TEXT` is 0, the text of the failure's status (`gmmvi_status_str`).
+ * "" if no failure was recorded since the last successful `gmmvi_init`. Works on a
  * state whose `gmmvi_init` failed, which is when it matters most; reading functions (those
  * taking a `const gmmvi_state *`) record nothing, except `gmmvi_snapshot`.
  *

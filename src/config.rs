@@ -760,7 +760,7 @@ impl<T: Real> Config<T> {
     /// Rows the reuse pass asks for with `k` components: `floor(ratio · n_des) · k`.
     pub fn reuse_rows(&self, k: usize) -> usize {
         let n_re = (self.samples.reuse_ratio * T::of(self.samples.desired_samples_per_component as f64)).floor();
-        (n_re.to_f64() as usize).saturating_mul(k)
+        n_re.to_usize().saturating_mul(k)
     }
 
     /// The first option of this configuration that the build leaves out (its cargo feature is

@@ -893,13 +893,14 @@ impl<
         )?;
         // 4. Component updates (§5).
         let (initial_l2, temperature) = (cfg.ng.initial_l2_regularizer, cfg.temperature);
-        let rejected_updates = comp_update::update::<T, DIM, COMPONENTS, DIAG>(
+        let rejected_updates = comp_update::update::<T, DIM, COMPONENTS, DIAG, X>(
             &cfg.component_update,
             temperature,
             initial_l2,
             &mut self.model,
             &self.ng[..kn],
             &mut self.states,
+            par,
         );
         par.pass_done(Pass::ComponentUpdate, 0, kn);
         // 5. Weight step size (§8).

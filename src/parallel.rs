@@ -67,6 +67,11 @@ impl Parallel for Serial {
 
 /// Runs the tasks on `n` scoped threads (the calling thread is one of them); tasks are dealt
 /// out round-robin so that uneven tasks spread evenly.
+///
+/// The threads get the standard library's default stack (2 MiB unless `RUST_MIN_STACK` says
+/// otherwise). A per-component task keeps several `D × D` matrices on it (`8·D²` bytes each in
+/// `f64`, 720 kB at `D = 300`): at high dimension set `RUST_MIN_STACK` before the first thread
+/// starts.
 #[cfg(feature = "std")]
 #[derive(Clone, Copy, Debug)]
 pub struct Threads {

@@ -60,6 +60,13 @@ pub trait Real: RealField + Copy + Default + Send + Sync + core::fmt::Debug + 's
     fn from_fixed60(v: i128) -> Self {
         Self::of(v as f64 / (1u64 << 60) as f64)
     }
+    /// `self as usize` (towards zero, saturating; NaN gives 0): the value of
+    /// `self.to_f64() as usize`, without `f64` for `f32`. Not part of the stable API.
+    #[doc(hidden)]
+    #[inline]
+    fn to_usize(self) -> usize {
+        self.to_f64() as usize
+    }
     /// `u·2^-53` rounded to this type, for `u < 2^53`: the bits of `Self::of(uniform)` for
     /// the uniform `u·2^-53` (one rounding either way). Not part of the stable API.
     #[doc(hidden)]
@@ -97,6 +104,11 @@ impl Real for f32 {
     #[inline(always)]
     fn finite(self) -> bool {
         self.is_finite()
+    }
+    // Exact: f32 -> f64 loses nothing, and both casts truncate and saturate alike.
+    #[inline(always)]
+    fn to_usize(self) -> usize {
+        self as usize
     }
     #[inline]
     fn normal_pair<R: rand_core::Rng + ?Sized>(rng: &mut R) -> (Self, Self) {
@@ -294,6 +306,15 @@ pub(crate) const fn zeros<T: Real, const R: usize, const C: usize>() -> nalgebra
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn f32_to_usize_is_the_f64_cast() {
+        let edges = [0.0, -0.0, 0.5, 1.0, 2.75, -1.5, 16_777_217.0, 4_294_967_295.0, 1.8e19, 3.0e38, f32::MAX];
+        let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MIN_POSITIVE, f32::EPSILON];
+        for x in edges.into_iter().chain(specials).chain((0..2000).map(|i| i as f32 * 0.37)) {
+            assert_eq!(x.to_usize(), x.to_f64() as usize, "{x}");
+        }
+    }
 
     #[test]
     fn turn_sine_and_cosine_are_accurate_to_about_an_ulp_over_the_whole_circle() {

@@ -6,21 +6,25 @@
 use core::ffi::c_char;
 
 use nalgebra::SVector;
-use rand_core::SeedableRng;
-use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::detail::{self, Fail, Msg};
+#[cfg(feature = "text")]
+use super::detail::Msg;
+use super::detail::{self, Fail};
 use super::gmmvi_status::{self, *};
 use super::{
     GMMVI_DIM, GMMVI_HISTORY, GMMVI_MAX_COMPONENTS, GMMVI_SAMPLES_PER_COMPONENT, GMMVI_STORE_CAPACITY, gmmvi_config,
     gmmvi_real,
 };
-use core_gmmvi::config::{Config, ParseError, SampleSelector};
+#[cfg(feature = "text")]
+use core_gmmvi::config::ParseError;
+use core_gmmvi::config::{Config, SampleSelector};
 use core_gmmvi::error::Error;
 use core_gmmvi::model::Gmm;
 use core_gmmvi::real::Real;
+use core_gmmvi::rng::Xoshiro256;
 
 /// Longest `overrides` / `gmmvi_config_parse` text read, in bytes (without the NUL).
+#[cfg_attr(not(feature = "text"), allow(dead_code))]
 pub(super) const MAX_TEXT: usize = 4096;
 
 /// Seed offset of the initial model's means (the optimiser's own streams use the seed as is).
@@ -45,7 +49,9 @@ fn fit(mut c: Cfg) -> Cfg {
     // Keep the whole reuse window in the store: reuse rows + new rows ≤ S.
     let room = (s - n * k) / k;
     let reuse = c.reuse_rows(1).min(room);
-    c.samples.reuse_ratio = gmmvi_real::of(reuse as f64 / n_des as f64);
+    // Integers up to 2^24 (build.rs) are exact in either scalar, and one rounded division gives
+    // the bits of the f64 quotient rounded to f32: no software f64 on an f32 build.
+    c.samples.reuse_ratio = reuse as gmmvi_real / n_des as gmmvi_real;
     let mut del = c.adapt.del_iters;
     while del > 1 && 2 * (del / 3) + del > GMMVI_HISTORY {
         del -= 1;
@@ -76,7 +82,7 @@ fn fields_of(c: &Cfg) -> gmmvi_config {
         add_iters: u(c.adapt.add_iters),
         del_iters: u(c.adapt.del_iters),
         initial_components: 1,
-        reserved: 0,
+        num_prior_samples: u(c.adapt.num_prior_samples),
         prior_mean: [0.0; GMMVI_DIM],
         prior_std: [1.0; GMMVI_DIM],
         initial_std: [1.0; GMMVI_DIM],
@@ -92,12 +98,14 @@ pub(super) fn from_codeword(codeword: &str) -> Result<gmmvi_config, gmmvi_status
 }
 
 /// Tokens of the text form: separated by whitespace or commas.
+#[cfg(feature = "text")]
 fn tokens(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty())
 }
 
 /// Applies the `key=value` tokens of `text` to `c`. A leading codeword (bare or
 /// `codeword=...`) must equal `c`'s: changing it would reset the other fields.
+#[cfg(feature = "text")]
 fn apply_text<'a>(c: &mut Cfg, text: &'a str) -> Result<(), ParseError<'a>> {
     for (i, token) in tokens(text).enumerate() {
         let (key, value) = match token.split_once('=') {
@@ -118,6 +126,7 @@ fn apply_text<'a>(c: &mut Cfg, text: &'a str) -> Result<(), ParseError<'a>> {
 }
 
 /// The codeword a text starts with (bare or as `codeword=...`), if any.
+#[cfg(feature = "text")]
 fn leading_codeword(text: &str) -> Option<&str> {
     let first = tokens(text).next()?;
     match first.split_once('=') {
@@ -134,6 +143,7 @@ fn fits(c: &Cfg) -> bool {
 }
 
 /// Byte offset of `part` (a slice of `text`) in `text`; `text.len()` if it is not one.
+#[cfg(feature = "text")]
 fn offset_in(text: &str, part: &str) -> usize {
     let (t, p) = (text.as_ptr().addr(), part.as_ptr().addr());
     if p >= t && p - t <= text.len() { p - t } else { text.len() }
@@ -141,6 +151,7 @@ fn offset_in(text: &str, part: &str) -> usize {
 
 /// `gmmvi_config_parse` without the pointers: the config, or the offset of the culprit and
 /// what is wrong with it.
+#[cfg(feature = "text")]
 pub(super) fn parse(text: &str) -> Result<gmmvi_config, (usize, Msg)> {
     let first = tokens(text).next();
     let codeword = match first {
@@ -161,6 +172,7 @@ pub(super) fn parse(text: &str) -> Result<gmmvi_config, (usize, Msg)> {
         ("max_components", c.adapt.max_components),
         ("add_iters", c.adapt.add_iters),
         ("del_iters", c.adapt.del_iters),
+        ("num_prior_samples", c.adapt.num_prior_samples),
     ];
     if let Some((name, v)) = counts.iter().find(|(_, v)| u32::try_from(*v).is_err()) {
         return Err((text.len(), Msg::of(format_args!("{name} = {v}: above the C field's range (uint32_t)"))));
@@ -184,7 +196,8 @@ fn codeword_of(c: &gmmvi_config) -> Option<([u8; 8], usize)> {
     Some((bytes, n))
 }
 
-/// The optimiser configuration of `c`, with the `overrides` text already read.
+/// The optimiser configuration of `c`, with the `overrides` text already read (always `None`
+/// without the feature `text`).
 pub(super) fn to_config(c: &gmmvi_config, overrides: Option<&str>) -> Result<Cfg, Fail> {
     let (bytes, n) = codeword_of(c).ok_or(Fail::config(format_args!("codeword: not NUL-terminated within 8 bytes")))?;
     let codeword = bytes
@@ -194,7 +207,10 @@ pub(super) fn to_config(c: &gmmvi_config, overrides: Option<&str>) -> Result<Cfg
     // A text of `gmmvi_config_parse` starts with the codeword its settings apply to; its
     // design-choice keys may have turned that into `codeword`. Start from the text's codeword
     // then, and require the settings to arrive at `codeword`.
+    #[cfg(feature = "text")]
     let lead = overrides.and_then(leading_codeword).filter(|&l| l != codeword);
+    #[cfg(not(feature = "text"))]
+    let lead: Option<&str> = overrides.and(None);
     let start = lead.unwrap_or(codeword);
     let mut cfg = Cfg::from_codeword(start)
         .map_err(|_| Fail::config(format_args!("codeword \"{start}\": {}", codeword_problem(start))))?;
@@ -207,9 +223,8 @@ pub(super) fn to_config(c: &gmmvi_config, overrides: Option<&str>) -> Result<Cfg
     cfg.adapt.max_components = us(c.max_components);
     cfg.adapt.add_iters = us(c.add_iters);
     cfg.adapt.del_iters = us(c.del_iters);
-    if c.reserved != 0 {
-        return Err(Fail::config(format_args!("reserved = {}: must be 0", c.reserved)));
-    }
+    cfg.adapt.num_prior_samples = us(c.num_prior_samples);
+    #[cfg(feature = "text")]
     if let Some(text) = overrides {
         apply_text(&mut cfg, text).map_err(|e| {
             let m = detail::parse_error(&e);
@@ -278,7 +293,8 @@ pub(super) fn initial_model(
     let mean = prior_mean(c)?;
     let std = checked("prior_std", &c.prior_std, true, true)?;
     let var = checked("initial_std", &c.initial_std, true, true)?.map(|s| s * s);
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ INIT_STREAM);
+    // The optimiser's xoshiro256++ (the stream of rand_xoshiro's for the same seed).
+    let mut rng = Xoshiro256::seed_from_u64(seed ^ INIT_STREAM);
     // In place: a mixture-sized Result would cost a frame of its own (the init stack is tested).
     model.fill_from_prior(k0, &mean, &std, &var, &mut rng).map_err(initial_model_error)
 }
@@ -318,6 +334,7 @@ mod tests {
         assert_eq!(from_codeword("QAMTRUX").err(), Some(GMMVI_BAD_CONFIG));
     }
 
+    #[cfg(feature = "text")]
     #[test]
     fn ffi_text_form_reports_the_offending_token() {
         let c = parse("SAMTRON del_iters=4, add_iters=3").unwrap();
@@ -337,7 +354,7 @@ mod tests {
         assert!(parse("SAMTRUX codeword=SAMTRON").is_err());
     }
 
-    #[cfg(not(feature = "decimal-text"))]
+    #[cfg(all(feature = "text", not(feature = "decimal-text")))]
     #[test]
     fn ffi_without_decimal_text_the_text_form_reads_integers_and_messages_quote_no_reals() {
         let c = parse("SAMTRUX num_prior_samples=50 del_iters=4").unwrap();

@@ -1,18 +1,29 @@
 //! Messages that name the problem: which `gmmvi_config` field or text key is wrong and what it
 //! must satisfy, for `gmmvi_last_error` and `gmmvi_config_parse`. Safe code; fixed-size
-//! buffers (no allocation, truncated at a character boundary when too long).
+//! buffers (no allocation, truncated at a character boundary when too long). Without the
+//! feature `text` a message is empty and the status's text stands for it, so that no
+//! formatting is linked.
 // Errors carry their message in a fixed buffer (no heap to box it in); they are cold.
 #![allow(clippy::result_large_err)]
 
-use core::fmt::{self, Write as _};
+use core::ffi::CStr;
+use core::fmt;
+#[cfg(feature = "text")]
+use core::fmt::Write as _;
 
 use super::gmmvi_status::{self, *};
 use super::{GMMVI_HISTORY, GMMVI_MAX_COMPONENTS, GMMVI_STORE_CAPACITY, gmmvi_real};
-use core_gmmvi::config::{Config, ParseError, SampleSelector};
+#[cfg(feature = "text")]
+use core_gmmvi::config::ParseError;
+use core_gmmvi::config::{Config, SampleSelector};
 use core_gmmvi::error::Error;
 
-/// Bytes of a message, without the NUL.
-pub(super) const DETAIL_LEN: usize = 200;
+/// Most bytes of a message, without the NUL (the status texts are shorter).
+pub(super) const MSG_MAX: usize = 200;
+
+/// Bytes of a message kept: none without the feature `text`, where the status's text stands
+/// for every message.
+pub(super) const DETAIL_LEN: usize = if cfg!(feature = "text") { MSG_MAX } else { 0 };
 
 /// A message in a fixed buffer.
 #[derive(Clone, Copy)]
@@ -29,11 +40,26 @@ impl Msg {
     }
 
     /// A message from format arguments.
+    #[cfg(feature = "text")]
     pub fn of(args: fmt::Arguments<'_>) -> Self {
         let mut m = Self::EMPTY;
         // A full buffer truncates; it is not an error.
         let _ = m.write_fmt(args);
         m
+    }
+
+    /// Empty without the feature `text`: inlined, so that the arguments and their formatting
+    /// are never built.
+    #[cfg(not(feature = "text"))]
+    #[inline(always)]
+    pub fn of(_: fmt::Arguments<'_>) -> Self {
+        Self::EMPTY
+    }
+}
+
+impl AsRef<[u8]> for Msg {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
     }
 }
 
@@ -73,7 +99,8 @@ impl Fail {
 
 impl From<gmmvi_status> for Fail {
     fn from(status: gmmvi_status) -> Self {
-        Self { status, msg: Msg::of(format_args!("{}", status_text(status))) }
+        // Recorded as the status's text (see `Detail::bytes`).
+        Self { status, msg: Msg::EMPTY }
     }
 }
 
@@ -86,23 +113,27 @@ impl From<Error> for Fail {
     }
 }
 
-/// The text of `gmmvi_status_str`.
-pub(super) fn status_text(s: gmmvi_status) -> &'static str {
-    match s {
-        GMMVI_OK => "ok",
-        GMMVI_NULL_POINTER => "null pointer",
-        GMMVI_INVALID_ARGUMENT => "invalid argument",
-        GMMVI_BAD_CONFIG => "invalid configuration (gmmvi_last_error names the field)",
-        GMMVI_TARGET_FAILED => "the log-density callback failed",
-        GMMVI_NUMERICAL => "numerical failure (factorisation)",
-        GMMVI_BUFFER_TOO_SMALL => "buffer too small",
-        GMMVI_BAD_ALIGNMENT => "pointer not aligned",
-        GMMVI_NON_FINITE_TARGET => "the log-density callback returned no finite value",
-        GMMVI_NOT_INITIALIZED => "state not initialised",
-        GMMVI_BUSY => "state busy (called from its own callback)",
-        GMMVI_NO_SUCH_COMPONENT => "no such component",
-        GMMVI_BAD_CHECKPOINT => "bad checkpoint or model bytes (truncated, corrupted, other version or build)",
-        GMMVI_ABI_MISMATCH => "header and library are of different builds (version or sizes): regenerate the header",
+/// The text of `gmmvi_status_str` (also of unknown codes).
+pub(super) fn status_text(status: u32) -> &'static CStr {
+    match status {
+        0 => c"ok",
+        1 => c"null pointer",
+        2 => c"invalid argument",
+        #[cfg(feature = "text")]
+        3 => c"invalid configuration (gmmvi_last_error names the field)",
+        #[cfg(not(feature = "text"))]
+        3 => c"invalid configuration (a field is out of range or does not fit the build's sizes)",
+        4 => c"the log-density callback failed",
+        5 => c"numerical failure (factorisation)",
+        6 => c"buffer too small",
+        7 => c"pointer not aligned",
+        8 => c"the log-density callback returned no finite value",
+        9 => c"state not initialised",
+        10 => c"state busy (called from its own callback)",
+        11 => c"no such component",
+        12 => c"bad checkpoint or model bytes (truncated, corrupted, other version or build)",
+        13 => c"header and library are of different builds (version or sizes): regenerate the header",
+        _ => c"unknown status",
     }
 }
 
@@ -204,6 +235,7 @@ impl fmt::Display for LoHi {
 }
 
 /// A text-form error, with the key and value as written.
+#[cfg(feature = "text")]
 pub(super) fn parse_error(e: &ParseError<'_>) -> Msg {
     match *e {
         ParseError::NoEquals { token } => Msg::of(format_args!("\"{token}\": not key=value")),
@@ -252,6 +284,7 @@ pub(super) fn check_fits<T: core_gmmvi::Real>(c: &Config<T>) -> Result<(), Fail>
 mod tests {
     use super::*;
 
+    #[cfg(feature = "text")]
     #[test]
     fn messages_truncate_at_a_character_boundary() {
         let long = "é".repeat(DETAIL_LEN);

@@ -149,7 +149,8 @@ pub struct gmmvi_config {
     /// NULL, or further `key=value` settings applied after the fields below (keys of the text
     /// form, e.g. `"thresholds_for_add_heuristic=100;50 min_weight_for_del_heuristic=1e-5"`);
     /// it may start with the codeword, which must then equal `codeword`. Read only during
-    /// `gmmvi_init`; at most 4096 bytes. Numbers are integers if `GMMVI_HAS_DECIMAL_TEXT` is 0.
+    /// `gmmvi_init`; at most 4096 bytes. Numbers are integers if `GMMVI_HAS_DECIMAL_TEXT` is 0;
+    /// must be NULL if `GMMVI_HAS_TEXT` is 0 (else `GMMVI_BAD_CONFIG`).
     pub overrides: *const c_char,
     /// Temperature of `E_q[log p~] + T H(q)`; 1 for the posterior.
     pub temperature: f64,
@@ -171,8 +172,12 @@ pub struct gmmvi_config {
     pub del_iters: u32,
     /// Components of the initial model, `1..=GMMVI_MAX_COMPONENTS`.
     pub initial_components: u32,
-    /// Reserved, set to 0.
-    pub reserved: u32,
+    /// Draws from the prior (`prior_mean`, `prior_std`) that the add heuristic also considers
+    /// as the mean of a new component, besides the stored samples (adaptive codewords
+    /// `?A?????`; text key `num_prior_samples`; 0, the default, for none): a mode that every
+    /// component has left can be found again. The target is evaluated on them at every add
+    /// (they count as evaluations).
+    pub num_prior_samples: u32,
     /// Mean of the prior the initial means are drawn from.
     pub prior_mean: [gmmvi_real; GMMVI_DIM],
     /// Standard deviations of that prior (positive).
@@ -228,8 +233,8 @@ impl gmmvi_report {
     }
 }
 
-/// Bytes of a `gmmvi_state` this build uses on this target (at most [`GMMVI_STATE_SIZE`],
-/// which holds on every target). Rust-only: for footprint reports and tests.
+/// Bytes of a `gmmvi_state` this build uses (at most [`GMMVI_STATE_SIZE`], the bound for the
+/// target built). Rust-only: for footprint reports and tests.
 pub fn state_bytes_used() -> usize {
     raw::STATE_BYTES
 }
@@ -243,24 +248,7 @@ fn status(r: Result<(), gmmvi_status>) -> gmmvi_status {
 /// `gmmvi_last_error` says more about the last failure of a state.
 #[unsafe(no_mangle)]
 pub extern "C" fn gmmvi_status_str(status: u32) -> *const c_char {
-    let s: &'static core::ffi::CStr = match status {
-        0 => c"ok",
-        1 => c"null pointer",
-        2 => c"invalid argument",
-        3 => c"invalid configuration (gmmvi_last_error names the field)",
-        4 => c"the log-density callback failed",
-        5 => c"numerical failure (factorisation)",
-        6 => c"buffer too small",
-        7 => c"pointer not aligned",
-        8 => c"the log-density callback returned no finite value",
-        9 => c"state not initialised",
-        10 => c"state busy (called from its own callback)",
-        11 => c"no such component",
-        12 => c"bad checkpoint or model bytes (truncated, corrupted, other version or build)",
-        13 => c"header and library are of different builds (version or sizes): regenerate the header",
-        _ => c"unknown status",
-    };
-    s.as_ptr()
+    detail::status_text(status).as_ptr()
 }
 
 /// The library's version, `major << 16 | minor << 8 | patch` (compare with
@@ -347,7 +335,8 @@ pub unsafe extern "C" fn gmmvi_config_from_codeword_abi(
 /// satisfy, e.g. `del_iters = 50: ... at most 12 in this build` (truncated to
 /// `message_cap - 1` bytes; 256 bytes always suffice). On success `message` holds "".
 /// If `GMMVI_HAS_DECIMAL_TEXT` is 0, numbers must be integers (`GMMVI_BAD_CONFIG` at a key
-/// with a fraction or exponent).
+/// with a fraction or exponent). If `GMMVI_HAS_TEXT` is 0, every text gives `GMMVI_BAD_CONFIG`
+/// (offset 0).
 ///
 /// C: `gmmvi_config_parse(text, &cfg, &offset, msg, sizeof msg)` (a macro passing
 /// `GMMVI_ABI_FINGERPRINT`).
@@ -373,7 +362,13 @@ pub unsafe extern "C" fn gmmvi_config_parse_abi(
         }
         // SAFETY: the caller guarantees `message_cap` writable bytes at `message` (or NULL).
         let msg = unsafe { raw::out_text(message, message_cap) }?;
+        #[cfg(not(feature = "text"))]
+        let parsed: Result<gmmvi_config, (usize, &[u8])> = {
+            raw::check_in(text)?;
+            Err((0, b"this build has no text form (GMMVI_HAS_TEXT 0): set the fields"))
+        };
         // SAFETY: the caller passes a NUL-terminated string (or NULL, rejected).
+        #[cfg(feature = "text")]
         let parsed = match unsafe { raw::c_str_at(text, config::MAX_TEXT) } {
             // Too long or not UTF-8: the offset where it stops being acceptable.
             Err((GMMVI_BAD_CONFIG, offset)) => {
@@ -395,7 +390,9 @@ pub unsafe extern "C" fn gmmvi_config_parse_abi(
                     // SAFETY: checked non-null and aligned above.
                     unsafe { error_offset.write(offset) };
                 }
-                raw::write_text(msg, why.as_bytes());
+                // A `Msg` with the feature `text`; fixed bytes without it.
+                #[cfg_attr(not(feature = "text"), allow(clippy::useless_asref))]
+                raw::write_text(msg, why.as_ref());
                 Err(GMMVI_BAD_CONFIG)
             }
         }
@@ -437,7 +434,8 @@ pub unsafe fn gmmvi_config_from_codeword(codeword: *const c_char, out: *mut gmmv
 /// measured by painting the stack).
 ///
 /// On `GMMVI_BAD_CONFIG` (and every other failure after the state pointer and size checks),
-/// `gmmvi_last_error` names the field or key and what it must satisfy.
+/// `gmmvi_last_error` names the field or key and what it must satisfy (if `GMMVI_HAS_TEXT`
+/// is 1).
 ///
 /// C: `gmmvi_init(&state, sizeof state, &cfg, seed)` (a macro passing `GMMVI_ABI_FINGERPRINT`;
 /// a header of another build gives `GMMVI_ABI_MISMATCH` and leaves `s` untouched).
@@ -479,7 +477,8 @@ pub unsafe fn gmmvi_init(s: *mut gmmvi_state, s_size: usize, cfg: *const gmmvi_c
 /// numerical failure after `gmmvi_step`/`gmmvi_run`, what is wrong with the bytes after
 /// `gmmvi_restore`/`gmmvi_import_model` — as a NUL-terminated string into `buf` (`cap` bytes;
 /// truncated to `cap - 1`, 256 always suffice) and its full length to `*written` (if not
-/// NULL). "" if no failure was recorded since the last successful `gmmvi_init`. Works on a
+/// NULL); if `GMMVI_HAS_TEXT` is 0, the text of the failure's status (`gmmvi_status_str`).
+/// "" if no failure was recorded since the last successful `gmmvi_init`. Works on a
 /// state whose `gmmvi_init` failed, which is when it matters most; reading functions (those
 /// taking a `const gmmvi_state *`) record nothing, except `gmmvi_snapshot`.
 ///
@@ -504,7 +503,7 @@ pub unsafe extern "C" fn gmmvi_last_error(
         // SAFETY: the caller guarantees `cap` writable bytes at `buf` (or NULL); outside the
         // state (checked above).
         let out = unsafe { raw::out_text(buf, cap) }?;
-        let mut text = [0u8; detail::DETAIL_LEN];
+        let mut text = [0u8; detail::MSG_MAX];
         let mut n = 0;
         for (dst, b) in text.iter_mut().zip(d.bytes()) {
             *dst = b;
@@ -943,8 +942,12 @@ pub unsafe extern "C" fn gmmvi_set_bounds(
     })())
 }
 
-/// The message for rejected bounds: the first coordinate that is invalid on its own.
+/// The message for rejected bounds: the first coordinate that is invalid on its own (without
+/// the feature `text`, no message and no search for it).
 fn bounds_fail(l: &[gmmvi_real; GMMVI_DIM], h: &[gmmvi_real; GMMVI_DIM], e: Error) -> detail::Fail {
+    if cfg!(not(feature = "text")) {
+        return detail::Fail::from(GMMVI_INVALID_ARGUMENT);
+    }
     let open = core_gmmvi::Bounds::<gmmvi_real, GMMVI_DIM>::unbounded();
     let bad = (0..GMMVI_DIM).find_map(|i| {
         let (mut lo, mut hi) = (*open.lower(), *open.upper());
@@ -1030,5 +1033,40 @@ mod tests {
         let defaults = sizes == (7, 8, 320, 24, 16) && GMMVI_REAL_BITS == 32 && GMMVI_BG_CACHE_ROWS == 320;
         let same = TypeId::of::<FfiOptimizer>() == TypeId::of::<core_gmmvi::Optimizer7x8<f32>>();
         assert_eq!(same, defaults);
+    }
+
+    #[cfg(not(feature = "text"))]
+    #[test]
+    fn without_text_overrides_and_parsing_are_refused_and_messages_are_the_status_texts() {
+        assert_eq!((GMMVI_HAS_TEXT, GMMVI_HAS_DECIMAL_TEXT), (0, 0));
+        // SAFETY: an array of integers: all zeros is a valid value.
+        let mut s: gmmvi_state = unsafe { core::mem::zeroed() };
+        let last_error_is = |s: &gmmvi_state, expected: &[u8]| {
+            let (mut buf, mut n) = ([0 as c_char; 256], usize::MAX);
+            // SAFETY: a state given to gmmvi_init, a buffer of its length and a writable length.
+            assert_eq!(unsafe { gmmvi_last_error(s, buf.as_mut_ptr(), buf.len(), &mut n) }, GMMVI_OK);
+            n == expected.len() && buf.iter().zip(expected).all(|(&b, &e)| b as u8 == e)
+        };
+        let mut c = gmmvi_config_default();
+        c.overrides = c"num_prior_samples=50".as_ptr();
+        // SAFETY (every call below): the state's size, a valid config with NUL-terminated texts,
+        // and writable outputs of the lengths given.
+        assert_eq!(unsafe { gmmvi_init(&mut s, GMMVI_STATE_SIZE, &c, 1) }, GMMVI_BAD_CONFIG);
+        assert!(last_error_is(&s, detail::status_text(GMMVI_BAD_CONFIG as u32).to_bytes()));
+        let (mut off, mut msg) = (usize::MAX, [1 as c_char; 128]);
+        let st = unsafe { gmmvi_config_parse(c"SAMTRUX".as_ptr(), &mut c, &mut off, msg.as_mut_ptr(), msg.len()) };
+        assert_eq!((st, off), (GMMVI_BAD_CONFIG, 0));
+        // SAFETY: NUL-terminated by gmmvi_config_parse within the buffer.
+        let text = unsafe { core::ffi::CStr::from_ptr(msg.as_ptr()) };
+        assert!(text.to_bytes().starts_with(b"this build has no text form"));
+        // The field instead of the text, and messages of other statuses.
+        c.overrides = core::ptr::null();
+        c.num_prior_samples = 50;
+        assert_eq!(unsafe { gmmvi_init(&mut s, GMMVI_STATE_SIZE, &c, 1) }, GMMVI_OK);
+        assert!(last_error_is(&s, b""));
+        let (lo, hi) = ([1.0; GMMVI_DIM], [0.0; GMMVI_DIM]);
+        let st = unsafe { gmmvi_set_bounds(&mut s, lo.as_ptr(), hi.as_ptr(), GMMVI_DIM) };
+        assert_eq!(st, GMMVI_INVALID_ARGUMENT);
+        assert!(last_error_is(&s, detail::status_text(GMMVI_INVALID_ARGUMENT as u32).to_bytes()));
     }
 }

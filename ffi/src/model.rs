@@ -156,9 +156,8 @@ pub unsafe extern "C" fn gmmvi_snapshot(s: *const gmmvi_state, out: *mut gmmvi_m
         if !body.opt.bounds().is_unbounded() {
             // SAFETY: as `state_ref` above.
             let d = unsafe { raw::detail(s) }?;
-            d.set(&Msg::of(format_args!(
-                "gmmvi_snapshot: the state has bounds; its mixture is over unconstrained coordinates"
-            )));
+            let why = "gmmvi_snapshot: the state has bounds; its mixture is over unconstrained coordinates";
+            d.set(GMMVI_INVALID_ARGUMENT, &Msg::of(format_args!("{why}")));
             return Err(GMMVI_INVALID_ARGUMENT);
         }
         // SAFETY: a filled model outside the state, exclusively ours (contract).

@@ -9,7 +9,7 @@ use core::mem::{MaybeUninit, align_of, size_of};
 
 use nalgebra::SVector;
 
-use super::detail::{DETAIL_LEN, Fail, Msg};
+use super::detail::{DETAIL_LEN, Fail, Msg, status_text};
 use super::gmmvi_status::{self, *};
 use super::{
     FfiOptimizer, GMMVI_DIM, GMMVI_STATE_ALIGN, GMMVI_STATE_SIZE, config, gmmvi_config, gmmvi_log_density_fn,
@@ -47,16 +47,20 @@ struct State {
 #[repr(C)]
 pub(super) struct Detail {
     tag: Cell<u64>,
+    /// The failure's status, whose text stands for an empty message.
+    status: Cell<u32>,
     len: Cell<u32>,
     text: [Cell<u8>; DETAIL_LEN],
 }
 
 impl Detail {
-    pub fn set(&self, m: &Msg) {
+    /// Records the failure: its status and message.
+    pub fn set(&self, status: gmmvi_status, m: &Msg) {
         let b = m.as_bytes();
         for (dst, src) in self.text.iter().zip(b) {
             dst.set(*src);
         }
+        self.status.set(status as u32);
         self.len.set(u32::try_from(b.len()).unwrap_or(0));
         self.tag.set(DETAIL_TAG);
     }
@@ -66,10 +70,13 @@ impl Detail {
         self.len.set(0);
     }
 
-    /// The recorded message (empty if none); bytes as recorded, at most `DETAIL_LEN`.
+    /// The recorded message (empty if none): bytes as recorded, at most `DETAIL_LEN`, or the
+    /// status's text for an empty one.
     pub fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
-        let n = if self.tag.get() == DETAIL_TAG { self.len.get() as usize } else { 0 };
-        self.text.iter().take(n.min(DETAIL_LEN)).map(Cell::get)
+        let set = self.tag.get() == DETAIL_TAG;
+        let n = if set { self.len.get() as usize } else { 0 };
+        let status: &[u8] = if set && n == 0 { status_text(self.status.get()).to_bytes() } else { &[] };
+        self.text.iter().take(n).map(Cell::get).chain(status.iter().copied())
     }
 }
 
@@ -245,7 +252,7 @@ impl StateMut<'_> {
     /// Records why the call failed, for `gmmvi_last_error`, and returns its status.
     pub fn fail(&self, e: impl Into<Fail>) -> gmmvi_status {
         let f: Fail = e.into();
-        self.detail.set(&f.msg);
+        self.detail.set(f.status, &f.msg);
         f.status
     }
 }
@@ -316,7 +323,7 @@ pub(super) unsafe fn init(s: *mut gmmvi_state, s_size: usize, c: &gmmvi_config, 
     detail.clear();
     // SAFETY: forwarded contract; `magic` is 0, so nothing references the body.
     unsafe { init_body(body, c, seed) }.map_err(|f| {
-        detail.set(&f.msg);
+        detail.set(f.status, &f.msg);
         f.status
     })?;
     magic.set(MAGIC);
@@ -331,6 +338,8 @@ pub(super) unsafe fn init(s: *mut gmmvi_state, s_size: usize, c: &gmmvi_config, 
 unsafe fn init_body(body: *mut Body, c: &gmmvi_config, seed: u64) -> Result<(), Fail> {
     let overrides = if c.overrides.is_null() {
         None
+    } else if cfg!(not(feature = "text")) {
+        return Err(Fail::config(format_args!("overrides: this build has no text form (GMMVI_HAS_TEXT 0)")));
     } else {
         // SAFETY: non-null, and NUL-terminated by the caller's contract. The body is not
         // referenced while the text is read, so the text may even lie inside the state.

@@ -88,10 +88,10 @@ fn ffi_sizes_of_the_header_match_the_types() {
     assert_eq!(align_of::<gmmvi_state>(), GMMVI_STATE_ALIGN);
     assert_eq!(GMMVI_STATE_WORDS * 8, GMMVI_STATE_SIZE);
     assert_eq!(size_of::<gmmvi_real>() * 8, GMMVI_REAL_BITS);
-    // GMMVI_STATE_SIZE is an upper bound (the same on every target), and a tight one.
+    // GMMVI_STATE_SIZE is an upper bound for the target built, and a tight one.
     let used = state_bytes_used();
     println!("gmmvi_state: {GMMVI_STATE_SIZE} bytes declared, {used} used on this target");
-    assert!(used <= GMMVI_STATE_SIZE && GMMVI_STATE_SIZE - used <= 4096, "{used} of {GMMVI_STATE_SIZE}");
+    assert!(used <= GMMVI_STATE_SIZE && GMMVI_STATE_SIZE - used <= 1024, "{used} of {GMMVI_STATE_SIZE}");
 }
 
 #[test]
@@ -290,7 +290,6 @@ fn ffi_bad_configs_are_rejected_and_leave_the_state_uninitialised() {
         ("prior_std[0] = 0: must be", Box::new(|c| c.prior_std[0] = 0.0)),
         ("initial_std[6] = inf", Box::new(|c| c.initial_std[D - 1] = gmmvi_real::INFINITY)),
         ("prior_mean[0] = NaN: must be finite", Box::new(|c| c.prior_mean[0] = gmmvi_real::NAN)),
-        ("reserved = 1: must be 0", Box::new(|c| c.reserved = 1)),
         ("overrides: tempreature=2: unknown key", Box::new(|c| c.overrides = c"tempreature=2".as_ptr())),
         ("the overrides start with SAMTRON", Box::new(|c| c.overrides = c"SAMTRON".as_ptr())),
         ("max_components = 9: at most GMMVI_MAX_COMPONENTS = 8", Box::new(|c| c.max_components = 9)),
@@ -516,6 +515,34 @@ fn ffi_codewords_text_form_and_overrides_reach_the_optimiser() {
         unsafe { gmmvi_config_parse(not_utf8.as_ptr().cast(), &mut c, null_mut(), core::ptr::null_mut(), 0) },
         GMMVI_BAD_CONFIG
     );
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "many optimiser steps: too slow under Miri (tests/ffi_miri.rs covers the same unsafe code)")]
+fn ffi_num_prior_samples_field_acts_as_the_text_key() {
+    let mut c = gmmvi_config_default();
+    assert_eq!(c.num_prior_samples, 0);
+    let text = c"add_iters=2 num_prior_samples=7";
+    assert_eq!(unsafe { gmmvi_config_parse(text.as_ptr(), &mut c, null_mut(), null_mut(), 0) }, GMMVI_OK);
+    assert_eq!((c.add_iters, c.num_prior_samples), (2, 7));
+    let big = c"num_prior_samples=4294967296";
+    assert_eq!(unsafe { gmmvi_config_parse(big.as_ptr(), &mut c, null_mut(), null_mut(), 0) }, GMMVI_BAD_CONFIG);
+    // The field, the same count as an override, and none: the prior's draws are evaluated at
+    // every add, and the field and the key give the same bits.
+    let run = |prior: u32, overrides: *const std::ffi::c_char| {
+        let mut c = two_modes_config();
+        (c.add_iters, c.num_prior_samples, c.overrides) = (2, prior, overrides);
+        let mut s = new_state();
+        assert_eq!(init(&mut s, &c, 5), GMMVI_OK);
+        for _ in 0..6 {
+            assert_eq!(unsafe { gmmvi_step(&mut *s, Some(two_modes), null_mut(), null_mut()) }, GMMVI_OK);
+        }
+        (model_bits(&s), stats(&s))
+    };
+    let field = run(20, null());
+    assert_eq!(field, run(0, c"num_prior_samples=20".as_ptr()));
+    let none = run(0, null());
+    assert!(field.1.components > 1 && field.1.evaluations >= none.1.evaluations + 20, "{:?} {:?}", field.1, none.1);
 }
 
 /// What a misbehaving callback does, chosen through `ctx`.

@@ -138,7 +138,7 @@ fn miri_pointer_size_and_state_checks() {
         assert_eq!(gmmvi_init(odd, GMMVI_STATE_SIZE, &cfg, 1), GMMVI_BAD_ALIGNMENT);
         assert_eq!(gmmvi_stats(odd, &mut rep), GMMVI_BAD_ALIGNMENT);
         let mut bad = cfg;
-        bad.reserved = 1;
+        bad.samples_per_component = 0;
         assert_eq!(gmmvi_init(sp, GMMVI_STATE_SIZE, &bad, 1), GMMVI_BAD_CONFIG);
         bad = cfg;
         bad.overrides = c"temperature=2".as_ptr();

@@ -13,7 +13,7 @@
 
 int _write(int fd, const char *buf, size_t len);
 
-static char line[128];
+static char line[64];
 static size_t used;
 
 static void flush(void) {

@@ -16,8 +16,9 @@ use nalgebra::{SMatrix, SVector};
 
 use crate::component_state::{ComponentState, ComponentStates};
 use crate::config::{ComponentUpdateConfig, ComponentUpdater};
-use crate::model::Gmm;
+use crate::model::{ComponentMut, Gmm};
 use crate::ng_estimate::Estimate;
+use crate::parallel::Parallel;
 use crate::real::Real;
 
 /// Outcome of one trust-region search.
@@ -41,37 +42,60 @@ pub(crate) struct Candidate<T: Real, const D: usize> {
 /// (step size, last η), applies the candidates and books each update in the component's state
 /// (`initial_l2`: the ridge coefficient's floor). `DIAG`: the diagonal model. Returns the
 /// number of rejected updates (no estimate, no candidate, or a candidate the model refused).
-pub(crate) fn update<T: Real, const D: usize, const K: usize, const DIAG: bool>(
+///
+/// One task per component on `par`: a task reads and writes only its own component, so the
+/// result does not depend on the executor; the states are booked afterwards in component order.
+pub(crate) fn update<T: Real, const D: usize, const K: usize, const DIAG: bool, X: Parallel>(
     cfg: &ComponentUpdateConfig,
     temperature: T,
     initial_l2: T,
     model: &mut Gmm<T, D, K>,
     ng: &[Estimate<T, D>],
     states: &mut ComponentStates<T, K>,
+    par: &X,
 ) -> usize {
+    let kn = model.len().min(ng.len());
+    let mut parts = model.parts_mut();
+    let mut tasks: [Option<Task<'_, T, D>>; K] =
+        core::array::from_fn(|_| parts.next().map(|part| Task { part, applied: None }));
+    let st = &*states;
+    par.for_each_chunk(&mut tasks[..kn], 1, &|first, out| {
+        for (j, task) in out.iter_mut().enumerate() {
+            let k = first + j;
+            if let (Some(t), Some(est)) = (task, ng.get(k)) {
+                let cand = candidate::<T, D, DIAG>(cfg, temperature, &t.part, est, &st.get(k));
+                t.applied = cand.and_then(|c| t.part.set(c.mean, &c.chol).then_some(c.eta));
+            }
+        }
+    });
     let mut rejected = 0;
-    for (k, est) in ng.iter().enumerate().take(model.len()) {
-        let mut st = states.get(k);
-        let cand = candidate::<T, D, K, DIAG>(cfg, temperature, model, k, est, &st);
-        let applied = cand.and_then(|c| model.set_component(k, c.mean, &c.chol).is_ok().then_some(c.eta));
+    for (k, task) in tasks[..kn].iter().enumerate() {
+        let applied = task.as_ref().and_then(|t| t.applied);
         rejected += usize::from(applied.is_none());
-        st.record_update(applied, initial_l2);
-        states.set(k, &st);
+        let mut s = states.get(k);
+        s.record_update(applied, initial_l2);
+        states.set(k, &s);
     }
     rejected
 }
 
-/// The candidate of component `k` by the configured updater, `None` without an estimate or if
+/// One component's update task: its parameters and, once run, `Some(eta)` if the candidate was
+/// applied (as [`ComponentState::record_update`] takes it).
+struct Task<'a, T: Real, const D: usize> {
+    part: ComponentMut<'a, T, D>,
+    applied: Option<Option<T>>,
+}
+
+/// The candidate of a component by the configured updater, `None` without an estimate or if
 /// the update was rejected.
-fn candidate<T: Real, const D: usize, const K: usize, const DIAG: bool>(
+fn candidate<T: Real, const D: usize, const DIAG: bool>(
     cfg: &ComponentUpdateConfig,
     temperature: T,
-    model: &Gmm<T, D, K>,
-    k: usize,
+    part: &ComponentMut<'_, T, D>,
     est: &Estimate<T, D>,
     st: &ComponentState<T>,
 ) -> Option<Candidate<T, D>> {
-    let (mean, chol) = (*model.mean(k)?, *model.chol(k)?);
+    let (mean, chol) = (*part.mean(), *part.chol());
     let (hess, grad) = (*est)?;
     let beta = st.stepsize;
     match cfg.updater {
@@ -80,7 +104,7 @@ fn candidate<T: Real, const D: usize, const K: usize, const DIAG: bool>(
             let pr = trust_region::Problem {
                 mean: &mean,
                 chol: &chol,
-                inv_t: model.inv_t(k),
+                inv_t: part.inv_t(),
                 r_mat: &hess,
                 r_vec: &r_vec,
                 diag: DIAG,

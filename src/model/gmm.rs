@@ -300,6 +300,41 @@ pub(crate) fn block_candidates<T: Real, const D: usize>(
     c
 }
 
+/// One component's parameters of a [`Gmm`], borrowed mutably ([`Gmm::parts_mut`]).
+pub(crate) struct ComponentMut<'a, T: Real, const D: usize> {
+    mean: &'a mut SVector<T, D>,
+    chol: &'a mut SMatrix<T, D, D>,
+    comp: &'a mut Component<T, D>,
+}
+
+impl<T: Real, const D: usize> ComponentMut<'_, T, D> {
+    /// The mean.
+    pub fn mean(&self) -> &SVector<T, D> {
+        self.mean
+    }
+
+    /// The lower Cholesky factor of the covariance.
+    pub fn chol(&self) -> &SMatrix<T, D, D> {
+        self.chol
+    }
+
+    /// `(L⁻¹)ᵀ`.
+    pub fn inv_t(&self) -> &SMatrix<T, D, D> {
+        &self.comp.inv_t
+    }
+
+    /// Replaces the mean and the Cholesky factor `l` (its strict upper triangle is ignored) and
+    /// the derived evaluation data; `false`, and nothing written, unless everything is finite
+    /// and the diagonal of `l` positive.
+    pub fn set(&mut self, mean: SVector<T, D>, l: &SMatrix<T, D, D>) -> bool {
+        let Some((l, comp)) = factor_from_chol(&mean, l) else { return false };
+        *self.mean = mean;
+        *self.chol = l;
+        *self.comp = comp;
+        true
+    }
+}
+
 impl<T: Real, const D: usize, const K: usize> Default for Gmm<T, D, K> {
     fn default() -> Self {
         Self::new()
@@ -551,16 +586,15 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         Ok(())
     }
 
-    /// Replaces the mean and Cholesky factor of component `k` (weights unchanged).
-    pub(crate) fn set_component(&mut self, k: usize, mean: SVector<T, D>, l: &SMatrix<T, D, D>) -> Result<(), Error> {
-        if k >= self.n {
-            return Err(Error::NoSuchComponent { index: k });
-        }
-        let (l, comp) = factor_from_chol(&mean, l).ok_or(Error::CholeskyFailed { component: k })?;
-        self.mean[k] = mean;
-        self.chol[k] = l;
-        self.comp[k] = comp;
-        Ok(())
+    /// The active components' parameters, one mutable part per component, so that tasks can
+    /// replace components independently (weights unchanged).
+    pub(crate) fn parts_mut(&mut self) -> impl Iterator<Item = ComponentMut<'_, T, D>> {
+        let n = self.n;
+        self.mean[..n]
+            .iter_mut()
+            .zip(&mut self.chol[..n])
+            .zip(&mut self.comp[..n])
+            .map(|((mean, chol), comp)| ComponentMut { mean, chol, comp })
     }
 
     /// Replaces all log weights by `v − logsumexp(v)` (docs/algorithm.md §0.1 "replace_weights").
@@ -609,10 +643,6 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
     /// Covariance `L Lᵀ` of component `k`.
     pub fn covariance(&self, k: usize) -> Option<SMatrix<T, D, D>> {
         self.chol(k).map(|l| l * l.transpose())
-    }
-
-    pub(crate) fn inv_t(&self, k: usize) -> &SMatrix<T, D, D> {
-        &self.comp[k % K].inv_t
     }
 
     /// Evaluation data of the active components.

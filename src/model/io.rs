@@ -255,7 +255,7 @@ mod tests {
             l[(1, 0)] = 0.3;
             l[(2, 1)] = -0.2 * k as f64;
             let m = *q.mean(k).unwrap();
-            q.set_component(k, m, &l).unwrap();
+            assert!(q.parts_mut().nth(k).unwrap().set(m, &l));
         }
         q.set_log_weights(&[0.0, -1.0, 0.5, -2.0, 0.1]).unwrap();
         q

@@ -7,7 +7,7 @@ mod io;
 mod sub;
 
 pub(crate) use chunk::{CHUNK, Chunk, RowLse, chunk_mixture};
-pub(crate) use gmm::{Component, block_candidates, cholesky};
+pub(crate) use gmm::{Component, ComponentMut, block_candidates, cholesky};
 
 pub use gmm::Gmm;
 pub use sub::SubGmm;

@@ -123,7 +123,7 @@ bool same_config(const gmmvi::Config& a, const gmmvi::Config& b) {
            a.temperature == b.temperature && a.component_step == b.component_step && a.weight_step == b.weight_step &&
            a.reuse_ratio == b.reuse_ratio && a.samples_per_component == b.samples_per_component &&
            a.max_components == b.max_components && a.add_iters == b.add_iters && a.del_iters == b.del_iters &&
-           a.initial_components == b.initial_components && a.reserved == b.reserved &&
+           a.initial_components == b.initial_components && a.num_prior_samples == b.num_prior_samples &&
            same_bytes(a.prior_mean, b.prior_mean) && same_bytes(a.prior_std, b.prior_std) &&
            same_bytes(a.initial_std, b.initial_std);
 }

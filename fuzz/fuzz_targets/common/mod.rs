@@ -303,7 +303,8 @@ pub enum Field {
     AddIters(Count),
     DelIters(Count),
     InitialComponents(Count),
-    Reserved(u32),
+    // Small: each prior draw is a target evaluation at every add.
+    NumPriorSamples(u8),
     PriorMean(u8, Real),
     PriorStd(u8, Real),
     InitialStd(u8, Real),
@@ -372,7 +373,7 @@ pub fn build_config(spec: &ConfigSpec) -> BuiltConfig {
             Field::AddIters(c) => cfg.add_iters = c.u32(),
             Field::DelIters(c) => cfg.del_iters = c.u32(),
             Field::InitialComponents(c) => cfg.initial_components = c.u32(),
-            Field::Reserved(v) => cfg.reserved = *v,
+            Field::NumPriorSamples(v) => cfg.num_prior_samples = u32::from(*v),
             Field::PriorMean(i, v) => cfg.prior_mean[idx(i)] = v.r(),
             Field::PriorStd(i, v) => cfg.prior_std[idx(i)] = v.r(),
             Field::InitialStd(i, v) => cfg.initial_std[idx(i)] = v.r(),
