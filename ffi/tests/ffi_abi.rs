@@ -11,6 +11,9 @@ use gmmvi_abi::*;
 
 const D: usize = GMMVI_DIM;
 
+mod common;
+use common::{model_bits, stats};
+
 /// Zeroed storage for one state, as a C `static gmmvi_state` would be.
 // Tests build with the current toolchain; `rust-version` is the library crates' minimum.
 #[allow(clippy::incompatible_msrv)]
@@ -62,24 +65,6 @@ fn two_modes_config() -> gmmvi_config {
     cfg.initial_std = [3.0; D];
     cfg.prior_std = [3.0; D];
     cfg
-}
-
-fn stats(s: &gmmvi_state) -> gmmvi_report {
-    let mut r = gmmvi_report::default();
-    assert_eq!(unsafe { gmmvi_stats(s, &mut r) }, GMMVI_OK);
-    r
-}
-
-/// Every component's weight, mean and covariance, bit for bit.
-fn model_bits(s: &gmmvi_state) -> Vec<u64> {
-    let mut out = vec![];
-    for k in 0..stats(s).components as usize {
-        let (mut w, mut m, mut c) = (0.0, [0.0; D], [0.0; D * D]);
-        let st = unsafe { gmmvi_get_component(s, k, &mut w, m.as_mut_ptr(), c.as_mut_ptr(), null_mut()) };
-        assert_eq!(st, GMMVI_OK);
-        out.extend([w].iter().chain(&m).chain(&c).map(|v| v.to_bits() as u64));
-    }
-    out
 }
 
 #[test]

@@ -10,6 +10,9 @@ use gmmvi_abi::gmmvi_status::{self, *};
 use gmmvi_abi::*;
 
 const D: usize = GMMVI_DIM;
+
+mod common;
+use common::{model_bits, stats};
 type R = gmmvi_real;
 const INF: R = R::INFINITY;
 
@@ -116,24 +119,6 @@ fn run(s: &mut gmmvi_state, g: &mut Goal, iterations: u64) -> gmmvi_report {
     let st = unsafe { gmmvi_run(s, Some(gaussian), (g as *mut Goal).cast(), iterations, 0, &mut rep) };
     assert_eq!(st, GMMVI_OK);
     rep
-}
-
-fn stats(s: &gmmvi_state) -> gmmvi_report {
-    let mut r = gmmvi_report::default();
-    assert_eq!(unsafe { gmmvi_stats(s, &mut r) }, GMMVI_OK);
-    r
-}
-
-/// Every component's weight, mean and covariance, bit for bit (the unconstrained model).
-fn model_bits(s: &gmmvi_state) -> Vec<u64> {
-    let mut out = vec![];
-    for k in 0..stats(s).components as usize {
-        let (mut w, mut m, mut c) = (0.0, [0.0; D], [0.0; D * D]);
-        let st = unsafe { gmmvi_get_component(s, k, &mut w, m.as_mut_ptr(), c.as_mut_ptr(), null_mut()) };
-        assert_eq!(st, GMMVI_OK);
-        out.extend([w].iter().chain(&m).chain(&c).map(|v| v.to_bits() as u64));
-    }
-    out
 }
 
 fn export(s: &gmmvi_state) -> Vec<u8> {
