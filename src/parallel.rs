@@ -68,21 +68,29 @@ impl Parallel for Serial {
 /// Runs the tasks on `n` scoped threads (the calling thread is one of them); tasks are dealt
 /// out round-robin so that uneven tasks spread evenly.
 ///
-/// The threads get the standard library's default stack (2 MiB unless `RUST_MIN_STACK` says
-/// otherwise). A per-component task keeps several `D × D` matrices on it (`8·D²` bytes each in
-/// `f64`, 720 kB at `D = 300`): at high dimension set `RUST_MIN_STACK` before the first thread
-/// starts.
+/// The helper threads get the standard library's default stack (2 MiB unless `RUST_MIN_STACK`
+/// says otherwise) or the size given to [`Threads::with_stack_size`]. A per-component task
+/// keeps several `D × D` matrices on it (`8·D²` bytes each in `f64`, 720 kB at `D = 300`): at
+/// high dimension give the helpers as much stack as the calling thread has. A helper that the
+/// operating system refuses to start is not an error: its tasks run on the calling thread
+/// (the results are the same bits either way).
 #[cfg(feature = "std")]
 #[derive(Clone, Copy, Debug)]
 pub struct Threads {
     n: usize,
+    stack: Option<usize>,
 }
 
 #[cfg(feature = "std")]
 impl Threads {
     /// `n` threads (at least 1).
     pub fn new(n: usize) -> Self {
-        Self { n: n.max(1) }
+        Self { n: n.max(1), stack: None }
+    }
+
+    /// `n` threads (at least 1) whose helpers get stacks of `bytes` bytes.
+    pub fn with_stack_size(n: usize, bytes: usize) -> Self {
+        Self { n: n.max(1), stack: Some(bytes) }
     }
 
     /// As many threads as the machine reports (`std::thread::available_parallelism`).
@@ -104,19 +112,58 @@ impl Parallel for Threads {
         for (i, part) in items.chunks_mut(chunk).enumerate() {
             lanes[i % self.n].push((i * chunk, part));
         }
-        std::thread::scope(|s| {
-            let mut lanes = lanes.into_iter();
-            let own = lanes.next();
-            for lane in lanes {
-                s.spawn(move || {
-                    for (first, part) in lane {
-                        f(first, part);
-                    }
-                });
-            }
-            for (first, part) in own.into_iter().flatten() {
+        // Each lane in its own slot, so that a lane whose thread did not start is still here.
+        let slots: std::vec::Vec<std::sync::Mutex<_>> = lanes.into_iter().map(std::sync::Mutex::new).collect();
+        let run = |slot: &std::sync::Mutex<std::vec::Vec<(usize, &mut [U])>>| {
+            let lane = match slot.lock() {
+                Ok(mut g) => core::mem::take(&mut *g),
+                Err(poisoned) => core::mem::take(&mut *poisoned.into_inner()),
+            };
+            for (first, part) in lane {
                 f(first, part);
             }
+        };
+        std::thread::scope(|s| {
+            let mut unstarted = std::vec::Vec::new();
+            for slot in slots.iter().skip(1) {
+                let builder = match self.stack {
+                    Some(bytes) => std::thread::Builder::new().stack_size(bytes),
+                    None => std::thread::Builder::new(),
+                };
+                if builder.spawn_scoped(s, move || run(slot)).is_err() {
+                    unstarted.push(slot);
+                }
+            }
+            for slot in slots.first().into_iter().chain(unstarted) {
+                run(slot);
+            }
         });
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+
+    /// Every task runs exactly once, on helpers with the requested stack: the helpers' tasks
+    /// keep 8 MiB on their stacks, four times the standard library's default (the calling
+    /// thread's lane, tasks 0 and 3 of the round-robin deal, stays small).
+    #[test]
+    fn threads_with_a_stack_size_run_every_task_once() {
+        #[inline(never)]
+        fn deep(seed: usize) -> usize {
+            let buf = core::hint::black_box([seed as u8; 8 << 20]);
+            buf.iter().step_by(4096).map(|&b| b as usize).sum()
+        }
+        let mut items = [0usize; 6];
+        let par = Threads::with_stack_size(3, 64 << 20);
+        par.for_each_chunk(&mut items, 1, &|first, part| {
+            for (i, v) in part.iter_mut().enumerate() {
+                let task = first + i;
+                *v += if task % 3 == 0 { (task + 1) * (8 << 20) / 4096 } else { deep(task + 1) };
+            }
+        });
+        let want: std::vec::Vec<usize> = (1..=6).map(|s| s * (8 << 20) / 4096).collect();
+        assert_eq!(items.to_vec(), want);
     }
 }
