@@ -130,14 +130,16 @@ fn significant_components(model: &Model) -> Result<Model, BoxError> {
 /// within tolerance, with a first look at [`EARLY_SAMPLES`] of them. The solutions are those of one draw of [`CHECK_SAMPLES`], so that a check that gets past
 /// the first look decides as the whole check does.
 fn tick_done(opt: &Opt, goal: &Pose, seed: u64) -> bool {
+    let target = PandaIk::new(*goal);
+    let within = |qs: &[[f64; panda::D]]| qs.iter().filter(|q| target.in_tolerance(q)).count();
     let mut rng = panda::draw_stream(seed);
-    let first = panda::in_tolerance(goal, &panda::draw_from(opt, EARLY_SAMPLES, &mut rng));
-    if first < EARLY_IN_TOLERANCE {
+    let first = within(&panda::draw_from(opt, EARLY_SAMPLES, &mut rng));
+    if (first as f64 / EARLY_SAMPLES as f64) < EARLY_IN_TOLERANCE {
         return false;
     }
-    let rest = panda::in_tolerance(goal, &panda::draw_from(opt, CHECK_SAMPLES - EARLY_SAMPLES, &mut rng));
-    let ok = first * EARLY_SAMPLES as f64 + rest * (CHECK_SAMPLES - EARLY_SAMPLES) as f64;
-    ok >= TICK_IN_TOLERANCE * CHECK_SAMPLES as f64
+    let rest = within(&panda::draw_from(opt, CHECK_SAMPLES - EARLY_SAMPLES, &mut rng));
+    // The fraction as `panda::in_tolerance` computes it for the whole check.
+    (first + rest) as f64 / CHECK_SAMPLES as f64 >= TICK_IN_TOLERANCE
 }
 
 fn run(args: Args) -> Result<Summary, BoxError> {
