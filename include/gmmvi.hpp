@@ -319,12 +319,79 @@ inline gmmvi_status c_log_density(const gmmvi_model* m, const Real* x, std::size
 inline gmmvi_status c_log_density(const gmmvi_submodel* m, const Real* x, std::size_t n, Real* out) noexcept {
     return gmmvi_submodel_log_density(m, x, n, out);
 }
+inline gmmvi_status c_log_density(const State* s, const Real* x, std::size_t n, Real* out) noexcept {
+    return gmmvi_log_density(s, x, n, out);
+}
+// The C handle of a holder: a model's storage() or an optimiser's state().
+template <class S>
+auto c_handle(const S& s) noexcept -> decltype(s.storage()) {
+    return s.storage();
+}
+template <class S>
+auto c_handle(const S& s) noexcept -> decltype(s.state()) {
+    return s.state();
+}
+
+// log q of points, shared by Model, SubModel and the optimiser (`Self` provides storage() or
+// state()). It leaves the mixture as it is.
+template <class Self>
+class Density {
+public:
+    // log q of the points x into log_q (gmmvi_log_density, gmmvi_model_log_density,
+    // gmmvi_submodel_log_density; a SubModel reads only its coordinates): `x_len` Reals (a
+    // multiple of dim) or Points; log_q holds at least one value per point.
+    Status log_density(const Real* x, std::size_t x_len, Real* log_q, std::size_t log_q_len) const noexcept {
+        if (x_len % GMMVI_DIM != 0) return Code::invalid_argument;
+        return log_density(reinterpret_cast<const Point*>(x), x_len / GMMVI_DIM, log_q, log_q_len);
+    }
+    Status log_density(const Point* x, std::size_t n, Real* log_q, std::size_t log_q_len) const noexcept {
+        if (log_q_len < n) return Code::buffer_too_small;
+        return Status(c_log_density(c_handle(self()), reinterpret_cast<const Real*>(x), n, log_q));
+    }
+    template <class X, class L, std::enable_if_t<points_in<X> && reals_out<L>, int> = 0>
+    Status log_density(const X& x, L&& log_q) const noexcept {
+        return log_density(std::data(x), std::size(x), std::data(log_q), std::size(log_q));
+    }
+    // log q of one point.
+    Result<Real> log_density(const Point& x) const noexcept {
+        Real lq = 0;
+        Status s = log_density(&x, 1, &lq, 1);
+        return {s, lq};
+    }
+
+#if defined(GMMVI_HAS_SPAN)
+    Status log_density(std::span<const Real> x, std::span<Real> log_q) const noexcept {
+        return log_density(x.data(), x.size(), log_q.data(), log_q.size());
+    }
+    Status log_density(std::span<const Point> x, std::span<Real> log_q) const noexcept {
+        return log_density(x.data(), x.size(), log_q.data(), log_q.size());
+    }
+#endif
+
+#if defined(GMMVI_HAS_EIGEN)
+    // Any direct-access row-major expression of Reals with dim columns; never copied.
+    template <class Derived>
+    Status log_density(const Eigen::MatrixBase<Derived>& x, Eigen::Ref<Values> log_q) const noexcept {
+        static_assert(std::is_same_v<typename Derived::Scalar, Real>, "points are Reals");
+        static_assert((Derived::Flags & Eigen::DirectAccessBit) != 0, "points in memory (not an expression)");
+        static_assert(Derived::IsRowMajor || GMMVI_DIM == 1, "points row-major");
+        const auto& m = x.derived();
+        if (m.cols() != static_cast<Eigen::Index>(GMMVI_DIM) || !whole_rows(m)) return Code::invalid_argument;
+        return log_density(m.data(), static_cast<std::size_t>(m.size()), log_q.data(),
+                           static_cast<std::size_t>(log_q.size()));
+    }
+#endif
+
+private:
+    const Self& self() const noexcept { return static_cast<const Self&>(*this); }
+};
 
 // The reading calls shared by Model and SubModel (`Self` provides storage()). They leave the
 // mixture as it is: several threads may call them at once, each with its own Rng.
 template <class Self>
-class Mixture {
+class Mixture : public Density<Self> {
 public:
+
     // Draws points with `rng`, which advances (gmmvi_model_sample, gmmvi_submodel_sample):
     // `len` Reals, a multiple of dim. A Model writes whole rows; a SubModel writes its own
     // coordinates and keeps the others (a row holding a conditional's given values comes back
@@ -343,54 +410,15 @@ public:
         return sample(rng, std::data(x), std::size(x));
     }
 
-    // log q of the points x into log_q (gmmvi_model_log_density, gmmvi_submodel_log_density;
-    // a SubModel reads only its coordinates): `x_len` Reals (a multiple of dim) or Points;
-    // log_q holds at least one value per point.
-    Status log_density(const Real* x, std::size_t x_len, Real* log_q, std::size_t log_q_len) const noexcept {
-        if (x_len % GMMVI_DIM != 0) return Code::invalid_argument;
-        return log_density(reinterpret_cast<const Point*>(x), x_len / GMMVI_DIM, log_q, log_q_len);
-    }
-    Status log_density(const Point* x, std::size_t n, Real* log_q, std::size_t log_q_len) const noexcept {
-        if (log_q_len < n) return Code::buffer_too_small;
-        return Status(c_log_density(self().storage(), reinterpret_cast<const Real*>(x), n, log_q));
-    }
-    template <class X, class L, std::enable_if_t<points_in<X> && reals_out<L>, int> = 0>
-    Status log_density(const X& x, L&& log_q) const noexcept {
-        return log_density(std::data(x), std::size(x), std::data(log_q), std::size(log_q));
-    }
-    // log q of one point.
-    Result<Real> log_density(const Point& x) const noexcept {
-        Real lq = 0;
-        Status s = log_density(&x, 1, &lq, 1);
-        return {s, lq};
-    }
-
 #if defined(GMMVI_HAS_SPAN)
     Status sample(Rng& rng, std::span<Real> x) const noexcept { return sample(rng, x.data(), x.size()); }
     Status sample(Rng& rng, std::span<Point> x) const noexcept { return sample(rng, x.data(), x.size()); }
-    Status log_density(std::span<const Real> x, std::span<Real> log_q) const noexcept {
-        return log_density(x.data(), x.size(), log_q.data(), log_q.size());
-    }
-    Status log_density(std::span<const Point> x, std::span<Real> log_q) const noexcept {
-        return log_density(x.data(), x.size(), log_q.data(), log_q.size());
-    }
 #endif
 
 #if defined(GMMVI_HAS_EIGEN)
     Status sample(Rng& rng, Eigen::Ref<Points> x) const noexcept {
         if (!whole_rows(x)) return Code::invalid_argument;
         return Status(c_sample(self().storage(), rng.storage(), x.data(), static_cast<std::size_t>(x.rows())));
-    }
-    // Any direct-access row-major expression of Reals with dim columns; never copied.
-    template <class Derived>
-    Status log_density(const Eigen::MatrixBase<Derived>& x, Eigen::Ref<Values> log_q) const noexcept {
-        static_assert(std::is_same_v<typename Derived::Scalar, Real>, "points are Reals");
-        static_assert((Derived::Flags & Eigen::DirectAccessBit) != 0, "points in memory (not an expression)");
-        static_assert(Derived::IsRowMajor || GMMVI_DIM == 1, "points row-major");
-        const auto& m = x.derived();
-        if (m.cols() != static_cast<Eigen::Index>(GMMVI_DIM) || !whole_rows(m)) return Code::invalid_argument;
-        return log_density(m.data(), static_cast<std::size_t>(m.size()), log_q.data(),
-                           static_cast<std::size_t>(log_q.size()));
     }
 #endif
 
@@ -487,8 +515,9 @@ namespace detail {
 // Every call of a function of gmmvi.h that takes a state, in one place for both holders.
 // `Self` provides state() (nullptr when there is none) and init_target(ptr, size).
 template <class Self>
-class Api {
+class Api : public Density<Self> {
 public:
+
     // Replaces whatever the storage holds by a new optimiser (gmmvi_init); the same seed
     // gives the same bits.
     Status init(const Config& cfg, std::uint64_t seed) noexcept {
@@ -550,27 +579,6 @@ public:
     template <class R, std::enable_if_t<points_out<R>, int> = 0>
     Status sample(R&& out) noexcept {
         return sample(std::data(out), std::size(out));
-    }
-
-    // log q(x) of the fitted mixture for the points x into log_q (gmmvi_log_density): `x_len`
-    // Reals (a multiple of dim) or Points; log_q holds at least one value per point.
-    Status log_density(const Real* x, std::size_t x_len, Real* log_q, std::size_t log_q_len) const noexcept {
-        if (x_len % GMMVI_DIM != 0) return Code::invalid_argument;
-        return log_density(reinterpret_cast<const Point*>(x), x_len / GMMVI_DIM, log_q, log_q_len);
-    }
-    Status log_density(const Point* x, std::size_t n, Real* log_q, std::size_t log_q_len) const noexcept {
-        if (log_q_len < n) return Code::buffer_too_small;
-        return Status(gmmvi_log_density(self().state(), reinterpret_cast<const Real*>(x), n, log_q));
-    }
-    template <class X, class L, std::enable_if_t<points_in<X> && reals_out<L>, int> = 0>
-    Status log_density(const X& x, L&& log_q) const noexcept {
-        return log_density(std::data(x), std::size(x), std::data(log_q), std::size(log_q));
-    }
-    // log q(x) of one point.
-    Result<Real> log_density(const Point& x) const noexcept {
-        Real lq = 0;
-        Status s = log_density(&x, 1, &lq, 1);
-        return {s, lq};
     }
 
     // Totals and the last step's details (gmmvi_stats).
@@ -680,12 +688,6 @@ public:
 #if defined(GMMVI_HAS_SPAN)
     Status sample(std::span<Real> out) noexcept { return sample(out.data(), out.size()); }
     Status sample(std::span<Point> out) noexcept { return sample(out.data(), out.size()); }
-    Status log_density(std::span<const Real> x, std::span<Real> log_q) const noexcept {
-        return log_density(x.data(), x.size(), log_q.data(), log_q.size());
-    }
-    Status log_density(std::span<const Point> x, std::span<Real> log_q) const noexcept {
-        return log_density(x.data(), x.size(), log_q.data(), log_q.size());
-    }
     Result<std::size_t> save(std::span<std::uint8_t> out) const noexcept { return save(out.data(), out.size()); }
     Status restore(std::span<const std::uint8_t> in) noexcept { return restore(in.data(), in.size()); }
     Result<std::size_t> export_model(std::span<std::uint8_t> out) const noexcept {
@@ -701,17 +703,6 @@ public:
     Status sample(Eigen::Ref<Points> out) noexcept {
         if (!whole_rows(out)) return Code::invalid_argument;
         return Status(gmmvi_sample(self().state(), out.data(), static_cast<std::size_t>(out.rows())));
-    }
-    // Any direct-access row-major expression of Reals with dim columns; never copied.
-    template <class Derived>
-    Status log_density(const Eigen::MatrixBase<Derived>& x, Eigen::Ref<Values> log_q) const noexcept {
-        static_assert(std::is_same_v<typename Derived::Scalar, Real>, "points are Reals");
-        static_assert((Derived::Flags & Eigen::DirectAccessBit) != 0, "points in memory (not an expression)");
-        static_assert(Derived::IsRowMajor || GMMVI_DIM == 1, "points row-major");
-        const auto& m = x.derived();
-        if (m.cols() != static_cast<Eigen::Index>(GMMVI_DIM) || !whole_rows(m)) return Code::invalid_argument;
-        return log_density(m.data(), static_cast<std::size_t>(m.size()), log_q.data(),
-                           static_cast<std::size_t>(log_q.size()));
     }
 #endif
 
