@@ -59,22 +59,7 @@ struct Summary {
 }
 
 fn main() -> ExitCode {
-    match panda::on_big_stack(move || run(Args::parse())) {
-        Ok(s) => match serde_json::to_string(&s) {
-            Ok(line) => {
-                println!("{line}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    panda::print_json_of(move || run(Args::parse()))
 }
 
 fn run(args: Args) -> Result<Summary, BoxError> {

@@ -79,22 +79,7 @@ struct Summary {
 }
 
 fn main() -> ExitCode {
-    match panda::on_big_stack(move || run(Args::parse())) {
-        Ok(s) => match serde_json::to_string(&s) {
-            Ok(line) => {
-                println!("{line}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    panda::print_json_of(move || run(Args::parse()))
 }
 
 /// The goal after `tick` moves (tick 0 is the start of the line).

@@ -65,6 +65,23 @@ pub fn on_big_stack<R: Send + 'static>(
     worker.join().map_err(|_| BoxError::from("the worker thread panicked"))?
 }
 
+/// An example's `main`: runs `f` on a big stack ([`on_big_stack`]) and prints its summary as
+/// one JSON line; an error goes to stderr with a failing exit code.
+pub fn print_json_of<R: serde::Serialize + Send + 'static>(
+    f: impl FnOnce() -> Result<R, BoxError> + Send + 'static,
+) -> std::process::ExitCode {
+    match on_big_stack(f).and_then(|s| Ok(serde_json::to_string(&s)?)) {
+        Ok(line) => {
+            println!("{line}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// A random configuration within the limits (2 % away from each limit), uniform per joint.
 pub fn random_configuration<R: Rng + ?Sized>(rng: &mut R) -> [f64; D] {
     let mut q = [0.0; D];
