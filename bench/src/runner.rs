@@ -489,14 +489,15 @@ where
 {
     let start = Instant::now();
     let var = SVector::<f64, D>::from_fn(|d, _| spec.init.initial_cov.at(d));
-    let mut opt = Box::new(
-        Optimizer::<f64, D, K, S, G, H, false, M>::new(&spec.config, q, u64::from(spec.seed)).map_err(|e| {
-            format!(
-                "{e:?} (capacities for {}: D = {D}, K = {K}, S = {S}, G = {G}, H = {H}, MORE workspace M = {M})",
-                spec.target.name()
-            )
-        })?,
-    );
+    // Built in place on the heap: the state (hundreds of MB at high D) is neither built on the
+    // stack nor copied, so its construction costs one pass over its bytes.
+    let mut slot = Box::<Optimizer<f64, D, K, S, G, H, false, M>>::new_uninit();
+    let opt = Optimizer::new_in(&mut slot, &spec.config, &q, u64::from(spec.seed)).map_err(|e| {
+        format!(
+            "{e:?} (capacities for {}: D = {D}, K = {K}, S = {S}, G = {G}, H = {H}, MORE workspace M = {M})",
+            spec.target.name()
+        )
+    })?;
     // The prior N(prior_mean = 0, diag(initial_cov)) of docs/targets.md §0: the add heuristic's
     // entropy and, with num_prior_samples, its extra candidates.
     opt.set_prior(&SVector::zeros(), &var).map_err(gmmvi_err("prior"))?;
@@ -548,14 +549,14 @@ where
         }
         bar.set_position(rep.evaluations.min(spec.run.evals));
         if spec.run.log_every > 0 && rep.iteration.is_multiple_of(spec.run.log_every) {
-            let row = log(&mut opt, &mut rows)?;
+            let row = log(opt, &mut rows)?;
             bar.set_message(format!("it {} K {} -ELBO {:.4}", row.iteration, row.components, -row.elbo));
         } else {
             bar.set_message(format!("it {} K {}", rep.iteration, rep.components));
         }
     }
     if rows.last().is_none_or(|r| r.iteration != opt.iterations()) {
-        log(&mut opt, &mut rows)?;
+        log(opt, &mut rows)?;
     }
     bar.finish_and_clear();
     let last = rows.last().copied().ok_or("no row logged")?;
