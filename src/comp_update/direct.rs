@@ -15,7 +15,7 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use crate::model::cholesky;
+use crate::model::{cholesky, gram_of_lower, lower_inverse};
 use crate::real::Real;
 
 /// New mean and lower Cholesky factor `L'` (`Σ' = L'L'ᵀ`) after a direct NG step of size `beta`
@@ -38,8 +38,8 @@ pub(crate) fn update<T: Real, const D: usize>(
 /// `Λ = L⁻ᵀL⁻¹` from a lower Cholesky factor (upper triangle ignored); `None` if `L` is singular
 /// or the result non-finite.
 pub(super) fn precision<T: Real, const D: usize>(chol: &SMatrix<T, D, D>) -> Option<SMatrix<T, D, D>> {
-    let l_inv = chol.solve_lower_triangular(&SMatrix::<T, D, D>::identity())?;
-    let lam = l_inv.transpose() * l_inv;
+    let l_inv = lower_inverse(chol)?;
+    let lam = gram_of_lower(&l_inv);
     lam.iter().all(|v| v.finite()).then_some(lam)
 }
 
@@ -49,8 +49,8 @@ pub(super) fn inverse_and_factor<T: Real, const D: usize>(
     lam: &SMatrix<T, D, D>,
 ) -> Option<(SMatrix<T, D, D>, SMatrix<T, D, D>)> {
     let p = cholesky(lam)?;
-    let p_inv = p.solve_lower_triangular(&SMatrix::<T, D, D>::identity())?;
-    let cov = p_inv.transpose() * p_inv;
+    let p_inv = lower_inverse(&p)?;
+    let cov = gram_of_lower(&p_inv);
     let l = cholesky(&cov)?;
     Some((cov, l))
 }

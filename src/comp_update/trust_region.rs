@@ -15,7 +15,7 @@
 use nalgebra::{Cholesky, SMatrix, SVector};
 
 use super::Outcome;
-use crate::model::cholesky;
+use crate::model::{cholesky, gram_of_lower, lower_inverse};
 use crate::real::Real;
 
 /// Most KL evaluations of the bracketing search (the reference's bound).
@@ -52,7 +52,8 @@ impl<T: Real, const D: usize> Problem<'_, T, D> {
         if self.diag {
             return Fixed { lam: SMatrix::zeros(), lam_mean: SVector::zeros(), logdet_l: T::zero() };
         }
-        let lam = self.inv_t * self.inv_t.transpose();
+        // inv_t·inv_tᵀ, with inv_tᵀ = L⁻¹ lower triangular.
+        let lam = gram_of_lower(&self.inv_t.transpose());
         let mut logdet_l = T::zero();
         for d in 0..D {
             logdet_l += self.chol[(d, d)].ln();
@@ -187,8 +188,8 @@ pub(crate) fn update<T: Real, const D: usize>(
         return Step { outcome: Outcome::Updated { eta }, mean, chol, kl, evals };
     }
     // Σ' = P⁻ᵀ P⁻¹, then L' = chol(Σ').
-    let Some(p_inv) = p.solve_lower_triangular(&SMatrix::<T, D, D>::identity()) else { return rejected };
-    let Some(chol) = cholesky(&(p_inv.transpose() * p_inv)) else { return rejected };
+    let Some(p_inv) = lower_inverse(&p) else { return rejected };
+    let Some(chol) = cholesky(&gram_of_lower(&p_inv)) else { return rejected };
     Step { outcome: Outcome::Updated { eta }, mean, chol, kl, evals }
 }
 

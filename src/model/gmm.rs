@@ -357,16 +357,25 @@ pub(crate) fn factor_from_chol<T: Real, const D: usize>(
         }
         log_det_half += v.ln();
     }
-    // Forward substitution for L⁻¹, one row at a time (row i of L⁻¹ = column i of inv_t).
+    // Forward substitution for L⁻¹, one row at a time (row i of L⁻¹ = column i of inv_t):
+    // (L⁻¹)[i, c] = (δ_ic − Σ_{j=c}^{i−1} L[i, j] (L⁻¹)[j, c]) / L[i, i], the sums over j for
+    // all c at once (each still over ascending j), down contiguous columns.
     let mut inv_t = SMatrix::<T, D, D>::zeros();
     for i in 0..D {
-        for c in 0..=i {
-            // (L⁻¹)[i, c] = (δ_ic − Σ_{j=c}^{i−1} L[i, j] (L⁻¹)[j, c]) / L[i, i]
-            let mut s = if i == c { T::one() } else { T::zero() };
-            for j in c..i {
-                s -= l[(i, j)] * inv_t[(c, j)];
+        let (done, rest) = inv_t.as_mut_slice().split_at_mut(i * D);
+        let Some(col) = rest.get_mut(..=i) else { break };
+        if let Some(v) = col.last_mut() {
+            *v = T::one();
+        }
+        for (j, prev) in done.chunks_exact(D).enumerate() {
+            let lij = l[(i, j)];
+            for (s, &v) in col.iter_mut().zip(prev.get(..=j).unwrap_or(&[])) {
+                *s -= lij * v;
             }
-            inv_t[(c, i)] = s / l[(i, i)];
+        }
+        let lii = l[(i, i)];
+        for s in col.iter_mut() {
+            *s /= lii;
         }
     }
     for v in inv_t.iter().chain(l.iter()).chain(mean.iter()) {

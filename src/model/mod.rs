@@ -5,9 +5,11 @@ mod chunk;
 mod gmm;
 mod io;
 mod sub;
+mod triangular;
 
 pub(crate) use chunk::{CHUNK, Chunk, RowLse, chunk_mixture};
 pub(crate) use gmm::{Component, ComponentMut, block_candidates, cholesky};
+pub(crate) use triangular::{gram_of_lower, lower_inverse};
 
 pub use gmm::Gmm;
 pub use sub::SubGmm;

@@ -1,0 +1,123 @@
+//! Inverses and Gram products of triangular factors (docs/algorithm.md §0), the `O(D³)` steps
+//! of every component update: `Λ = L⁻ᵀL⁻¹` from a covariance factor and `Σ' = P⁻ᵀP⁻¹` from a
+//! precision factor.
+//!
+//! The dense forms (`solve_lower_triangular(&identity)`, `Xᵀ·X`) spend most of their work on
+//! entries that are exact zeros. These skip them and keep, for every entry, the same nonzero
+//! terms in the same order as the dense forms: the same bits at a third (inverse) and a sixth
+//! (Gram product) of the multiply-adds. Loops run down contiguous columns, so they vectorise.
+
+use nalgebra::SMatrix;
+
+use crate::real::Real;
+
+/// `L⁻¹` of a lower-triangular `L` (its upper triangle is not read); `None` if a diagonal
+/// entry is zero. Column `j` by forward substitution from row `j` on, as
+/// `l.solve_lower_triangular(&SMatrix::identity())` computes it (above row `j` it only adds
+/// zeros).
+pub(crate) fn lower_inverse<T: Real, const D: usize>(l: &SMatrix<T, D, D>) -> Option<SMatrix<T, D, D>> {
+    let mut x = SMatrix::<T, D, D>::zeros();
+    for (j, col) in x.as_mut_slice().chunks_exact_mut(D).enumerate() {
+        if let Some(v) = col.get_mut(j) {
+            *v = T::one();
+        }
+        for (i, li) in l.as_slice().chunks_exact(D).enumerate().skip(j) {
+            let diag = li.get(i).copied().unwrap_or(T::zero());
+            if diag == T::zero() {
+                return None;
+            }
+            let (head, below) = col.split_at_mut(i + 1);
+            let Some(b) = head.last_mut() else { continue };
+            let coeff = *b / diag;
+            *b = coeff;
+            for (y, &a) in below.iter_mut().zip(li.get(i + 1..).unwrap_or(&[])) {
+                *y = -coeff * a + *y;
+            }
+        }
+    }
+    Some(x)
+}
+
+/// `XᵀX` of a lower-triangular `X` (its upper triangle is taken as zero), symmetric: entry
+/// `(i, j)` is `Σ_{k ≥ max(i, j)} X[k,i]·X[k,j]`, summed over ascending `k` as `X.transpose() * X`
+/// sums it.
+pub(crate) fn gram_of_lower<T: Real, const D: usize>(x: &SMatrix<T, D, D>) -> SMatrix<T, D, D> {
+    // Column k of xt is row k of X, contiguous.
+    let xt = x.transpose();
+    let mut c = SMatrix::<T, D, D>::zeros();
+    for (j, cj) in c.as_mut_slice().chunks_exact_mut(D).enumerate() {
+        for (k, xk) in xt.as_slice().chunks_exact(D).enumerate().skip(j) {
+            let b = xk.get(j).copied().unwrap_or(T::zero());
+            let (cs, xs) = (cj.get_mut(j..=k).unwrap_or(&mut []), xk.get(j..=k).unwrap_or(&[]));
+            for (ci, &a) in cs.iter_mut().zip(xs) {
+                *ci += a * b;
+            }
+        }
+    }
+    for j in 0..D {
+        for i in j + 1..D {
+            c[(j, i)] = c[(i, j)];
+        }
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::SMatrix;
+
+    /// A lower-triangular matrix with a positive diagonal and entries of mixed signs and scales.
+    fn lower<const D: usize>(seed: u64) -> SMatrix<f64, D, D> {
+        let mut s = seed;
+        SMatrix::from_fn(|i, j| {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+            match i.cmp(&j) {
+                core::cmp::Ordering::Less => 0.0,
+                core::cmp::Ordering::Equal => 0.1 + 3.0 * u,
+                core::cmp::Ordering::Greater => (u - 0.5) * 10f64.powi((i % 5) as i32 - 2),
+            }
+        })
+    }
+
+    fn same_bits<const D: usize>(a: &SMatrix<f64, D, D>, b: &SMatrix<f64, D, D>) -> bool {
+        a.iter().zip(b.iter()).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    fn check<const D: usize>() {
+        for seed in 0..20 {
+            let l = lower::<D>(seed);
+            let dense = l.solve_lower_triangular(&SMatrix::identity()).unwrap();
+            let inv = lower_inverse(&l).unwrap();
+            assert!(same_bits(&inv, &dense), "inverse, D = {D}, seed {seed}");
+            assert!(same_bits(&gram_of_lower(&inv), &(dense.transpose() * dense)), "Gram, D = {D}, seed {seed}");
+            // The upper triangle is not read.
+            let mut noisy = l;
+            noisy.fill_upper_triangle(7.0, 1);
+            assert!(same_bits(&lower_inverse(&noisy).unwrap(), &dense));
+            // (L⁻¹)ᵀ L⁻¹ L Lᵀ = I (small D: the test factors grow ill-conditioned with D).
+            if D <= 7 {
+                let prod = gram_of_lower(&inv) * (l * l.transpose());
+                assert!((prod - SMatrix::<f64, D, D>::identity()).abs().max() < 1e-6, "D = {D}, seed {seed}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_same_bits_as_the_dense_forms() {
+        check::<1>();
+        check::<2>();
+        check::<7>();
+        check::<16>();
+        check::<33>();
+    }
+
+    #[test]
+    fn a_zero_diagonal_is_refused() {
+        let mut l = lower::<4>(3);
+        l[(2, 2)] = 0.0;
+        assert!(lower_inverse(&l).is_none());
+        assert!(l.solve_lower_triangular(&SMatrix::<f64, 4, 4>::identity()).is_none());
+    }
+}
