@@ -249,6 +249,12 @@ fn log_mix<T: Real, const D: usize>(
     m + s.ln()
 }
 
+/// From this dimension on, [`block_candidates`] evaluates its lower bound with the chunk
+/// kernel (the same values): one row's `O(D²)` log-density is a chain of dependent sums, which
+/// running [`CHUNK`] rows side by side hides. Below, the scalar loop keeps the code and stack of
+/// microcontroller builds (`D = 7`) as small as they are.
+const CHUNKED_BOUND_DIM: usize = 8;
+
 /// The components that can matter to `log Σ_j exp(lw_j + log N(x; c_j))` for some row `x` of a
 /// block inside the box `[lo, hi]`: every row's maximum is at least its term under the component
 /// with the largest box bound, so a component whose box bound is more than
@@ -275,11 +281,24 @@ pub(crate) fn block_candidates<T: Real, const D: usize>(
             best = j;
         }
     }
-    let mut z = SVector::<T, D>::zeros();
     let mut m_blk = T::zero();
-    for (i, x) in xs.iter().enumerate() {
-        let v = comps[best].log_density(x, &mut z) + lw[best];
-        m_blk = if i == 0 { v } else { m_blk.min(v) };
+    if D >= CHUNKED_BOUND_DIM {
+        // The same values as the per-row loop below, CHUNK rows at a time.
+        let mut out = [T::zero(); CHUNK];
+        for (c, xc) in xs.chunks(CHUNK).enumerate() {
+            let ch = Chunk::load(xc);
+            comps[best].chunk_log_density(&ch, &mut out);
+            for (r, &o) in out.iter().enumerate().take(ch.n) {
+                let v = o + lw[best];
+                m_blk = if c == 0 && r == 0 { v } else { m_blk.min(v) };
+            }
+        }
+    } else {
+        let mut z = SVector::<T, D>::zeros();
+        for (i, x) in xs.iter().enumerate() {
+            let v = comps[best].log_density(x, &mut z) + lw[best];
+            m_blk = if i == 0 { v } else { m_blk.min(v) };
+        }
     }
     if !m_blk.finite() {
         // No usable lower bound: keep everything.
