@@ -143,11 +143,19 @@ impl Real for f32 {
     fn from_fixed60(v: i128) -> Self {
         v as f32 * (1.0 / (1u64 << 60) as f32)
     }
-    /// Rounding `u` to `f32` and scaling by the power of two `2^-53` (exact: no underflow for
-    /// `u ≥ 1`) rounds once, as the `f64` route does: the same bits, without software `f64`.
+    /// Rounding `u` to `f32` and scaling by a power of two (exact: no underflow for `u ≥ 1`)
+    /// rounds once, as the `f64` route does: the same bits, without software `f64`. The
+    /// rounding is the hardware's `u32` conversion of `u`'s top 32 bits, the bits shifted out
+    /// folded into the lowest one (they lie below the rounding position: `u` has at most 53
+    /// significant bits, 32 are kept, 24 survive), instead of a library call for `u64`.
     #[inline]
     fn from_unit53(u: u64) -> Self {
-        (u as i64) as f32 * (1.0 / 9_007_199_254_740_992.0)
+        let (hi, lo) = ((u >> 32) as u32, u as u32);
+        // Bits to drop so that the rest fits in 32: 0..=21 for u < 2^53.
+        let s = 32 - hi.leading_zeros();
+        let v = if s == 0 { lo } else { (hi << (32 - s)) | (lo >> s) | u32::from(lo << (32 - s) != 0) };
+        // 2^(s − 53), a normal power of two.
+        v as f32 * f32::from_bits((74 + s) << 23)
     }
 }
 
