@@ -33,8 +33,9 @@ pub trait Real: RealField + Copy + Default + Send + Sync + core::fmt::Debug + 's
         self.partial_cmp(&self).is_none()
     }
     /// Two independent standard normals (Box–Muller) from two draws of `rng`, in this type's
-    /// own arithmetic: `f32` takes 24-bit uniforms and the `f32` libm functions, so `f32`
-    /// builds (firmware) link no `f64` trigonometry. Not part of the stable API.
+    /// own arithmetic: `f32` takes 24-bit uniforms, `libm::logf`, a square root with the bits
+    /// of `libm::sqrtf` and a sine/cosine of the turn fraction, so `f32` builds (firmware) link
+    /// no `f64` trigonometry. Not part of the stable API.
     #[doc(hidden)]
     fn normal_pair<R: rand_core::Rng + ?Sized>(rng: &mut R) -> (Self, Self);
     /// `n^a` in this type's arithmetic (the decaying step sizes). Not part of the stable API.
@@ -151,9 +152,10 @@ impl Real for f32 {
     #[inline]
     fn from_unit53(u: u64) -> Self {
         let (hi, lo) = ((u >> 32) as u32, u as u32);
-        // Bits to drop so that the rest fits in 32: 0..=21 for u < 2^53.
+        // Bits to drop so that the rest fits in 32: 0..=21 for u < 2^53 (at most 32 for any u,
+        // so no shift below overflows).
         let s = 32 - hi.leading_zeros();
-        let v = if s == 0 { lo } else { (hi << (32 - s)) | (lo >> s) | u32::from(lo << (32 - s) != 0) };
+        let v = if s == 0 { lo } else { (hi << (32 - s)) | ((lo >> 1) >> (s - 1)) | u32::from(lo << (32 - s) != 0) };
         // 2^(s − 53), a normal power of two.
         v as f32 * f32::from_bits((74 + s) << 23)
     }
@@ -369,9 +371,10 @@ mod tests {
         }
     }
 
-    /// Exhaustive over `[1, 4)` (both exponent parities, every significand), every exponent
-    /// with a stride of significands and their ends, and the special values: the bits of
-    /// `libm::sqrtf`, which is correctly rounded.
+    /// The bits of `libm::sqrtf` (correctly rounded). Exhaustive over `[1, 4)`: both exponent
+    /// parities and every significand, and the estimate and its corrections depend on nothing
+    /// else, so this covers every positive normal input; then every exponent with a stride of
+    /// significands and their ends, negative values and the special ones.
     #[test]
     fn sqrt_f32_is_correctly_rounded() {
         let check = |x: f32| {

@@ -232,5 +232,9 @@ mod selection_tests {
             let via_f64 = <f32 as Real>::of(u as f64 * (1.0 / 9_007_199_254_740_992.0));
             assert_eq!(<f32 as Real>::from_unit53(u).to_bits(), via_f64.to_bits(), "u {u}");
         }
+        // Beyond the contract (u ≥ 2^53) no shift overflows: u rounded, scaled by 2^-53.
+        for u in [1u64 << 53, (1 << 63) + 1, u64::MAX] {
+            assert_eq!(<f32 as Real>::from_unit53(u), u as f32 * (1.0 / 9_007_199_254_740_992.0), "u {u}");
+        }
     }
 }
