@@ -73,6 +73,12 @@ fn logistic<T: Real>(y: T) -> (T, T, T, T) {
     (s, sm, max_num(y, T::zero()) + l, max_num(-y, T::zero()) + l)
 }
 
+/// `min_num(a, b)` for a `b` that is not NaN (a finite bound's inner end), one comparison less.
+#[inline(always)]
+fn min_below<T: Real>(a: T, b: T) -> T {
+    if a < b { a } else { b }
+}
+
 /// `softplus⁻¹(d) = ln(eᵈ − 1) = d + ln(1 − e⁻ᵈ)` for `d > 0`, stable for tiny and huge `d`,
 /// and `ln σ(softplus⁻¹(d)) = ln(1 − e⁻ᵈ)`, the one-sided log-Jacobian at that point.
 #[inline]
@@ -176,16 +182,36 @@ impl<T: Real, const D: usize> Bounds<T, D> {
     /// [`Self::jac1`]: sampling and the target's points need no Jacobian.
     #[inline]
     fn x1(&self, i: usize, y: T) -> T {
+        self.x1_within(i, y, self.lo[i].next_up(), self.hi[i].next_down())
+    }
+
+    /// [`Self::x1`] with the values next inside the bounds, `lo_in = lo.next_up()` and
+    /// `hi_in = hi.next_down()`, given ([`Self::inner_ends`]): many points share them.
+    #[inline]
+    fn x1_within(&self, i: usize, y: T, lo_in: T, hi_in: T) -> T {
         let (lo, hi) = (self.lo[i], self.hi[i]);
         match (lo.finite(), hi.finite()) {
             (false, false) => y,
-            (true, false) => min_num(max_num(lo + softplus(y), lo.next_up()), T::MAX_FINITE),
-            (false, true) => max_num(min_num(hi - softplus(-y), hi.next_down()), -T::MAX_FINITE),
+            (true, false) => min_num(max_num(lo + softplus(y), lo_in), T::MAX_FINITE),
+            (false, true) => max_num(min_below(hi - softplus(-y), hi_in), -T::MAX_FINITE),
             (true, true) => {
                 let w = hi - lo;
                 let x = if y < T::zero() { lo + w * sigmoid(y) } else { hi - w * sigmoid(-y) };
-                min_num(max_num(x, lo.next_up()), hi.next_down())
+                min_below(max_num(x, lo_in), hi_in)
             }
+        }
+    }
+
+    /// The representable values next inside every bound: `(lo.next_up(), hi.next_down())`.
+    fn inner_ends(&self) -> ([T; D], [T; D]) {
+        (self.lo.map(T::next_up), self.hi.map(T::next_down))
+    }
+
+    /// Maps `y` to `x(y)` in place, with the ends from [`Self::inner_ends`].
+    #[inline]
+    fn constrain_in_place(&self, y: &mut SVector<T, D>, ends: &([T; D], [T; D])) {
+        for i in 0..D {
+            y[i] = self.x1_within(i, y[i], ends.0[i], ends.1[i]);
         }
     }
 
@@ -284,8 +310,9 @@ impl<T: Real, const D: usize> Bounds<T, D> {
     ) -> usize {
         let n = q.sample(rng, out);
         if !self.is_unbounded() {
+            let ends = self.inner_ends();
             for x in &mut out[..n] {
-                *x = self.to_constrained(x);
+                self.constrain_in_place(x, &ends);
             }
         }
         n
@@ -336,13 +363,15 @@ impl<T: Real, const D: usize, P: Target<T, D> + ?Sized> Unconstrained<'_, T, D, 
     ) -> Result<(), TargetError> {
         let mut x = [SVector::<T, D>::zeros(); TARGET_BLOCK];
         let log_w = self.bounds.log_widths();
+        let ends = self.bounds.inner_ends();
         let n = y.len().min(lp.len()).min(grad.as_deref().map_or(usize::MAX, <[_]>::len));
         let mut start = 0;
         while start < n {
             let b = (n - start).min(TARGET_BLOCK);
             let (yb, lpb) = (&y[start..start + b], &mut lp[start..start + b]);
             for (xi, yi) in x.iter_mut().zip(yb) {
-                *xi = self.bounds.to_constrained(yi);
+                *xi = *yi;
+                self.bounds.constrain_in_place(xi, &ends);
             }
             let mut gb = grad.as_deref_mut().map(|g| &mut g[start..start + b]);
             match gb.as_deref_mut() {
@@ -422,8 +451,8 @@ mod tests {
         a.to_f64().to_bits() == b.to_f64().to_bits() || (a.is_nan_like() && b.is_nan_like())
     }
 
-    /// `x1` and `jac1` give the reference's four values bit for bit, on every kind of
-    /// coordinate, in both precisions, also at ±0, ±∞ and NaN.
+    /// `x1` and `jac1` give the reference's four values bit for bit (and `constrain_in_place`
+    /// the values of `x1`), on every kind of coordinate, in both precisions, also at ±0, ±∞ and NaN.
     fn maps_match_the_reference<T: Real>() {
         let inf = T::INFINITY;
         let lo = [T::of(-1.5), T::of(-2.0), -inf, -inf];
@@ -435,8 +464,12 @@ mod tests {
             let k = f64::from(k);
             [k * 0.0173, k * 1e3, k * 1e-30].map(T::of)
         });
+        let ends = b.inner_ends();
         for y in grid.chain(special) {
+            let mut v = nalgebra::SVector::<T, 4>::repeat(y);
+            b.constrain_in_place(&mut v, &ends);
             for (i, &lw) in log_w.iter().enumerate() {
+                assert!(same_bits(v[i], b.x1(i, y)), "constrain_in_place, coordinate {i}, y = {y:?}");
                 let (x, dx, lj, dlj) = map1_reference(&b, i, y);
                 let (dx1, lj1, dlj1) = b.jac1(i, y, lw);
                 assert!(same_bits(b.x1(i, y), x), "x, coordinate {i}, y = {y:?}");

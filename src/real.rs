@@ -33,8 +33,9 @@ pub trait Real: RealField + Copy + Default + Send + Sync + core::fmt::Debug + 's
         self.partial_cmp(&self).is_none()
     }
     /// Two independent standard normals (Box–Muller) from two draws of `rng`, in this type's
-    /// own arithmetic: `f32` takes 24-bit uniforms and the `f32` libm functions, so `f32`
-    /// builds (firmware) link no `f64` trigonometry. Not part of the stable API.
+    /// own arithmetic: `f32` takes 24-bit uniforms, `libm::logf`, a square root with the bits
+    /// of `libm::sqrtf` and a sine/cosine of the turn fraction, so `f32` builds (firmware) link
+    /// no `f64` trigonometry. Not part of the stable API.
     #[doc(hidden)]
     fn normal_pair<R: rand_core::Rng + ?Sized>(rng: &mut R) -> (Self, Self);
     /// `n^a` in this type's arithmetic (the decaying step sizes). Not part of the stable API.
@@ -115,7 +116,7 @@ impl Real for f32 {
         const ULP: f32 = 1.0 / 16_777_216.0;
         // 1 - u lies in (0, 1] (u has 24 bits, exact in f32), so the logarithm is finite.
         let u1 = 1.0 - (rng.next_u32() >> 8) as f32 * ULP;
-        let r = libm::sqrtf(-2.0 * libm::logf(u1));
+        let r = sqrt_f32(-2.0 * libm::logf(u1));
         let (s, c) = sin_cos_turn_f32(rng.next_u32() >> 8);
         (r * c, r * s)
     }
@@ -143,12 +144,66 @@ impl Real for f32 {
     fn from_fixed60(v: i128) -> Self {
         v as f32 * (1.0 / (1u64 << 60) as f32)
     }
-    /// Rounding `u` to `f32` and scaling by the power of two `2^-53` (exact: no underflow for
-    /// `u ≥ 1`) rounds once, as the `f64` route does: the same bits, without software `f64`.
+    /// Rounding `u` to `f32` and scaling by a power of two (exact: no underflow for `u ≥ 1`)
+    /// rounds once, as the `f64` route does: the same bits, without software `f64`. The
+    /// rounding is the hardware's `u32` conversion of `u`'s top 32 bits, the bits shifted out
+    /// folded into the lowest one (they lie below the rounding position: `u` has at most 53
+    /// significant bits, 32 are kept, 24 survive), instead of a library call for `u64`.
     #[inline]
     fn from_unit53(u: u64) -> Self {
-        (u as i64) as f32 * (1.0 / 9_007_199_254_740_992.0)
+        let (hi, lo) = ((u >> 32) as u32, u as u32);
+        // Bits to drop so that the rest fits in 32: 0..=21 for u < 2^53 (at most 32 for any u,
+        // so no shift below overflows).
+        let s = 32 - hi.leading_zeros();
+        let v = if s == 0 { lo } else { (hi << (32 - s)) | ((lo >> 1) >> (s - 1)) | u32::from(lo << (32 - s) != 0) };
+        // 2^(s − 53), a normal power of two.
+        v as f32 * f32::from_bits((74 + s) << 23)
     }
+}
+
+/// The correctly rounded square root of `x`, the bits of `libm::sqrtf` (IEEE 754 requires them),
+/// faster on a core whose FPU square root cannot be reached from `core`: `libm` computes it bit
+/// by bit. For a positive normal `x = X·2^(2h)` with `X ∈ [1, 4)` the 24-bit significand `q` of
+/// `√X` is the integer nearest to `√N`, `N = X·2^46`: a single-precision estimate (reciprocal
+/// square root by Newton steps) is at most two units off, and the exact residual `N − q²`
+/// (small, so its low 32 bits suffice) moves it to the integer with `q² − q < N ≤ q² + q`.
+/// Zero, subnormal, negative and non-finite `x` go to `libm`. Not inlined: one copy serves
+/// every generator type.
+#[inline(never)]
+fn sqrt_f32(x: f32) -> f32 {
+    let b = x.to_bits();
+    // Biased exponents 1..=254: positive normal numbers.
+    if !(0x0080_0000..0x7f80_0000).contains(&b) {
+        return libm::sqrtf(x);
+    }
+    // x = X·2^(2h): X = 1.f for an even unbiased exponent, 2·1.f for an odd one (even biased).
+    let odd = u32::from((b >> 23) & 1 == 0);
+    let frac = b & 0x007f_ffff;
+    // X as f32: the fraction with the exponent 0 or 1 (exact).
+    let big_x = f32::from_bits(frac | (0x3f80_0000 + (odd << 23)));
+    // 1/√X: a linear first guess from the bits, then three Newton steps r ← r·(3 − X·r²)/2.
+    let half_x = 0.5 * big_x;
+    let mut r = f32::from_bits(0x5f37_59df - (big_x.to_bits() >> 1));
+    r *= 1.5 - half_x * r * r;
+    r *= 1.5 - half_x * r * r;
+    r *= 1.5 - half_x * r * r;
+    let mut q = (big_x * r * 8_388_608.0) as u32;
+    // N − q² modulo 2^32 (N = (2^23 + frac)·2^(23 + odd)): exact while |N − q²| < 2^31,
+    // which holds for |q − √N| ≤ 2 (√N < 2^24).
+    let n_low = ((0x0080_0000 | frac) << odd).wrapping_shl(23);
+    let mut d = n_low.wrapping_sub(q.wrapping_mul(q)) as i32;
+    while d > q as i32 {
+        d -= (2 * q + 1) as i32;
+        q += 1;
+    }
+    while d <= -(q as i32) {
+        q -= 1;
+        d += (2 * q + 1) as i32;
+    }
+    // Biased exponent of the result: ⌊(biased − 127)/2⌋ + 127. Adding q (2^23 ≤ q ≤ 2^24)
+    // supplies the implicit bit, and q = 2^24 carries into the exponent.
+    let e = ((b >> 23) + 127) >> 1;
+    f32::from_bits(((e - 1) << 23) + q)
 }
 
 /// `(sin 2πt, cos 2πt)` for the angle `t = k / 2²⁴` turns, `k < 2²⁴` (higher bits ignored).
@@ -313,6 +368,30 @@ mod tests {
         let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MIN_POSITIVE, f32::EPSILON];
         for x in edges.into_iter().chain(specials).chain((0..2000).map(|i| i as f32 * 0.37)) {
             assert_eq!(x.to_usize(), x.to_f64() as usize, "{x}");
+        }
+    }
+
+    /// The bits of `libm::sqrtf` (correctly rounded). Exhaustive over `[1, 4)`: both exponent
+    /// parities and every significand, and the estimate and its corrections depend on nothing
+    /// else, so this covers every positive normal input; then every exponent with a stride of
+    /// significands and their ends, negative values and the special ones.
+    #[test]
+    fn sqrt_f32_is_correctly_rounded() {
+        let check = |x: f32| {
+            let (a, b) = (sqrt_f32(x), libm::sqrtf(x));
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "sqrt({x:e}): {a:e} vs {b:e}");
+        };
+        for bits in 1.0f32.to_bits()..4.0f32.to_bits() {
+            check(f32::from_bits(bits));
+        }
+        for e in 0..256u32 {
+            for f in (0..1u32 << 23).step_by(9973).chain([1, 2, (1 << 23) - 2, (1 << 23) - 1]) {
+                check(f32::from_bits(e << 23 | f));
+                check(-f32::from_bits(e << 23 | f));
+            }
+        }
+        for x in [0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MIN_POSITIVE, f32::MAX, 33.27] {
+            check(x);
         }
     }
 

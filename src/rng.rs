@@ -219,14 +219,22 @@ mod selection_tests {
     fn uniform_in_f32_has_the_bits_of_the_f64_route() {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9);
         for i in 0..1_000_000u64 {
-            let u = match i % 4 {
+            // Ties and near-ties at every magnitude: 25 significant bits, then something below.
+            let tie = ((1u64 << 24) | 1 | (rng.next_u64() & 0xff_fffe)) << (i % 29);
+            let u = match i % 6 {
                 0 => rng.next_u64() >> 11,
                 1 => (rng.next_u64() >> 11) >> (rng.next_u64() % 53),
                 2 => i,
+                3 => tie,
+                4 => tie | (1 << (i % 29)) >> 1 | u64::from(i % 29 > 1),
                 _ => (1u64 << 53) - 1 - i,
             };
             let via_f64 = <f32 as Real>::of(u as f64 * (1.0 / 9_007_199_254_740_992.0));
             assert_eq!(<f32 as Real>::from_unit53(u).to_bits(), via_f64.to_bits(), "u {u}");
+        }
+        // Beyond the contract (u ≥ 2^53) no shift overflows: u rounded, scaled by 2^-53.
+        for u in [1u64 << 53, (1 << 63) + 1, u64::MAX] {
+            assert_eq!(<f32 as Real>::from_unit53(u), u as f32 * (1.0 / 9_007_199_254_740_992.0), "u {u}");
         }
     }
 }

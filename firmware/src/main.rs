@@ -31,11 +31,9 @@ use cortex_m::peripheral::SYST;
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprint, hprintln};
-use gmmvi::rng::fill_standard_normal;
+use gmmvi::rng::{Xoshiro256, fill_standard_normal};
 use gmmvi::{Bounds, Config, Error, Gmm, Optimizer, Target, TargetError};
 use nalgebra::{SMatrix, SVector};
-use rand_core::SeedableRng;
-use rand_xoshiro::Xoshiro256PlusPlus;
 
 // ---- capacities (see README.md "Memory"; footprint.sh prints what they cost) --------------
 
@@ -393,7 +391,7 @@ fn config() -> Config<f32> {
 fn init(cfg: &Config<f32>) -> Result<&'static mut Opt, Error> {
     // As planar_arm.c: 4 initial components, means from the N(0, I) prior, std 0.3 (what
     // `Gmm::from_prior` does, built in place: its `Result` would hold a second model copy).
-    let mut init_rng = Xoshiro256PlusPlus::seed_from_u64(1 ^ 0xD1B5_4A32_D192_ED03);
+    let mut init_rng = Xoshiro256::seed_from_u64(1 ^ 0xD1B5_4A32_D192_ED03);
     let zero = SVector::<f32, D>::zeros();
     let one = SVector::<f32, D>::repeat(1.0);
     let cov = SMatrix::<f32, D, D>::from_diagonal_element(0.09);
@@ -457,7 +455,7 @@ fn fit(opt: &mut Opt, clock: &mut Stopwatch) -> StepTimes {
 #[inline(never)]
 fn use_the_model(opt: &Opt, clock: &mut Stopwatch) -> ([usize; 2], usize, u32, u32) {
     let inside = |x: &SVector<f32, D>| x.iter().all(|v| v.abs() < JOINT_LIMIT);
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1 ^ 0x5A4D_504C_4531_0001);
+    let mut rng = Xoshiro256::seed_from_u64(1 ^ 0x5A4D_504C_4531_0001);
     let mut q = [SVector::<f32, D>::zeros(); 10];
     opt.sample(&mut rng, &mut q);
     let mut within = q.iter().filter(|x| inside(x)).count();

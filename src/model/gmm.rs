@@ -360,6 +360,24 @@ impl<T: Real, const D: usize, const K: usize> Default for Gmm<T, D, K> {
     }
 }
 
+/// Row `i` of `L ε` for a lower-triangular `L` with the bits of the full product `(L ε)_i`
+/// (`Σ_j L_ij ε_j` summed in `j` order, as nalgebra's matrix-vector product sums): the strict
+/// upper triangle holds zeros and `ε` is finite, so its products are zeros, and adding a zero to
+/// a nonzero sum changes nothing. Only a zero partial sum, whose sign the zeros can change,
+/// takes the whole row.
+#[inline]
+fn lower_row_times<T: Real, const D: usize>(l: &SMatrix<T, D, D>, i: usize, eps: &SVector<T, D>) -> T {
+    let row = |n: usize| {
+        let mut acc = l[(i, 0)] * eps[0];
+        for j in 1..n {
+            acc = l[(i, j)] * eps[j] + acc;
+        }
+        acc
+    };
+    let acc = row(i + 1);
+    if acc == T::zero() { row(D) } else { acc }
+}
+
 /// From a mean and lower Cholesky factor, the cleaned factor and the derived evaluation data;
 /// `None` unless everything is finite and the diagonal positive.
 pub(crate) fn factor_from_chol<T: Real, const D: usize>(
@@ -790,7 +808,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
             let l = &self.chol[k];
             return Some(SVector::from_fn(|d, _| self.mean[k][d] + l[(d, d)] * eps[d]));
         }
-        Some(self.mean[k] + self.chol[k] * eps)
+        Some(SVector::from_fn(|i, _| self.mean[k][i] + lower_row_times(&self.chol[k], i, &eps)))
     }
 
     /// Index of the component for a uniform draw `u ∈ [0, 1)` by inverse CDF on the weights
