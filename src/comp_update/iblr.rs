@@ -11,6 +11,7 @@
 use nalgebra::{SMatrix, SVector};
 
 use super::direct::{inverse_and_factor, precision};
+use crate::model::lower_times_transpose;
 use crate::real::Real;
 
 /// New mean and lower Cholesky factor after an iBLR step of size `beta` from `(mean, chol)` with
@@ -27,7 +28,7 @@ pub(crate) fn update<T: Real, const D: usize>(
 ) -> Option<(SVector<T, D>, SMatrix<T, D, D>)> {
     let mut l = *chol;
     l.fill_upper_triangle(T::zero(), 1);
-    let cov = l * l.transpose();
+    let cov = lower_times_transpose(&l);
     let lam = precision(&l)?;
     let new_lam = lam + (hess + hess * cov * hess * (beta * T::of(0.5))) * beta;
     let new_mean = if first_update { *mean } else { mean - cov * grad * beta };

@@ -1,11 +1,11 @@
-//! Inverses and Gram products of triangular factors (docs/algorithm.md §0), the `O(D³)` steps
-//! of every component update: `Λ = L⁻ᵀL⁻¹` from a covariance factor and `Σ' = P⁻ᵀP⁻¹` from a
-//! precision factor.
+//! Inverses and products of triangular factors (docs/algorithm.md §0), the `O(D³)` steps of
+//! every component update: `Λ = L⁻ᵀL⁻¹` from a covariance factor, `Σ' = P⁻ᵀP⁻¹` from a
+//! precision factor, `Σ = LLᵀ`, and a full matrix times a factor.
 //!
 //! The dense forms (`solve_lower_triangular(&identity)`, `Xᵀ·X`) spend most of their work on
 //! entries that are exact zeros. These skip them and keep, for every entry, the same nonzero
-//! terms in the same order as the dense forms: the same bits at a third (inverse) and a sixth
-//! (Gram product) of the multiply-adds. Loops run down contiguous columns, so they vectorise.
+//! terms in the same order as the dense forms: the same bits at a third (inverse), a sixth (Gram
+//! products) and a half (full times triangular) of the multiply-adds. Loops run down contiguous columns, so they vectorise.
 
 use nalgebra::SMatrix;
 
@@ -62,6 +62,59 @@ pub(crate) fn gram_of_lower<T: Real, const D: usize>(x: &SMatrix<T, D, D>) -> SM
     c
 }
 
+/// `LLᵀ` of a lower-triangular `L` (its upper triangle is taken as zero), symmetric: entry
+/// `(i, j)` is `Σ_{k ≤ min(i, j)} L[i,k]·L[j,k]`, summed over ascending `k` from the `k = 0`
+/// term as `l * l.transpose()` sums it (its remaining terms are zeros).
+pub(crate) fn lower_times_transpose<T: Real, const D: usize>(l: &SMatrix<T, D, D>) -> SMatrix<T, D, D> {
+    let mut c = SMatrix::<T, D, D>::zeros();
+    let cols = l.as_slice();
+    for (j, cj) in c.as_mut_slice().chunks_exact_mut(D).enumerate() {
+        for (k, lk) in cols.chunks_exact(D).enumerate().take(j + 1) {
+            // c[i, j] (+)= L[i, k]·L[j, k] for i ≥ j.
+            let b = lk.get(j).copied().unwrap_or(T::zero());
+            let (cs, ls) = (cj.get_mut(j..).unwrap_or(&mut []), lk.get(j..).unwrap_or(&[]));
+            if k == 0 {
+                for (ci, &a) in cs.iter_mut().zip(ls) {
+                    *ci = a * b;
+                }
+            } else {
+                for (ci, &a) in cs.iter_mut().zip(ls) {
+                    *ci += a * b;
+                }
+            }
+        }
+    }
+    for j in 0..D {
+        for i in j + 1..D {
+            c[(j, i)] = c[(i, j)];
+        }
+    }
+    c
+}
+
+/// `A·B` for a lower-triangular `B` (its upper triangle is taken as zero): entry `(i, j)` is
+/// `Σ_{k ≥ j} A[i,k]·B[k,j]` over ascending `k`, as `a * b` sums it (its earlier terms are
+/// zeros).
+pub(crate) fn times_lower<T: Real, const D: usize>(a: &SMatrix<T, D, D>, b: &SMatrix<T, D, D>) -> SMatrix<T, D, D> {
+    let mut c = SMatrix::<T, D, D>::zeros();
+    let (acols, bcols) = (a.as_slice(), b.as_slice());
+    for ((j, cj), bj) in c.as_mut_slice().chunks_exact_mut(D).enumerate().zip(bcols.chunks_exact(D)) {
+        for (k, ak) in acols.chunks_exact(D).enumerate().skip(j) {
+            let bkj = bj.get(k).copied().unwrap_or(T::zero());
+            if k == j {
+                for (ci, &x) in cj.iter_mut().zip(ak) {
+                    *ci = x * bkj;
+                }
+            } else {
+                for (ci, &x) in cj.iter_mut().zip(ak) {
+                    *ci += x * bkj;
+                }
+            }
+        }
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +145,9 @@ mod tests {
             let inv = lower_inverse(&l).unwrap();
             assert!(same_bits(&inv, &dense), "inverse, D = {D}, seed {seed}");
             assert!(same_bits(&gram_of_lower(&inv), &(dense.transpose() * dense)), "Gram, D = {D}, seed {seed}");
+            assert!(same_bits(&lower_times_transpose(&l), &(l * l.transpose())), "LLᵀ, D = {D}, seed {seed}");
+            let a = lower::<D>(seed + 100).transpose() + lower::<D>(seed + 200);
+            assert!(same_bits(&times_lower(&a, &l), &(a * l)), "A·L, D = {D}, seed {seed}");
             // The upper triangle is not read.
             let mut noisy = l;
             noisy.fill_upper_triangle(7.0, 1);

@@ -17,7 +17,7 @@ use nalgebra::{SMatrix, SVector};
 
 use super::Estimate;
 use crate::config::NgEstimationConfig;
-use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture};
+use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture, times_lower};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{OnlineLse, Real};
 use crate::store::{RowBlock, WorkingSet, clipped, estimate_rows};
@@ -181,7 +181,7 @@ fn estimate_one<T: Real, const D: usize>(
     // Plain: (1/N) Σ exp(a_n) v_n = exp(max)/N · Σ exp(a_n − max) v_n.
     let norm = normalizer(n, &lse, self_normalized)?;
     // M = (Σ ŵ γ zᵀ) L⁻¹, with L⁻¹ = inv_tᵀ.
-    let m = gz * inv_t.transpose() * norm;
+    let m = times_lower(&gz, &inv_t.transpose()) * norm;
     // The plain-weight branch of the reference does not symmetrise (docs/algorithm.md §2.1).
     let hess = if self_normalized { (m + m.transpose()) * T::of(-0.5) } else { -m };
     Some((hess, eg * (-norm)))
