@@ -489,6 +489,7 @@ fn drive<const D: usize, V: Fit<D>, P: Target<f64, D>, E: Target<f64, D>>(
     Ok(Summary {
         target: spec.target.name().into(),
         algo: spec.algo.clone(),
+        scalar: "f64",
         seed: spec.seed,
         iterations: iters,
         evals: vi.evaluations(),

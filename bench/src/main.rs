@@ -66,6 +66,13 @@ struct Cli {
     /// and effective GFLOP/s per iteration) and stderr the same as a Markdown table.
     #[arg(long)]
     passes: bool,
+    /// Run the optimiser in single precision (planar_robot_1, planar_robot_4, gmm20 and
+    /// breast_cancer; not the gradient-VI baselines): its model, configuration and the target
+    /// values and gradients it receives are f32 (the targets compute in f64 and round). The
+    /// ELBO is the optimiser's own estimate in f32; the MMD takes its samples as f64. The JSON
+    /// line says "scalar":"f32" (default "f64").
+    #[arg(long = "f32")]
+    f32: bool,
     /// Print every target and the codeword presets, then exit.
     #[arg(long)]
     list: bool,
@@ -129,6 +136,7 @@ fn request(cli: &Cli, target: &str, config: Vec<String>) -> Request {
             elbo_samples: cli.elbo_samples,
             mmd_gt_rows: cli.mmd_gt_rows,
             passes: cli.passes,
+            single_precision: cli.f32,
         },
     }
 }

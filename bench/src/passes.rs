@@ -214,8 +214,8 @@ pub struct TimedTarget<'a, P: ?Sized, X> {
     pub timer: &'a PassTimer<X>,
 }
 
-impl<P: Target<f64, D> + ?Sized, X, const D: usize> Target<f64, D> for TimedTarget<'_, P, X> {
-    fn log_density(&mut self, x: &[SVector<f64, D>], lp: &mut [f64]) -> Result<(), TargetError> {
+impl<T: gmmvi::Real, P: Target<T, D> + ?Sized, X, const D: usize> Target<T, D> for TimedTarget<'_, P, X> {
+    fn log_density(&mut self, x: &[SVector<T, D>], lp: &mut [T]) -> Result<(), TargetError> {
         let t = Instant::now();
         let r = self.inner.log_density(x, lp);
         self.timer.target_time(t.elapsed());
@@ -224,9 +224,9 @@ impl<P: Target<f64, D> + ?Sized, X, const D: usize> Target<f64, D> for TimedTarg
 
     fn log_density_with_grad(
         &mut self,
-        x: &[SVector<f64, D>],
-        lp: &mut [f64],
-        grad: &mut [SVector<f64, D>],
+        x: &[SVector<T, D>],
+        lp: &mut [T],
+        grad: &mut [SVector<T, D>],
     ) -> Result<(), TargetError> {
         let t = Instant::now();
         let r = self.inner.log_density_with_grad(x, lp, grad);

@@ -1,11 +1,16 @@
 //! One benchmark run: builds the target and the initial model (docs/targets.md §0), the
 //! optimiser with its per-target capacities, steps it until the evaluation budget, and logs
 //! the 2000-sample ELBO (docs/targets.md §0) and the MMD (§9) every `log_every` iterations.
+//!
+//! The optimiser runs in `f64`, or in `f32` with [`RunOptions::single_precision`] (the targets
+//! of [`f32_supported`]): then its model, its configuration and the target values and gradients
+//! it receives are `f32` (the targets compute in `f64` and round their results), the ELBO is the
+//! optimiser's own estimate in `f32`, and the MMD takes the `f32` model's samples as `f64`.
 
 use std::time::{Duration, Instant};
 
 use gmmvi::config::{ComponentAdaptation, NgEstimator, SampleSelector};
-use gmmvi::{Config, Gmm, Optimizer, Target, Threads};
+use gmmvi::{Config, Gmm, Optimizer, Real, Target, Threads};
 use gmmvi_targets::{
     BnnBatch, GaussianMixtureTarget, LOGREG_BATCH_SIZE, LogisticRegression, LogisticRegressionMinibatch,
     NumpyRandomState, PlanarRobot, STM20_HALF_WIDTH, STM300_HALF_WIDTH, StudentTMixture, WINE_BATCH_SIZE, WineBnn,
@@ -65,6 +70,8 @@ pub struct RunOptions {
     pub mmd_gt_rows: Option<usize>,
     /// Time every pass of the iterations ([`crate::passes`]); the summary then has the table.
     pub passes: bool,
+    /// Run the optimiser in `f32` (see the module docs; only the targets of [`f32_supported`]).
+    pub single_precision: bool,
 }
 
 /// One CSV row (the fields in column order).
@@ -95,6 +102,8 @@ pub struct Summary {
     pub target: String,
     /// Codeword.
     pub algo: String,
+    /// The optimiser's scalar type, `"f64"` or `"f32"`.
+    pub scalar: &'static str,
     /// Seed.
     pub seed: u32,
     /// Iterations.
@@ -103,7 +112,7 @@ pub struct Summary {
     pub evals: u64,
     /// Components.
     pub components: usize,
-    /// Final 2000-sample ELBO.
+    /// Final 2000-sample ELBO (estimated in the optimiser's scalar type).
     pub elbo: f64,
     /// Optimiser milliseconds per iteration (without ELBO and MMD evaluations).
     pub ms_per_iter: f64,
@@ -163,11 +172,12 @@ fn gmmvi_err(what: &str) -> impl Fn(gmmvi::Error) -> String + '_ {
     move |e| format!("{what}: {e:?}")
 }
 
-/// The initial model of docs/targets.md §0 with means from the NumPy stream `np`.
-fn initial_model<const D: usize, const K: usize>(
+/// The initial model of docs/targets.md §0 with means from the NumPy stream `np` (drawn in
+/// `f64`, then rounded to `T`).
+fn initial_model<T: Real, const D: usize, const K: usize>(
     np: &mut NumpyRandomState,
     init: &InitSpec,
-) -> Result<Gmm<f64, D, K>, String> {
+) -> Result<Gmm<T, D, K>, String> {
     if init.k0 == 0 || init.k0 > K {
         return Err(format!("k0 = {} must be in 1..={K} (the runner's component capacity for this target)", init.k0));
     }
@@ -178,13 +188,70 @@ fn initial_model<const D: usize, const K: usize>(
     }
     let mut means = vec![SVector::<f64, D>::zeros(); init.k0];
     np.initial_means(&SVector::zeros(), &scale, &mut means);
-    let cov = SMatrix::<f64, D, D>::from_diagonal(&var);
+    let cov = SMatrix::<f64, D, D>::from_diagonal(&var).map(T::of);
     let mut q = Gmm::new();
     for m in means {
-        q.add_component(1.0, m, &cov).map_err(gmmvi_err("initial model"))?;
+        q.add_component(T::one(), m.map(T::of), &cov).map_err(gmmvi_err("initial model"))?;
     }
-    q.set_log_weights(&vec![0.0; init.k0]).map_err(gmmvi_err("initial model"))?;
+    q.set_log_weights(&vec![T::zero(); init.k0]).map_err(gmmvi_err("initial model"))?;
     Ok(q)
+}
+
+/// Whether `--f32` ([`RunOptions::single_precision`]) is available for `target`.
+pub fn f32_supported(target: TargetId) -> bool {
+    matches!(target, TargetId::PlanarRobot1 | TargetId::PlanarRobot4 | TargetId::Gmm20 | TargetId::BreastCancer)
+}
+
+/// `c` with its real fields rounded to `T` (the identity for `f64`).
+fn config_as<T: Real>(c: &Config<f64>) -> Config<T> {
+    let r = T::of;
+    Config {
+        temperature: r(c.temperature),
+        ng: gmmvi::config::NgEstimationConfig {
+            estimator: c.ng.estimator,
+            only_use_own_samples: c.ng.only_use_own_samples,
+            self_normalized: c.ng.self_normalized,
+            initial_l2_regularizer: r(c.ng.initial_l2_regularizer),
+        },
+        adapt: gmmvi::config::AdaptConfig {
+            mode: c.adapt.mode,
+            del_iters: c.adapt.del_iters,
+            add_iters: c.adapt.add_iters,
+            max_components: c.adapt.max_components,
+            // Same length as the source, so no push can fail.
+            thresholds: c.adapt.thresholds.iter().map(|&t| r(t)).collect(),
+            min_weight_for_del: r(c.adapt.min_weight_for_del),
+            num_database_samples: c.adapt.num_database_samples,
+            num_prior_samples: c.adapt.num_prior_samples,
+        },
+        samples: gmmvi::config::SampleSelectionConfig {
+            selector: c.samples.selector,
+            desired_samples_per_component: c.samples.desired_samples_per_component,
+            reuse_ratio: r(c.samples.reuse_ratio),
+            max_database_size: c.samples.max_database_size,
+            use_sample_database: c.samples.use_sample_database,
+        },
+        component_update: c.component_update.clone(),
+        component_step: gmmvi::config::ComponentStepConfig {
+            schedule: c.component_step.schedule,
+            initial: r(c.component_step.initial),
+            min: r(c.component_step.min),
+            max: r(c.component_step.max),
+            inc_factor: r(c.component_step.inc_factor),
+            dec_factor: r(c.component_step.dec_factor),
+            annealing_exponent: r(c.component_step.annealing_exponent),
+        },
+        weight_update: c.weight_update.clone(),
+        weight_step: gmmvi::config::WeightStepConfig {
+            schedule: c.weight_step.schedule,
+            initial: r(c.weight_step.initial),
+            min: r(c.weight_step.min),
+            max: r(c.weight_step.max),
+            inc_factor: r(c.weight_step.inc_factor),
+            dec_factor: r(c.weight_step.dec_factor),
+            annealing_exponent: c.weight_step.annealing_exponent.map(r),
+        },
+    }
 }
 
 fn numpy_seed(spec: &RunSpec) -> NumpyRandomState {
@@ -203,36 +270,28 @@ pub(crate) fn ground_truth<const D: usize>(spec: &RunSpec) -> Result<Option<Mmd>
 }
 
 fn run_here(spec: &RunSpec) -> Result<Summary, String> {
+    let f32 = spec.run.single_precision;
     if let Some(algo) = crate::baselines::Algo::from_name(&spec.algo) {
+        if f32 {
+            return Err(format!("--f32 is not supported for {} (the gradient-VI baselines run in f64)", algo.name()));
+        }
         return crate::baselines::run_here(spec, algo);
+    }
+    if f32 && !f32_supported(spec.target) {
+        return Err(format!("--f32 is not supported for {}", spec.target.name()));
     }
     let seed = u64::from(spec.seed);
     match spec.target {
         TargetId::PlanarRobot1 | TargetId::PlanarRobot4 => {
             let robot =
                 if spec.target == TargetId::PlanarRobot1 { PlanarRobot::one_goal() } else { PlanarRobot::four_goals() };
-            let mut e = robot;
-            let f = |th: &SVector<f64, 10>, g: Option<&mut SVector<f64, 10>>| match g {
-                None => robot.log_density_f64(&(*th).into(), None),
-                Some(g) => {
-                    let mut ga = [0.0; 10];
-                    let l = robot.log_density_f64(&(*th).into(), Some(&mut ga));
-                    *g = ga.into();
-                    l
-                }
-            };
-            let mut t = pointwise(f, spec.run.threads);
-            let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
-            drive::<10, 1000, 200_000, 2000, 170, 0, _, _>(spec, q, &mut t, &mut e, ground_truth::<10>(spec)?, false)
+            if f32 { planar_robot::<f32>(spec, robot) } else { planar_robot::<f64>(spec, robot) }
         }
         TargetId::Gmm20 => {
             let mut np = numpy_seed(spec);
             let gmm =
                 Box::new(GaussianMixtureTarget::<f64, 20, 10>::numpy_benchmark(&mut np).map_err(gmmvi_err("GMM20"))?);
-            let mut e = gmm.clone();
-            let mut t = pointwise(|x: &SVector<f64, 20>, g| gmm.log_density_f64(x, g), spec.run.threads);
-            let q = initial_model(&mut np, &spec.init)?;
-            drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut t, &mut *e, None, false)
+            if f32 { gmm20::<f32>(spec, &gmm, &mut np) } else { gmm20::<f64>(spec, &gmm, &mut np) }
         }
         TargetId::Gmm100 => {
             let mut np = numpy_seed(spec);
@@ -241,7 +300,7 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut e = gmm.clone();
             let mut t = pointwise(|x: &SVector<f64, 100>, g| gmm.log_density_f64(x, g), spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<100, 50, 15_000, 100, 170, 0, _, _>(spec, q, &mut t, &mut *e, None, false)
+            drive::<f64, 100, 50, 15_000, 100, 170, 0, _, _>(spec, q, &mut t, &mut *e, None, false)
         }
         TargetId::Stm20 => {
             let mut np = numpy_seed(spec);
@@ -251,7 +310,7 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut e = stm.clone();
             let mut t = stm_rows(&stm, spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut t, &mut *e, None, false)
+            drive::<f64, 20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut t, &mut *e, None, false)
         }
         TargetId::Stm300 => {
             let mut np = numpy_seed(spec);
@@ -261,15 +320,20 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut e = stm.clone();
             let mut t = stm_rows(&stm, spec.run.threads);
             let q = initial_model(&mut np, &spec.init)?;
-            drive::<300, 64, 12_800, 64, 170, 0, _, _>(spec, q, &mut t, &mut *e, None, false)
+            drive::<f64, 300, 64, 12_800, 64, 170, 0, _, _>(spec, q, &mut t, &mut *e, None, false)
         }
         TargetId::BreastCancer | TargetId::BreastCancerMb => {
             let (rows, labels) = spec.run.data.breast_cancer()?;
-            logistic_sized::<31, 528>(spec, &rows, &labels, ground_truth::<31>(spec)?)
+            let mmd = ground_truth::<31>(spec)?;
+            if f32 {
+                logistic_sized::<f32, 31, 528>(spec, &rows, &labels, mmd)
+            } else {
+                logistic_sized::<f64, 31, 528>(spec, &rows, &labels, mmd)
+            }
         }
         TargetId::GermanCredit | TargetId::GermanCreditMb => {
             let (rows, labels) = spec.run.data.german_credit()?;
-            logistic_sized::<25, 351>(spec, &rows, &labels, ground_truth::<25>(spec)?)
+            logistic_sized::<f64, 25, 351>(spec, &rows, &labels, ground_truth::<25>(spec)?)
         }
         TargetId::Wine => {
             let (x, y) = spec.run.data.wine_train(seed % 10)?;
@@ -280,9 +344,38 @@ fn run_here(spec: &RunSpec) -> Result<Summary, String> {
             let mut e = WineBnn::<f64, _>::new(&x, &y, batch, Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED))
                 .map_err(gmmvi_err("WINE"))?;
             let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
-            drive::<177, 64, 48_000, 128, 170, 0, _, _>(spec, q, &mut t, &mut e, None, false)
+            drive::<f64, 177, 64, 48_000, 128, 170, 0, _, _>(spec, q, &mut t, &mut e, None, false)
         }
     }
+}
+
+/// The planar robot with the optimiser in `T`.
+fn planar_robot<T: Real>(spec: &RunSpec, robot: PlanarRobot) -> Result<Summary, String> {
+    let mut e = robot;
+    let f = |th: &SVector<f64, 10>, g: Option<&mut SVector<f64, 10>>| match g {
+        None => robot.log_density_f64(&(*th).into(), None),
+        Some(g) => {
+            let mut ga = [0.0; 10];
+            let l = robot.log_density_f64(&(*th).into(), Some(&mut ga));
+            *g = ga.into();
+            l
+        }
+    };
+    let mut t = pointwise(f, spec.run.threads);
+    let q = initial_model::<T, 10, 1000>(&mut numpy_seed(spec), &spec.init)?;
+    drive::<T, 10, 1000, 200_000, 2000, 170, 0, _, _>(spec, q, &mut t, &mut e, ground_truth::<10>(spec)?, false)
+}
+
+/// GMM20 with the optimiser in `T`; `np` continues the stream that built `gmm`.
+fn gmm20<T: Real>(
+    spec: &RunSpec,
+    gmm: &GaussianMixtureTarget<f64, 20, 10>,
+    np: &mut NumpyRandomState,
+) -> Result<Summary, String> {
+    let f = |x: &SVector<f64, 20>, g: Option<&mut SVector<f64, 20>>| gmm.log_density_f64(x, g);
+    let (mut t, mut e) = (pointwise(f, spec.run.threads), pointwise(f, 1));
+    let q = initial_model::<T, 20, 300>(np, &spec.init)?;
+    drive::<T, 20, 300, 180_000, 600, 170, 231, _, _>(spec, q, &mut t, &mut e, None, false)
 }
 
 /// The smaller component capacity of the BC/GC instantiations.
@@ -304,8 +397,8 @@ fn few_components_fit(spec: &RunSpec, s: usize, k_big: usize, k_small: usize) ->
 }
 
 /// BC/GC at the component capacity the run needs (K = 100, or [`FEW_COMPONENTS`] when
-/// [`few_components_fit`]), with its initial model.
-fn logistic_sized<const D: usize, const M: usize>(
+/// [`few_components_fit`]), with its initial model, the optimiser in `T`.
+fn logistic_sized<T: Real, const D: usize, const M: usize>(
     spec: &RunSpec,
     rows: &[SVector<f64, D>],
     labels: &[u8],
@@ -314,42 +407,48 @@ fn logistic_sized<const D: usize, const M: usize>(
     const S: usize = 160_000;
     if few_components_fit(spec, S, 100, FEW_COMPONENTS) {
         let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
-        logistic::<D, FEW_COMPONENTS, S, 300, 340, M>(spec, q, rows, labels, mmd, true)
+        logistic::<T, D, FEW_COMPONENTS, S, 300, 340, M>(spec, q, rows, labels, mmd, true)
     } else {
         let q = initial_model(&mut numpy_seed(spec), &spec.init)?;
-        logistic::<D, 100, S, 300, 340, M>(spec, q, rows, labels, mmd, false)
+        logistic::<T, D, 100, S, 300, 340, M>(spec, q, rows, labels, mmd, false)
     }
 }
 
 /// BC/GC, full batch or minibatch (ELBO always on the full batch, docs/targets.md §6).
-fn logistic<const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, const M: usize>(
+fn logistic<T: Real, const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, const M: usize>(
     spec: &RunSpec,
-    q: Gmm<f64, D, K>,
+    q: Gmm<T, D, K>,
     rows: &[SVector<f64, D>],
     labels: &[u8],
     mmd: Option<Mmd>,
     k_exact: bool,
 ) -> Result<Summary, String> {
-    let full = || LogisticRegression::<f64, D>::new(rows, labels).map_err(gmmvi_err("logistic regression"));
+    let full = || LogisticRegression::<T, D>::new(rows, labels).map_err(gmmvi_err("logistic regression"));
     let mut e = full()?;
     if matches!(spec.target, TargetId::BreastCancerMb | TargetId::GermanCreditMb) {
         let mut perm = vec![0u32; rows.len()];
         let rng = Xoshiro256PlusPlus::seed_from_u64(u64::from(spec.seed));
         let mut t = LogisticRegressionMinibatch::new(full()?, &mut perm, LOGREG_BATCH_SIZE, true, rng)
             .map_err(gmmvi_err("minibatch target"))?;
-        drive::<D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd, k_exact)
+        drive::<T, D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd, k_exact)
     } else {
         // Full batch: the points are independent, so they are split over the runner's threads
         // (as the TF reference batches them over its cores); the values do not depend on the split.
         let t = full()?;
-        let f = |th: &[SVector<f64, D>], lp: &mut [f64], g: Option<&mut [SVector<f64, D>]>| {
-            // The lengths match by construction (split_eval).
-            if t.log_density_rows_f64(th, lp, g).is_err() {
-                lp.fill(f64::NAN);
+        let f = |th: &[SVector<T, D>], lp: &mut [T], g: Option<&mut [SVector<T, D>]>| {
+            // A copy per part (the target is a few references); the lengths match by
+            // construction (split_eval).
+            let mut t = t;
+            let r = match g {
+                None => t.log_density(th, lp),
+                Some(g) => t.log_density_with_grad(th, lp, g),
+            };
+            if r.is_err() {
+                lp.fill(T::NAN);
             }
         };
         let mut t = rowwise(f, spec.run.threads);
-        drive::<D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd, k_exact)
+        drive::<T, D, K, S, G, H, M, _, _>(spec, q, &mut t, &mut e, mmd, k_exact)
     }
 }
 
@@ -357,10 +456,10 @@ fn logistic<const D: usize, const K: usize, const S: usize, const G: usize, cons
 const POINTWISE_MIN_PART: usize = 16;
 
 /// `f(rows, log_p, grads)`: evaluates a part of a batch (`grads` when gradients are asked for).
-trait RowsFn<const D: usize>: Fn(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>) + Sync {}
+trait RowsFn<T, const D: usize>: Fn(&[SVector<T, D>], &mut [T], Option<&mut [SVector<T, D>]>) + Sync {}
 
-impl<const D: usize, F> RowsFn<D> for F where
-    F: Fn(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>) + Sync
+impl<T, const D: usize, F> RowsFn<T, D> for F where
+    F: Fn(&[SVector<T, D>], &mut [T], Option<&mut [SVector<T, D>]>) + Sync
 {
 }
 
@@ -373,24 +472,26 @@ struct Rowwise<F> {
 }
 
 /// [`Rowwise`] with `f`'s signature fixed (closures infer the higher-ranked one from it).
-fn rowwise<const D: usize, F>(f: F, threads: usize) -> Rowwise<F>
+fn rowwise<T, const D: usize, F>(f: F, threads: usize) -> Rowwise<F>
 where
-    F: Fn(&[SVector<f64, D>], &mut [f64], Option<&mut [SVector<f64, D>]>) + Sync,
+    F: Fn(&[SVector<T, D>], &mut [T], Option<&mut [SVector<T, D>]>) + Sync,
 {
     Rowwise { f, threads }
 }
 
-/// [`Rowwise`] of a per-point `f(x, grad) = log p~(x)` (the gradient buffer is zeroed first).
-fn pointwise<const D: usize, F>(f: F, threads: usize) -> Rowwise<impl RowsFn<D>>
+/// [`Rowwise`] of a per-point `f(x, grad) = log p~(x)` in `f64` (the gradient buffer is
+/// zeroed first) for an optimiser in `T`: points, values and gradients are converted.
+fn pointwise<T: Real, const D: usize, F>(f: F, threads: usize) -> Rowwise<impl RowsFn<T, D>>
 where
     F: Fn(&SVector<f64, D>, Option<&mut SVector<f64, D>>) -> f64 + Sync,
 {
     rowwise(
-        move |x: &[SVector<f64, D>], lp: &mut [f64], g: Option<&mut [SVector<f64, D>]>| match g {
-            None => x.iter().zip(lp).for_each(|(xi, l)| *l = f(xi, None)),
+        move |x: &[SVector<T, D>], lp: &mut [T], g: Option<&mut [SVector<T, D>]>| match g {
+            None => x.iter().zip(lp).for_each(|(xi, l)| *l = T::of(f(&xi.map(T::to_f64), None))),
             Some(g) => x.iter().zip(lp).zip(g).for_each(|((xi, l), gi)| {
-                gi.fill(0.0);
-                *l = f(xi, Some(gi));
+                let mut gd = SVector::<f64, D>::zeros();
+                *l = T::of(f(&xi.map(T::to_f64), Some(&mut gd)));
+                *gi = gd.map(T::of);
             }),
         },
         threads,
@@ -402,7 +503,7 @@ where
 fn stm_rows<const D: usize, const M: usize>(
     stm: &StudentTMixture<f64, D, M>,
     threads: usize,
-) -> Rowwise<impl RowsFn<D> + '_> {
+) -> Rowwise<impl RowsFn<f64, D> + '_> {
     rowwise(
         move |x: &[SVector<f64, D>], lp: &mut [f64], g: Option<&mut [SVector<f64, D>]>| {
             // The lengths match by construction (split_eval); NaN rows would be rejected.
@@ -416,14 +517,14 @@ fn stm_rows<const D: usize, const M: usize>(
 
 /// Evaluates `run` on parts of the batch on up to `threads` scoped threads (parts of at least
 /// [`POINTWISE_MIN_PART`] rows; one part runs on the calling thread).
-fn split_eval<const D: usize, R>(
+fn split_eval<T: Send + Sync, const D: usize, R>(
     threads: usize,
-    x: &[SVector<f64, D>],
-    log_p: &mut [f64],
-    grad: Option<&mut [SVector<f64, D>]>,
+    x: &[SVector<T, D>],
+    log_p: &mut [T],
+    grad: Option<&mut [SVector<T, D>]>,
     run: &R,
 ) where
-    R: RowsFn<D>,
+    R: RowsFn<T, D>,
 {
     let parts = threads.clamp(1, x.len().div_ceil(POINTWISE_MIN_PART).max(1));
     let part = x.len().div_ceil(parts).max(1);
@@ -439,8 +540,8 @@ fn split_eval<const D: usize, R>(
     });
 }
 
-impl<const D: usize, F: RowsFn<D>> Target<f64, D> for Rowwise<F> {
-    fn log_density(&mut self, x: &[SVector<f64, D>], log_p: &mut [f64]) -> Result<(), gmmvi::TargetError> {
+impl<T: Real, const D: usize, F: RowsFn<T, D>> Target<T, D> for Rowwise<F> {
+    fn log_density(&mut self, x: &[SVector<T, D>], log_p: &mut [T]) -> Result<(), gmmvi::TargetError> {
         if x.len() != log_p.len() {
             return Err(gmmvi::TargetError { code: -1 });
         }
@@ -450,9 +551,9 @@ impl<const D: usize, F: RowsFn<D>> Target<f64, D> for Rowwise<F> {
 
     fn log_density_with_grad(
         &mut self,
-        x: &[SVector<f64, D>],
-        log_p: &mut [f64],
-        grad: &mut [SVector<f64, D>],
+        x: &[SVector<T, D>],
+        log_p: &mut [T],
+        grad: &mut [SVector<T, D>],
     ) -> Result<(), gmmvi::TargetError> {
         if x.len() != log_p.len() || grad.len() != x.len() {
             return Err(gmmvi::TargetError { code: -1 });
@@ -462,37 +563,48 @@ impl<const D: usize, F: RowsFn<D>> Target<f64, D> for Rowwise<F> {
     }
 }
 
-/// `n` samples of the model as rows.
-fn model_samples<const D: usize, const K: usize>(
-    q: &Gmm<f64, D, K>,
+/// `n` samples of the model as `f64` rows.
+fn model_samples<T: Real, const D: usize, const K: usize>(
+    q: &Gmm<T, D, K>,
     rng: &mut Xoshiro256PlusPlus,
     n: usize,
 ) -> Vec<Vec<f64>> {
-    let mut xs = vec![SVector::<f64, D>::zeros(); n];
+    let mut xs = vec![SVector::<T, D>::zeros(); n];
     let drawn = q.sample(rng, &mut xs);
-    xs[..drawn].iter().map(|x| x.as_slice().to_vec()).collect()
+    xs[..drawn].iter().map(|x| x.iter().map(|v| v.to_f64()).collect()).collect()
 }
 
 /// The optimisation loop with logging.
 #[allow(clippy::too_many_arguments)]
-fn drive<const D: usize, const K: usize, const S: usize, const G: usize, const H: usize, const M: usize, P, E>(
+fn drive<
+    T: Real,
+    const D: usize,
+    const K: usize,
+    const S: usize,
+    const G: usize,
+    const H: usize,
+    const M: usize,
+    P,
+    E,
+>(
     spec: &RunSpec,
-    q: Gmm<f64, D, K>,
+    q: Gmm<T, D, K>,
     target: &mut P,
     elbo_target: &mut E,
     mmd: Option<Mmd>,
     k_exact: bool,
 ) -> Result<Summary, String>
 where
-    P: Target<f64, D>,
-    E: Target<f64, D>,
+    P: Target<T, D>,
+    E: Target<T, D>,
 {
     let start = Instant::now();
-    let var = SVector::<f64, D>::from_fn(|d, _| spec.init.initial_cov.at(d));
+    let var = SVector::<f64, D>::from_fn(|d, _| spec.init.initial_cov.at(d)).map(T::of);
+    let config = config_as::<T>(&spec.config);
     // Built in place on the heap: the state (hundreds of MB at high D) is neither built on the
     // stack nor copied, so its construction costs one pass over its bytes.
-    let mut slot = Box::<Optimizer<f64, D, K, S, G, H, false, M>>::new_uninit();
-    let opt = Optimizer::new_in(&mut slot, &spec.config, &q, u64::from(spec.seed)).map_err(|e| {
+    let mut slot = Box::<Optimizer<T, D, K, S, G, H, false, M>>::new_uninit();
+    let opt = Optimizer::new_in(&mut slot, &config, &q, u64::from(spec.seed)).map_err(|e| {
         format!(
             "{e:?} (capacities for {}: D = {D}, K = {K}, S = {S}, G = {G}, H = {H}, MORE workspace M = {M})",
             spec.target.name()
@@ -516,11 +628,9 @@ where
     };
     let mut rows = Vec::new();
     let mut eval_time = Duration::ZERO;
-    let mut log = |opt: &mut Optimizer<f64, D, K, S, G, H, false, M>,
-                   rows: &mut Vec<LogRow>|
-     -> Result<LogRow, String> {
+    let mut log = |opt: &mut Optimizer<T, D, K, S, G, H, false, M>, rows: &mut Vec<LogRow>| -> Result<LogRow, String> {
         let t = Instant::now();
-        let elbo = opt.estimate_elbo(elbo_target, spec.run.elbo_samples).map_err(gmmvi_err("ELBO estimate"))?;
+        let elbo = opt.estimate_elbo(elbo_target, spec.run.elbo_samples).map_err(gmmvi_err("ELBO estimate"))?.to_f64();
         let m = mmd.as_ref().map_or(f64::NAN, |m| m.eval(&model_samples(opt.model(), &mut mmd_rng, MMD_MODEL_SAMPLES)));
         eval_time += t.elapsed();
         let row = LogRow {
@@ -565,13 +675,14 @@ where
     Ok(Summary {
         target: spec.target.name().into(),
         algo: spec.algo.clone(),
+        scalar: if size_of::<T>() == size_of::<f32>() { "f32" } else { "f64" },
         seed: spec.seed,
         iterations: iters,
         evals: opt.evaluations(),
         components: opt.model().len(),
         elbo: last.elbo,
         ms_per_iter: if iters > 0 { opt_time.as_secs_f64() * 1e3 / iters as f64 } else { f64::NAN },
-        state_bytes: size_of::<Optimizer<f64, D, K, S, G, H, false, M>>(),
+        state_bytes: size_of::<Optimizer<T, D, K, S, G, H, false, M>>(),
         mmd: mmd.as_ref().map(|_| last.mmd),
         wall_s: start.elapsed().as_secs_f64(),
         passes: par.rows(),
@@ -620,12 +731,28 @@ mod tests {
         assert!(runs.iter().all(|r| *r == runs[0]));
     }
 
+    /// `f64` is copied unchanged; `f32` rounds every real field and keeps the rest.
+    #[test]
+    fn config_conversion() {
+        let c = Config::<f64>::parse("SEPYFUX beta=0.1 weight_stepsize.annealing_exponent=0.3 reuse=1.5").unwrap();
+        assert_eq!(config_as::<f64>(&c), c);
+        let s = config_as::<f32>(&c);
+        assert_eq!(s.codeword(), c.codeword());
+        assert_eq!(
+            s,
+            Config::<f32>::parse("SEPYFUX beta=0.1 weight_stepsize.annealing_exponent=0.3 reuse=1.5").unwrap()
+        );
+        assert_eq!((s.component_step.initial, s.weight_step.annealing_exponent), (0.1f32, Some(0.3f32)));
+        assert_eq!(s.adapt.thresholds.len(), c.adapt.thresholds.len());
+    }
+
     #[test]
     fn json_and_csv() {
         let row = LogRow { iteration: 3, evals: 900, components: 2, elbo: -1.5, mmd: f64::NAN, wall_s: 0.25 };
         let s = Summary {
             target: "gmm20".into(),
             algo: "SAMTRUX".into(),
+            scalar: "f64",
             seed: 0,
             iterations: 3,
             evals: 900,
@@ -640,7 +767,7 @@ mod tests {
         };
         assert_eq!(
             s.to_json(),
-            r#"{"target":"gmm20","algo":"SAMTRUX","seed":0,"iterations":3,"evals":900,"components":2,"elbo":-1.5,"ms_per_iter":2.0,"state_bytes":10,"mmd":null,"wall_s":0.5}"#
+            r#"{"target":"gmm20","algo":"SAMTRUX","scalar":"f64","seed":0,"iterations":3,"evals":900,"components":2,"elbo":-1.5,"ms_per_iter":2.0,"state_bytes":10,"mmd":null,"wall_s":0.5}"#
         );
         assert_eq!(s.to_csv().unwrap(), "iteration,evals,components,elbo,mmd,wall_s\n3,900,2,-1.5,NaN,0.25\n");
         // Non-finite numbers are null; strings are escaped.

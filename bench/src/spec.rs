@@ -125,6 +125,7 @@ mod tests {
                 elbo_samples: 100,
                 mmd_gt_rows: None,
                 passes: false,
+                single_precision: false,
             },
         }
     }

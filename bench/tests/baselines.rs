@@ -32,6 +32,7 @@ fn advi_mf_and_svgd_json_lines() {
     let keys = [
         "target",
         "algo",
+        "scalar",
         "seed",
         "iterations",
         "evals",

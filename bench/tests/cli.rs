@@ -35,6 +35,7 @@ fn json_line_and_csv() {
         [
             "target",
             "algo",
+            "scalar",
             "seed",
             "iterations",
             "evals",
@@ -104,6 +105,48 @@ fn bad_input_fails_cleanly() {
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(err.contains("error"), "{args:?}: {err}");
+    }
+}
+
+/// A short gmm20 run in both precisions: `--f32` is reported, and its ELBO is the f64 run's up to
+/// rounding. Both runs start from the same initial model (rounded to f32) and draw from the same
+/// random streams, and six iterations stay before the first add or delete, so they differ only by
+/// f32 rounding (2⁻²⁴ relative per operation) carried through a few iterations, not by Monte-Carlo
+/// noise; 1e-4 relative leaves about a thousand roundings of room.
+#[test]
+fn f32_run_matches_f64_up_to_rounding() {
+    let run = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["--target", "gmm20", "--iterations", "6", "--config", "n_des=20 k0=2", "--elbo-samples", "500"])
+            .args(["--log-every", "0", "--threads", "2", "--quiet"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        json(String::from_utf8(out.stdout).unwrap().trim())
+    };
+    let (single, double) = (run(&["--f32"]), run(&[]));
+    assert_eq!((&single["scalar"], &double["scalar"]), (&"f32".into(), &"f64".into()));
+    for key in ["iterations", "evals", "components"] {
+        assert_eq!(num(&single, key), num(&double, key), "{key}");
+    }
+    let (e32, e64) = (num(&single, "elbo"), num(&double, "elbo"));
+    assert!(e32.is_finite() && (e32 - e64).abs() <= 1e-4 * e64.abs(), "f32 {e32} vs f64 {e64}");
+    // The f32 optimiser's state is smaller (mostly f32 rows).
+    assert!(num(&single, "state_bytes") < 0.75 * num(&double, "state_bytes"));
+}
+
+#[test]
+fn f32_is_refused_where_unsupported() {
+    for (args, name) in [
+        (&["--target", "stm20"][..], "stm20"),
+        (&["--target", "breast_cancer_mb"], "breast_cancer_mb"),
+        (&["--target", "gmm20", "--algo", "ADVI-MF"], "ADVI-MF"),
+    ] {
+        let out = Command::new(BIN).args(args).args(["--f32", "--iterations", "1", "--quiet"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && out.stdout.is_empty(), "{args:?}");
+        assert!(err.contains(&format!("--f32 is not supported for {name}")), "{args:?}: {err}");
     }
 }
 
