@@ -7,7 +7,8 @@
 //! * [`mmd`]: the MMD with the median-bandwidth rule;
 //! * [`passes`]: per-pass timing and FLOP counts of the iterations (`--passes`);
 //! * [`presets`]: target names and the rows of docs/algorithm.md §12;
-//! * [`runner`]: one run (capacities per target, the loop, CSV and JSON);
+//! * [`runner`]: one run (capacities per target, the optimiser in `f64` or `f32`, the loop, CSV
+//!   and JSON);
 //! * [`scaling`]: synthetic curved targets and the timing of the default configuration against
 //!   the number of components and the reuse ratio (`gmmvi-scaling`);
 //! * [`spec`]: command-line settings → a [`runner::RunSpec`].
