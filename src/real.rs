@@ -116,7 +116,10 @@ impl Real for f32 {
         const ULP: f32 = 1.0 / 16_777_216.0;
         // 1 - u lies in (0, 1] (u has 24 bits, exact in f32), so the logarithm is finite.
         let u1 = 1.0 - (rng.next_u32() >> 8) as f32 * ULP;
-        let r = sqrt_f32(-2.0 * libm::logf(u1));
+        let v = -2.0 * libm::logf(u1);
+        // libm takes the hardware square root where it has one (SSE2, AArch64): the same bits.
+        let hw = cfg!(any(target_feature = "sse2", all(target_arch = "aarch64", target_feature = "neon")));
+        let r = if hw { libm::sqrtf(v) } else { sqrt_f32(v) };
         let (s, c) = sin_cos_turn_f32(rng.next_u32() >> 8);
         (r * c, r * s)
     }
