@@ -751,31 +751,65 @@ pub(crate) fn seeded_order<'a, T: Real, const D: usize>(
 /// Component `c`'s online softmax over the working set, `ŵ_n ∝ exp(a_n)` with
 /// `a_n = log N(x_n; c) − log b(x_n)`: every row that is not provably negligible (blocks by
 /// their bound, in [`seeded_order`], then rows by value) is pushed into `lse`, and
-/// `f(row, a, scale, w)` receives the rescale factor and weight of that push.
-pub(crate) fn component_softmax<T: Real, const D: usize>(
+/// `f(row, a, scale, w, z)` receives the rescale factor and weight of that push and, if `Z`,
+/// the row's whitened `z = L⁻¹(x − μ)` (zeros otherwise).
+///
+/// The rows of the blocks that pass their bound are gathered into full chunks across blocks
+/// (a block often holds a single row) and pushed in the same order as block by block: a block
+/// tested against an older running maximum only lets more rows reach the exact row test, so
+/// the pushes, and their bits, are the same.
+pub(crate) fn component_softmax<T: Real, const D: usize, const Z: bool>(
     ws: &WorkingSet<'_, T, D>,
     c: &Component<T, D>,
     lse: &mut OnlineLse<T>,
-    mut f: impl FnMut(usize, T, T, T),
+    mut f: impl FnMut(usize, T, T, T, &SVector<T, D>),
 ) {
+    let mut pending = [0usize; CHUNK];
+    let mut n = 0;
     let mut val = [T::zero(); CHUNK];
-    for blk in seeded_order(c, ws.blocks) {
+    let mut zt = [[T::zero(); CHUNK]; D];
+    let mut z = SVector::<T, D>::zeros();
+    let mut flush = |pending: &[usize], lse: &mut OnlineLse<T>| {
+        let ch = Chunk::gather(pending.len(), |i| &ws.x[pending[i]]);
+        if Z {
+            c.chunk_log_density_z(&ch, &mut val, &mut zt);
+        } else {
+            c.chunk_log_density(&ch, &mut val);
+        }
+        for (l, (&row, &lc)) in pending.iter().zip(&val).enumerate() {
+            let a = lc - ws.log_b[row];
+            if !(a >= lse.max - T::NEGLIGIBLE_LOG) {
+                continue;
+            }
+            if Z {
+                for d in 0..D {
+                    z[d] = zt[d][l];
+                }
+            }
+            let (scale, w) = lse.push(a);
+            f(row, a, scale, w, &z);
+        }
+    };
+    for (i, blk) in seeded_order(c, ws.blocks).enumerate() {
         if c.box_below(&blk.lo, &blk.hi, lse.max - T::NEGLIGIBLE_LOG + blk.min_log_b) {
             continue;
         }
-        for c0 in (blk.start..blk.end).step_by(CHUNK) {
-            let ch = Chunk::load(&ws.x[c0..blk.end]);
-            c.chunk_log_density(&ch, &mut val);
-            for (r, &lc) in val.iter().enumerate().take(ch.n) {
-                let row = c0 + r;
-                let a = lc - ws.log_b[row];
-                if !(a >= lse.max - T::NEGLIGIBLE_LOG) {
-                    continue;
-                }
-                let (scale, w) = lse.push(a);
-                f(row, a, scale, w);
+        for row in blk.start..blk.end {
+            pending[n] = row;
+            n += 1;
+            if n == CHUNK {
+                flush(&pending, lse);
+                n = 0;
             }
         }
+        // The seed block sets the running maximum that prunes the others.
+        if i == 0 && n > 0 {
+            flush(&pending[..n], lse);
+            n = 0;
+        }
+    }
+    if n > 0 {
+        flush(&pending[..n], lse);
     }
 }
 
@@ -785,28 +819,33 @@ pub(crate) fn component_softmax<T: Real, const D: usize>(
 /// that component `k` drew itself in the newest draw, each with `a_n = 0` (plain Monte Carlo
 /// over its own samples). The reference maps rows to components by Gaussian index arithmetic, which
 /// holds only for rows of the newest draw; older reused rows are excluded here, as there (the
-/// paper uses the option only without reuse). Returns the number of rows `N` the estimate
-/// averages over (for plain weights).
-pub(crate) fn estimate_rows<T: Real, const D: usize>(
+/// paper uses the option only without reuse). `f` receives the row's `z` if `Z`, as in
+/// [`component_softmax`]. Returns the number of rows `N` the estimate averages over (for plain
+/// weights).
+pub(crate) fn estimate_rows<T: Real, const D: usize, const Z: bool>(
     ws: &WorkingSet<'_, T, D>,
     c: &Component<T, D>,
     k: usize,
     own: bool,
     lse: &mut OnlineLse<T>,
-    mut f: impl FnMut(usize, T, T, T),
+    mut f: impl FnMut(usize, T, T, T, &SVector<T, D>),
 ) -> usize {
     if !own {
-        component_softmax(ws, c, lse, f);
+        component_softmax::<T, D, Z>(ws, c, lse, f);
         return ws.rows();
     }
     let mut n = 0;
+    let mut z = SVector::<T, D>::zeros();
     for blk in ws.blocks {
         if ws.newest.drawn_by(blk.gid) != Some(k) {
             continue;
         }
         for row in blk.start..blk.end {
+            if Z {
+                c.log_density(&ws.x[row], &mut z);
+            }
             let (scale, w) = lse.push(T::zero());
-            f(row, T::zero(), scale, w);
+            f(row, T::zero(), scale, w, &z);
             n += 1;
         }
     }
@@ -992,7 +1031,7 @@ impl<T: Real, const D: usize> Window<'_, T, D> {
         for v in t.iter_mut() {
             *v += ln_n;
         }
-        lse.push(t);
+        lse.push(t, ch.n);
     }
 }
 

@@ -56,11 +56,12 @@ impl<T: Real> RowLse<T> {
         Self { m: [T::NEG_INF; CHUNK], s: [T::zero(); CHUNK] }
     }
 
-    /// Adds `t[r]` to row r's sum; terms below the row's running maximum by more than the
-    /// scalar's precision are skipped (no `exp`).
+    /// Adds `t[r]` to row r's sum for the first `n` rows (the chunk's `n`: the other lanes
+    /// are padding, and their `exp`s would be wasted); terms below the row's running maximum
+    /// by more than the scalar's precision are skipped (no `exp`).
     #[inline]
-    pub fn push(&mut self, t: &[T; CHUNK]) {
-        for r in 0..CHUNK {
+    pub fn push(&mut self, t: &[T; CHUNK], n: usize) {
+        for r in 0..n.min(CHUNK) {
             let (m, v) = (self.m[r], t[r]);
             if v > m {
                 self.s[r] = if m == T::NEG_INF { T::one() } else { self.s[r] * (m - v).exp() + T::one() };
@@ -121,6 +122,49 @@ impl<T: Real, const D: usize> Component<T, D> {
     }
 }
 
+impl<T: Real, const D: usize> Component<T, D> {
+    /// [`Self::chunk_log_density`] that also writes every lane's whitened
+    /// `z = L⁻¹(x − μ)` into `zt[d][r]`, with the arithmetic of [`Component::log_density`]
+    /// (the same bits).
+    #[inline(always)]
+    pub fn chunk_log_density_z(&self, ch: &Chunk<T, D>, out: &mut [T; CHUNK], zt: &mut [[T; CHUNK]; D]) {
+        let mut v = [[T::zero(); CHUNK]; D];
+        for (vd, (xd, &m)) in v.iter_mut().zip(ch.xt.iter().zip(self.mean.iter())) {
+            for r in 0..CHUNK {
+                vd[r] = xd[r] - m;
+            }
+        }
+        let mut sq = [T::zero(); CHUNK];
+        if self.diag {
+            for (i, (vi, zi)) in v.iter().zip(zt.iter_mut()).enumerate() {
+                let a = self.inv_t[(i, i)];
+                for r in 0..CHUNK {
+                    let z = a * vi[r];
+                    zi[r] = z;
+                    sq[r] += z * z;
+                }
+            }
+        } else {
+            for (i, (col, zi)) in self.inv_t.as_slice().chunks_exact(D).zip(zt.iter_mut()).enumerate() {
+                let mut z = [T::zero(); CHUNK];
+                for (&a, vj) in col.iter().zip(v.iter()).take(i + 1) {
+                    for r in 0..CHUNK {
+                        z[r] += a * vj[r];
+                    }
+                }
+                for r in 0..CHUNK {
+                    sq[r] += z[r] * z[r];
+                }
+                *zi = z;
+            }
+        }
+        let h = T::of(0.5);
+        for r in 0..CHUNK {
+            out[r] = self.log_norm - h * sq[r];
+        }
+    }
+}
+
 /// Row-wise `log Σ_{k ∈ sel} exp(lw_k + log N(x_r; c_k))` for a chunk; if `vals` is given,
 /// `vals[i][r]` receives `lw_k + log N(x_r; c_k)` for `k = sel[i]`.
 pub(crate) fn chunk_mixture<T: Real, const D: usize>(
@@ -143,7 +187,7 @@ pub(crate) fn chunk_mixture<T: Real, const D: usize>(
         for v in out.iter_mut() {
             *v += w;
         }
-        lse.push(out);
+        lse.push(out, ch.n);
     }
     let mut lse = RowLse::new();
     match vals {

@@ -136,14 +136,12 @@ fn estimate_one_diag<T: Real, const D: usize>(
     rows: &Rows<'_, T, D>,
     self_normalized: bool,
 ) -> Estimate<T, D> {
-    let mut z = SVector::<T, D>::zeros();
     let mut d = SVector::<T, D>::zeros();
     let mut lse = OnlineLse::new();
     let mut eg = SVector::<T, D>::zeros();
     let mut hd = SVector::<T, D>::zeros(); // Σ ŵ d ⊙ γ
-    let n = estimate_rows(rows.ws, c, k, own, &mut lse, |row, _, scale, w| {
-        c.log_density(&rows.ws.x[row], &mut z);
-        c.unwhiten_t(&z, &mut d);
+    let n = estimate_rows::<T, D, true>(rows.ws, c, k, own, &mut lse, |row, _, scale, w, z| {
+        c.unwhiten_t(z, &mut d);
         if scale != T::one() {
             eg *= scale;
             hd *= scale;
@@ -163,20 +161,18 @@ fn estimate_one<T: Real, const D: usize>(
     rows: &Rows<'_, T, D>,
     self_normalized: bool,
 ) -> Estimate<T, D> {
-    let mut z = SVector::<T, D>::zeros();
     let inv_t = &c.inv_t;
     let mut lse = OnlineLse::new();
     let mut eg = SVector::<T, D>::zeros();
     let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
-    let n = estimate_rows(rows.ws, c, k, own, &mut lse, |row, _, scale, w| {
-        c.log_density(&rows.ws.x[row], &mut z);
+    let n = estimate_rows::<T, D, true>(rows.ws, c, k, own, &mut lse, |row, _, scale, w, z| {
         if scale != T::one() {
             eg *= scale;
             gz *= scale;
         }
         let gam = rows.gamma[row];
         eg.axpy(w, &gam, T::one());
-        gz.ger(w, &gam, &z, T::one());
+        gz.ger(w, &gam, z, T::one());
     });
     // Plain: (1/N) Σ exp(a_n) v_n = exp(max)/N · Σ exp(a_n − max) v_n.
     let norm = normalizer(n, &lse, self_normalized)?;

@@ -44,7 +44,7 @@ pub(crate) fn ess_floor<T: Real, const D: usize>(ws: &WorkingSet<'_, T, D>, c: &
     let mut s1 = OnlineLse::new();
     let mut s2 = OnlineLse::new();
     // Rows negligible for Σŵ are negligible for Σŵ² too (2a < 2·max − 2·NEG).
-    component_softmax(ws, c, &mut s1, |_, a, _, _| {
+    component_softmax::<T, D, false>(ws, c, &mut s1, |_, a, _, _, _| {
         s2.push(a + a);
     });
     ess_from_sums(&s1, &s2)
