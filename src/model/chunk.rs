@@ -209,3 +209,69 @@ pub(crate) fn chunk_mixture<T: Real, const D: usize>(
     }
     lse
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{CHUNK, Chunk, RowLse};
+    use crate::model::Gmm;
+    use nalgebra::{SMatrix, SVector};
+
+    fn rows(n: usize) -> [SVector<f64, 3>; CHUNK] {
+        core::array::from_fn(|i| {
+            let t = i as f64;
+            SVector::from([(t * 0.71).sin() * 3.0, (t * 1.3).cos() - 0.5, t * 0.2 - 1.0]).map(|v| v + n as f64 * 1e-3)
+        })
+    }
+
+    /// The estimators take `z` from the chunk kernel instead of `Component::log_density`: the
+    /// two must agree to the bit, for full and diagonal covariances and partial chunks.
+    #[test]
+    fn kernel_z_has_the_bits_of_the_scalar_density() {
+        let mut q = Gmm::<f64, 3, 2>::new();
+        let full = SMatrix::<f64, 3, 3>::new(2.0, 0.3, -0.2, 0.3, 1.1, 0.25, -0.2, 0.25, 0.7);
+        let diag = SMatrix::<f64, 3, 3>::from_diagonal(&SVector::from([0.4, 2.5, 1.3]));
+        q.add_component(0.5, SVector::from([0.3, -1.0, 0.8]), &full).unwrap();
+        q.add_component(0.5, SVector::from([-1.2, 0.4, 0.1]), &diag).unwrap();
+        let mut comps = [q.components()[0], q.components()[1]];
+        comps[1].diag = true;
+        for n in [CHUNK, 5, 1] {
+            let xs = rows(n);
+            let ch = Chunk::load(&xs[..n]);
+            for c in &comps {
+                let (mut v, mut vz) = ([0.0; CHUNK], [0.0; CHUNK]);
+                let mut zt = [[0.0; CHUNK]; 3];
+                c.chunk_log_density(&ch, &mut v);
+                c.chunk_log_density_z(&ch, &mut vz, &mut zt);
+                for (r, x) in xs.iter().enumerate().take(n) {
+                    let mut z = SVector::<f64, 3>::zeros();
+                    let l = c.log_density(x, &mut z);
+                    assert_eq!(l.to_bits(), v[r].to_bits(), "row {r} of {n}, diag {}", c.diag);
+                    assert_eq!(l.to_bits(), vz[r].to_bits(), "row {r} of {n}, diag {}", c.diag);
+                    for d in 0..3 {
+                        assert_eq!(z[d].to_bits(), zt[d][r].to_bits(), "z[{d}] of row {r}, diag {}", c.diag);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A push of `n` rows leaves the padding lanes empty and the pushed rows as a push of all.
+    #[test]
+    fn row_lse_pushes_only_the_chunks_rows() {
+        let t1: [f64; CHUNK] = core::array::from_fn(|r| r as f64 * 0.5 - 3.0);
+        let t2: [f64; CHUNK] = core::array::from_fn(|r| 2.0 - r as f64 * 0.25);
+        let (mut all, mut some) = (RowLse::new(), RowLse::new());
+        for t in [&t1, &t2] {
+            all.push(t, CHUNK);
+            some.push(t, 3);
+        }
+        for r in 0..CHUNK {
+            if r < 3 {
+                assert_eq!(some.lse(r).to_bits(), all.lse(r).to_bits());
+                assert!(some.lse(r).is_finite());
+            } else {
+                assert_eq!(some.lse(r), f64::NEG_INFINITY);
+            }
+        }
+    }
+}
