@@ -22,7 +22,7 @@ use crate::checkpoint::{Reader, Writer};
 use crate::error::Error;
 use crate::model::{CHUNK, Chunk, Component, Gmm, RowLse, block_candidates, chunk_mixture};
 use crate::parallel::{Parallel, ROW_TASK};
-use crate::real::{OnlineLse, Real};
+use crate::real::{OnlineLse, Real, min_num};
 
 /// A run of working-set rows drawn by one Gaussian, with its bounding box: the unit of the
 /// block-level pruning (one O(D) bound per block and component instead of per row).
@@ -192,6 +192,14 @@ pub(crate) struct NewestDraw<'a> {
 }
 
 impl NewestDraw<'_> {
+    /// The component that drew Gaussian `gid` (in any draw still in the ring), or 0: the key of
+    /// the block groups of [`Groups`].
+    #[inline]
+    pub fn component_of(&self, gid: u64) -> usize {
+        let ring = self.g_comp.len() as u64;
+        if ring == 0 { 0 } else { self.g_comp.get((gid % ring) as usize).copied().unwrap_or(0) }
+    }
+
     /// The component whose Gaussian `gid` is, if it belongs to the newest draw.
     #[inline]
     pub fn drawn_by(&self, gid: u64) -> Option<usize> {
@@ -734,11 +742,26 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Ba
 /// that the pass's running maximum starts near its final value and prunes the rest.
 pub(crate) fn seeded_order<'a, T: Real, const D: usize>(
     c: &Component<T, D>,
-    blocks: &'a [RowBlock<T, D>],
+    ws: &WorkingSet<'a, T, D>,
+    groups: Option<&Groups<T, D>>,
 ) -> impl Iterator<Item = &'a RowBlock<T, D>> {
+    let blocks = ws.blocks;
+    // A group's bound is at least that of each of its blocks: a group below the best so far
+    // holds no block that would become the seed.
+    let mut gb = [T::INFINITY; GROUPS];
+    if let Some(gr) = groups {
+        for (g, b) in gb.iter_mut().enumerate() {
+            if gr.lo[g][0] <= gr.hi[g][0] {
+                *b = c.cheap_bound_box(&gr.lo[g], &gr.hi[g]) - gr.min_log_b[g];
+            }
+        }
+    }
     let mut seed = 0;
     let mut best = T::NEG_INF;
     for (i, b) in blocks.iter().enumerate() {
+        if groups.is_some() && gb[Groups::of(ws, b)] < best {
+            continue;
+        }
         let v = c.cheap_bound_box(&b.lo, &b.hi) - b.min_log_b;
         if v > best {
             best = v;
@@ -746,6 +769,57 @@ pub(crate) fn seeded_order<'a, T: Real, const D: usize>(
         }
     }
     blocks.get(seed).into_iter().chain(blocks.iter().enumerate().filter(move |(i, _)| *i != seed).map(|(_, b)| b))
+}
+
+/// Groups of the block boxes of [`Groups`].
+pub(crate) const GROUPS: usize = 32;
+
+/// The working-set blocks grouped by the component that drew them (modulo [`GROUPS`]), with
+/// each group's bounding box and smallest `log b`: a per-component pass tests a group once and
+/// skips all its blocks when the component is negligible over the whole box (draws of one
+/// component lie close together, so the boxes stay tight). A group bound holds for every block
+/// of the group, so the skipped rows are rows that the block and row tests would skip too.
+pub(crate) struct Groups<T: Real, const D: usize> {
+    lo: [SVector<T, D>; GROUPS],
+    hi: [SVector<T, D>; GROUPS],
+    min_log_b: [T; GROUPS],
+}
+
+impl<T: Real, const D: usize> Groups<T, D> {
+    /// The group of a block.
+    #[inline]
+    fn of(ws: &WorkingSet<'_, T, D>, blk: &RowBlock<T, D>) -> usize {
+        ws.newest.component_of(blk.gid) % GROUPS
+    }
+
+    fn build(ws: &WorkingSet<'_, T, D>) -> Self {
+        let mut g = Self {
+            lo: [SVector::repeat(T::INFINITY); GROUPS],
+            hi: [SVector::repeat(T::NEG_INF); GROUPS],
+            min_log_b: [T::INFINITY; GROUPS],
+        };
+        for blk in ws.blocks {
+            let i = Self::of(ws, blk);
+            g.lo[i] = g.lo[i].inf(&blk.lo);
+            g.hi[i] = g.hi[i].sup(&blk.hi);
+            g.min_log_b[i] = min_num(g.min_log_b[i], blk.min_log_b);
+        }
+        g
+    }
+}
+
+/// Calls `f` with the block groups of `ws`, or with `None` above 16 dimensions (the groups
+/// then take too much stack).
+pub(crate) fn with_groups<T: Real, const D: usize, R>(
+    ws: &WorkingSet<'_, T, D>,
+    f: impl FnOnce(Option<&Groups<T, D>>) -> R,
+) -> R {
+    #[inline(never)]
+    fn built<T: Real, const D: usize, R>(ws: &WorkingSet<'_, T, D>, f: impl FnOnce(Option<&Groups<T, D>>) -> R) -> R {
+        let g = Groups::build(ws);
+        f(Some(&g))
+    }
+    if D <= 16 { built(ws, f) } else { f(None) }
 }
 
 /// Component `c`'s online softmax over the working set, `ŵ_n ∝ exp(a_n)` with
@@ -760,10 +834,15 @@ pub(crate) fn seeded_order<'a, T: Real, const D: usize>(
 /// the pushes, and their bits, are the same.
 pub(crate) fn component_softmax<T: Real, const D: usize, const Z: bool>(
     ws: &WorkingSet<'_, T, D>,
+    groups: Option<&Groups<T, D>>,
     c: &Component<T, D>,
     lse: &mut OnlineLse<T>,
     mut f: impl FnMut(usize, T, T, T, &SVector<T, D>),
 ) {
+    // Per group: the floor it was last tested at, and whether it is below it (for good: the
+    // running maximum only grows).
+    let mut tested = [T::NEG_INF; GROUPS];
+    let mut skip = [false; GROUPS];
     let mut pending = [0usize; CHUNK];
     let mut n = 0;
     let mut val = [T::zero(); CHUNK];
@@ -790,8 +869,22 @@ pub(crate) fn component_softmax<T: Real, const D: usize, const Z: bool>(
             f(row, a, scale, w, &z);
         }
     };
-    for (i, blk) in seeded_order(c, ws.blocks).enumerate() {
-        if c.box_below(&blk.lo, &blk.hi, lse.max - T::NEGLIGIBLE_LOG + blk.min_log_b) {
+    for (i, blk) in seeded_order(c, ws, groups).enumerate() {
+        let floor = lse.max - T::NEGLIGIBLE_LOG;
+        if let Some(gr) = groups {
+            let g = Groups::of(ws, blk);
+            if skip[g] {
+                continue;
+            }
+            if floor > tested[g] {
+                tested[g] = floor;
+                if c.box_below(&gr.lo[g], &gr.hi[g], floor + gr.min_log_b[g]) {
+                    skip[g] = true;
+                    continue;
+                }
+            }
+        }
+        if c.box_below(&blk.lo, &blk.hi, floor + blk.min_log_b) {
             continue;
         }
         for row in blk.start..blk.end {
@@ -824,6 +917,7 @@ pub(crate) fn component_softmax<T: Real, const D: usize, const Z: bool>(
 /// weights).
 pub(crate) fn estimate_rows<T: Real, const D: usize, const Z: bool>(
     ws: &WorkingSet<'_, T, D>,
+    groups: Option<&Groups<T, D>>,
     c: &Component<T, D>,
     k: usize,
     own: bool,
@@ -831,7 +925,7 @@ pub(crate) fn estimate_rows<T: Real, const D: usize, const Z: bool>(
     mut f: impl FnMut(usize, T, T, T, &SVector<T, D>),
 ) -> usize {
     if !own {
-        component_softmax::<T, D, Z>(ws, c, lse, f);
+        component_softmax::<T, D, Z>(ws, groups, c, lse, f);
         return ws.rows();
     }
     let mut n = 0;
