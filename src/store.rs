@@ -809,7 +809,8 @@ impl<T: Real, const D: usize> Groups<T, D> {
 }
 
 /// Calls `f` with the block groups of `ws`, or with `None` above 16 dimensions (the groups
-/// then take too much stack).
+/// then take too much stack) or for at most [`GROUPS`] blocks (nothing to save; a small build
+/// then never puts the groups on its stack).
 pub(crate) fn with_groups<T: Real, const D: usize, R>(
     ws: &WorkingSet<'_, T, D>,
     f: impl FnOnce(Option<&Groups<T, D>>) -> R,
@@ -819,7 +820,7 @@ pub(crate) fn with_groups<T: Real, const D: usize, R>(
         let g = Groups::build(ws);
         f(Some(&g))
     }
-    if D <= 16 { built(ws, f) } else { f(None) }
+    if D <= 16 && ws.blocks.len() > GROUPS { built(ws, f) } else { f(None) }
 }
 
 /// Component `c`'s online softmax over the working set, `ŵ_n ∝ exp(a_n)` with
