@@ -1261,6 +1261,70 @@ mod tests {
         assert!(marked > 0 && marked * 2 < rows, "{marked} of {rows}");
     }
 
+    /// The block groups only skip work: a component's softmax pushes the same rows with the
+    /// same bits (and whitened `z`) with and without them, from the same seed block, while
+    /// whole groups lie below the final running maximum (so they were skipped).
+    #[test]
+    fn block_groups_push_the_same_rows() {
+        type St = SampleStore<f64, 2, 600, 200>;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+        let u = |rng: &mut Xoshiro256PlusPlus| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let mut st = Box::new(St::new());
+        // 40 drawing components on a grid 5 apart, 150 narrow Gaussians of 1–3 rows.
+        for i in 0..150 {
+            let key = i % 40;
+            let centre = SVector::from([(key % 8) as f64 * 5.0, (key / 8) as f64 * 5.0]);
+            let mean = centre + SVector::from([u(&mut rng) - 0.5, u(&mut rng) - 0.5]);
+            let sd = 0.2 + 0.3 * u(&mut rng);
+            let mut q = Gmm::<f64, 2, 1>::new();
+            q.add_component(1.0, mean, &(SMatrix::identity() * (sd * sd))).unwrap();
+            let g = q.components()[0];
+            let n = 1 + (rng.next_u64() % 3) as usize;
+            let first = st.reserve(n, 600);
+            let id = st.push_gaussian(&g, key);
+            for r in 0..n {
+                let mut e = [0.0; 2];
+                crate::rng::fill_standard_normal(&mut rng, &mut e);
+                let x = g.mean + SVector::from(e) * sd;
+                st.set_row(first + r, x, 0.0, id);
+            }
+            st.commit(n);
+        }
+        let mut bg = Box::new(Background::<f64, 2, 600, 200>::BLANK);
+        st.select_working_set(600, &mut bg, &mut BgSums { rows: [] }, &Serial);
+        let ws = st.working_set(&bg);
+        assert!(ws.blocks.len() > GROUPS);
+        let groups = Groups::build(&ws);
+        let mut skipped = 0;
+        for probe in 0..12 {
+            let mut q = Gmm::<f64, 2, 1>::new();
+            let mean = SVector::from([(probe % 4) as f64 * 11.0, (probe / 4) as f64 * 9.0]);
+            q.add_component(1.0, mean, &(SMatrix::identity() * 0.5)).unwrap();
+            let c = q.components()[0];
+            let seeds = [Some(&groups), None].map(|g| seeded_order(&c, &ws, g).next().map(|b| b.gid));
+            assert_eq!(seeds[0], seeds[1], "probe {probe}");
+            let run = |g: Option<&Groups<f64, 2>>| {
+                let mut lse = OnlineLse::new();
+                let mut pushed = std::vec::Vec::new();
+                component_softmax::<f64, 2, true>(&ws, g, &c, &mut lse, |row, a, scale, w, z| {
+                    pushed.push((row, [a, scale, w, z[0], z[1]].map(f64::to_bits)));
+                });
+                (pushed, lse.max)
+            };
+            let ((with, max), (without, _)) = (run(Some(&groups)), run(None));
+            assert!(!with.is_empty());
+            assert_eq!(with, without, "probe {probe}");
+            let floor = max - f64::NEGLIGIBLE_LOG;
+            skipped += (0..GROUPS)
+                .filter(|&g| {
+                    groups.lo[g][0] <= groups.hi[g][0]
+                        && c.box_below(&groups.lo[g], &groups.hi[g], floor + groups.min_log_b[g])
+                })
+                .count();
+        }
+        assert!(skipped > 0);
+    }
+
     /// The fixed-point term is `⌊v·2^60⌋` exactly, and refuses what does not fit.
     #[test]
     fn fixed_point_terms() {
