@@ -284,16 +284,18 @@ impl Real for f64 {
 
 /// `a.max(b)`: the larger, or the other operand if one is NaN, as libm's `fmax` computes it,
 /// inlined: Cortex-M4 has no max instruction, so `f32::max` there is a library call, which
-/// dominated the O(D²) box bounds.
+/// dominated the O(D²) box bounds. Both tests are evaluated (`|`, not `||`), so the choice
+/// compiles to a branch-free select: the bounds take maxima of unordered values, and a
+/// mispredicted branch per maximum cost more than the bounds' arithmetic.
 #[inline(always)]
 pub(crate) fn max_num<T: Real>(a: T, b: T) -> T {
-    if a.is_nan_like() || a < b { b } else { a }
+    if a.is_nan_like() | (a < b) { b } else { a }
 }
 
 /// `a.min(b)` as libm's `fmin` computes it; see [`max_num`].
 #[inline(always)]
 pub(crate) fn min_num<T: Real>(a: T, b: T) -> T {
-    if b.is_nan_like() || a < b { a } else { b }
+    if b.is_nan_like() | (a < b) { a } else { b }
 }
 
 /// `ln(2π)`, the constant of every Gaussian log density.

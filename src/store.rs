@@ -22,7 +22,7 @@ use crate::checkpoint::{Reader, Writer};
 use crate::error::Error;
 use crate::model::{CHUNK, Chunk, Component, Gmm, RowLse, block_candidates, chunk_mixture};
 use crate::parallel::{Parallel, ROW_TASK};
-use crate::real::{OnlineLse, Real};
+use crate::real::{OnlineLse, Real, min_num};
 
 /// A run of working-set rows drawn by one Gaussian, with its bounding box: the unit of the
 /// block-level pruning (one O(D) bound per block and component instead of per row).
@@ -192,6 +192,14 @@ pub(crate) struct NewestDraw<'a> {
 }
 
 impl NewestDraw<'_> {
+    /// The component that drew Gaussian `gid` (in any draw still in the ring), or 0: the key of
+    /// the block groups of [`Groups`].
+    #[inline]
+    pub fn component_of(&self, gid: u64) -> usize {
+        let ring = self.g_comp.len() as u64;
+        if ring == 0 { 0 } else { self.g_comp.get((gid % ring) as usize).copied().unwrap_or(0) }
+    }
+
     /// The component whose Gaussian `gid` is, if it belongs to the newest draw.
     #[inline]
     pub fn drawn_by(&self, gid: u64) -> Option<usize> {
@@ -734,11 +742,26 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Ba
 /// that the pass's running maximum starts near its final value and prunes the rest.
 pub(crate) fn seeded_order<'a, T: Real, const D: usize>(
     c: &Component<T, D>,
-    blocks: &'a [RowBlock<T, D>],
+    ws: &WorkingSet<'a, T, D>,
+    groups: Option<&Groups<T, D>>,
 ) -> impl Iterator<Item = &'a RowBlock<T, D>> {
+    let blocks = ws.blocks;
+    // A group's bound is at least that of each of its blocks: a group below the best so far
+    // holds no block that would become the seed.
+    let mut gb = [T::INFINITY; GROUPS];
+    if let Some(gr) = groups {
+        for (g, b) in gb.iter_mut().enumerate() {
+            if gr.lo[g][0] <= gr.hi[g][0] {
+                *b = c.cheap_bound_box(&gr.lo[g], &gr.hi[g]) - gr.min_log_b[g];
+            }
+        }
+    }
     let mut seed = 0;
     let mut best = T::NEG_INF;
     for (i, b) in blocks.iter().enumerate() {
+        if groups.is_some() && gb[Groups::of(ws, b)] < best {
+            continue;
+        }
         let v = c.cheap_bound_box(&b.lo, &b.hi) - b.min_log_b;
         if v > best {
             best = v;
@@ -748,34 +771,139 @@ pub(crate) fn seeded_order<'a, T: Real, const D: usize>(
     blocks.get(seed).into_iter().chain(blocks.iter().enumerate().filter(move |(i, _)| *i != seed).map(|(_, b)| b))
 }
 
+/// Groups of the block boxes of [`Groups`].
+pub(crate) const GROUPS: usize = 32;
+
+/// The working-set blocks grouped by the component that drew them (modulo [`GROUPS`]), with
+/// each group's bounding box and smallest `log b`: a per-component pass tests a group once and
+/// skips all its blocks when the component is negligible over the whole box (draws of one
+/// component lie close together, so the boxes stay tight). A group bound holds for every block
+/// of the group, so the skipped rows are rows that the block and row tests would skip too.
+pub(crate) struct Groups<T: Real, const D: usize> {
+    lo: [SVector<T, D>; GROUPS],
+    hi: [SVector<T, D>; GROUPS],
+    min_log_b: [T; GROUPS],
+}
+
+impl<T: Real, const D: usize> Groups<T, D> {
+    /// The group of a block.
+    #[inline]
+    fn of(ws: &WorkingSet<'_, T, D>, blk: &RowBlock<T, D>) -> usize {
+        ws.newest.component_of(blk.gid) % GROUPS
+    }
+
+    fn build(ws: &WorkingSet<'_, T, D>) -> Self {
+        let mut g = Self {
+            lo: [SVector::repeat(T::INFINITY); GROUPS],
+            hi: [SVector::repeat(T::NEG_INF); GROUPS],
+            min_log_b: [T::INFINITY; GROUPS],
+        };
+        for blk in ws.blocks {
+            let i = Self::of(ws, blk);
+            g.lo[i] = g.lo[i].inf(&blk.lo);
+            g.hi[i] = g.hi[i].sup(&blk.hi);
+            g.min_log_b[i] = min_num(g.min_log_b[i], blk.min_log_b);
+        }
+        g
+    }
+}
+
+/// Calls `f` with the block groups of `ws`, or with `None` above 16 dimensions (the groups
+/// then take too much stack) or for at most [`GROUPS`] blocks (nothing to save; a small build
+/// then never puts the groups on its stack).
+pub(crate) fn with_groups<T: Real, const D: usize, R>(
+    ws: &WorkingSet<'_, T, D>,
+    f: impl FnOnce(Option<&Groups<T, D>>) -> R,
+) -> R {
+    #[inline(never)]
+    fn built<T: Real, const D: usize, R>(ws: &WorkingSet<'_, T, D>, f: impl FnOnce(Option<&Groups<T, D>>) -> R) -> R {
+        let g = Groups::build(ws);
+        f(Some(&g))
+    }
+    if D <= 16 && ws.blocks.len() > GROUPS { built(ws, f) } else { f(None) }
+}
+
 /// Component `c`'s online softmax over the working set, `ŵ_n ∝ exp(a_n)` with
 /// `a_n = log N(x_n; c) − log b(x_n)`: every row that is not provably negligible (blocks by
 /// their bound, in [`seeded_order`], then rows by value) is pushed into `lse`, and
-/// `f(row, a, scale, w)` receives the rescale factor and weight of that push.
-pub(crate) fn component_softmax<T: Real, const D: usize>(
+/// `f(row, a, scale, w, z)` receives the rescale factor and weight of that push and, if `Z`,
+/// the row's whitened `z = L⁻¹(x − μ)` (zeros otherwise).
+///
+/// The rows of the blocks that pass their bound are gathered into full chunks across blocks
+/// (a block often holds a single row) and pushed in the same order as block by block: a block
+/// tested against an older running maximum only lets more rows reach the exact row test, so
+/// the pushes, and their bits, are the same.
+pub(crate) fn component_softmax<T: Real, const D: usize, const Z: bool>(
     ws: &WorkingSet<'_, T, D>,
+    groups: Option<&Groups<T, D>>,
     c: &Component<T, D>,
     lse: &mut OnlineLse<T>,
-    mut f: impl FnMut(usize, T, T, T),
+    mut f: impl FnMut(usize, T, T, T, &SVector<T, D>),
 ) {
+    // Per group: the floor it was last tested at, and whether it is below it (for good: the
+    // running maximum only grows).
+    let mut tested = [T::NEG_INF; GROUPS];
+    let mut skip = [false; GROUPS];
+    let mut pending = [0usize; CHUNK];
+    let mut n = 0;
     let mut val = [T::zero(); CHUNK];
-    for blk in seeded_order(c, ws.blocks) {
-        if c.box_below(&blk.lo, &blk.hi, lse.max - T::NEGLIGIBLE_LOG + blk.min_log_b) {
-            continue;
-        }
-        for c0 in (blk.start..blk.end).step_by(CHUNK) {
-            let ch = Chunk::load(&ws.x[c0..blk.end]);
+    let mut zt = [[T::zero(); CHUNK]; D];
+    let mut z = SVector::<T, D>::zeros();
+    let mut flush = |pending: &[usize], lse: &mut OnlineLse<T>| {
+        let ch = Chunk::gather(pending.len(), |i| &ws.x[pending[i]]);
+        if Z {
+            c.chunk_log_density_z(&ch, &mut val, &mut zt);
+        } else {
             c.chunk_log_density(&ch, &mut val);
-            for (r, &lc) in val.iter().enumerate().take(ch.n) {
-                let row = c0 + r;
-                let a = lc - ws.log_b[row];
-                if !(a >= lse.max - T::NEGLIGIBLE_LOG) {
+        }
+        for (l, (&row, &lc)) in pending.iter().zip(&val).enumerate() {
+            let a = lc - ws.log_b[row];
+            if !(a >= lse.max - T::NEGLIGIBLE_LOG) {
+                continue;
+            }
+            if Z {
+                for d in 0..D {
+                    z[d] = zt[d][l];
+                }
+            }
+            let (scale, w) = lse.push(a);
+            f(row, a, scale, w, &z);
+        }
+    };
+    for (i, blk) in seeded_order(c, ws, groups).enumerate() {
+        let floor = lse.max - T::NEGLIGIBLE_LOG;
+        if let Some(gr) = groups {
+            let g = Groups::of(ws, blk);
+            if skip[g] {
+                continue;
+            }
+            if floor > tested[g] {
+                tested[g] = floor;
+                if c.box_below(&gr.lo[g], &gr.hi[g], floor + gr.min_log_b[g]) {
+                    skip[g] = true;
                     continue;
                 }
-                let (scale, w) = lse.push(a);
-                f(row, a, scale, w);
             }
         }
+        if c.box_below(&blk.lo, &blk.hi, floor + blk.min_log_b) {
+            continue;
+        }
+        for row in blk.start..blk.end {
+            pending[n] = row;
+            n += 1;
+            if n == CHUNK {
+                flush(&pending, lse);
+                n = 0;
+            }
+        }
+        // The seed block sets the running maximum that prunes the others.
+        if i == 0 && n > 0 {
+            flush(&pending[..n], lse);
+            n = 0;
+        }
+    }
+    if n > 0 {
+        flush(&pending[..n], lse);
     }
 }
 
@@ -785,28 +913,34 @@ pub(crate) fn component_softmax<T: Real, const D: usize>(
 /// that component `k` drew itself in the newest draw, each with `a_n = 0` (plain Monte Carlo
 /// over its own samples). The reference maps rows to components by Gaussian index arithmetic, which
 /// holds only for rows of the newest draw; older reused rows are excluded here, as there (the
-/// paper uses the option only without reuse). Returns the number of rows `N` the estimate
-/// averages over (for plain weights).
-pub(crate) fn estimate_rows<T: Real, const D: usize>(
+/// paper uses the option only without reuse). `f` receives the row's `z` if `Z`, as in
+/// [`component_softmax`]. Returns the number of rows `N` the estimate averages over (for plain
+/// weights).
+pub(crate) fn estimate_rows<T: Real, const D: usize, const Z: bool>(
     ws: &WorkingSet<'_, T, D>,
+    groups: Option<&Groups<T, D>>,
     c: &Component<T, D>,
     k: usize,
     own: bool,
     lse: &mut OnlineLse<T>,
-    mut f: impl FnMut(usize, T, T, T),
+    mut f: impl FnMut(usize, T, T, T, &SVector<T, D>),
 ) -> usize {
     if !own {
-        component_softmax(ws, c, lse, f);
+        component_softmax::<T, D, Z>(ws, groups, c, lse, f);
         return ws.rows();
     }
     let mut n = 0;
+    let mut z = SVector::<T, D>::zeros();
     for blk in ws.blocks {
         if ws.newest.drawn_by(blk.gid) != Some(k) {
             continue;
         }
         for row in blk.start..blk.end {
+            if Z {
+                c.log_density(&ws.x[row], &mut z);
+            }
             let (scale, w) = lse.push(T::zero());
-            f(row, T::zero(), scale, w);
+            f(row, T::zero(), scale, w, &z);
             n += 1;
         }
     }
@@ -992,7 +1126,7 @@ impl<T: Real, const D: usize> Window<'_, T, D> {
         for v in t.iter_mut() {
             *v += ln_n;
         }
-        lse.push(t);
+        lse.push(t, ch.n);
     }
 }
 
@@ -1125,6 +1259,70 @@ mod tests {
         // Both rows with a term too large for the fixed point (summed directly) and rows read
         // off their sums were exercised.
         assert!(marked > 0 && marked * 2 < rows, "{marked} of {rows}");
+    }
+
+    /// The block groups only skip work: a component's softmax pushes the same rows with the
+    /// same bits (and whitened `z`) with and without them, from the same seed block, while
+    /// whole groups lie below the final running maximum (so they were skipped).
+    #[test]
+    fn block_groups_push_the_same_rows() {
+        type St = SampleStore<f64, 2, 600, 200>;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+        let u = |rng: &mut Xoshiro256PlusPlus| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let mut st = Box::new(St::new());
+        // 40 drawing components on a grid 5 apart, 150 narrow Gaussians of 1–3 rows.
+        for i in 0..150 {
+            let key = i % 40;
+            let centre = SVector::from([(key % 8) as f64 * 5.0, (key / 8) as f64 * 5.0]);
+            let mean = centre + SVector::from([u(&mut rng) - 0.5, u(&mut rng) - 0.5]);
+            let sd = 0.2 + 0.3 * u(&mut rng);
+            let mut q = Gmm::<f64, 2, 1>::new();
+            q.add_component(1.0, mean, &(SMatrix::identity() * (sd * sd))).unwrap();
+            let g = q.components()[0];
+            let n = 1 + (rng.next_u64() % 3) as usize;
+            let first = st.reserve(n, 600);
+            let id = st.push_gaussian(&g, key);
+            for r in 0..n {
+                let mut e = [0.0; 2];
+                crate::rng::fill_standard_normal(&mut rng, &mut e);
+                let x = g.mean + SVector::from(e) * sd;
+                st.set_row(first + r, x, 0.0, id);
+            }
+            st.commit(n);
+        }
+        let mut bg = Box::new(Background::<f64, 2, 600, 200>::BLANK);
+        st.select_working_set(600, &mut bg, &mut BgSums { rows: [] }, &Serial);
+        let ws = st.working_set(&bg);
+        assert!(ws.blocks.len() > GROUPS);
+        let groups = Groups::build(&ws);
+        let mut skipped = 0;
+        for probe in 0..12 {
+            let mut q = Gmm::<f64, 2, 1>::new();
+            let mean = SVector::from([(probe % 4) as f64 * 11.0, (probe / 4) as f64 * 9.0]);
+            q.add_component(1.0, mean, &(SMatrix::identity() * 0.5)).unwrap();
+            let c = q.components()[0];
+            let seeds = [Some(&groups), None].map(|g| seeded_order(&c, &ws, g).next().map(|b| b.gid));
+            assert_eq!(seeds[0], seeds[1], "probe {probe}");
+            let run = |g: Option<&Groups<f64, 2>>| {
+                let mut lse = OnlineLse::new();
+                let mut pushed = std::vec::Vec::new();
+                component_softmax::<f64, 2, true>(&ws, g, &c, &mut lse, |row, a, scale, w, z| {
+                    pushed.push((row, [a, scale, w, z[0], z[1]].map(f64::to_bits)));
+                });
+                (pushed, lse.max)
+            };
+            let ((with, max), (without, _)) = (run(Some(&groups)), run(None));
+            assert!(!with.is_empty());
+            assert_eq!(with, without, "probe {probe}");
+            let floor = max - f64::NEGLIGIBLE_LOG;
+            skipped += (0..GROUPS)
+                .filter(|&g| {
+                    groups.lo[g][0] <= groups.hi[g][0]
+                        && c.box_below(&groups.lo[g], &groups.hi[g], floor + groups.min_log_b[g])
+                })
+                .count();
+        }
+        assert!(skipped > 0);
     }
 
     /// The fixed-point term is `⌊v·2^60⌋` exactly, and refuses what does not fit.

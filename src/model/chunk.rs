@@ -56,11 +56,12 @@ impl<T: Real> RowLse<T> {
         Self { m: [T::NEG_INF; CHUNK], s: [T::zero(); CHUNK] }
     }
 
-    /// Adds `t[r]` to row r's sum; terms below the row's running maximum by more than the
-    /// scalar's precision are skipped (no `exp`).
+    /// Adds `t[r]` to row r's sum for the first `n` rows (the chunk's `n`: the other lanes
+    /// are padding, and their `exp`s would be wasted); terms below the row's running maximum
+    /// by more than the scalar's precision are skipped (no `exp`).
     #[inline]
-    pub fn push(&mut self, t: &[T; CHUNK]) {
-        for r in 0..CHUNK {
+    pub fn push(&mut self, t: &[T; CHUNK], n: usize) {
+        for r in 0..n.min(CHUNK) {
             let (m, v) = (self.m[r], t[r]);
             if v > m {
                 self.s[r] = if m == T::NEG_INF { T::one() } else { self.s[r] * (m - v).exp() + T::one() };
@@ -121,6 +122,49 @@ impl<T: Real, const D: usize> Component<T, D> {
     }
 }
 
+impl<T: Real, const D: usize> Component<T, D> {
+    /// [`Self::chunk_log_density`] that also writes every lane's whitened
+    /// `z = L⁻¹(x − μ)` into `zt[d][r]`, with the arithmetic of [`Component::log_density`]
+    /// (the same bits).
+    #[inline(always)]
+    pub fn chunk_log_density_z(&self, ch: &Chunk<T, D>, out: &mut [T; CHUNK], zt: &mut [[T; CHUNK]; D]) {
+        let mut v = [[T::zero(); CHUNK]; D];
+        for (vd, (xd, &m)) in v.iter_mut().zip(ch.xt.iter().zip(self.mean.iter())) {
+            for r in 0..CHUNK {
+                vd[r] = xd[r] - m;
+            }
+        }
+        let mut sq = [T::zero(); CHUNK];
+        if self.diag {
+            for (i, (vi, zi)) in v.iter().zip(zt.iter_mut()).enumerate() {
+                let a = self.inv_t[(i, i)];
+                for r in 0..CHUNK {
+                    let z = a * vi[r];
+                    zi[r] = z;
+                    sq[r] += z * z;
+                }
+            }
+        } else {
+            for (i, (col, zi)) in self.inv_t.as_slice().chunks_exact(D).zip(zt.iter_mut()).enumerate() {
+                let mut z = [T::zero(); CHUNK];
+                for (&a, vj) in col.iter().zip(v.iter()).take(i + 1) {
+                    for r in 0..CHUNK {
+                        z[r] += a * vj[r];
+                    }
+                }
+                for r in 0..CHUNK {
+                    sq[r] += z[r] * z[r];
+                }
+                *zi = z;
+            }
+        }
+        let h = T::of(0.5);
+        for r in 0..CHUNK {
+            out[r] = self.log_norm - h * sq[r];
+        }
+    }
+}
+
 /// Row-wise `log Σ_{k ∈ sel} exp(lw_k + log N(x_r; c_k))` for a chunk; if `vals` is given,
 /// `vals[i][r]` receives `lw_k + log N(x_r; c_k)` for `k = sel[i]`.
 pub(crate) fn chunk_mixture<T: Real, const D: usize>(
@@ -143,7 +187,7 @@ pub(crate) fn chunk_mixture<T: Real, const D: usize>(
         for v in out.iter_mut() {
             *v += w;
         }
-        lse.push(out);
+        lse.push(out, ch.n);
     }
     let mut lse = RowLse::new();
     match vals {
@@ -164,4 +208,70 @@ pub(crate) fn chunk_mixture<T: Real, const D: usize>(
         }
     }
     lse
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CHUNK, Chunk, RowLse};
+    use crate::model::Gmm;
+    use nalgebra::{SMatrix, SVector};
+
+    fn rows(n: usize) -> [SVector<f64, 3>; CHUNK] {
+        core::array::from_fn(|i| {
+            let t = i as f64;
+            SVector::from([(t * 0.71).sin() * 3.0, (t * 1.3).cos() - 0.5, t * 0.2 - 1.0]).map(|v| v + n as f64 * 1e-3)
+        })
+    }
+
+    /// The estimators take `z` from the chunk kernel instead of `Component::log_density`: the
+    /// two must agree to the bit, for full and diagonal covariances and partial chunks.
+    #[test]
+    fn kernel_z_has_the_bits_of_the_scalar_density() {
+        let mut q = Gmm::<f64, 3, 2>::new();
+        let full = SMatrix::<f64, 3, 3>::new(2.0, 0.3, -0.2, 0.3, 1.1, 0.25, -0.2, 0.25, 0.7);
+        let diag = SMatrix::<f64, 3, 3>::from_diagonal(&SVector::from([0.4, 2.5, 1.3]));
+        q.add_component(0.5, SVector::from([0.3, -1.0, 0.8]), &full).unwrap();
+        q.add_component(0.5, SVector::from([-1.2, 0.4, 0.1]), &diag).unwrap();
+        let mut comps = [q.components()[0], q.components()[1]];
+        comps[1].diag = true;
+        for n in [CHUNK, 5, 1] {
+            let xs = rows(n);
+            let ch = Chunk::load(&xs[..n]);
+            for c in &comps {
+                let (mut v, mut vz) = ([0.0; CHUNK], [0.0; CHUNK]);
+                let mut zt = [[0.0; CHUNK]; 3];
+                c.chunk_log_density(&ch, &mut v);
+                c.chunk_log_density_z(&ch, &mut vz, &mut zt);
+                for (r, x) in xs.iter().enumerate().take(n) {
+                    let mut z = SVector::<f64, 3>::zeros();
+                    let l = c.log_density(x, &mut z);
+                    assert_eq!(l.to_bits(), v[r].to_bits(), "row {r} of {n}, diag {}", c.diag);
+                    assert_eq!(l.to_bits(), vz[r].to_bits(), "row {r} of {n}, diag {}", c.diag);
+                    for d in 0..3 {
+                        assert_eq!(z[d].to_bits(), zt[d][r].to_bits(), "z[{d}] of row {r}, diag {}", c.diag);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A push of `n` rows leaves the padding lanes empty and the pushed rows as a push of all.
+    #[test]
+    fn row_lse_pushes_only_the_chunks_rows() {
+        let t1: [f64; CHUNK] = core::array::from_fn(|r| r as f64 * 0.5 - 3.0);
+        let t2: [f64; CHUNK] = core::array::from_fn(|r| 2.0 - r as f64 * 0.25);
+        let (mut all, mut some) = (RowLse::new(), RowLse::new());
+        for t in [&t1, &t2] {
+            all.push(t, CHUNK);
+            some.push(t, 3);
+        }
+        for r in 0..CHUNK {
+            if r < 3 {
+                assert_eq!(some.lse(r).to_bits(), all.lse(r).to_bits());
+                assert!(some.lse(r).is_finite());
+            } else {
+                assert_eq!(some.lse(r), f64::NEG_INFINITY);
+            }
+        }
+    }
 }

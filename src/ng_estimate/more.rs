@@ -294,12 +294,9 @@ fn estimate_with<T: Real, const D: usize, const C: usize>(
     if !Regression::<D, C>::fits() {
         return None;
     }
-    let mut z = SVector::<T, D>::zeros();
     let mut lse = OnlineLse::new();
     let ws = &rows.ws;
-    estimate_rows(ws, c, k, own, &mut lse, |row, _, scale, w| {
-        // `log_density` leaves the whitened `z = L⁻¹(x − μ)` in `z`.
-        c.log_density(&ws.x[row], &mut z);
+    estimate_rows::<T, D, true>(ws, None, c, k, own, &mut lse, |row, _, scale, w, z| {
         if scale != T::one() {
             acc.scale(scale.to_f64());
         }

@@ -20,7 +20,7 @@ use crate::config::NgEstimationConfig;
 use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture, times_lower};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{OnlineLse, Real};
-use crate::store::{RowBlock, WorkingSet, clipped, estimate_rows};
+use crate::store::{Groups, RowBlock, WorkingSet, clipped, estimate_rows, with_groups};
 
 /// Fills `gamma[r] = ∇log p~ − ∇log q` for the working-set rows `r`, with
 /// `∇log q(x) = Σ_k r_k(x)·(−Σ_k⁻¹(x − μ_k))` (docs/algorithm.md §0.2) over the non-negligible
@@ -96,25 +96,28 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, X, const DIAG: b
     X: Parallel,
 {
     let (self_normalized, own) = (cfg.self_normalized, cfg.only_use_own_samples);
-    let rows = Rows { ws, gamma };
     let kn = model.len().min(ng.len());
-    par.for_each_chunk(&mut ng[..kn], 1, &|first, out| {
-        for (j, slot) in out.iter_mut().enumerate() {
-            let k = first + j;
-            if let Some(c) = model.components().get(k) {
-                *slot = if DIAG {
-                    estimate_one_diag(c, k, own, &rows, self_normalized)
-                } else {
-                    estimate_one(c, k, own, &rows, self_normalized)
-                };
+    with_groups(ws, |groups| {
+        let rows = Rows { ws, groups, gamma };
+        par.for_each_chunk(&mut ng[..kn], 1, &|first, out| {
+            for (j, slot) in out.iter_mut().enumerate() {
+                let k = first + j;
+                if let Some(c) = model.components().get(k) {
+                    *slot = if DIAG {
+                        estimate_one_diag(c, k, own, &rows, self_normalized)
+                    } else {
+                        estimate_one(c, k, own, &rows, self_normalized)
+                    };
+                }
             }
-        }
+        });
     });
 }
 
 /// The working set with its log-ratio gradients.
 struct Rows<'a, T: Real, const D: usize> {
     ws: &'a WorkingSet<'a, T, D>,
+    groups: Option<&'a Groups<T, D>>,
     gamma: &'a [SVector<T, D>],
 }
 
@@ -136,14 +139,12 @@ fn estimate_one_diag<T: Real, const D: usize>(
     rows: &Rows<'_, T, D>,
     self_normalized: bool,
 ) -> Estimate<T, D> {
-    let mut z = SVector::<T, D>::zeros();
     let mut d = SVector::<T, D>::zeros();
     let mut lse = OnlineLse::new();
     let mut eg = SVector::<T, D>::zeros();
     let mut hd = SVector::<T, D>::zeros(); // Σ ŵ d ⊙ γ
-    let n = estimate_rows(rows.ws, c, k, own, &mut lse, |row, _, scale, w| {
-        c.log_density(&rows.ws.x[row], &mut z);
-        c.unwhiten_t(&z, &mut d);
+    let n = estimate_rows::<T, D, true>(rows.ws, rows.groups, c, k, own, &mut lse, |row, _, scale, w, z| {
+        c.unwhiten_t(z, &mut d);
         if scale != T::one() {
             eg *= scale;
             hd *= scale;
@@ -163,20 +164,18 @@ fn estimate_one<T: Real, const D: usize>(
     rows: &Rows<'_, T, D>,
     self_normalized: bool,
 ) -> Estimate<T, D> {
-    let mut z = SVector::<T, D>::zeros();
     let inv_t = &c.inv_t;
     let mut lse = OnlineLse::new();
     let mut eg = SVector::<T, D>::zeros();
     let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
-    let n = estimate_rows(rows.ws, c, k, own, &mut lse, |row, _, scale, w| {
-        c.log_density(&rows.ws.x[row], &mut z);
+    let n = estimate_rows::<T, D, true>(rows.ws, rows.groups, c, k, own, &mut lse, |row, _, scale, w, z| {
         if scale != T::one() {
             eg *= scale;
             gz *= scale;
         }
         let gam = rows.gamma[row];
         eg.axpy(w, &gam, T::one());
-        gz.ger(w, &gam, &z, T::one());
+        gz.ger(w, &gam, z, T::one());
     });
     // Plain: (1/N) Σ exp(a_n) v_n = exp(max)/N · Σ exp(a_n − max) v_n.
     let norm = normalizer(n, &lse, self_normalized)?;
@@ -230,7 +229,7 @@ mod tests {
         st.select_working_set(12, &mut bg, &mut crate::store::BgSums { rows: [] }, &Serial);
         let gamma: [SVector<f64, 2>; 12] = core::array::from_fn(gam);
         let ws = st.working_set(&bg);
-        let rows = Rows { ws: &ws, gamma: &gamma };
+        let rows = Rows { ws: &ws, groups: None, gamma: &gamma };
         for (k, own_rows) in [(0usize, 3..7), (1, 7..12)] {
             let c = &comps[k];
             let prec = (if k == 0 { cov0 } else { cov1 }).try_inverse().unwrap();
@@ -259,7 +258,7 @@ mod tests {
         let mut bg2 = Background::<f64, 2, 64, 8>::BLANK;
         st2.select_working_set(4, &mut bg2, &mut crate::store::BgSums { rows: [] }, &Serial);
         let ws2 = st2.working_set(&bg2);
-        let rows2 = Rows { ws: &ws2, gamma: &gamma };
+        let rows2 = Rows { ws: &ws2, groups: None, gamma: &gamma };
         assert!(super::estimate_one(&comps[1], 1, true, &rows2, true).is_none());
         assert!(super::estimate_one(&comps[0], 0, true, &rows2, true).is_some());
     }

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::model::{Component, Gmm};
 use crate::parallel::{Parallel, Pass};
 use crate::real::{OnlineLse, Real};
-use crate::store::{WorkingSet, component_softmax};
+use crate::store::{Groups, WorkingSet, component_softmax, with_groups};
 use crate::target::Target;
 
 /// `ess_k = ⌊exp(2·lse(a) − lse(2a))⌋` with `a_n = log N(x_n; k) − log b(x_n)` over the working
@@ -29,22 +29,28 @@ pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, X>
     X: Parallel,
 {
     let comps = model.components();
-    par.for_each_chunk(&mut ess[..comps.len()], 1, &|first, out| {
-        for (j, e) in out.iter_mut().enumerate() {
-            if let Some(c) = comps.get(first + j) {
-                *e = ess_floor(ws, c);
+    with_groups(ws, |groups| {
+        par.for_each_chunk(&mut ess[..comps.len()], 1, &|first, out| {
+            for (j, e) in out.iter_mut().enumerate() {
+                if let Some(c) = comps.get(first + j) {
+                    *e = ess_floor(ws, groups, c);
+                }
             }
-        }
+        });
     });
 }
 
 /// `⌊1/Σ ŵ²⌋` over the working set for self-normalised weights `ŵ_n ∝ N(x_n; c)/b(x_n)`,
 /// computed as `(Σ e^{a−m})² / Σ e^{2(a−m)}` over the rows of [`component_softmax`].
-pub(crate) fn ess_floor<T: Real, const D: usize>(ws: &WorkingSet<'_, T, D>, c: &Component<T, D>) -> usize {
+pub(crate) fn ess_floor<T: Real, const D: usize>(
+    ws: &WorkingSet<'_, T, D>,
+    groups: Option<&Groups<T, D>>,
+    c: &Component<T, D>,
+) -> usize {
     let mut s1 = OnlineLse::new();
     let mut s2 = OnlineLse::new();
     // Rows negligible for Σŵ are negligible for Σŵ² too (2a < 2·max − 2·NEG).
-    component_softmax(ws, c, &mut s1, |_, a, _, _| {
+    component_softmax::<T, D, false>(ws, groups, c, &mut s1, |_, a, _, _, _| {
         s2.push(a + a);
     });
     ess_from_sums(&s1, &s2)
@@ -107,7 +113,7 @@ mod tests {
         }
         st.commit(lb.len());
         st.newest(lb.len(), &mut bg);
-        super::ess_floor(&st.working_set(&bg), &c)
+        super::ess_floor(&st.working_set(&bg), None, &c)
     }
 
     #[test]
