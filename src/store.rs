@@ -740,11 +740,12 @@ impl<T: Real, const DIM: usize, const SAMPLES: usize, const GAUSSIANS: usize> Ba
 /// The working-set blocks in the order a per-component pass should visit them: first the block
 /// with the largest bound on `log N(x; c) − log b(x)` (usually the component's own samples), so
 /// that the pass's running maximum starts near its final value and prunes the rest.
-pub(crate) fn seeded_order<'a, T: Real, const D: usize>(
+pub(crate) fn seeded_order<'a, T: Real, const D: usize, const BLOCKS: usize>(
     c: &Component<T, D>,
     ws: &WorkingSet<'a, T, D>,
-    groups: Option<&Groups<T, D>>,
+    groups: Option<&Groups<T, D, BLOCKS>>,
 ) -> impl Iterator<Item = &'a RowBlock<T, D>> {
+    let groups = Groups::live(groups);
     let blocks = ws.blocks;
     // A group's bound is at least that of each of its blocks: a group below the best so far
     // holds no block that would become the seed.
@@ -759,7 +760,7 @@ pub(crate) fn seeded_order<'a, T: Real, const D: usize>(
     let mut seed = 0;
     let mut best = T::NEG_INF;
     for (i, b) in blocks.iter().enumerate() {
-        if groups.is_some() && gb[Groups::of(ws, b)] < best {
+        if groups.is_some() && gb[Groups::<T, D, BLOCKS>::of(ws, b)] < best {
             continue;
         }
         let v = c.cheap_bound_box(&b.lo, &b.hi) - b.min_log_b;
@@ -779,13 +780,27 @@ pub(crate) const GROUPS: usize = 32;
 /// skips all its blocks when the component is negligible over the whole box (draws of one
 /// component lie close together, so the boxes stay tight). A group bound holds for every block
 /// of the group, so the skipped rows are rows that the block and row tests would skip too.
-pub(crate) struct Groups<T: Real, const D: usize> {
+///
+/// `BLOCKS` is the working set's block capacity (the store's Gaussian capacity): with at most
+/// [`GROUPS`] blocks there are never groups, and the code that would test them compiles away
+/// (flash on small targets).
+pub(crate) struct Groups<T: Real, const D: usize, const BLOCKS: usize> {
     lo: [SVector<T, D>; GROUPS],
     hi: [SVector<T, D>; GROUPS],
     min_log_b: [T; GROUPS],
 }
 
-impl<T: Real, const D: usize> Groups<T, D> {
+impl<T: Real, const D: usize, const BLOCKS: usize> Groups<T, D, BLOCKS> {
+    /// Whether a working set of this capacity can have groups.
+    const POSSIBLE: bool = D <= 16 && BLOCKS > GROUPS;
+
+    /// `groups`, or `None` where groups are impossible: a constant, so that the tests of a
+    /// group are not compiled for small capacities.
+    #[inline(always)]
+    fn live(groups: Option<&Self>) -> Option<&Self> {
+        if Self::POSSIBLE { groups } else { None }
+    }
+
     /// The group of a block.
     #[inline]
     fn of(ws: &WorkingSet<'_, T, D>, blk: &RowBlock<T, D>) -> usize {
@@ -810,35 +825,54 @@ impl<T: Real, const D: usize> Groups<T, D> {
 
 /// Calls `f` with the block groups of `ws`, or with `None` above 16 dimensions (the groups
 /// then take too much stack) or for at most [`GROUPS`] blocks (nothing to save; a small build
-/// then never puts the groups on its stack).
-pub(crate) fn with_groups<T: Real, const D: usize, R>(
+/// then never puts the groups on its stack). `BLOCKS` is the capacity of `ws.blocks`.
+pub(crate) fn with_groups<T: Real, const D: usize, const BLOCKS: usize, R>(
     ws: &WorkingSet<'_, T, D>,
-    f: impl FnOnce(Option<&Groups<T, D>>) -> R,
+    f: impl FnOnce(Option<&Groups<T, D, BLOCKS>>) -> R,
 ) -> R {
     #[inline(never)]
-    fn built<T: Real, const D: usize, R>(ws: &WorkingSet<'_, T, D>, f: impl FnOnce(Option<&Groups<T, D>>) -> R) -> R {
+    fn built<T: Real, const D: usize, const BLOCKS: usize, R>(
+        ws: &WorkingSet<'_, T, D>,
+        f: impl FnOnce(Option<&Groups<T, D, BLOCKS>>) -> R,
+    ) -> R {
         let g = Groups::build(ws);
         f(Some(&g))
     }
-    if D <= 16 && ws.blocks.len() > GROUPS { built(ws, f) } else { f(None) }
+    if Groups::<T, D, BLOCKS>::POSSIBLE && ws.blocks.len() > GROUPS { built(ws, f) } else { f(None) }
 }
 
 /// Component `c`'s online softmax over the working set, `ŵ_n ∝ exp(a_n)` with
 /// `a_n = log N(x_n; c) − log b(x_n)`: every row that is not provably negligible (blocks by
 /// their bound, in [`seeded_order`], then rows by value) is pushed into `lse`, and
-/// `f(row, a, scale, w, z)` receives the rescale factor and weight of that push and, if `Z`,
-/// the row's whitened `z = L⁻¹(x − μ)` (zeros otherwise).
+/// `f(row, a, scale, w, z)` receives the rescale factor and weight of that push and the row's
+/// whitened `z = L⁻¹(x − μ)` (the chunk kernel computes it anyway).
 ///
 /// The rows of the blocks that pass their bound are gathered into full chunks across blocks
 /// (a block often holds a single row) and pushed in the same order as block by block: a block
 /// tested against an older running maximum only lets more rows reach the exact row test, so
 /// the pushes, and their bits, are the same.
-pub(crate) fn component_softmax<T: Real, const D: usize, const Z: bool>(
+#[inline]
+pub(crate) fn component_softmax<T: Real, const D: usize, const BLOCKS: usize>(
     ws: &WorkingSet<'_, T, D>,
-    groups: Option<&Groups<T, D>>,
+    groups: Option<&Groups<T, D, BLOCKS>>,
     c: &Component<T, D>,
     lse: &mut OnlineLse<T>,
     mut f: impl FnMut(usize, T, T, T, &SVector<T, D>),
+) {
+    softmax_rows(ws, groups, c, lse, &mut f);
+}
+
+/// The callback of [`component_softmax`]: `(row, a, scale, w, z)`.
+type RowFn<'f, T, const D: usize> = dyn FnMut(usize, T, T, T, &SVector<T, D>) + 'f;
+
+/// [`component_softmax`] with the callback behind a pointer: one copy for every caller.
+#[inline(never)]
+fn softmax_rows<T: Real, const D: usize, const BLOCKS: usize>(
+    ws: &WorkingSet<'_, T, D>,
+    groups: Option<&Groups<T, D, BLOCKS>>,
+    c: &Component<T, D>,
+    lse: &mut OnlineLse<T>,
+    f: &mut RowFn<'_, T, D>,
 ) {
     // Per group: the floor it was last tested at, and whether it is below it (for good: the
     // running maximum only grows).
@@ -850,30 +884,23 @@ pub(crate) fn component_softmax<T: Real, const D: usize, const Z: bool>(
     let mut zt = [[T::zero(); CHUNK]; D];
     let mut z = SVector::<T, D>::zeros();
     let mut flush = |pending: &[usize], lse: &mut OnlineLse<T>| {
-        let ch = Chunk::gather(pending.len(), |i| &ws.x[pending[i]]);
-        if Z {
-            c.chunk_log_density_z(&ch, &mut val, &mut zt);
-        } else {
-            c.chunk_log_density(&ch, &mut val);
-        }
-        for (l, (&row, &lc)) in pending.iter().zip(&val).enumerate() {
-            let a = lc - ws.log_b[row];
+        chunk_ratios(ws, c, pending, &mut val, &mut zt);
+        for (l, (&row, &a)) in pending.iter().zip(&val).enumerate() {
             if !(a >= lse.max - T::NEGLIGIBLE_LOG) {
                 continue;
             }
-            if Z {
-                for d in 0..D {
-                    z[d] = zt[d][l];
-                }
+            for d in 0..D {
+                z[d] = zt[d][l];
             }
             let (scale, w) = lse.push(a);
             f(row, a, scale, w, &z);
         }
     };
+    let groups = Groups::live(groups);
     for (i, blk) in seeded_order(c, ws, groups).enumerate() {
         let floor = lse.max - T::NEGLIGIBLE_LOG;
         if let Some(gr) = groups {
-            let g = Groups::of(ws, blk);
+            let g = Groups::<T, D, BLOCKS>::of(ws, blk);
             if skip[g] {
                 continue;
             }
@@ -907,18 +934,36 @@ pub(crate) fn component_softmax<T: Real, const D: usize, const Z: bool>(
     }
 }
 
+/// `a[l] = log N(x_r; c) − log b(x_r)` for the rows `r = rows[l]` and their whitened
+/// `zt[d][l]`. Not inlined: one copy of the chunk kernel serves every caller of
+/// [`component_softmax`] (flash on small targets; one call per chunk on large ones).
+#[inline(never)]
+fn chunk_ratios<T: Real, const D: usize>(
+    ws: &WorkingSet<'_, T, D>,
+    c: &Component<T, D>,
+    rows: &[usize],
+    a: &mut [T; CHUNK],
+    zt: &mut [[T; CHUNK]; D],
+) {
+    let ch = Chunk::gather(rows.len(), |i| &ws.x[rows[i]]);
+    c.chunk_log_density_z(&ch, a, zt);
+    for (v, &row) in a.iter_mut().zip(rows) {
+        *v -= ws.log_b[row];
+    }
+}
+
 /// The rows of component `k`'s natural-gradient estimate (docs/algorithm.md §2, "Sample subset per
 /// component"), like [`component_softmax`]: with `own = false` every working-set row with
 /// `a_n = log N(x_n; c) − log b(x_n)`; with `own = true` (`only_use_own_samples`) only the rows
 /// that component `k` drew itself in the newest draw, each with `a_n = 0` (plain Monte Carlo
 /// over its own samples). The reference maps rows to components by Gaussian index arithmetic, which
 /// holds only for rows of the newest draw; older reused rows are excluded here, as there (the
-/// paper uses the option only without reuse). `f` receives the row's `z` if `Z`, as in
+/// paper uses the option only without reuse). `f` receives the row's `z`, as in
 /// [`component_softmax`]. Returns the number of rows `N` the estimate averages over (for plain
 /// weights).
-pub(crate) fn estimate_rows<T: Real, const D: usize, const Z: bool>(
+pub(crate) fn estimate_rows<T: Real, const D: usize, const BLOCKS: usize>(
     ws: &WorkingSet<'_, T, D>,
-    groups: Option<&Groups<T, D>>,
+    groups: Option<&Groups<T, D, BLOCKS>>,
     c: &Component<T, D>,
     k: usize,
     own: bool,
@@ -926,7 +971,7 @@ pub(crate) fn estimate_rows<T: Real, const D: usize, const Z: bool>(
     mut f: impl FnMut(usize, T, T, T, &SVector<T, D>),
 ) -> usize {
     if !own {
-        component_softmax::<T, D, Z>(ws, groups, c, lse, f);
+        component_softmax(ws, groups, c, lse, f);
         return ws.rows();
     }
     let mut n = 0;
@@ -936,9 +981,7 @@ pub(crate) fn estimate_rows<T: Real, const D: usize, const Z: bool>(
             continue;
         }
         for row in blk.start..blk.end {
-            if Z {
-                c.log_density(&ws.x[row], &mut z);
-            }
+            c.log_density(&ws.x[row], &mut z);
             let (scale, w) = lse.push(T::zero());
             f(row, T::zero(), scale, w, &z);
             n += 1;
@@ -1294,7 +1337,7 @@ mod tests {
         st.select_working_set(600, &mut bg, &mut BgSums { rows: [] }, &Serial);
         let ws = st.working_set(&bg);
         assert!(ws.blocks.len() > GROUPS);
-        let groups = Groups::build(&ws);
+        let groups = Groups::<f64, 2, 200>::build(&ws);
         let mut skipped = 0;
         for probe in 0..12 {
             let mut q = Gmm::<f64, 2, 1>::new();
@@ -1303,10 +1346,10 @@ mod tests {
             let c = q.components()[0];
             let seeds = [Some(&groups), None].map(|g| seeded_order(&c, &ws, g).next().map(|b| b.gid));
             assert_eq!(seeds[0], seeds[1], "probe {probe}");
-            let run = |g: Option<&Groups<f64, 2>>| {
+            let run = |g: Option<&Groups<f64, 2, 200>>| {
                 let mut lse = OnlineLse::new();
                 let mut pushed = std::vec::Vec::new();
-                component_softmax::<f64, 2, true>(&ws, g, &c, &mut lse, |row, a, scale, w, z| {
+                component_softmax(&ws, g, &c, &mut lse, |row, a, scale, w, z| {
                     pushed.push((row, [a, scale, w, z[0], z[1]].map(f64::to_bits)));
                 });
                 (pushed, lse.max)

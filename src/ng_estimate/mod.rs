@@ -79,7 +79,7 @@ where
         NgEstimator::Stein => {
             stein::log_ratio_gradients(model, &ws, &mut scratch.gamma, par);
             par.pass_done(Pass::LogQ, ws.rows(), model.len());
-            stein::estimate::<_, D, K, X, DIAG>(model, &ws, &scratch.gamma, cfg, ng, par);
+            stein::estimate::<_, D, K, GAUSSIANS, X, DIAG>(model, &ws, &scratch.gamma, cfg, ng, par);
             par.pass_done(Pass::Estimation, ws.rows(), model.len());
         }
         NgEstimator::More if cfg!(feature = "ng-more") => {

@@ -296,7 +296,7 @@ fn estimate_with<T: Real, const D: usize, const C: usize>(
     }
     let mut lse = OnlineLse::new();
     let ws = &rows.ws;
-    estimate_rows::<T, D, true>(ws, None, c, k, own, &mut lse, |row, _, scale, w, z| {
+    estimate_rows::<T, D, 0>(ws, None, c, k, own, &mut lse, |row, _, scale, w, z| {
         if scale != T::one() {
             acc.scale(scale.to_f64());
         }

@@ -85,7 +85,7 @@ fn gradient_rows<T: Real, const D: usize, const K: usize>(
 /// for a component without samples, `only_use_own_samples` only); `gamma` must hold the
 /// working-set rows of [`log_ratio_gradients`].
 #[inline(never)]
-pub(crate) fn estimate<T: Real, const D: usize, const K: usize, X, const DIAG: bool>(
+pub(crate) fn estimate<T: Real, const D: usize, const K: usize, const GAUSSIANS: usize, X, const DIAG: bool>(
     model: &Gmm<T, D, K>,
     ws: &WorkingSet<'_, T, D>,
     gamma: &[SVector<T, D>],
@@ -97,7 +97,7 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, X, const DIAG: b
 {
     let (self_normalized, own) = (cfg.self_normalized, cfg.only_use_own_samples);
     let kn = model.len().min(ng.len());
-    with_groups(ws, |groups| {
+    with_groups::<T, D, GAUSSIANS, _>(ws, |groups| {
         let rows = Rows { ws, groups, gamma };
         par.for_each_chunk(&mut ng[..kn], 1, &|first, out| {
             for (j, slot) in out.iter_mut().enumerate() {
@@ -115,9 +115,9 @@ pub(crate) fn estimate<T: Real, const D: usize, const K: usize, X, const DIAG: b
 }
 
 /// The working set with its log-ratio gradients.
-struct Rows<'a, T: Real, const D: usize> {
+struct Rows<'a, T: Real, const D: usize, const BLOCKS: usize> {
     ws: &'a WorkingSet<'a, T, D>,
-    groups: Option<&'a Groups<T, D>>,
+    groups: Option<&'a Groups<T, D, BLOCKS>>,
     gamma: &'a [SVector<T, D>],
 }
 
@@ -132,18 +132,18 @@ fn normalizer<T: Real>(n: usize, lse: &OnlineLse<T>, self_normalized: bool) -> O
 
 /// The diagonal model's estimate (docs/algorithm.md §2.1): `d_n = (x_n − μ)/L²` and the "Hessian"
 /// is the vector `Σ ŵ d ⊙ γ`, returned as a diagonal matrix; O(D) per sample.
-fn estimate_one_diag<T: Real, const D: usize>(
+fn estimate_one_diag<T: Real, const D: usize, const BLOCKS: usize>(
     c: &Component<T, D>,
     k: usize,
     own: bool,
-    rows: &Rows<'_, T, D>,
+    rows: &Rows<'_, T, D, BLOCKS>,
     self_normalized: bool,
 ) -> Estimate<T, D> {
     let mut d = SVector::<T, D>::zeros();
     let mut lse = OnlineLse::new();
     let mut eg = SVector::<T, D>::zeros();
     let mut hd = SVector::<T, D>::zeros(); // Σ ŵ d ⊙ γ
-    let n = estimate_rows::<T, D, true>(rows.ws, rows.groups, c, k, own, &mut lse, |row, _, scale, w, z| {
+    let n = estimate_rows(rows.ws, rows.groups, c, k, own, &mut lse, |row, _, scale, w, z| {
         c.unwhiten_t(z, &mut d);
         if scale != T::one() {
             eg *= scale;
@@ -157,18 +157,18 @@ fn estimate_one_diag<T: Real, const D: usize>(
     Some((SMatrix::from_diagonal(&(hd * (-norm))), eg * (-norm)))
 }
 
-fn estimate_one<T: Real, const D: usize>(
+fn estimate_one<T: Real, const D: usize, const BLOCKS: usize>(
     c: &Component<T, D>,
     k: usize,
     own: bool,
-    rows: &Rows<'_, T, D>,
+    rows: &Rows<'_, T, D, BLOCKS>,
     self_normalized: bool,
 ) -> Estimate<T, D> {
     let inv_t = &c.inv_t;
     let mut lse = OnlineLse::new();
     let mut eg = SVector::<T, D>::zeros();
     let mut gz = SMatrix::<T, D, D>::zeros(); // Σ ŵ γ zᵀ
-    let n = estimate_rows::<T, D, true>(rows.ws, rows.groups, c, k, own, &mut lse, |row, _, scale, w, z| {
+    let n = estimate_rows(rows.ws, rows.groups, c, k, own, &mut lse, |row, _, scale, w, z| {
         if scale != T::one() {
             eg *= scale;
             gz *= scale;
@@ -229,7 +229,7 @@ mod tests {
         st.select_working_set(12, &mut bg, &mut crate::store::BgSums { rows: [] }, &Serial);
         let gamma: [SVector<f64, 2>; 12] = core::array::from_fn(gam);
         let ws = st.working_set(&bg);
-        let rows = Rows { ws: &ws, groups: None, gamma: &gamma };
+        let rows = Rows::<f64, 2, 0> { ws: &ws, groups: None, gamma: &gamma };
         for (k, own_rows) in [(0usize, 3..7), (1, 7..12)] {
             let c = &comps[k];
             let prec = (if k == 0 { cov0 } else { cov1 }).try_inverse().unwrap();
@@ -258,7 +258,7 @@ mod tests {
         let mut bg2 = Background::<f64, 2, 64, 8>::BLANK;
         st2.select_working_set(4, &mut bg2, &mut crate::store::BgSums { rows: [] }, &Serial);
         let ws2 = st2.working_set(&bg2);
-        let rows2 = Rows { ws: &ws2, groups: None, gamma: &gamma };
+        let rows2 = Rows::<f64, 2, 0> { ws: &ws2, groups: None, gamma: &gamma };
         assert!(super::estimate_one(&comps[1], 1, true, &rows2, true).is_none());
         assert!(super::estimate_one(&comps[0], 0, true, &rows2, true).is_some());
     }

@@ -20,7 +20,7 @@ use crate::target::Target;
 /// `ess_k = ⌊exp(2·lse(a) − lse(2a))⌋` with `a_n = log N(x_n; k) − log b(x_n)` over the working
 /// set (docs/algorithm.md §9.2, TV11).
 #[inline(never)] // once per iteration; keeps profiles readable
-pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, X>(
+pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, const GAUSSIANS: usize, X>(
     model: &Gmm<T, D, K>,
     ws: &WorkingSet<'_, T, D>,
     ess: &mut [usize; K],
@@ -29,7 +29,7 @@ pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, X>
     X: Parallel,
 {
     let comps = model.components();
-    with_groups(ws, |groups| {
+    with_groups::<T, D, GAUSSIANS, _>(ws, |groups| {
         par.for_each_chunk(&mut ess[..comps.len()], 1, &|first, out| {
             for (j, e) in out.iter_mut().enumerate() {
                 if let Some(c) = comps.get(first + j) {
@@ -42,15 +42,15 @@ pub(crate) fn effective_sample_sizes<T: Real, const D: usize, const K: usize, X>
 
 /// `⌊1/Σ ŵ²⌋` over the working set for self-normalised weights `ŵ_n ∝ N(x_n; c)/b(x_n)`,
 /// computed as `(Σ e^{a−m})² / Σ e^{2(a−m)}` over the rows of [`component_softmax`].
-pub(crate) fn ess_floor<T: Real, const D: usize>(
+pub(crate) fn ess_floor<T: Real, const D: usize, const BLOCKS: usize>(
     ws: &WorkingSet<'_, T, D>,
-    groups: Option<&Groups<T, D>>,
+    groups: Option<&Groups<T, D, BLOCKS>>,
     c: &Component<T, D>,
 ) -> usize {
     let mut s1 = OnlineLse::new();
     let mut s2 = OnlineLse::new();
     // Rows negligible for Σŵ are negligible for Σŵ² too (2a < 2·max − 2·NEG).
-    component_softmax::<T, D, false>(ws, groups, c, &mut s1, |_, a, _, _, _| {
+    component_softmax(ws, groups, c, &mut s1, |_, a, _, _, _| {
         s2.push(a + a);
     });
     ess_from_sums(&s1, &s2)
@@ -82,7 +82,12 @@ where
     let mut ess = [0usize; K];
     let reused = reuse_window(st.store, &mut st.scratch.bg, st.sums, req.reuse_rows, st.par);
     if reused > 0 {
-        effective_sample_sizes(st.model, &st.store.working_set(&st.scratch.bg), &mut ess, st.par);
+        effective_sample_sizes::<T, D, K, GAUSSIANS, X>(
+            st.model,
+            &st.store.working_set(&st.scratch.bg),
+            &mut ess,
+            st.par,
+        );
     }
     st.par.pass_done(Pass::Selection, reused, kn);
     let mut m = [0usize; K];
@@ -113,7 +118,7 @@ mod tests {
         }
         st.commit(lb.len());
         st.newest(lb.len(), &mut bg);
-        super::ess_floor(&st.working_set(&bg), None, &c)
+        super::ess_floor::<f64, 2, 0>(&st.working_set(&bg), None, &c)
     }
 
     #[test]
