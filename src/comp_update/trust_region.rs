@@ -15,7 +15,7 @@
 use nalgebra::{Cholesky, SMatrix, SVector};
 
 use super::Outcome;
-use crate::model::{cholesky, gram_of_lower, lower_inverse};
+use crate::model::{cholesky, gram_of_lower, gram_of_upper_transpose, lower_inverse};
 use crate::real::Real;
 
 /// Most KL evaluations of the bracketing search (the reference's bound).
@@ -53,7 +53,7 @@ impl<T: Real, const D: usize> Problem<'_, T, D> {
             return Fixed { lam: SMatrix::zeros(), lam_mean: SVector::zeros(), logdet_l: T::zero() };
         }
         // inv_t·inv_tᵀ, with inv_tᵀ = L⁻¹ lower triangular.
-        let lam = gram_of_lower(&self.inv_t.transpose());
+        let lam = gram_of_upper_transpose(self.inv_t);
         let mut logdet_l = T::zero();
         for d in 0..D {
             logdet_l += self.chol[(d, d)].ln();

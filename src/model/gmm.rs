@@ -281,23 +281,27 @@ pub(crate) fn block_candidates<T: Real, const D: usize>(
             best = j;
         }
     }
+    // The smallest log-density of a row under the best component: the chunk kernel from
+    // CHUNKED_BOUND_DIM on (its values are the per-row ones), per row below.
     let mut m_blk = T::zero();
-    if D >= CHUNKED_BOUND_DIM {
-        // The same values as the per-row loop below, CHUNK rows at a time.
-        let mut out = [T::zero(); CHUNK];
-        for (c, xc) in xs.chunks(CHUNK).enumerate() {
+    let mut first = true;
+    let mut out = [T::zero(); CHUNK];
+    let mut z = SVector::<T, D>::zeros();
+    for xc in xs.chunks(CHUNK) {
+        let rows = if D >= CHUNKED_BOUND_DIM {
             let ch = Chunk::load(xc);
             comps[best].chunk_log_density(&ch, &mut out);
-            for (r, &o) in out.iter().enumerate().take(ch.n) {
-                let v = o + lw[best];
-                m_blk = if c == 0 && r == 0 { v } else { m_blk.min(v) };
+            ch.n
+        } else {
+            for (o, x) in out.iter_mut().zip(xc) {
+                *o = comps[best].log_density(x, &mut z);
             }
-        }
-    } else {
-        let mut z = SVector::<T, D>::zeros();
-        for (i, x) in xs.iter().enumerate() {
-            let v = comps[best].log_density(x, &mut z) + lw[best];
-            m_blk = if i == 0 { v } else { m_blk.min(v) };
+            xc.len().min(CHUNK)
+        };
+        for &o in out.iter().take(rows) {
+            let v = o + lw[best];
+            m_blk = if first { v } else { m_blk.min(v) };
+            first = false;
         }
     }
     if !m_blk.finite() {
@@ -813,21 +817,9 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
 
     /// Index of the component for a uniform draw `u ∈ [0, 1)` by inverse CDF on the weights
     /// (clamped to the last component when rounding leaves `u` above the total, docs/algorithm.md
-    /// §0.4).
-    pub(crate) fn component_for(&self, u: T) -> usize {
-        let mut c = T::zero();
-        for k in 0..self.n {
-            c += self.log_w[k].exp();
-            if u < c {
-                return k;
-            }
-        }
-        self.n.saturating_sub(1)
-    }
-
-    /// [`Self::component_for`] with the cumulative weights kept in `cum` (`known` of them
-    /// computed so far, the same sums in the same order) for the next draws of one call.
-    pub(crate) fn component_for_cached(&self, u: T, cum: &mut [T; K], known: &mut usize) -> usize {
+    /// §0.4). The cumulative weights are kept in `cum` (`known` of them computed so far; start
+    /// at 0) for the next draws of one call: each is summed once, in component order.
+    pub(crate) fn component_for(&self, u: T, cum: &mut [T; K], known: &mut usize) -> usize {
         for k in 0..self.n {
             if k == *known {
                 let prev = if k == 0 { T::zero() } else { cum[k - 1] };
@@ -849,7 +841,7 @@ impl<T: Real, const D: usize, const K: usize> Gmm<T, D, K> {
         }
         let (mut cum, mut known) = ([T::zero(); K], 0);
         for o in out.iter_mut() {
-            let k = self.component_for_cached(uniform_in(rng), &mut cum, &mut known);
+            let k = self.component_for(uniform_in(rng), &mut cum, &mut known);
             if let Some(x) = self.sample_component(k, rng) {
                 *o = x;
             }

@@ -9,7 +9,9 @@ mod triangular;
 
 pub(crate) use chunk::{CHUNK, Chunk, RowLse, chunk_mixture};
 pub(crate) use gmm::{Component, ComponentMut, block_candidates, cholesky};
-pub(crate) use triangular::{gram_of_lower, lower_inverse, lower_times_transpose, times_lower};
+pub(crate) use triangular::{
+    gram_of_lower, gram_of_upper_transpose, lower_inverse, lower_times_transpose, times_lower,
+};
 
 pub use gmm::Gmm;
 pub use sub::SubGmm;

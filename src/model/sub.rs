@@ -133,8 +133,9 @@ impl<T: Real, const D: usize, const K: usize> SubGmm<T, D, K> {
         if self.packed.is_empty() {
             return 0;
         }
+        let (mut cum, mut known) = ([T::zero(); K], 0);
         for o in out.iter_mut() {
-            let k = self.packed.component_for(uniform_in(rng));
+            let k = self.packed.component_for(uniform_in(rng), &mut cum, &mut known);
             if let Some(p) = self.packed.sample_component(k, rng) {
                 for (i, &c) in self.coords().iter().enumerate() {
                     o[c] = p[i];

@@ -42,8 +42,12 @@ pub(crate) fn lower_inverse<T: Real, const D: usize>(l: &SMatrix<T, D, D>) -> Op
 /// `(i, j)` is `Σ_{k ≥ max(i, j)} X[k,i]·X[k,j]`, summed over ascending `k` as `X.transpose() * X`
 /// sums it.
 pub(crate) fn gram_of_lower<T: Real, const D: usize>(x: &SMatrix<T, D, D>) -> SMatrix<T, D, D> {
-    // Column k of xt is row k of X, contiguous.
-    let xt = x.transpose();
+    gram_of_upper_transpose(&x.transpose())
+}
+
+/// [`gram_of_lower`] of `X = Uᵀ`, given the upper-triangular `U` (its lower triangle is taken
+/// as zero): `U Uᵀ` without forming `X`. Column k of `U` is row k of `X`, contiguous.
+pub(crate) fn gram_of_upper_transpose<T: Real, const D: usize>(xt: &SMatrix<T, D, D>) -> SMatrix<T, D, D> {
     let mut c = SMatrix::<T, D, D>::zeros();
     for (j, cj) in c.as_mut_slice().chunks_exact_mut(D).enumerate() {
         for (k, xk) in xt.as_slice().chunks_exact(D).enumerate().skip(j) {

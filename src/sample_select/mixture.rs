@@ -73,7 +73,7 @@ where
     let mut m = [0usize; K];
     let (mut cum, mut known) = ([T::zero(); K], 0);
     for _ in 0..total {
-        if let Some(c) = m.get_mut(st.model.component_for_cached(uniform_in(st.rng), &mut cum, &mut known)) {
+        if let Some(c) = m.get_mut(st.model.component_for(uniform_in(st.rng), &mut cum, &mut known)) {
             *c += 1;
         }
     }
