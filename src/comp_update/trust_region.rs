@@ -15,7 +15,9 @@
 use nalgebra::{Cholesky, SMatrix, SVector};
 
 use super::Outcome;
-use crate::model::{cholesky, gram_of_lower, gram_of_upper_transpose, lower_inverse};
+use crate::model::{
+    cholesky, gram_of_lower, gram_of_upper_transpose, lower_inverse, solve_lower_in_place, transpose_times,
+};
 use crate::real::Real;
 
 /// Most KL evaluations of the bracketing search (the reference's bound).
@@ -81,10 +83,13 @@ impl<T: Real, const D: usize> Problem<'_, T, D> {
             }
             logdet_p += p[(d, d)].ln();
         }
-        let pinv_lt = p.solve_lower_triangular(self.inv_t)?;
+        let mut pinv_lt = *self.inv_t;
+        if !solve_lower_in_place(&p, &mut pinv_lt) {
+            return None;
+        }
         let trace = pinv_lt.norm_squared();
         let diff = self.mean - mean_eta;
-        let maha = (self.inv_t.transpose() * diff).norm_squared();
+        let maha = transpose_times(self.inv_t, &diff).norm_squared();
         let kl = T::of(0.5) * (T::of(2.0) * fx.logdet_l - T::of(D as f64) + T::of(2.0) * logdet_p + trace + maha);
         if kl.finite() && mean_eta.iter().all(|v| v.finite()) { Some((kl, mean_eta, p)) } else { None }
     }

@@ -6,6 +6,8 @@
 //! entries that are exact zeros. These skip them and keep, for every entry, the same nonzero
 //! terms in the same order as the dense forms: the same bits at a third (inverse), a sixth (Gram
 //! products) and a half (full times triangular) of the multiply-adds. Loops run down contiguous columns, so they vectorise.
+//! The KL of the trust-region search solves `P⁻¹L⁻ᵀ` a block of columns at a time, with the
+//! dense solve's operations.
 
 use nalgebra::SMatrix;
 
@@ -119,6 +121,54 @@ pub(crate) fn times_lower<T: Real, const D: usize>(a: &SMatrix<T, D, D>, b: &SMa
     c
 }
 
+/// Columns of [`solve_lower_in_place`] solved together: each column of `P` is read once per
+/// block and stays in L1 while it serves the block's columns.
+const SOLVE_BLOCK: usize = 8;
+
+/// `B ← P⁻¹B` for a lower-triangular `P` (its upper triangle is not read); `false`, with `B`
+/// partly solved, if a diagonal entry is zero. Forward substitution with the operations of
+/// `solve_lower_triangular_mut`, in the same order for every column (the same bits), on
+/// [`SOLVE_BLOCK`] columns at a time.
+pub(crate) fn solve_lower_in_place<T: Real, const D: usize>(p: &SMatrix<T, D, D>, b: &mut SMatrix<T, D, D>) -> bool {
+    for block in b.as_mut_slice().chunks_mut(D * SOLVE_BLOCK) {
+        for (i, pi) in p.as_slice().chunks_exact(D).enumerate() {
+            let diag = pi.get(i).copied().unwrap_or(T::zero());
+            if diag == T::zero() {
+                return false;
+            }
+            let below_p = pi.get(i + 1..).unwrap_or(&[]);
+            for col in block.chunks_exact_mut(D) {
+                let (head, below) = col.split_at_mut(i + 1);
+                let Some(bi) = head.last_mut() else { continue };
+                let coeff = *bi / diag;
+                *bi = coeff;
+                let neg = -coeff;
+                for (y, &x) in below.iter_mut().zip(below_p) {
+                    *y = neg * x + *y;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// `Aᵀv` as `a.transpose() * v` sums it (entry `i` adds `A[j,i]·v_j` over ascending `j`,
+/// starting from the `j = 0` term), down the contiguous columns of `A` instead of forming `Aᵀ`.
+pub(crate) fn transpose_times<T: Real, const D: usize>(
+    a: &SMatrix<T, D, D>,
+    v: &nalgebra::SVector<T, D>,
+) -> nalgebra::SVector<T, D> {
+    let mut y = nalgebra::SVector::<T, D>::zeros();
+    for (yi, ai) in y.iter_mut().zip(a.as_slice().chunks_exact(D)) {
+        let mut acc = T::zero();
+        for (j, (&x, &w)) in ai.iter().zip(v.iter()).enumerate() {
+            acc = if j == 0 { x * w } else { x * w + acc };
+        }
+        *yi = acc;
+    }
+    y
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +202,17 @@ mod tests {
             assert!(same_bits(&lower_times_transpose(&l), &(l * l.transpose())), "LLᵀ, D = {D}, seed {seed}");
             let a = lower::<D>(seed + 100).transpose() + lower::<D>(seed + 200);
             assert!(same_bits(&times_lower(&a, &l), &(a * l)), "A·L, D = {D}, seed {seed}");
+            let mut solved = a;
+            assert!(solve_lower_in_place(&l, &mut solved));
+            assert!(same_bits(&solved, &l.solve_lower_triangular(&a).unwrap()), "P⁻¹B, D = {D}, seed {seed}");
+            for m in [a, l.transpose()] {
+                let v = lower::<D>(seed + 300).column(0).into_owned() - a.column(D - 1);
+                let (mine, dense) = (transpose_times(&m, &v), m.transpose() * v);
+                assert!(
+                    mine.iter().zip(dense.iter()).all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "Aᵀv, D = {D}, seed {seed}"
+                );
+            }
             // The upper triangle is not read.
             let mut noisy = l;
             noisy.fill_upper_triangle(7.0, 1);
@@ -178,6 +239,7 @@ mod tests {
         let mut l = lower::<4>(3);
         l[(2, 2)] = 0.0;
         assert!(lower_inverse(&l).is_none());
+        assert!(!solve_lower_in_place(&l, &mut SMatrix::<f64, 4, 4>::identity()));
         assert!(l.solve_lower_triangular(&SMatrix::<f64, 4, 4>::identity()).is_none());
     }
 }
