@@ -23,6 +23,9 @@ use crate::real::Real;
 /// Most KL evaluations of the bracketing search (the reference's bound).
 pub const MAX_BRACKET_ITERS: usize = 1000;
 
+/// From this dimension on, [`Problem::kl`] solves `P⁻¹L⁻ᵀ` in column blocks.
+const BLOCKED_KL_DIM: usize = 16;
+
 /// `KL(η)` and the candidate `(μ_η, P)` with `P = chol(Λ_η)`; `None` if `Λ_η` is not
 /// positive definite (the reference then reports `f32::MAX`).
 pub(crate) struct Problem<'a, T: Real, const D: usize> {
@@ -83,13 +86,19 @@ impl<T: Real, const D: usize> Problem<'_, T, D> {
             }
             logdet_p += p[(d, d)].ln();
         }
-        let mut pinv_lt = *self.inv_t;
-        if !solve_lower_in_place(&p, &mut pinv_lt) {
-            return None;
-        }
-        let trace = pinv_lt.norm_squared();
         let diff = self.mean - mean_eta;
-        let maha = transpose_times(self.inv_t, &diff).norm_squared();
+        // The same bits either way; the column-blocked forms pay off once P⁻¹'s operand and
+        // L⁻ᵀ outgrow the caches, the dense ones are shorter for small D.
+        let (trace, maha) = if D >= BLOCKED_KL_DIM {
+            let mut pinv_lt = *self.inv_t;
+            if !solve_lower_in_place(&p, &mut pinv_lt) {
+                return None;
+            }
+            (pinv_lt.norm_squared(), transpose_times(self.inv_t, &diff).norm_squared())
+        } else {
+            let pinv_lt = p.solve_lower_triangular(self.inv_t)?;
+            (pinv_lt.norm_squared(), (self.inv_t.transpose() * diff).norm_squared())
+        };
         let kl = T::of(0.5) * (T::of(2.0) * fx.logdet_l - T::of(D as f64) + T::of(2.0) * logdet_p + trace + maha);
         if kl.finite() && mean_eta.iter().all(|v| v.finite()) { Some((kl, mean_eta, p)) } else { None }
     }
