@@ -284,6 +284,20 @@ pub struct JsonLine {
     pub mmd: Option<f64>,
     /// Wall seconds of the run.
     pub wall_s: Option<f64>,
+    /// The optimiser's scalar (`"scalar"`; absent in older lines: `f64`).
+    #[serde(default)]
+    pub scalar: Scalar,
+}
+
+/// The scalar of a run (`gmmvi-bench --f32`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scalar {
+    /// Double precision (the default).
+    #[default]
+    F64,
+    /// Single precision.
+    F32,
 }
 
 /// Parses a runner JSON line (other keys are ignored).
@@ -375,6 +389,8 @@ pub fn load(dir: &Path) -> Result<Results, String> {
                     let csv = f.with_extension("csv");
                     let csv_text = if csv.is_file() { read(&csv)? } else { String::new() };
                     let (curve, mmd_curve) = (parse_curve(&csv_text), parse_series(&csv_text, "mmd"));
+                    // Single-precision runs form rows of their own, never pooled with f64 ones.
+                    let algo = if j.scalar == Scalar::F32 { format!("{algo} (f32)") } else { algo };
                     res.runs.push(Run {
                         target: target.clone(),
                         algo,

@@ -123,6 +123,26 @@ fn rows_from_a_synthetic_directory() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A run with `"scalar":"f32"` is a row of its own ("SAMTRUX (f32)"), not pooled with the f64
+/// seeds of the same algorithm, and is compared with no same-algorithm published speed.
+#[test]
+fn f32_runs_are_rows_of_their_own() {
+    let dir = temp_dir("f32");
+    let g = dir.join("gmm20");
+    write(&g.join("SAMTRUX_s0.json"), &json("gmm20", "SAMTRUX", 0, 1000, -0.5, 2.0, None));
+    let mut f32_line: serde_json::Value =
+        serde_json::from_str(&json("gmm20", "SAMTRUX", 1, 1000, -0.9, 1.0, None)).unwrap();
+    f32_line["scalar"] = "f32".into();
+    write(&g.join("SAMTRUX_s1.json"), &f32_line.to_string());
+    let rows = report::summarize(&report::load(&dir).unwrap());
+    let keys: Vec<(&str, &[u64])> = rows.iter().map(|r| (r.algo.as_str(), r.seeds.as_slice())).collect();
+    assert_eq!(keys, [("SAMTRUX", &[0u64][..]), ("SAMTRUX (f32)", &[1u64][..])]);
+    assert!(close(rows[0].neg_elbo.unwrap().mean, 0.5) && close(rows[1].neg_elbo.unwrap().mean, 0.9));
+    assert_eq!(rows[1].speedup, None);
+    assert!(report::parse_json_line(r#"{"scalar":"f16"}"#).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn binary_writes_table_and_svgs() {
     let dir = temp_dir("bin");
