@@ -17,7 +17,7 @@ use nalgebra::{SMatrix, SVector};
 
 use super::Estimate;
 use crate::config::NgEstimationConfig;
-use crate::model::{CHUNK, Chunk, Component, Gmm, block_candidates, chunk_mixture, times_lower};
+use crate::model::{CHUNK, Chunk, Component, Gmm, RowLse, block_candidates, chunk_mixture, times_lower};
 use crate::parallel::{Parallel, ROW_TASK};
 use crate::real::{OnlineLse, Real};
 use crate::store::{Groups, RowBlock, WorkingSet, clipped, estimate_rows, with_groups};
@@ -62,6 +62,12 @@ fn gradient_rows<T: Real, const D: usize, const K: usize>(
         for c0 in (a..b).step_by(CHUNK) {
             let ch = Chunk::load(&x[c0..b]);
             let lse = chunk_mixture(comps, lw, &idx[..c], &ch, Some(&mut vals[..]));
+            if D >= CHUNKED_GRADIENT_DIM {
+                let rows = c0 - r0..c0 - r0 + ch.n;
+                let xs = c0..c0 + ch.n;
+                chunk_gradients(comps, &idx[..c], &vals, &lse, &ch, &x[xs.clone()], &grad[xs], &mut out[rows]);
+                continue;
+            }
             for r in 0..ch.n {
                 let row = c0 + r;
                 let lq = lse.lse(r);
@@ -78,6 +84,63 @@ fn gradient_rows<T: Real, const D: usize, const K: usize>(
                 out[row - r0] = grad[row] - g;
             }
         }
+    }
+}
+
+/// From this dimension on, [`gradient_rows`] takes the whitened `z` of a component whose
+/// responsibility is non-negligible for several rows of a chunk from the chunk kernel (below,
+/// the per-row recomputation is cheap, and the chunk's buffers would cost small targets stack).
+const CHUNKED_GRADIENT_DIM: usize = 8;
+
+/// The rows `x` (loaded into `ch`) of one chunk of [`gradient_rows`]:
+/// `out[r] = grad[r] − Σ_k r_k(x_r)·(−Σ_k⁻¹(x_r − μ_k))` over the candidates `idx` (values
+/// `vals`, row sums `lse`) whose responsibility is
+/// non-negligible, component by component. Every row adds its terms in the order of `idx`, as
+/// the per-row loop does, and the kernel's `z` has the bits of [`Component::log_density`]'s:
+/// the same results.
+#[allow(clippy::too_many_arguments)]
+fn chunk_gradients<T: Real, const D: usize>(
+    comps: &[Component<T, D>],
+    idx: &[usize],
+    vals: &[[T; CHUNK]],
+    lse: &RowLse<T>,
+    ch: &Chunk<T, D>,
+    x: &[SVector<T, D>],
+    grad: &[SVector<T, D>],
+    out: &mut [SVector<T, D>],
+) {
+    let n = ch.n.min(out.len()).min(grad.len()).min(x.len());
+    let lq: [T; CHUNK] = core::array::from_fn(|r| lse.lse(r));
+    let mut g = [SVector::<T, D>::zeros(); CHUNK];
+    let mut zt = [[T::zero(); CHUNK]; D];
+    let mut val = [T::zero(); CHUNK];
+    let (mut z, mut d) = (SVector::<T, D>::zeros(), SVector::<T, D>::zeros());
+    for (&k, v) in idx.iter().zip(vals) {
+        let Some(c) = comps.get(k) else { continue };
+        let live = |r: usize| v[r] >= lq[r] - T::NEGLIGIBLE_LOG;
+        let count = (0..n).filter(|&r| live(r)).count();
+        // The kernel computes all CHUNK lanes: worth it from a quarter of them on.
+        let chunked = 4 * count >= CHUNK;
+        if chunked {
+            c.chunk_log_density_z(ch, &mut val, &mut zt);
+        }
+        for (r, gr) in g.iter_mut().enumerate().take(n) {
+            if !live(r) {
+                continue;
+            }
+            if chunked {
+                for (zd, zr) in z.iter_mut().zip(&zt) {
+                    *zd = zr[r];
+                }
+            } else {
+                c.log_density(&x[r], &mut z);
+            }
+            c.unwhiten_t(&z, &mut d);
+            *gr -= d * (v[r] - lq[r]).exp();
+        }
+    }
+    for ((o, gr), g) in out.iter_mut().zip(grad).zip(&g).take(n) {
+        *o = gr - g;
     }
 }
 
