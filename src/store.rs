@@ -772,7 +772,7 @@ pub(crate) fn seeded_order<'a, T: Real, const D: usize, const BLOCKS: usize>(
     blocks.get(seed).into_iter().chain(blocks.iter().enumerate().filter(move |(i, _)| *i != seed).map(|(_, b)| b))
 }
 
-/// Groups of the block boxes of [`Groups`].
+/// The number of block groups of [`Groups`].
 pub(crate) const GROUPS: usize = 32;
 
 /// The working-set blocks grouped by the component that drew them (modulo [`GROUPS`]), with
