@@ -66,10 +66,11 @@ impl<T: Real, const D: usize> Problem<'_, T, D> {
         Fixed { lam, lam_mean: lam * self.mean, logdet_l }
     }
 
-    /// `(KL, μ_η, P)`; `fx` is [`Self::fixed`] of this problem.
-    pub(crate) fn kl(&self, fx: &Fixed<T, D>, eta: T) -> Option<(T, SVector<T, D>, SMatrix<T, D, D>)> {
+    /// `(KL, μ_η)`, and `P` into `p` if given (the search needs only the KL: no copy of the
+    /// factor per evaluation); `fx` is [`Self::fixed`] of this problem.
+    pub(crate) fn kl(&self, fx: &Fixed<T, D>, eta: T, p: Option<&mut SMatrix<T, D, D>>) -> Option<(T, SVector<T, D>)> {
         if self.diag {
-            return self.kl_diag(eta);
+            return self.kl_diag(eta, p);
         }
         let lam_eta = fx.lam + self.r_mat / eta;
         let h_eta = fx.lam_mean + self.r_vec / eta;
@@ -77,36 +78,46 @@ impl<T: Real, const D: usize> Problem<'_, T, D> {
             return None;
         }
         let ch = Cholesky::new(lam_eta)?;
-        let p = ch.l();
+        // Its strict upper triangle is garbage, which neither the solves nor the diagonal read.
+        let l = ch.l_dirty();
         let mean_eta = ch.solve(&h_eta);
         let mut logdet_p = T::zero();
         for d in 0..D {
-            if !(p[(d, d)] > T::zero()) {
+            if !(l[(d, d)] > T::zero()) {
                 return None;
             }
-            logdet_p += p[(d, d)].ln();
+            logdet_p += l[(d, d)].ln();
         }
         let diff = self.mean - mean_eta;
         // The same bits either way; the column-blocked forms pay off once P⁻¹'s operand and
         // L⁻ᵀ outgrow the caches, the dense ones are shorter for small D.
         let (trace, maha) = if D >= BLOCKED_KL_DIM {
             let mut pinv_lt = *self.inv_t;
-            if !solve_lower_in_place(&p, &mut pinv_lt) {
+            if !solve_lower_in_place(l, &mut pinv_lt) {
                 return None;
             }
             (pinv_lt.norm_squared(), transpose_times(self.inv_t, &diff).norm_squared())
         } else {
-            let pinv_lt = p.solve_lower_triangular(self.inv_t)?;
+            let pinv_lt = l.solve_lower_triangular(self.inv_t)?;
             (pinv_lt.norm_squared(), (self.inv_t.transpose() * diff).norm_squared())
         };
         let kl = T::of(0.5) * (T::of(2.0) * fx.logdet_l - T::of(D as f64) + T::of(2.0) * logdet_p + trace + maha);
-        if kl.finite() && mean_eta.iter().all(|v| v.finite()) { Some((kl, mean_eta, p)) } else { None }
+        if !(kl.finite() && mean_eta.iter().all(|v| v.finite())) {
+            return None;
+        }
+        if let Some(p) = p {
+            *p = ch.l();
+        }
+        Some((kl, mean_eta))
     }
 }
 
 impl<T: Real, const D: usize> Problem<'_, T, D> {
-    fn kl_diag(&self, eta: T) -> Option<(T, SVector<T, D>, SMatrix<T, D, D>)> {
-        let mut p = SMatrix::<T, D, D>::zeros();
+    fn kl_diag(&self, eta: T, p: Option<&mut SMatrix<T, D, D>>) -> Option<(T, SVector<T, D>)> {
+        let mut p = p;
+        if let Some(p) = p.as_deref_mut() {
+            p.fill(T::zero());
+        }
         let mut mean_eta = SVector::<T, D>::zeros();
         let (mut logs, mut maha) = (T::zero(), T::zero());
         for d in 0..D {
@@ -117,13 +128,15 @@ impl<T: Real, const D: usize> Problem<'_, T, D> {
                 return None;
             }
             mean_eta[d] = (lam * self.mean[d] + self.r_vec[d] / eta) / lam_eta;
-            p[(d, d)] = lam_eta.sqrt();
+            if let Some(p) = p.as_deref_mut() {
+                p[(d, d)] = lam_eta.sqrt();
+            }
             logs += (lam_eta / lam).ln() + lam / lam_eta;
             let m = (self.mean[d] - mean_eta[d]) * a;
             maha += m * m;
         }
         let kl = T::of(0.5) * ((logs - T::of(D as f64)).max(T::zero()) + maha);
-        if kl.finite() && mean_eta.iter().all(|v| v.finite()) { Some((kl, mean_eta, p)) } else { None }
+        if kl.finite() && mean_eta.iter().all(|v| v.finite()) { Some((kl, mean_eta)) } else { None }
     }
 }
 
@@ -172,7 +185,7 @@ pub(crate) fn update<T: Real, const D: usize>(
             break;
         }
         evals += 1;
-        let kl = pr.kl(&fx, exp_e).map_or(T::of(f32::MAX as f64), |v| v.0);
+        let kl = pr.kl(&fx, exp_e, None).map_or(T::of(f32::MAX as f64), |v| v.0);
         if (eps - kl).abs() < rel * eps {
             lo = e;
             hi = e;
@@ -196,7 +209,8 @@ pub(crate) fn update<T: Real, const D: usize>(
         return rejected;
     }
     let eta = lo.exp().max(temp);
-    let Some((kl, mean, p)) = pr.kl(&fx, eta) else { return rejected };
+    let mut p = SMatrix::<T, D, D>::zeros();
+    let Some((kl, mean)) = pr.kl(&fx, eta, Some(&mut p)) else { return rejected };
     if pr.diag {
         let chol = SMatrix::<T, D, D>::from_diagonal(&SVector::from_fn(|d, _| T::one() / p[(d, d)]));
         return Step { outcome: Outcome::Updated { eta }, mean, chol, kl, evals };
