@@ -83,6 +83,21 @@ impl<T: Real, const D: usize> Component<T, D> {
     /// `out[r] = log N(x_r; μ, Σ)` for every lane of the chunk.
     #[inline(always)]
     pub fn chunk_log_density(&self, ch: &Chunk<T, D>, out: &mut [T; CHUNK]) {
+        self.chunk_kernel(ch, out, None);
+    }
+
+    /// [`Self::chunk_log_density`] that also writes every lane's whitened
+    /// `z = L⁻¹(x − μ)` into `zt[d][r]`, with the arithmetic of [`Component::log_density`]
+    /// (the same bits).
+    #[inline(always)]
+    pub fn chunk_log_density_z(&self, ch: &Chunk<T, D>, out: &mut [T; CHUNK], zt: &mut [[T; CHUNK]; D]) {
+        self.chunk_kernel(ch, out, Some(zt));
+    }
+
+    /// The one kernel of both: `zt` is a constant at every (inlined) call, so the stores of `z`
+    /// vanish where nobody reads them.
+    #[inline(always)]
+    fn chunk_kernel(&self, ch: &Chunk<T, D>, out: &mut [T; CHUNK], mut zt: Option<&mut [[T; CHUNK]; D]>) {
         let mut v = [[T::zero(); CHUNK]; D];
         for (vd, (xd, &m)) in v.iter_mut().zip(ch.xt.iter().zip(self.mean.iter())) {
             for r in 0..CHUNK {
@@ -93,59 +108,17 @@ impl<T: Real, const D: usize> Component<T, D> {
         if self.diag {
             for (i, vi) in v.iter().enumerate() {
                 let a = self.inv_t[(i, i)];
+                let mut z = [T::zero(); CHUNK];
                 for r in 0..CHUNK {
-                    let z = a * vi[r];
-                    sq[r] += z * z;
+                    z[r] = a * vi[r];
+                    sq[r] += z[r] * z[r];
                 }
-            }
-            let h = T::of(0.5);
-            for r in 0..CHUNK {
-                out[r] = self.log_norm - h * sq[r];
-            }
-            return;
-        }
-        for (i, col) in self.inv_t.as_slice().chunks_exact(D).enumerate() {
-            let mut z = [T::zero(); CHUNK];
-            for (&a, vj) in col.iter().zip(v.iter()).take(i + 1) {
-                for r in 0..CHUNK {
-                    z[r] += a * vj[r];
-                }
-            }
-            for r in 0..CHUNK {
-                sq[r] += z[r] * z[r];
-            }
-        }
-        let h = T::of(0.5);
-        for r in 0..CHUNK {
-            out[r] = self.log_norm - h * sq[r];
-        }
-    }
-}
-
-impl<T: Real, const D: usize> Component<T, D> {
-    /// [`Self::chunk_log_density`] that also writes every lane's whitened
-    /// `z = L⁻¹(x − μ)` into `zt[d][r]`, with the arithmetic of [`Component::log_density`]
-    /// (the same bits).
-    #[inline(always)]
-    pub fn chunk_log_density_z(&self, ch: &Chunk<T, D>, out: &mut [T; CHUNK], zt: &mut [[T; CHUNK]; D]) {
-        let mut v = [[T::zero(); CHUNK]; D];
-        for (vd, (xd, &m)) in v.iter_mut().zip(ch.xt.iter().zip(self.mean.iter())) {
-            for r in 0..CHUNK {
-                vd[r] = xd[r] - m;
-            }
-        }
-        let mut sq = [T::zero(); CHUNK];
-        if self.diag {
-            for (i, (vi, zi)) in v.iter().zip(zt.iter_mut()).enumerate() {
-                let a = self.inv_t[(i, i)];
-                for r in 0..CHUNK {
-                    let z = a * vi[r];
-                    zi[r] = z;
-                    sq[r] += z * z;
+                if let Some(zi) = zt.as_deref_mut().and_then(|zt| zt.get_mut(i)) {
+                    *zi = z;
                 }
             }
         } else {
-            for (i, (col, zi)) in self.inv_t.as_slice().chunks_exact(D).zip(zt.iter_mut()).enumerate() {
+            for (i, col) in self.inv_t.as_slice().chunks_exact(D).enumerate() {
                 let mut z = [T::zero(); CHUNK];
                 for (&a, vj) in col.iter().zip(v.iter()).take(i + 1) {
                     for r in 0..CHUNK {
@@ -155,7 +128,9 @@ impl<T: Real, const D: usize> Component<T, D> {
                 for r in 0..CHUNK {
                     sq[r] += z[r] * z[r];
                 }
-                *zi = z;
+                if let Some(zi) = zt.as_deref_mut().and_then(|zt| zt.get_mut(i)) {
+                    *zi = z;
+                }
             }
         }
         let h = T::of(0.5);

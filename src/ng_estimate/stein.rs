@@ -78,8 +78,7 @@ fn gradient_rows<T: Real, const D: usize, const K: usize>(
                         continue;
                     }
                     comps[k].log_density(&x[row], &mut z);
-                    comps[k].unwhiten_t(&z, &mut d);
-                    g -= d * (a - lq).exp();
+                    sub_score(&comps[k], &z, (a - lq).exp(), &mut d, &mut g);
                 }
                 out[row - r0] = grad[row] - g;
             }
@@ -135,13 +134,26 @@ fn chunk_gradients<T: Real, const D: usize>(
             } else {
                 c.log_density(&x[r], &mut z);
             }
-            c.unwhiten_t(&z, &mut d);
-            *gr -= d * (v[r] - lq[r]).exp();
+            sub_score(c, &z, (v[r] - lq[r]).exp(), &mut d, gr);
         }
     }
     for ((o, gr), g) in out.iter_mut().zip(grad).zip(&g).take(n) {
         *o = gr - g;
     }
+}
+
+/// `g −= w·Σ⁻¹(x − μ)`, one term of `−∇log q`, from the whitened `z = L⁻¹(x − μ)` of `c`
+/// (`d` is scratch): the per-row step of both gradient loops.
+#[inline(always)]
+fn sub_score<T: Real, const D: usize>(
+    c: &Component<T, D>,
+    z: &SVector<T, D>,
+    w: T,
+    d: &mut SVector<T, D>,
+    g: &mut SVector<T, D>,
+) {
+    c.unwhiten_t(z, d);
+    *g -= *d * w;
 }
 
 /// Writes `(Ĥ_k, ĝ_k)` into `ng[k]` for every active component, one task per component (`None`
