@@ -59,7 +59,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::mmd::{MMD_MODEL_SAMPLES, Mmd};
 use crate::presets::TargetId;
-use crate::runner::{LogRow, RunSpec, Summary, ground_truth};
+use crate::runner::{LogRow, RowLog, RunSpec, Summary, ground_truth};
 
 /// Samples per step of ADVI, IWAE, VR and FLOW.
 pub const SAMPLES: usize = 16;
@@ -426,9 +426,9 @@ fn drive<const D: usize, V: Fit<D>, P: Target<f64, D>, E: Target<f64, D>>(
     } else {
         ProgressBar::hidden()
     };
-    let mut rows = Vec::new();
+    let mut rows = RowLog::new(spec.run.csv.as_deref())?;
     let mut eval_time = Duration::ZERO;
-    let mut log = |vi: &V, rows: &mut Vec<LogRow>| -> Result<LogRow, String> {
+    let mut log = |vi: &V, rows: &mut RowLog| -> Result<LogRow, String> {
         let t = Instant::now();
         let elbo = estimate_elbo(vi, elbo_target, &mut elbo_rng, spec.run.elbo_samples)?;
         let m = match &mmd {
@@ -448,7 +448,7 @@ fn drive<const D: usize, V: Fit<D>, P: Target<f64, D>, E: Target<f64, D>>(
             mmd: m,
             wall_s: start.elapsed().as_secs_f64(),
         };
-        rows.push(row);
+        rows.push(row)?;
         Ok(row)
     };
     let (mut rejected, mut in_a_row) = (0u64, 0u64);
@@ -500,7 +500,7 @@ fn drive<const D: usize, V: Fit<D>, P: Target<f64, D>, E: Target<f64, D>>(
         mmd: mmd.as_ref().map(|_| last.mmd),
         wall_s: start.elapsed().as_secs_f64(),
         passes: None,
-        rows,
+        rows: rows.into_rows(),
     })
 }
 

@@ -40,7 +40,8 @@ struct Cli {
     /// Overrides `key=value` (Config::parse keys, plus k0, prior_scale, initial_cov); repeatable.
     #[arg(long = "config", value_name = "KEY=VALUE")]
     config: Vec<String>,
-    /// Write one CSV row per logging interval to this file.
+    /// Write one CSV row per logging interval to this file, each row as it is logged (a long
+    /// run's progress can be read while it runs).
     #[arg(long)]
     csv: Option<PathBuf>,
     /// Log (ELBO, MMD, CSV row) every N iterations; 0 logs only the final state.
@@ -138,17 +139,17 @@ fn request(cli: &Cli, target: &str, config: Vec<String>) -> Request {
             mmd_gt_rows: cli.mmd_gt_rows,
             passes: cli.passes,
             single_precision: cli.f32,
+            csv: None,
         },
     }
 }
 
 fn single(cli: &Cli) -> Result<(), String> {
-    let (spec, text) = build(&request(cli, &cli.target, cli.config.clone()))?;
+    let mut req = request(cli, &cli.target, cli.config.clone());
+    req.run.csv.clone_from(&cli.csv);
+    let (spec, text) = build(&req)?;
     eprintln!("{} {}: config \"{text}\", init {:?}", spec.target.name(), cli.algo, spec.init);
     let summary = runner::run(spec)?;
-    if let Some(path) = &cli.csv {
-        runner::write_csv(path, &summary)?;
-    }
     if let Some(rows) = &summary.passes {
         eprint!("{}", gmmvi_bench::passes::markdown(rows));
     }

@@ -72,6 +72,9 @@ pub struct RunOptions {
     pub passes: bool,
     /// Run the optimiser in `f32` (see the module docs; only the targets of [`f32_supported`]).
     pub single_precision: bool,
+    /// Append every logged row to this CSV file as it is logged (header first), so a long
+    /// run's progress can be read while it runs.
+    pub csv: Option<std::path::PathBuf>,
 }
 
 /// One CSV row (the fields in column order).
@@ -626,9 +629,9 @@ where
     } else {
         ProgressBar::hidden()
     };
-    let mut rows = Vec::new();
+    let mut rows = RowLog::new(spec.run.csv.as_deref())?;
     let mut eval_time = Duration::ZERO;
-    let mut log = |opt: &mut Optimizer<T, D, K, S, G, H, false, M>, rows: &mut Vec<LogRow>| -> Result<LogRow, String> {
+    let mut log = |opt: &mut Optimizer<T, D, K, S, G, H, false, M>, rows: &mut RowLog| -> Result<LogRow, String> {
         let t = Instant::now();
         let elbo = opt.estimate_elbo(elbo_target, spec.run.elbo_samples).map_err(gmmvi_err("ELBO estimate"))?.to_f64();
         let m = mmd.as_ref().map_or(f64::NAN, |m| m.eval(&model_samples(opt.model(), &mut mmd_rng, MMD_MODEL_SAMPLES)));
@@ -641,7 +644,7 @@ where
             mmd: m,
             wall_s: start.elapsed().as_secs_f64(),
         };
-        rows.push(row);
+        rows.push(row)?;
         Ok(row)
     };
     while opt.evaluations() < spec.run.evals && opt.iterations() < spec.run.max_iterations {
@@ -686,16 +689,56 @@ where
         mmd: mmd.as_ref().map(|_| last.mmd),
         wall_s: start.elapsed().as_secs_f64(),
         passes: par.rows(),
-        rows,
+        rows: rows.into_rows(),
     })
 }
 
-/// Writes `summary`'s rows as CSV to `path`.
-///
-/// # Errors
-/// If the file cannot be written.
-pub fn write_csv(path: &std::path::Path, summary: &Summary) -> Result<(), String> {
-    std::fs::write(path, summary.to_csv()?).map_err(|e| format!("cannot write {}: {e}", path.display()))
+/// The rows logged so far, each also appended to the CSV file of [`RunOptions::csv`] (and
+/// flushed) as it comes.
+pub struct RowLog {
+    rows: Vec<LogRow>,
+    csv: Option<(csv::Writer<std::fs::File>, std::path::PathBuf)>,
+}
+
+impl RowLog {
+    /// An empty log; creates (truncates) `path` if given.
+    ///
+    /// # Errors
+    /// If the file cannot be created.
+    pub fn new(path: Option<&std::path::Path>) -> Result<Self, String> {
+        let csv = match path {
+            Some(p) => Some((
+                csv::Writer::from_path(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?,
+                p.to_path_buf(),
+            )),
+            None => None,
+        };
+        Ok(Self { rows: Vec::new(), csv })
+    }
+
+    /// Logs `row`.
+    ///
+    /// # Errors
+    /// If the CSV file cannot be written.
+    pub fn push(&mut self, row: LogRow) -> Result<(), String> {
+        if let Some((w, p)) = &mut self.csv {
+            w.serialize(row)
+                .and_then(|()| w.flush().map_err(Into::into))
+                .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        }
+        self.rows.push(row);
+        Ok(())
+    }
+
+    /// The last row logged.
+    pub fn last(&self) -> Option<&LogRow> {
+        self.rows.last()
+    }
+
+    /// Every row logged.
+    pub fn into_rows(self) -> Vec<LogRow> {
+        self.rows
+    }
 }
 
 #[cfg(test)]
@@ -775,5 +818,43 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&odd.to_json()).unwrap();
         assert_eq!((v["algo"].as_str(), v["elbo"].is_null(), v["mmd"].is_null()), (Some("a\"b\\\n"), true, true));
         assert_eq!(odd.to_csv().unwrap(), "iteration,evals,components,elbo,mmd,wall_s\n");
+    }
+
+    /// Each row is on disk once it is logged, and the finished file is the summary's CSV.
+    #[test]
+    fn row_log_appends_as_it_goes() {
+        let path = std::env::temp_dir().join(format!("gmmvi-rowlog-{}.csv", std::process::id()));
+        let mut log = RowLog::new(Some(&path)).unwrap();
+        let rows = [
+            LogRow { iteration: 1, evals: 300, components: 2, elbo: -3.0, mmd: f64::NAN, wall_s: 0.1 },
+            LogRow { iteration: 2, evals: 600, components: 3, elbo: -2.5, mmd: 0.5, wall_s: 0.2 },
+        ];
+        log.push(rows[0]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "iteration,evals,components,elbo,mmd,wall_s\n1,300,2,-3.0,NaN,0.1\n"
+        );
+        log.push(rows[1]).unwrap();
+        assert_eq!(log.last(), Some(&rows[1]));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let s = Summary {
+            target: "gmm20".into(),
+            algo: "SAMTRUX".into(),
+            scalar: "f64",
+            seed: 0,
+            iterations: 2,
+            evals: 600,
+            components: 3,
+            elbo: -2.5,
+            ms_per_iter: 1.0,
+            state_bytes: 10,
+            mmd: None,
+            wall_s: 0.3,
+            passes: None,
+            rows: log.into_rows(),
+        };
+        assert_eq!(text, s.to_csv().unwrap());
+        assert!(RowLog::new(Some(std::path::Path::new("/nonexistent-dir/x.csv"))).is_err());
     }
 }

@@ -126,6 +126,7 @@ mod tests {
                 mmd_gt_rows: None,
                 passes: false,
                 single_precision: false,
+                csv: None,
             },
         }
     }
