@@ -11,7 +11,7 @@
 use nalgebra::{SMatrix, SVector};
 
 use super::direct::{inverse_and_factor, precision};
-use crate::model::lower_times_transpose;
+use crate::model::{lower_times_transpose, times};
 use crate::real::Real;
 
 /// New mean and lower Cholesky factor after an iBLR step of size `beta` from `(mean, chol)` with
@@ -30,7 +30,9 @@ pub(crate) fn update<T: Real, const D: usize>(
     l.fill_upper_triangle(T::zero(), 1);
     let cov = lower_times_transpose(&l);
     let lam = precision(&l)?;
-    let new_lam = lam + (hess + hess * cov * hess * (beta * T::of(0.5))) * beta;
+    // `hess * cov * hess`, a block of the product at a time (the same bits).
+    let hch = times(&times(hess, &cov), hess);
+    let new_lam = lam + (hess + hch * (beta * T::of(0.5))) * beta;
     let new_mean = if first_update { *mean } else { mean - cov * grad * beta };
     if new_mean.iter().any(|v| !v.finite()) {
         return None;

@@ -10,8 +10,8 @@ mod triangular;
 pub(crate) use chunk::{CHUNK, Chunk, RowLse, chunk_mixture};
 pub(crate) use gmm::{Component, ComponentMut, block_candidates, cholesky};
 pub(crate) use triangular::{
-    gram_of_lower, gram_of_upper_transpose, lower_inverse, lower_times_transpose, solve_lower_in_place, times_lower,
-    transpose_times,
+    gram_of_lower, gram_of_upper_transpose, lower_inverse, lower_times_transpose, solve_lower_in_place, times,
+    times_lower, transpose_times,
 };
 
 pub use gmm::Gmm;
